@@ -1,0 +1,152 @@
+//! The HTTP side of a connection: hyper parses requests; upgrades become
+//! sessions, GET/HEAD go to the static files, everything else gets 405.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::config::Config;
+use crate::handshake;
+use crate::limits::MAX_HEADERS;
+use crate::session;
+use crate::shutdown::Shutdown;
+use crate::web::Web;
+
+/// Every response body: small texts or streamed files.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from_static(body.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// What every request on one connection shares.
+struct Ctx {
+    config: Arc<Config>,
+    web: Option<Web>,
+    client: SocketAddr,
+    shutdown: Shutdown,
+}
+
+/// Serves HTTP/1.1 on `io` until the client leaves, the connection is
+/// upgraded, or shutdown is requested.
+pub async fn serve<I>(
+    io: I,
+    client: SocketAddr,
+    config: Arc<Config>,
+    web: Option<Web>,
+    mut shutdown: Shutdown,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &config.limits;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(limits.max_header_size)
+        .max_headers(MAX_HEADERS);
+    let ctx = Arc::new(Ctx {
+        config: config.clone(),
+        web,
+        client,
+        shutdown: shutdown.clone(),
+    });
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(respond(req, &ctx).await) }
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shutdown.requested() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        log::debug!("{client}: HTTP connection ended: {e}");
+    }
+}
+
+async fn respond(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let client = ctx.client;
+    log::debug!("{client}: {} {}", req.method(), req.uri());
+    if handshake::is_upgrade(&req) {
+        return upgrade(req, ctx);
+    }
+    match (req.method(), &ctx.web) {
+        (&Method::GET | &Method::HEAD, Some(web)) => web.serve(req).await,
+        _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
+    }
+}
+
+/// Answers 101 and hands the connection to a session task, or 400 with the reason.
+fn upgrade(mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
+    let client = ctx.client;
+    let accepted = match handshake::accept(&req) {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            log::info!("{client}: refused WebSocket handshake: {e}");
+            let mut resp = text(StatusCode::BAD_REQUEST, "Bad WebSocket handshake\n");
+            if matches!(e, handshake::HandshakeError::BadVersion(_)) {
+                resp.headers_mut().insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
+            }
+            return resp;
+        }
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (config, shutdown, mode) = (ctx.config.clone(), ctx.shutdown.clone(), accepted.mode);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => session::run(upgraded, client, mode, config, shutdown).await,
+            Err(e) => log::info!("{client}: upgrade failed: {e}"),
+        }
+    });
+    let mut resp = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = resp.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(key) = HeaderValue::from_str(&accepted.accept_key) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, key);
+    }
+    if let Some(protocol) = accepted.protocol {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(protocol),
+        );
+    }
+    resp
+}

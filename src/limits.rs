@@ -1,0 +1,56 @@
+//! Every default limit and timer of the proxy, in one place, with the reason for its value.
+
+use std::time::Duration;
+
+/// Time a client gets from TCP accept to a complete TLS handshake and a complete
+/// HTTP request head. Python websockify waits 3 s for the first byte and then
+/// forever; 10 s is generous for a browser on a slow link and still stops a
+/// slow-loris client from holding sockets open (nginx's CIS benchmark uses 10 s).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest HTTP request head (request line plus headers) we read. Browsers send
+/// about 1 KiB to noVNC; 16 KiB leaves room for big cookies behind a reverse
+/// proxy (nginx reads up to 4 x 8 KiB) while bounding memory per connection.
+pub const MAX_HEADER_SIZE: usize = 16 * 1024;
+
+/// Most header lines in one request, as Python's `http.client` allows.
+pub const MAX_HEADERS: usize = 100;
+
+/// Largest WebSocket message (and frame) accepted from a client. noVNC sends
+/// small input events and clipboard text; 16 MiB still allows a big clipboard
+/// paste, and a client claiming more is closed with 1009 before the memory is used.
+pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+
+/// Time allowed for a TCP connection to one resolved address of the target.
+/// The OS default (about two minutes of SYN retries) would leave noVNC
+/// showing "Connecting..." long after the user gave up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Seconds between WebSocket pings. Below nginx's default 60 s
+/// `proxy_read_timeout`, which otherwise drops every quiet noVNC session.
+pub const HEARTBEAT_SECS: u64 = 20;
+
+/// Time to wait for the peer's reply to our close frame (and for the last
+/// client data after the target closed) before dropping the connection.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes read from the target per WebSocket frame sent to the client. The
+/// buffer is allocated only once the target socket is readable, so an idle
+/// session holds none.
+pub const TARGET_READ_CHUNK: usize = 64 * 1024;
+
+/// Client messages are gathered up to this many bytes into one write to the
+/// target, so a stream of tiny messages does not cost one syscall each.
+pub const TARGET_WRITE_BATCH: usize = 64 * 1024;
+
+/// tungstenite's read buffer per session. It is zero-filled on every read, so
+/// it is touched memory for each live session: small keeps idle sessions cheap.
+pub const WS_READ_BUFFER: usize = 8 * 1024;
+
+/// Most bytes tungstenite may queue towards a client that does not read. We
+/// always wait for a flush before reading more from the target, so this only
+/// has to hold one frame plus control frames.
+pub const WS_MAX_WRITE_BUFFER: usize = 2 * TARGET_READ_CHUNK + 64 * 1024;
+
+/// How long the server waits for sessions to send their close frames on shutdown.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,0 +1,350 @@
+//! The pump between one WebSocket client and its TCP target.
+//!
+//! Phase one relays both ways until either side ends. Phase two closes the
+//! other side the way that side expects: what is already in flight is
+//! delivered first, then the close frame or TCP FIN follows.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::handshake::Mode;
+use crate::limits::{CLOSE_TIMEOUT, TARGET_READ_CHUNK, TARGET_WRITE_BATCH};
+use crate::shutdown::Shutdown;
+
+type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
+type Stream<S> = SplitStream<WebSocketStream<S>>;
+
+/// How a session ended, for its closing log line.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Payload bytes written to the target.
+    pub to_target: u64,
+    /// Payload bytes read from the target and sent to the client.
+    pub to_client: u64,
+    /// Close code sent or received (1006 when the connection just dropped).
+    pub code: u16,
+    /// Close reason or what went wrong.
+    pub reason: String,
+}
+
+/// Why phase one stopped.
+#[derive(Debug)]
+enum End {
+    /// The client sent a close frame; its code is echoed back.
+    ClientClose(Option<CloseFrame>),
+    /// The client's connection ended without a close frame, or failed.
+    ClientGone(String),
+    /// The client broke the protocol; we answer with this code.
+    ClientFault(CloseCode, &'static str),
+    /// The target sent FIN: the client gets 1000 "Target closed".
+    TargetClosed,
+    /// Reading from or writing to the target failed.
+    TargetError(std::io::Error),
+    /// No frame from the client for a whole heartbeat interval, or it stopped reading.
+    HeartbeatTimeout,
+    /// The server is stopping: the client gets 1001.
+    Shutdown,
+}
+
+/// Relays until both sides are closed and reports what happened.
+pub async fn run<S>(
+    ws: WebSocketStream<S>,
+    target: TcpStream,
+    mode: Mode,
+    heartbeat: Option<Duration>,
+    shutdown: &mut Shutdown,
+) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = ws.split();
+    let (mut tr, mut tw) = target.into_split();
+    // Cleared at each heartbeat tick, set by every frame from the client.
+    let alive = AtomicBool::new(true);
+    let mut batch = BytesMut::new();
+    let (mut to_target, mut to_client) = (0, 0);
+
+    let end = {
+        let up = client_to_target(
+            &mut stream,
+            &mut tw,
+            &mut batch,
+            mode,
+            &alive,
+            &mut to_target,
+        );
+        let down = target_to_client(
+            &mut sink,
+            &mut tr,
+            mode,
+            heartbeat,
+            &alive,
+            &mut to_client,
+            shutdown,
+        );
+        tokio::pin!(up, down);
+        tokio::select! {
+            end = &mut up => end,
+            end = &mut down => end,
+        }
+    };
+    log::debug!("relay phase one ended: {end:?}");
+
+    let (code, reason) = match end {
+        End::ClientClose(frame) => {
+            // tungstenite queued the echo of the client's close frame; flush it.
+            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
+            match frame {
+                Some(f) => (u16::from(f.code), f.reason.to_string()),
+                None => (1005, "client closed".into()),
+            }
+        }
+        End::ClientGone(why) => (1006, why),
+        End::HeartbeatTimeout => (1006, "client stopped answering heartbeat pings".into()),
+        End::ClientFault(code, why) => {
+            send_close(&mut sink, code, why).await;
+            if let Ok(mut ws) = sink.reunite(stream) {
+                linger(ws.get_mut()).await;
+            }
+            (code.into(), why.into())
+        }
+        End::TargetError(e) => {
+            send_close(&mut sink, CloseCode::Error, "Target connection error").await;
+            (1011, format!("target connection error: {e}"))
+        }
+        End::TargetClosed | End::Shutdown => {
+            let (code, why) = match end {
+                End::Shutdown => (CloseCode::Away, "Server shutting down"),
+                _ => (CloseCode::Normal, "Target closed"),
+            };
+            send_close(&mut sink, code, why).await;
+            // The client may still send until it answers our close frame:
+            // deliver that too, as a TCP half-close would.
+            let rest = client_to_target(
+                &mut stream,
+                &mut tw,
+                &mut batch,
+                mode,
+                &alive,
+                &mut to_target,
+            );
+            if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, rest).await {
+                log::debug!("target failed while the client was closing: {e}");
+            }
+            (code.into(), why.into())
+        }
+    };
+    let _ = tw.shutdown().await;
+    Outcome {
+        to_target,
+        to_client,
+        code,
+        reason,
+    }
+}
+
+async fn send_close<S>(sink: &mut Sink<S>, code: CloseCode, reason: &'static str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// Reads and discards what a faulty client is still sending, so that closing
+/// does not reset the connection before it has read our close frame.
+async fn linger<S>(io: &mut S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        let _ = io.shutdown().await;
+        let mut buf = [0u8; 8192];
+        while let Ok(1..) = io.read(&mut buf).await {}
+    })
+    .await;
+}
+
+/// Client frames to target bytes. Messages that have already arrived are
+/// gathered into one write; `batch` lives outside so that this future can be
+/// dropped and started again without losing bytes.
+async fn client_to_target<S>(
+    stream: &mut Stream<S>,
+    tw: &mut OwnedWriteHalf,
+    batch: &mut BytesMut,
+    mode: Mode,
+    alive: &AtomicBool,
+    count: &mut u64,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let item = if batch.is_empty() {
+            stream.next().await
+        } else if let Some(item) = stream.next().now_or_never() {
+            item
+        } else {
+            if let Err(e) = write_batch(tw, batch, count).await {
+                return End::TargetError(e);
+            }
+            continue;
+        };
+        alive.store(true, Ordering::Relaxed);
+        let end = match item {
+            Some(Ok(Message::Binary(data))) => {
+                batch.extend_from_slice(&data);
+                None
+            }
+            Some(Ok(Message::Text(text))) if mode == Mode::Base64 => {
+                match BASE64.decode(text.as_str().trim()) {
+                    Ok(data) => {
+                        batch.extend_from_slice(&data);
+                        None
+                    }
+                    Err(_) => Some(End::ClientFault(CloseCode::Invalid, "Invalid base64 data")),
+                }
+            }
+            Some(Ok(Message::Text(_))) => Some(End::ClientFault(
+                CloseCode::Unsupported,
+                "Unsupported: Text frames are not supported",
+            )),
+            Some(Ok(Message::Close(frame))) => Some(End::ClientClose(frame)),
+            Some(Ok(_)) => None, // ping (answered by tungstenite), pong
+            Some(Err(e)) => Some(client_error(e)),
+            None => Some(End::ClientGone("connection closed".into())),
+        };
+        if let Some(end) = end {
+            return match write_batch(tw, batch, count).await {
+                Ok(()) => end,
+                Err(e) => End::TargetError(e),
+            };
+        }
+        if batch.len() >= TARGET_WRITE_BATCH {
+            if let Err(e) = write_batch(tw, batch, count).await {
+                return End::TargetError(e);
+            }
+        }
+    }
+}
+
+/// Writes the whole batch, then releases its memory so idle sessions hold none.
+async fn write_batch(
+    tw: &mut OwnedWriteHalf,
+    batch: &mut BytesMut,
+    count: &mut u64,
+) -> std::io::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let len = batch.len() as u64;
+    // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
+    tw.write_all_buf(batch).await?;
+    *count += len;
+    *batch = BytesMut::new();
+    Ok(())
+}
+
+fn client_error(e: WsError) -> End {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            End::ClientFault(CloseCode::Size, "Message too big")
+        }
+        WsError::Utf8(_) => End::ClientFault(CloseCode::Invalid, "Invalid UTF-8"),
+        WsError::Protocol(p) => {
+            log::debug!("client protocol error: {p}");
+            End::ClientFault(CloseCode::Protocol, "Protocol error")
+        }
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            End::ClientGone("connection closed".into())
+        }
+        other => End::ClientGone(other.to_string()),
+    }
+}
+
+/// Target bytes to client frames, plus heartbeat pings and the shutdown signal.
+async fn target_to_client<S>(
+    sink: &mut Sink<S>,
+    tr: &mut OwnedReadHalf,
+    mode: Mode,
+    heartbeat: Option<Duration>,
+    alive: &AtomicBool,
+    count: &mut u64,
+    shutdown: &mut Shutdown,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ticker = heartbeat.map(|period| {
+        let mut i = interval_at(Instant::now() + period, period);
+        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        i
+    });
+    // A client that stops reading for this long is as dead as one that stops answering.
+    let send_limit = heartbeat.map_or(Duration::MAX, |p| p.saturating_mul(2));
+    loop {
+        tokio::select! {
+            ready = tr.readable() => {
+                if let Err(e) = ready {
+                    return End::TargetError(e);
+                }
+            }
+            () = tick(&mut ticker) => {
+                if !alive.swap(false, Ordering::Relaxed) {
+                    return End::HeartbeatTimeout;
+                }
+                match timeout(send_limit, sink.send(Message::Ping(Bytes::new()))).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => return End::ClientGone(e.to_string()),
+                    Err(_) => return End::HeartbeatTimeout,
+                }
+            }
+            () = shutdown.requested() => return End::Shutdown,
+        }
+        // Allocated only now that data is waiting, so idle sessions hold no buffer.
+        let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+        match tr.try_read_buf(&mut buf) {
+            Ok(0) => return End::TargetClosed,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return End::TargetError(e),
+        }
+        let len = buf.len() as u64;
+        let message = match mode {
+            Mode::Binary => Message::Binary(buf.freeze()),
+            Mode::Base64 => Message::Text(BASE64.encode(&buf).into()),
+        };
+        match timeout(send_limit, sink.send(message)).await {
+            Ok(Ok(())) => *count += len,
+            Ok(Err(e)) => return End::ClientGone(e.to_string()),
+            Err(_) => return End::HeartbeatTimeout,
+        }
+    }
+}
+
+async fn tick(ticker: &mut Option<Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,68 @@
+//! One WebSocket session: after the 101, connect the target, relay, log the result.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::config::Config;
+use crate::handshake::Mode;
+use crate::limits::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
+use crate::relay;
+use crate::shutdown::Shutdown;
+use crate::target;
+
+/// The WebSocket settings every session uses: bounded message and buffer sizes.
+fn ws_config(config: &Config) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
+        .max_message_size(Some(config.limits.max_message_size))
+        .max_frame_size(Some(config.limits.max_message_size))
+}
+
+/// Runs a session on an upgraded connection until both sides have closed.
+pub async fn run(
+    upgraded: Upgraded,
+    client: SocketAddr,
+    mode: Mode,
+    config: Arc<Config>,
+    mut shutdown: Shutdown,
+) {
+    let io = TokioIo::new(upgraded);
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
+    let target = &config.target;
+    let started = Instant::now();
+    let stream = match target::connect(target, config.limits.connect_timeout).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            log::warn!("{client}: session refused: target {target}: {e}; sent close 1011");
+            let frame = CloseFrame {
+                code: CloseCode::Error,
+                reason: "Failed to connect to downstream server".into(),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+            return;
+        }
+    };
+    let mode_name = match mode {
+        Mode::Binary => "binary",
+        Mode::Base64 => "base64",
+    };
+    log::info!("{client}: session open to {target} ({mode_name} frames)");
+    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown).await;
+    log::info!(
+        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {:.1} s, close {} ({})",
+        out.to_target,
+        out.to_client,
+        started.elapsed().as_secs_f64(),
+        out.code,
+        out.reason,
+    );
+}

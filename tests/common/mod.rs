@@ -1,0 +1,302 @@
+//! Shared test harness: the real `websockify` binary on real loopback sockets,
+//! TCP targets (echo, source, sink), and WebSocket clients (plain and TLS).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::WebSocketStream;
+
+/// Upper bound for any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A running proxy process; killed when dropped.
+pub struct Proxy {
+    child: Child,
+    /// Addresses it logged as "listening on".
+    pub addrs: Vec<SocketAddr>,
+    log: Arc<Mutex<Vec<String>>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proxy {
+    /// Starts `websockify ARGS` and waits until it has logged every listener.
+    /// Use port 0 in the listen address: the kernel picks, the log tells.
+    pub fn start(args: &[&str]) -> Proxy {
+        Self::start_expecting(args, 1)
+    }
+
+    /// As `start`, for a listen address that binds `listeners` sockets.
+    pub fn start_expecting(args: &[&str], listeners: usize) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_websockify"))
+            .args(args)
+            .env("RUST_LOG", "websockify=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn websockify");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[websockify] {line}");
+                sink.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let mut proxy = Proxy {
+            child,
+            addrs: Vec::new(),
+            log,
+            lines,
+        };
+        while proxy.addrs.len() < listeners {
+            let line = proxy.next_line();
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                proxy
+                    .addrs
+                    .push(addr.trim().parse().expect("listen address"));
+            }
+        }
+        proxy
+    }
+
+    /// The first listen address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Next log line, failing the test if none comes within `WAIT`.
+    pub fn next_line(&mut self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("websockify logged nothing more; log: {:?}", self.log()))
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.next_line();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Process id, for signals and /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "websockify did not exit"
+            );
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion (for start-up errors) and returns (success, stderr).
+pub fn run_to_exit(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_websockify"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run websockify");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so checksums can be compared.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// SHA-256 as hex.
+pub fn sha256(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+/// A TCP target that echoes every byte back, for any number of connections.
+pub async fn echo_target() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A target that writes `data` to its first connection, then closes it.
+pub async fn source_target(data: Vec<u8>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(&data).await;
+            let _ = s.shutdown().await;
+            // Hold the socket until the proxy closes its side.
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest).await;
+        }
+    });
+    addr
+}
+
+/// A target that reads its first connection to EOF and reports what it got.
+pub async fn sink_target() -> (SocketAddr, oneshot::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got).await;
+            let _ = tx.send(got);
+        }
+    });
+    (addr, rx)
+}
+
+/// An address where nothing listens.
+pub async fn dead_target() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Client WebSocket type over plain TCP.
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Client settings that accept the big messages the tests send and receive.
+pub fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20))
+}
+
+/// Connects a WebSocket client over plain TCP, offering `protocols`.
+/// Returns the socket and the subprotocol the server chose.
+pub async fn ws_connect(addr: SocketAddr, protocols: Option<&str>) -> (Ws, Option<String>) {
+    let tcp = TcpStream::connect(addr).await.expect("connect to proxy");
+    let mut req = format!("ws://{addr}/websockify")
+        .into_client_request()
+        .unwrap();
+    if let Some(p) = protocols {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
+    }
+    let (ws, resp) = tokio::time::timeout(
+        WAIT,
+        tokio_tungstenite::client_async_with_config(req, tcp, Some(client_config())),
+    )
+    .await
+    .expect("handshake timed out")
+    .expect("handshake");
+    let chosen = resp
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (ws, chosen)
+}
+
+/// A self-signed certificate for localhost/127.0.0.1/::1: (cert PEM, key PEM, DER).
+pub fn self_signed() -> (String, String, Vec<u8>) {
+    let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let ck = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    (
+        ck.cert.pem(),
+        ck.signing_key.serialize_pem(),
+        ck.cert.der().to_vec(),
+    )
+}
+
+/// Writes files into a fresh temp directory that is removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system temp dir.
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "websockify-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// Writes `contents` to `name` inside and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// The directory as a string argument.
+    pub fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
