@@ -62,7 +62,9 @@ impl Config {
             }
         }
         let tls = match (&cli.cert, &cli.key) {
-            (Some(cert), key) => Some(Arc::new(tls::server_config(cert, key.as_deref())?)),
+            (Some(cert), key) => Some(Arc::new(
+                tls::server_config(cert, key.as_deref()).context("TLS certificate")?,
+            )),
             (None, Some(_)) => bail!("--key needs --cert"),
             (None, None) if cli.ssl_only => bail!("--ssl-only needs --cert"),
             (None, None) => None,

@@ -10,16 +10,22 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Reads binary payloads until the server's close frame; returns (bytes, close).
+/// Reads binary payloads until the connection ends; returns (bytes, the
+/// server's close frame). Reading on after the close frame sends our reply.
 async fn read_until_close(ws: &mut Ws) -> (Vec<u8>, Option<CloseFrame>) {
     let mut got = Vec::new();
+    let mut close = None;
     loop {
         match timeout(WAIT, ws.next()).await.expect("read timed out") {
             Some(Ok(Message::Binary(b))) => got.extend_from_slice(&b),
-            Some(Ok(Message::Close(frame))) => return (got, frame),
+            Some(Ok(Message::Close(frame))) => close = frame,
             Some(Ok(_)) => {}
+            Some(Err(e)) if close.is_some() => {
+                eprintln!("client read error after the close frame: {e}");
+                return (got, close);
+            }
             Some(Err(e)) => panic!("client read error after {} bytes: {e}", got.len()),
-            None => return (got, None),
+            None => return (got, close),
         }
     }
 }

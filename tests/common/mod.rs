@@ -38,8 +38,25 @@ impl Proxy {
 
     /// As `start`, for a listen address that binds `listeners` sockets.
     pub fn start_expecting(args: &[&str], listeners: usize) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_websockify"))
-            .args(args)
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_websockify")).args(args),
+            listeners,
+        )
+    }
+
+    /// Starts the binary under `sh -c "SETUP; exec websockify ARGS"`.
+    pub fn start_after(setup: &str, args: &[&str]) -> Proxy {
+        let script = format!("{setup}; exec \"$0\" \"$@\"");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_websockify"))
+            .args(args);
+        Self::spawn(&mut cmd, 1)
+    }
+
+    fn spawn(cmd: &mut Command, listeners: usize) -> Proxy {
+        let mut child = cmd
             .env("RUST_LOG", "websockify=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -161,9 +178,14 @@ pub fn sha256(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
 }
 
-/// A TCP target that echoes every byte back, for any number of connections.
+/// A TCP target on 127.0.0.1 that echoes every byte back.
 pub async fn echo_target() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    echo_target_on("127.0.0.1:0").await
+}
+
+/// A TCP target on `bind` that echoes every byte back, for any number of connections.
+pub async fn echo_target_on(bind: &str) -> SocketAddr {
+    let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -299,4 +321,50 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Client WebSocket type over TLS.
+pub type WssStream = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Opens a TLS connection to the proxy trusting only `cert_der`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    cert_der: &[u8],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(cert_der.to_vec()))
+        .expect("add root");
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(provider.into())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from("localhost").unwrap();
+    timeout_io(connector.connect(name, tcp)).await
+}
+
+async fn timeout_io<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+/// A wss:// WebSocket client trusting only `cert_der`.
+pub async fn wss_connect(addr: SocketAddr, cert_der: &[u8]) -> WssStream {
+    let tls = tls_connect(addr, cert_der).await.expect("TLS handshake");
+    let req = format!("wss://localhost:{}/websockify", addr.port())
+        .into_client_request()
+        .unwrap();
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))
+        .await
+        .expect("handshake timed out")
+        .expect("handshake");
+    ws
 }

@@ -1,0 +1,249 @@
+//! Hostile and broken clients: slow handshakes, huge headers and messages,
+//! clients that stop reading or answering, shutdown, and the fd limit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+const UPGRADE: &str = "GET /websockify HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Reads until the server closes the connection; fails if it never does.
+async fn wait_closed(s: &mut TcpStream) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match timeout(WAIT, s.read(&mut buf))
+            .await
+            .expect("server never closed")
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A raw client that completes the upgrade and returns the socket.
+async fn raw_upgrade(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(UPGRADE.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        timeout(WAIT, s.read_exact(&mut b)).await.unwrap().unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn silent_and_slow_clients_are_cut_off_at_the_handshake_timeout() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--handshake-timeout",
+        "1",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let mut silent = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut slow = TcpStream::connect(proxy.addr()).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    wait_closed(&mut silent).await;
+    wait_closed(&mut slow).await;
+    proxy.wait_for_log("sent nothing within");
+}
+
+#[tokio::test]
+async fn oversized_request_head_is_refused() {
+    let target = echo_target().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let _ = s.write_all(big.as_bytes()).await;
+    let mut resp = Vec::new();
+    let _ = timeout(WAIT, s.read_to_end(&mut resp))
+        .await
+        .expect("closed");
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 431"),
+        "{resp}"
+    );
+}
+
+#[tokio::test]
+async fn a_claimed_1_gib_message_is_closed_with_1009_without_memory_growth() {
+    let target = echo_target().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let before = rss_kib(proxy.pid());
+    let mut s = raw_upgrade(proxy.addr()).await;
+    // FIN + binary, masked, 64-bit length of 1 GiB, mask key, then 1 MiB of it.
+    let mut frame = vec![0x82, 0xFF];
+    frame.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.extend(std::iter::repeat_n(0u8, 1 << 20));
+    let _ = s.write_all(&frame).await;
+    let mut reply = [0u8; 4];
+    timeout(WAIT, s.read_exact(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply[0], 0x88, "a close frame");
+    assert_eq!(u16::from_be_bytes([reply[2], reply[3]]), 1009);
+    let after = rss_kib(proxy.pid());
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} to {after} KiB"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_grow_the_proxy() {
+    // The target offers 512 MiB; the client reads none of it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = listener.local_addr().unwrap();
+    let (stalled_tx, stalled_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let chunk = vec![7u8; 1 << 20];
+        let mut written = 0usize;
+        // Write until a write makes no progress for a full second: the
+        // proxy has stopped reading because the client stopped reading.
+        while written < 512 << 20 {
+            match timeout(Duration::from_secs(1), s.write_all(&chunk)).await {
+                Ok(Ok(())) => written += chunk.len(),
+                _ => break,
+            }
+        }
+        let _ = stalled_tx.send(written);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink).await;
+    });
+    let proxy = Proxy::start(&["--heartbeat", "0", "127.0.0.1:0", &target.to_string()]);
+    let before = rss_kib(proxy.pid());
+    let _client = raw_upgrade(proxy.addr()).await;
+    let written = timeout(WAIT, stalled_rx)
+        .await
+        .expect("target stalled")
+        .unwrap();
+    assert!(written < 512 << 20, "backpressure never reached the target");
+    let after = rss_kib(proxy.pid());
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} to {after} KiB"
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_live_clients_and_drops_dead_ones() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&["--heartbeat", "1", "127.0.0.1:0", &target.to_string()]);
+    // A dead peer: upgraded, then silent, never answering pings.
+    let mut dead = raw_upgrade(proxy.addr()).await;
+    // A live client: tungstenite answers each ping while we read.
+    let (mut live, _) = ws_connect(proxy.addr(), None).await;
+    let mut pings = 0;
+    while pings < 3 {
+        match timeout(WAIT, live.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("expected pings, got {other:?}"),
+        }
+    }
+    wait_closed(&mut dead).await;
+    proxy.wait_for_log("heartbeat");
+    live.send(Message::binary(b"still here".to_vec()))
+        .await
+        .unwrap();
+    loop {
+        match timeout(WAIT, live.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => {}
+            Some(Ok(m)) => break assert_eq!(m, Message::binary(b"still here".to_vec())),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_closes_sessions_with_1001_and_exits_0() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    ws.send(Message::binary(b"x".to_vec())).await.unwrap();
+    let echoed = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(echoed, Message::binary(b"x".to_vec()));
+    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let close = loop {
+        match timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.expect("close frame"),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.code, CloseCode::Away);
+    let _ = ws.next().await; // lets tungstenite send our close reply
+    assert!(proxy.wait_exit().success());
+}
+
+#[tokio::test]
+async fn bad_clients_do_not_stall_good_ones() {
+    let target = echo_target().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let mut bad = Vec::new();
+    for i in 0..50 {
+        let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();
+        } else {
+            s.write_all(b"\x16\x03\x01\x00").await.unwrap(); // a TLS record that never ends
+        }
+        bad.push(s);
+    }
+    bad.push(raw_upgrade(proxy.addr()).await); // a session that never reads
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    for i in 0..20u8 {
+        ws.send(Message::binary(vec![i; 100])).await.unwrap();
+        let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(got, Message::binary(vec![i; 100]));
+    }
+}
+
+#[tokio::test]
+async fn soft_fd_limit_is_raised_to_the_hard_limit() {
+    let target = echo_target().await;
+    // Start it with a soft limit below the hard one, as a login shell has.
+    let proxy = Proxy::start_after("ulimit -Sn 256", &["127.0.0.1:0", &target.to_string()]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", proxy.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_ne!(
+        nums[1], "256",
+        "the hard limit must be above the soft one for this test"
+    );
+    assert_eq!(nums[0], nums[1], "{line}");
+}
