@@ -72,43 +72,35 @@ pub async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut sink, mut stream) = ws.split();
-    let (mut tr, mut tw) = target.into_split();
+    let (sink, stream) = ws.split();
+    let (tr, tw) = target.into_split();
     // Cleared at each heartbeat tick, set by every frame from the client.
     let alive = AtomicBool::new(true);
-    let mut batch = BytesMut::new();
-    let (mut to_target, mut to_client) = (0, 0);
-
-    let end = {
-        let up = client_to_target(
-            &mut stream,
-            &mut tw,
-            &mut batch,
-            mode,
-            &alive,
-            &mut to_target,
-        );
-        let down = target_to_client(
-            &mut sink,
-            &mut tr,
-            mode,
-            heartbeat,
-            &alive,
-            &mut to_client,
-            shutdown,
-        );
-        tokio::pin!(up, down);
-        tokio::select! {
-            end = &mut up => end,
-            end = &mut down => end,
-        }
+    let mut up = Up {
+        stream,
+        tw,
+        batch: BytesMut::new(),
+        mode,
+        alive: &alive,
+        count: 0,
+    };
+    let mut down = Down {
+        sink,
+        tr,
+        mode,
+        alive: &alive,
+        count: 0,
+    };
+    let end = tokio::select! {
+        end = up.relay() => end,
+        end = down.relay(heartbeat, shutdown) => end,
     };
     log::debug!("relay phase one ended: {end:?}");
 
     let (code, reason) = match end {
         End::ClientClose(frame) => {
             // tungstenite queued the echo of the client's close frame; flush it.
-            let _ = timeout(CLOSE_TIMEOUT, sink.close()).await;
+            let _ = timeout(CLOSE_TIMEOUT, down.sink.close()).await;
             match frame {
                 Some(f) => (u16::from(f.code), f.reason.to_string()),
                 None => (1005, "client closed".into()),
@@ -117,14 +109,15 @@ where
         End::ClientGone(why) => (1006, why),
         End::HeartbeatTimeout => (1006, "client stopped answering heartbeat pings".into()),
         End::ClientFault(code, why) => {
-            send_close(&mut sink, code, why).await;
-            if let Ok(mut ws) = sink.reunite(stream) {
+            down.send_close(code, why).await;
+            if let Ok(mut ws) = down.sink.reunite(up.stream) {
                 linger(ws.get_mut()).await;
             }
             (code.into(), why.into())
         }
         End::TargetError(e) => {
-            send_close(&mut sink, CloseCode::Error, "Target connection error").await;
+            down.send_close(CloseCode::Error, "Target connection error")
+                .await;
             (1011, format!("target connection error: {e}"))
         }
         End::TargetClosed | End::Shutdown => {
@@ -132,41 +125,22 @@ where
                 End::Shutdown => (CloseCode::Away, "Server shutting down"),
                 _ => (CloseCode::Normal, "Target closed"),
             };
-            send_close(&mut sink, code, why).await;
+            down.send_close(code, why).await;
             // The client may still send until it answers our close frame:
             // deliver that too, as a TCP half-close would.
-            let rest = client_to_target(
-                &mut stream,
-                &mut tw,
-                &mut batch,
-                mode,
-                &alive,
-                &mut to_target,
-            );
-            if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, rest).await {
+            if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, up.relay()).await {
                 log::debug!("target failed while the client was closing: {e}");
             }
             (code.into(), why.into())
         }
     };
-    let _ = tw.shutdown().await;
+    let _ = up.tw.shutdown().await;
     Outcome {
-        to_target,
-        to_client,
+        to_target: up.count,
+        to_client: down.count,
         code,
         reason,
     }
-}
-
-async fn send_close<S>(sink: &mut Sink<S>, code: CloseCode, reason: &'static str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
 }
 
 /// Reads and discards what a faulty client is still sending, so that closing
@@ -183,84 +157,87 @@ where
     .await;
 }
 
-/// Client frames to target bytes. Messages that have already arrived are
-/// gathered into one write; `batch` lives outside so that this future can be
-/// dropped and started again without losing bytes.
-async fn client_to_target<S>(
-    stream: &mut Stream<S>,
-    tw: &mut OwnedWriteHalf,
-    batch: &mut BytesMut,
+/// The client-to-target direction.
+struct Up<'a, S> {
+    stream: Stream<S>,
+    tw: OwnedWriteHalf,
+    /// Client payload not yet written; kept here, not in the future, so that
+    /// `relay` can be dropped and started again without losing bytes.
+    batch: BytesMut,
     mode: Mode,
-    alive: &AtomicBool,
-    count: &mut u64,
-) -> End
+    alive: &'a AtomicBool,
+    /// Payload bytes written to the target.
+    count: u64,
+}
+
+impl<S> Up<'_, S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    loop {
-        let item = if batch.is_empty() {
-            stream.next().await
-        } else if let Some(item) = stream.next().now_or_never() {
-            item
-        } else {
-            if let Err(e) = write_batch(tw, batch, count).await {
-                return End::TargetError(e);
-            }
-            continue;
-        };
-        alive.store(true, Ordering::Relaxed);
-        let end = match item {
-            Some(Ok(Message::Binary(data))) => {
-                batch.extend_from_slice(&data);
-                None
-            }
-            Some(Ok(Message::Text(text))) if mode == Mode::Base64 => {
-                match BASE64.decode(text.as_str().trim()) {
-                    Ok(data) => {
-                        batch.extend_from_slice(&data);
-                        None
+    /// Client frames to target bytes. Messages that have already arrived are
+    /// gathered into one write, so many small messages cost one syscall.
+    async fn relay(&mut self) -> End {
+        loop {
+            let item = if self.batch.is_empty() {
+                self.stream.next().await
+            } else if let Some(item) = self.stream.next().now_or_never() {
+                item
+            } else {
+                if let Err(e) = self.write_batch().await {
+                    return End::TargetError(e);
+                }
+                continue;
+            };
+            self.alive.store(true, Ordering::Relaxed);
+            let end = match item {
+                Some(Ok(Message::Binary(data))) => {
+                    self.batch.extend_from_slice(&data);
+                    None
+                }
+                Some(Ok(Message::Text(text))) if self.mode == Mode::Base64 => {
+                    match BASE64.decode(text.as_str().trim()) {
+                        Ok(data) => {
+                            self.batch.extend_from_slice(&data);
+                            None
+                        }
+                        Err(_) => Some(End::ClientFault(CloseCode::Invalid, "Invalid base64 data")),
                     }
-                    Err(_) => Some(End::ClientFault(CloseCode::Invalid, "Invalid base64 data")),
+                }
+                Some(Ok(Message::Text(_))) => Some(End::ClientFault(
+                    CloseCode::Unsupported,
+                    "Unsupported: Text frames are not supported",
+                )),
+                Some(Ok(Message::Close(frame))) => Some(End::ClientClose(frame)),
+                Some(Ok(_)) => None, // ping (answered by tungstenite), pong
+                Some(Err(e)) => Some(client_error(e)),
+                None => Some(End::ClientGone("connection closed".into())),
+            };
+            if let Some(end) = end {
+                return match self.write_batch().await {
+                    Ok(()) => end,
+                    Err(e) => End::TargetError(e),
+                };
+            }
+            if self.batch.len() >= TARGET_WRITE_BATCH {
+                if let Err(e) = self.write_batch().await {
+                    return End::TargetError(e);
                 }
             }
-            Some(Ok(Message::Text(_))) => Some(End::ClientFault(
-                CloseCode::Unsupported,
-                "Unsupported: Text frames are not supported",
-            )),
-            Some(Ok(Message::Close(frame))) => Some(End::ClientClose(frame)),
-            Some(Ok(_)) => None, // ping (answered by tungstenite), pong
-            Some(Err(e)) => Some(client_error(e)),
-            None => Some(End::ClientGone("connection closed".into())),
-        };
-        if let Some(end) = end {
-            return match write_batch(tw, batch, count).await {
-                Ok(()) => end,
-                Err(e) => End::TargetError(e),
-            };
-        }
-        if batch.len() >= TARGET_WRITE_BATCH {
-            if let Err(e) = write_batch(tw, batch, count).await {
-                return End::TargetError(e);
-            }
         }
     }
-}
 
-/// Writes the whole batch, then releases its memory so idle sessions hold none.
-async fn write_batch(
-    tw: &mut OwnedWriteHalf,
-    batch: &mut BytesMut,
-    count: &mut u64,
-) -> std::io::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
+    /// Writes the whole batch, then releases its memory so idle sessions hold none.
+    async fn write_batch(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let len = self.batch.len() as u64;
+        // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
+        self.tw.write_all_buf(&mut self.batch).await?;
+        self.count += len;
+        self.batch = BytesMut::new();
+        Ok(())
     }
-    let len = batch.len() as u64;
-    // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
-    tw.write_all_buf(batch).await?;
-    *count += len;
-    *batch = BytesMut::new();
-    Ok(())
 }
 
 fn client_error(e: WsError) -> End {
@@ -280,63 +257,76 @@ fn client_error(e: WsError) -> End {
     }
 }
 
-/// Target bytes to client frames, plus heartbeat pings and the shutdown signal.
-async fn target_to_client<S>(
-    sink: &mut Sink<S>,
-    tr: &mut OwnedReadHalf,
+/// The target-to-client direction, which also owns the heartbeat.
+struct Down<'a, S> {
+    sink: Sink<S>,
+    tr: OwnedReadHalf,
     mode: Mode,
-    heartbeat: Option<Duration>,
-    alive: &AtomicBool,
-    count: &mut u64,
-    shutdown: &mut Shutdown,
-) -> End
+    alive: &'a AtomicBool,
+    /// Payload bytes read from the target and sent to the client.
+    count: u64,
+}
+
+impl<S> Down<'_, S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ticker = heartbeat.map(|period| {
-        let mut i = interval_at(Instant::now() + period, period);
-        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        i
-    });
-    // A client that stops reading for this long is as dead as one that stops answering.
-    let send_limit = heartbeat.map_or(Duration::MAX, |p| p.saturating_mul(2));
-    loop {
-        tokio::select! {
-            ready = tr.readable() => {
-                if let Err(e) = ready {
-                    return End::TargetError(e);
+    /// Target bytes to client frames, plus heartbeat pings and the shutdown signal.
+    async fn relay(&mut self, heartbeat: Option<Duration>, shutdown: &mut Shutdown) -> End {
+        let mut ticker = heartbeat.map(|period| {
+            let mut i = interval_at(Instant::now() + period, period);
+            i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            i
+        });
+        // A client that stops reading for this long is as dead as one that stops answering.
+        let send_limit = heartbeat.map_or(Duration::MAX, |p| p.saturating_mul(2));
+        loop {
+            tokio::select! {
+                ready = self.tr.readable() => {
+                    if let Err(e) = ready {
+                        return End::TargetError(e);
+                    }
                 }
+                () = tick(&mut ticker) => {
+                    if !self.alive.swap(false, Ordering::Relaxed) {
+                        return End::HeartbeatTimeout;
+                    }
+                    match timeout(send_limit, self.sink.send(Message::Ping(Bytes::new()))).await {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(e)) => return End::ClientGone(e.to_string()),
+                        Err(_) => return End::HeartbeatTimeout,
+                    }
+                }
+                () = shutdown.requested() => return End::Shutdown,
             }
-            () = tick(&mut ticker) => {
-                if !alive.swap(false, Ordering::Relaxed) {
-                    return End::HeartbeatTimeout;
-                }
-                match timeout(send_limit, sink.send(Message::Ping(Bytes::new()))).await {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(e)) => return End::ClientGone(e.to_string()),
-                    Err(_) => return End::HeartbeatTimeout,
-                }
+            // Allocated only now that data is waiting, so idle sessions hold no buffer.
+            let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+            match self.tr.try_read_buf(&mut buf) {
+                Ok(0) => return End::TargetClosed,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return End::TargetError(e),
             }
-            () = shutdown.requested() => return End::Shutdown,
+            let len = buf.len() as u64;
+            let message = match self.mode {
+                Mode::Binary => Message::Binary(buf.freeze()),
+                Mode::Base64 => Message::Text(BASE64.encode(&buf).into()),
+            };
+            match timeout(send_limit, self.sink.send(message)).await {
+                Ok(Ok(())) => self.count += len,
+                Ok(Err(e)) => return End::ClientGone(e.to_string()),
+                Err(_) => return End::HeartbeatTimeout,
+            }
         }
-        // Allocated only now that data is waiting, so idle sessions hold no buffer.
-        let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
-        match tr.try_read_buf(&mut buf) {
-            Ok(0) => return End::TargetClosed,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return End::TargetError(e),
-        }
-        let len = buf.len() as u64;
-        let message = match mode {
-            Mode::Binary => Message::Binary(buf.freeze()),
-            Mode::Base64 => Message::Text(BASE64.encode(&buf).into()),
+    }
+
+    /// Sends a close frame, bounded in time; failures mean the client is gone anyway.
+    async fn send_close(&mut self, code: CloseCode, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
         };
-        match timeout(send_limit, sink.send(message)).await {
-            Ok(Ok(())) => *count += len,
-            Ok(Err(e)) => return End::ClientGone(e.to_string()),
-            Err(_) => return End::HeartbeatTimeout,
-        }
+        let _ = timeout(CLOSE_TIMEOUT, self.sink.send(Message::Close(Some(frame)))).await;
     }
 }
 
