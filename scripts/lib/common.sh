@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2317  # _cleanup, port_open, _xterm_mapped run via trap / wait_for
 # Shared shell helpers for scripts/: logging, cleanup of started processes,
 # waiting on conditions (never bare sleeps), prerequisites, a virtual desktop.
 # Source it; it sets no options of its own.
@@ -6,25 +8,38 @@ log() { printf '[%s %s] %s\n' "$(basename "$0")" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '\n%s: ERROR: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 # ------------------------------------------------------------- cleanup ---
+# Every process given to track_pid is stopped on exit (SIGTERM, then SIGKILL
+# after ~3 s), newest first; then the on_exit commands run.
 _PIDS=()
 _EXIT_CMDS=()
 track_pid() { _PIDS+=("$1"); }
 on_exit() { _EXIT_CMDS+=("$1"); }
+# _reap PID: wait up to ~3 s for PID to go, then SIGKILL it and collect it.
+_reap() {
+  local n=0
+  while kill -0 "$1" 2>/dev/null && [ $n -lt 30 ]; do sleep 0.1; n=$((n+1)); done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 _cleanup() {
-  local rc=$? i n
+  local rc=$? i
   for ((i=${#_PIDS[@]}-1; i>=0; i--)); do kill "${_PIDS[$i]}" 2>/dev/null || true; done
-  for ((i=${#_PIDS[@]}-1; i>=0; i--)); do
-    n=0
-    while kill -0 "${_PIDS[$i]}" 2>/dev/null && [ $n -lt 30 ]; do sleep 0.1; n=$((n+1)); done
-    kill -9 "${_PIDS[$i]}" 2>/dev/null || true
-    wait "${_PIDS[$i]}" 2>/dev/null || true
-  done
+  for ((i=${#_PIDS[@]}-1; i>=0; i--)); do _reap "${_PIDS[$i]}"; done
   for cmd in "${_EXIT_CMDS[@]}"; do eval "$cmd" || true; done
   exit "$rc"
 }
 trap _cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# stop_pid PID: stop one tracked process now and forget it.
+stop_pid() {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null || true
+  _reap "$pid"
+  for i in "${!_PIDS[@]}"; do [ "${_PIDS[$i]}" = "$pid" ] && unset '_PIDS[i]'; done
+  _PIDS=("${_PIDS[@]}")
+}
 
 # wait_for WHAT TIMEOUT_S PID_OR_EMPTY COMMAND...: poll COMMAND every 0.1 s
 # until it succeeds; fail when the timeout passes or PID dies first.
@@ -42,61 +57,94 @@ wait_for() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A TCP port free on 127.0.0.1 right now.
+# A TCP port free on 127.0.0.1 right now (python3, or else node).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  elif command -v node >/dev/null 2>&1; then
+    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+  else
+    die "free_port: needs python3 or node"
+  fi
 }
 
 # ------------------------------------------------------- prerequisites ---
+# apt_install PKG...: apt-get install (no recommends), via sudo when not root.
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages ($*); run as root: apt-get install $*"
+    sudo=(sudo)
+  fi
+  log "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >&2 || die "apt-get update failed"
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed"
+}
+
 # need_packages PKG...: installs the Debian packages that are not installed.
 need_packages() {
   local missing=() p
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "missing packages (${missing[*]}); run as root: apt-get install ${missing[*]}"
-    sudo=(sudo)
-  fi
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >&2 || die "apt-get update failed"
-  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
 # Rust 1.85 or newer must be on PATH (Debian 12's own rustc is too old).
 need_cargo() {
+  # shellcheck source=/dev/null
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
   command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.85 with rustup (https://rustup.rs), then run this again"
 }
 
-# ------------------------------------------------------ virtual desktop ---
-# start_desktop TMPDIR: Xvfb on a display it picks itself (-displayfd), a
-# solid root colour and an xterm. Sets XDISP.
-DESKTOP_COLOUR='#1f8f3a'
-start_desktop() {
-  local tmp=$1
-  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -noreset 3>"$tmp/displayfd" >"$tmp/xvfb.log" 2>&1 &
-  track_pid $!
-  wait_for "Xvfb" 10 $! grep -q '^[0-9]' "$tmp/displayfd" || { cat "$tmp/xvfb.log" >&2; die "Xvfb did not start"; }
-  XDISP=":$(head -n1 "$tmp/displayfd" | tr -dc 0-9)"
-  wait_for "X display $XDISP" 10 "" xdpyinfo -display "$XDISP" || die "X display $XDISP does not answer"
-  xsetroot -display "$XDISP" -solid "$DESKTOP_COLOUR"
-  xterm -display "$XDISP" -T websockify-demo -geometry 100x30+40+40 -bg white -fg black \
-    -e /bin/sh -c 'echo "This desktop reached you through websockify-rs."; exec bash -i' >"$tmp/xterm.log" 2>&1 &
-  track_pid $!
-  log "virtual desktop on $XDISP"
+# need_node MAJOR [WHY]: node on PATH, version MAJOR or newer.
+need_node() {
+  command -v node >/dev/null 2>&1 || die "node not found: Node.js >= $1 is needed${2:+ by $2}"
+  node -e 'process.exit(+process.versions.node.split(".")[0] >= +process.argv[1] ? 0 : 1)' "$1" \
+    || die "Node.js >= $1 is needed${2:+ by $2}; found $(node --version)"
 }
 
-# start_vnc TMPDIR [X11VNC_ARGS...]: x11vnc on $XDISP, 127.0.0.1 only. Sets VNC_PORT.
+# ------------------------------------------------------ virtual desktop ---
+# start_desktop TMPDIR [LOGDIR]: Xvfb on a display it picks itself
+# (-displayfd), a solid root colour and one xterm at a fixed place (no window
+# manager); returns once the xterm is on screen. Logs go to LOGDIR (default
+# TMPDIR). Sets XDISP and XTERM_RECT ("x,y,w,h" of the xterm window).
+# Tunable before the call:
+DESKTOP_SIZE="${DESKTOP_SIZE:-1280x800}"
+DESKTOP_COLOUR="${DESKTOP_COLOUR:-#1f8f3a}"
+XTERM_TITLE="${XTERM_TITLE:-websockify-demo}"
+XTERM_GEOMETRY="${XTERM_GEOMETRY:-100x30+40+40}"
+XTERM_CMD="${XTERM_CMD:-echo \"This desktop reached you through websockify-rs.\"; exec bash -i}"
+_xterm_mapped() { xwininfo -display "$XDISP" -name "$XTERM_TITLE" 2>/dev/null | grep -q 'Map State: IsViewable'; }
+start_desktop() {
+  local tmp=$1 logs=${2:-$1} xwi pid
+  Xvfb -displayfd 3 -screen 0 "${DESKTOP_SIZE}x24" -nolisten tcp -noreset 3>"$tmp/displayfd" >"$logs/xvfb.log" 2>&1 &
+  pid=$!; track_pid $pid
+  wait_for "Xvfb" 10 $pid grep -q '^[0-9]' "$tmp/displayfd" || { cat "$logs/xvfb.log" >&2; die "Xvfb did not start"; }
+  XDISP=":$(head -n1 "$tmp/displayfd" | tr -dc 0-9)"
+  wait_for "X display $XDISP" 10 $pid xdpyinfo -display "$XDISP" || die "X display $XDISP does not answer"
+  xsetroot -display "$XDISP" -solid "$DESKTOP_COLOUR"
+  xterm -display "$XDISP" -T "$XTERM_TITLE" -geometry "$XTERM_GEOMETRY" -bg white -fg black \
+    -e /bin/sh -c "$XTERM_CMD" >"$logs/xterm.log" 2>&1 &
+  pid=$!; track_pid $pid
+  wait_for "xterm window" 10 $pid _xterm_mapped || { cat "$logs/xterm.log" >&2; die "xterm did not appear"; }
+  xwi=$(xwininfo -display "$XDISP" -name "$XTERM_TITLE")
+  XTERM_RECT=$(printf '%s\n' "$xwi" | awk -F: '
+    /Absolute upper-left X/ {x=$2+0} /Absolute upper-left Y/ {y=$2+0}
+    /^ *Width:/ {w=$2+0} /^ *Height:/ {h=$2+0} END {print x "," y "," w "," h}')
+  log "virtual desktop on $XDISP (${DESKTOP_SIZE}), xterm at x,y,w,h=$XTERM_RECT"
+}
+
+# start_vnc LOGDIR [X11VNC_ARGS...]: x11vnc on $XDISP, 127.0.0.1 only, log in
+# LOGDIR/x11vnc.log (-quiet unless VNC_QUIET=0). Sets VNC_PORT.
 start_vnc() {
-  local tmp=$1; shift
+  local logs=$1 quiet=(-quiet); shift
+  [ "${VNC_QUIET:-1}" = 1 ] || quiet=()
   VNC_PORT=$(free_port)
-  x11vnc -display "$XDISP" -localhost -rfbport "$VNC_PORT" -forever -shared -quiet "$@" >"$tmp/x11vnc.log" 2>&1 &
+  x11vnc -display "$XDISP" -localhost -rfbport "$VNC_PORT" -forever -shared "${quiet[@]}" "$@" >"$logs/x11vnc.log" 2>&1 &
   track_pid $!
-  wait_for "x11vnc on port $VNC_PORT" 20 $! port_open "$VNC_PORT" || { cat "$tmp/x11vnc.log" >&2; die "x11vnc did not start"; }
+  wait_for "x11vnc on port $VNC_PORT" 20 $! port_open "$VNC_PORT" || { tail -n 30 "$logs/x11vnc.log" >&2; die "x11vnc did not start"; }
   log "VNC server on 127.0.0.1:$VNC_PORT"
 }
