@@ -1,7 +1,9 @@
-//! The validated settings the server runs with, built from the command line.
+//! The validated settings the server runs with, built from the merged
+//! command-line and conf-file options.
 //!
 //! Everything that can be wrong (addresses, files, option combinations) is
-//! found here, before any socket is bound, with an error naming what is wrong.
+//! found here, before any socket is bound, with an error naming where the
+//! value came from (`FILE:LINE: key` or `command line: key`) and what is wrong.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +12,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::addr::{ListenAddr, TargetAddr};
-use crate::cli::Cli;
+use crate::limits;
+use crate::options::{Merged, OneOrMany};
 use crate::tls;
+use crate::web::Web;
 
 /// Limits applied to every connection.
 #[derive(Debug, Clone)]
@@ -26,13 +30,16 @@ pub struct Limits {
     pub max_header_size: usize,
 }
 
-/// Everything a session needs to know, shared by all connections.
+/// Everything a connection needs, shared by all connections. A reload
+/// builds a new one; sessions keep the one they started with.
 #[derive(Debug)]
 pub struct Config {
     /// Where sessions are relayed.
     pub target: TargetAddr,
-    /// Canonical static web root, if any.
-    pub web: Option<PathBuf>,
+    /// The static file server, if `web` is set.
+    pub web: Option<Web>,
+    /// Canonical web root, for the start-up log line.
+    pub web_root: Option<PathBuf>,
     /// TLS settings when a certificate was given.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Refuse clients that do not start with a TLS handshake.
@@ -43,51 +50,112 @@ pub struct Config {
     pub limits: Limits,
 }
 
-impl Config {
-    /// Validates the command line into a config and the address to listen on.
-    pub fn from_cli(cli: &Cli) -> Result<(ListenAddr, Config)> {
-        let listen = ListenAddr::parse(&cli.listen).context("bad listen address")?;
-        let target = TargetAddr::parse(&cli.target).context("bad target address")?;
-        let web = cli
-            .web
-            .as_ref()
-            .map(|dir| {
-                dir.canonicalize()
-                    .with_context(|| format!("--web directory {}", dir.display()))
-            })
-            .transpose()?;
-        if let Some(dir) = &web {
-            if !dir.is_dir() {
-                bail!("--web {}: not a directory", dir.display());
-            }
-        }
-        let tls = match (&cli.cert, &cli.key) {
+/// What the process needs beyond `Config`: where to listen and how to stop.
+#[derive(Debug)]
+pub struct Settings {
+    /// Addresses to bind when no sockets are passed in by systemd.
+    pub listen: Vec<ListenAddr>,
+    /// The per-connection settings.
+    pub config: Config,
+    /// Grace period for live sessions after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Debug logging.
+    pub verbose: bool,
+}
+
+impl Settings {
+    /// Validates merged options.
+    pub fn from_merged(m: &Merged) -> Result<Settings> {
+        let o = &m.options;
+        let at = |key: &str| format!("{}: {key}", m.origin(key));
+        let listen = o
+            .listen
+            .clone()
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| ListenAddr::parse(l).with_context(|| at("listen")))
+            .collect::<Result<Vec<_>>>()?;
+        let target = match &o.target {
+            Some(t) => TargetAddr::parse(t).with_context(|| at("target"))?,
+            None => bail!(
+                "no target: give TARGET_ADDR:TARGET_PORT on the command line or `target` in the conf file"
+            ),
+        };
+        let web_root = match &o.web {
+            Some(dir) => Some(web_root(dir).with_context(|| at("web"))?),
+            None => None,
+        };
+        let tls = match (&o.cert, &o.key) {
             (Some(cert), key) => Some(Arc::new(
-                tls::server_config(cert, key.as_deref()).context("TLS certificate")?,
+                tls::server_config(cert, key.as_deref()).with_context(|| at("cert"))?,
             )),
-            (None, Some(_)) => bail!("--key needs --cert"),
-            (None, None) if cli.ssl_only => bail!("--ssl-only needs --cert"),
+            (None, Some(_)) => bail!("{}: `key` needs `cert`", at("key")),
+            (None, None) if o.ssl_only == Some(true) => {
+                bail!("{}: `ssl-only` needs `cert`", at("ssl-only"))
+            }
             (None, None) => None,
         };
-        if cli.max_header_size < 8192 {
-            bail!("--max-header-size must be at least 8192 bytes");
+        let secs = |key: &str, v: Option<u64>, default: Duration, min: u64| -> Result<Duration> {
+            match v {
+                Some(v) if v < min => bail!("{}: must be at least {min}", at(key)),
+                Some(v) => Ok(Duration::from_secs(v)),
+                None => Ok(default),
+            }
+        };
+        let max_header_size = o.max_header_size.unwrap_or(limits::MAX_HEADER_SIZE);
+        if max_header_size < 8192 {
+            bail!("{}: must be at least 8192 bytes", at("max-header-size"));
         }
-        if cli.handshake_timeout == 0 || cli.connect_timeout == 0 {
-            bail!("--handshake-timeout and --connect-timeout must be at least 1 second");
+        let max_message_size = o.max_message_size.unwrap_or(limits::MAX_MESSAGE_SIZE);
+        if max_message_size == 0 {
+            bail!("{}: must be at least 1 byte", at("max-message-size"));
         }
+        let heartbeat = o.heartbeat.unwrap_or(limits::HEARTBEAT_SECS);
         let config = Config {
             target,
-            web,
+            web: web_root.clone().map(Web::new),
+            web_root,
             tls,
-            ssl_only: cli.ssl_only,
-            heartbeat: (cli.heartbeat > 0).then(|| Duration::from_secs(cli.heartbeat)),
+            ssl_only: o.ssl_only.unwrap_or(false),
+            heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
             limits: Limits {
-                handshake_timeout: Duration::from_secs(cli.handshake_timeout),
-                connect_timeout: Duration::from_secs(cli.connect_timeout),
-                max_message_size: cli.max_message_size,
-                max_header_size: cli.max_header_size,
+                handshake_timeout: secs(
+                    "handshake-timeout",
+                    o.handshake_timeout,
+                    limits::HANDSHAKE_TIMEOUT,
+                    1,
+                )?,
+                connect_timeout: secs(
+                    "connect-timeout",
+                    o.connect_timeout,
+                    limits::CONNECT_TIMEOUT,
+                    1,
+                )?,
+                max_message_size,
+                max_header_size,
             },
         };
-        Ok((listen, config))
+        Ok(Settings {
+            listen,
+            config,
+            shutdown_grace: secs(
+                "shutdown-grace",
+                o.shutdown_grace,
+                limits::SHUTDOWN_GRACE,
+                0,
+            )?,
+            verbose: o.verbose.unwrap_or(false),
+        })
     }
+}
+
+fn web_root(dir: &std::path::Path) -> Result<PathBuf> {
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("{}", dir.display()))?;
+    if !root.is_dir() {
+        bail!("{}: not a directory", root.display());
+    }
+    Ok(root)
 }

@@ -2,7 +2,6 @@
 //! sessions, GET/HEAD go to the static files, everything else gets 405.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,12 +15,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::config::Config;
+use crate::conn::Ctx;
 use crate::handshake;
 use crate::limits::MAX_HEADERS;
+use crate::listen::Peer;
 use crate::session;
-use crate::shutdown::Shutdown;
-use crate::web::Web;
 
 /// Every response body: small texts or streamed files.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -41,41 +39,24 @@ pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     resp
 }
 
-/// What every request on one connection shares.
-struct Ctx {
-    config: Arc<Config>,
-    web: Option<Web>,
-    client: SocketAddr,
-    shutdown: Shutdown,
-}
-
 /// Serves HTTP/1.1 on `io` until the client leaves, the connection is
 /// upgraded, or shutdown is requested.
-pub async fn serve<I>(
-    io: I,
-    client: SocketAddr,
-    config: Arc<Config>,
-    web: Option<Web>,
-    mut shutdown: Shutdown,
-) where
+pub async fn serve<I>(io: I, client: Peer, ctx: Ctx)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = &config.limits;
+    let limits = &ctx.config.limits;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)
         .max_buf_size(limits.max_header_size)
         .max_headers(MAX_HEADERS);
-    let ctx = Arc::new(Ctx {
-        config: config.clone(),
-        web,
-        client,
-        shutdown: shutdown.clone(),
-    });
+    let mut shutdown = ctx.shutdown.clone();
+    let shared = Arc::new((client.clone(), ctx));
     let service = service_fn(move |req| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(respond(req, &ctx).await) }
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(respond(req, &shared.0, &shared.1).await) }
     });
     let conn = builder
         .serve_connection(TokioIo::new(io), service)
@@ -93,21 +74,19 @@ pub async fn serve<I>(
     }
 }
 
-async fn respond(req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
-    let client = ctx.client;
+async fn respond(req: Request<Incoming>, client: &Peer, ctx: &Ctx) -> Response<Body> {
     log::debug!("{client}: {} {}", req.method(), req.uri());
     if handshake::is_upgrade(&req) {
-        return upgrade(req, ctx);
+        return upgrade(req, client, ctx);
     }
-    match (req.method(), &ctx.web) {
+    match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => web.serve(req).await,
         _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
     }
 }
 
 /// Answers 101 and hands the connection to a session task, or 400 with the reason.
-fn upgrade(mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
-    let client = ctx.client;
+fn upgrade(mut req: Request<Incoming>, client: &Peer, ctx: &Ctx) -> Response<Body> {
     let accepted = match handshake::accept(&req) {
         Ok(accepted) => accepted,
         Err(e) => {
@@ -123,10 +102,10 @@ fn upgrade(mut req: Request<Incoming>, ctx: &Ctx) -> Response<Body> {
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let (config, shutdown, mode) = (ctx.config.clone(), ctx.shutdown.clone(), accepted.mode);
+    let (client, ctx, mode) = (client.clone(), ctx.clone(), accepted.mode);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => session::run(upgraded, client, mode, config, shutdown).await,
+            Ok(upgraded) => session::run(upgraded, client, mode, ctx).await,
             Err(e) => log::info!("{client}: upgrade failed: {e}"),
         }
     });

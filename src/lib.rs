@@ -1,6 +1,7 @@
 //! websockify-rs: a WebSocket-to-TCP bridge for noVNC, a drop-in for Python
-//! websockify. `main.rs` binds and handles signals; everything here works on
-//! listeners it is given, so tests and socket activation share one path.
+//! websockify. `daemon` binds (or takes systemd's sockets) and handles
+//! signals; `server` works on listeners it is given, so tests, socket
+//! activation and reload share one path.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -8,11 +9,14 @@ pub mod addr;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod daemon;
 pub mod handshake;
 pub mod http;
 pub mod limits;
 pub mod listen;
 pub mod logging;
+pub mod notify;
+pub mod options;
 pub mod relay;
 pub mod server;
 pub mod session;
@@ -21,5 +25,5 @@ pub mod target;
 pub mod tls;
 pub mod web;
 
-pub use config::Config;
-pub use server::run;
+pub use config::{Config, Settings};
+pub use server::Server;

@@ -54,3 +54,8 @@ pub const WS_MAX_WRITE_BUFFER: usize = 2 * TARGET_READ_CHUNK + 64 * 1024;
 
 /// How long the server waits for sessions to send their close frames on shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long live sessions may go on after SIGTERM before they get 1001. A
+/// noVNC session never ends by itself, so waiting only delays a restart:
+/// by default they are closed at once and the browser can reconnect.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(0);

@@ -1,12 +1,110 @@
-//! Binding the listen address: a bare port means every IPv4 and IPv6 address.
+//! Where connections come from: sockets passed in by systemd (`LISTEN_FDS`),
+//! or the listen addresses, bound here. A bare port means every IPv4 and
+//! IPv6 address.
 
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{bail, Context, Result};
 use socket2::{Domain, Socket, Type};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 
 use crate::addr::ListenAddr;
+
+/// A listening socket of either kind.
+#[derive(Debug)]
+pub enum Listener {
+    /// TCP, IPv4 or IPv6.
+    Tcp(TcpListener),
+    /// A unix stream socket (e.g. behind nginx, or passed in by systemd).
+    Unix(UnixListener),
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listener::Tcp(l) => match l.local_addr() {
+                Ok(a) => write!(f, "{a}"),
+                Err(_) => write!(f, "a TCP socket"),
+            },
+            Listener::Unix(l) => match l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            {
+                Some(path) => write!(f, "unix:{path}"),
+                None => write!(f, "an unnamed unix socket"),
+            },
+        }
+    }
+}
+
+/// Who is on the other end of a connection, for log lines.
+#[derive(Debug, Clone)]
+pub enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A client on a unix socket (usually a reverse proxy on this host).
+    Unix,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Tcp(a) => write!(f, "{a}"),
+            Peer::Unix => write!(f, "unix-client"),
+        }
+    }
+}
+
+/// Sockets passed in by systemd socket activation, taken before the async
+/// runtime starts (taking them edits the environment, which is only sound
+/// while the process has one thread). Empty when not socket-activated.
+pub fn take_activated() -> Result<Vec<ActivatedSocket>> {
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let mut names = names.split(':');
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut out = Vec::new();
+    for idx in 0..fds.len() {
+        let name = names.next().unwrap_or("").to_owned();
+        if let Ok(Some(l)) = fds.take_tcp_listener(idx) {
+            out.push(ActivatedSocket::Tcp(l, name));
+        } else if let Ok(Some(l)) = fds.take_unix_listener(idx) {
+            out.push(ActivatedSocket::Unix(l, name));
+        } else {
+            bail!(
+                "passed socket {} ({name:?}) is neither a TCP nor a unix stream listener",
+                idx + 3
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// A socket from systemd, with its `FileDescriptorName=`.
+#[derive(Debug)]
+pub enum ActivatedSocket {
+    /// A TCP listener.
+    Tcp(std::net::TcpListener, String),
+    /// A unix stream listener.
+    Unix(std::os::unix::net::UnixListener, String),
+}
+
+impl ActivatedSocket {
+    /// Makes it a tokio listener (inside the runtime).
+    pub fn into_listener(self) -> Result<Listener> {
+        Ok(match self {
+            ActivatedSocket::Tcp(l, _) => {
+                l.set_nonblocking(true)?;
+                Listener::Tcp(TcpListener::from_std(l)?)
+            }
+            ActivatedSocket::Unix(l, _) => {
+                l.set_nonblocking(true)?;
+                Listener::Unix(UnixListener::from_std(l)?)
+            }
+        })
+    }
+}
 
 /// Kernel accept queue length per listener (Python websockify uses 100;
 /// browsers open several connections at once when loading noVNC).
@@ -15,7 +113,7 @@ const BACKLOG: i32 = 1024;
 /// Binds every address `listen` stands for. A bare port binds `0.0.0.0` and
 /// `[::]` (IPv6-only, so the two never clash); IPv6 missing from the host is
 /// then not an error. A name binds each address it resolves to.
-pub async fn bind(listen: &ListenAddr) -> Result<Vec<TcpListener>> {
+pub async fn bind(listen: &ListenAddr) -> Result<Vec<Listener>> {
     let addrs: Vec<SocketAddr> = match &listen.host {
         None => vec![
             (Ipv4Addr::UNSPECIFIED, listen.port).into(),
@@ -29,7 +127,7 @@ pub async fn bind(listen: &ListenAddr) -> Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for addr in dedup(addrs) {
         match bind_one(addr) {
-            Ok(l) => listeners.push(l),
+            Ok(l) => listeners.push(Listener::Tcp(l)),
             Err(e) if listen.host.is_none() && addr.is_ipv6() => {
                 log::warn!("not listening on {addr}: {e:#}");
             }

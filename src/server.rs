@@ -1,72 +1,125 @@
-//! The accept loops. The server is given ready listeners and a shutdown
-//! future: it never binds a socket or installs a signal handler itself, so
-//! tests, socket activation and reload can hand it whatever they have.
+//! The accept loops. The server is given ready listeners, a config that may
+//! be replaced at any time (reload), and a shutdown future: it never binds a
+//! socket or installs a signal handler itself, so tests, socket activation and
+//! reload hand it whatever they have.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::config::Config;
-use crate::conn;
+use crate::conn::{self, Ctx};
 use crate::limits::DRAIN_TIMEOUT;
+use crate::listen::{Listener, Peer};
 use crate::shutdown::{Shutdown, Trigger};
-use crate::web::Web;
 
-/// Serves every listener until `shutdown` completes, then closes every session
-/// with 1001 and waits (bounded) for them to finish.
-pub async fn run(listeners: Vec<TcpListener>, config: Arc<Config>, shutdown: impl Future) {
-    let trigger = Trigger::new();
-    let web = config.web.clone().map(Web::new);
-    let mut accepting = JoinSet::new();
-    for listener in listeners {
-        accepting.spawn(accept_loop(
-            listener,
-            config.clone(),
-            web.clone(),
-            trigger.subscribe(),
-        ));
+/// A server over some listeners.
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<Listener>,
+    config: watch::Receiver<Arc<Config>>,
+    grace: Duration,
+    sessions: Arc<watch::Sender<usize>>,
+}
+
+impl Server {
+    /// Serves `listeners`; each new connection uses the config current when it arrives.
+    pub fn new(listeners: Vec<Listener>, config: watch::Receiver<Arc<Config>>) -> Self {
+        Self {
+            listeners,
+            config,
+            grace: Duration::ZERO,
+            sessions: Arc::new(watch::channel(0).0),
+        }
     }
-    shutdown.await;
-    log::info!("shutting down: closing sessions");
-    accepting.abort_all();
-    if timeout(DRAIN_TIMEOUT, trigger.shutdown_and_drain())
-        .await
-        .is_err()
-    {
-        log::warn!("sessions still open after {DRAIN_TIMEOUT:?}; exiting anyway");
+
+    /// How long live sessions may go on after shutdown is requested.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The number of live WebSocket sessions, updated as they come and go.
+    pub fn sessions(&self) -> watch::Receiver<usize> {
+        self.sessions.subscribe()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets sessions
+    /// run for the grace period, closes the rest with 1001 and waits (bounded)
+    /// for them to finish.
+    pub async fn run(self, shutdown: impl Future) {
+        let trigger = Trigger::new();
+        let mut accepting = JoinSet::new();
+        for listener in self.listeners {
+            let acceptor = Acceptor {
+                config: self.config.clone(),
+                shutdown: trigger.subscribe(),
+                sessions: self.sessions.clone(),
+            };
+            accepting.spawn(acceptor.run(listener));
+        }
+        shutdown.await;
+        accepting.abort_all();
+        let mut live = self.sessions.subscribe();
+        if !self.grace.is_zero() && *live.borrow() > 0 {
+            log::info!(
+                "stopped accepting; waiting up to {:?} for {} sessions",
+                self.grace,
+                *live.borrow()
+            );
+            let _ = timeout(self.grace, live.wait_for(|n| *n == 0)).await;
+        }
+        log::info!("shutting down: closing sessions");
+        if timeout(DRAIN_TIMEOUT, trigger.shutdown_and_drain())
+            .await
+            .is_err()
+        {
+            log::warn!("sessions still open after {DRAIN_TIMEOUT:?}; exiting anyway");
+        }
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    config: Arc<Config>,
-    web: Option<Web>,
+/// One listener's accept loop.
+struct Acceptor {
+    config: watch::Receiver<Arc<Config>>,
     shutdown: Shutdown,
-) {
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        match listener.accept().await {
-            Ok((stream, client)) => {
-                backoff = Duration::from_millis(10);
-                let task = conn::handle(
-                    stream,
-                    client,
-                    config.clone(),
-                    web.clone(),
-                    shutdown.clone(),
-                );
-                tokio::spawn(task);
-            }
-            Err(e) => {
-                // Out of file descriptors or memory: other sessions must keep
-                // working, so wait for some to close instead of spinning.
-                log::error!("accept failed: {e}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+    sessions: Arc<watch::Sender<usize>>,
+}
+
+impl Acceptor {
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            config: self.config.borrow().clone(),
+            shutdown: self.shutdown.clone(),
+            sessions: self.sessions.clone(),
+        }
+    }
+
+    async fn run(self, listener: Listener) {
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let accepted = match &listener {
+                Listener::Tcp(l) => l.accept().await.map(|(s, addr)| {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(conn::handle(s, Peer::Tcp(addr), self.ctx()));
+                }),
+                Listener::Unix(l) => l.accept().await.map(|(s, _)| {
+                    tokio::spawn(conn::handle(s, Peer::Unix, self.ctx()));
+                }),
+            };
+            match accepted {
+                Ok(()) => backoff = Duration::from_millis(10),
+                Err(e) => {
+                    // Out of file descriptors or memory: other sessions must keep
+                    // working, so wait for some to close instead of spinning.
+                    log::error!("accept on {listener} failed: {e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
             }
         }
     }

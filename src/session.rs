@@ -1,7 +1,5 @@
 //! One WebSocket session: after the 101, connect the target, relay, log the result.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::upgrade::Upgraded;
@@ -11,10 +9,11 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::Config;
+use crate::conn::Ctx;
 use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
+use crate::listen::Peer;
 use crate::relay;
-use crate::shutdown::Shutdown;
 use crate::target;
 
 /// The WebSocket settings every session uses: bounded message and buffer sizes.
@@ -28,13 +27,13 @@ fn ws_config(config: &Config) -> WebSocketConfig {
 }
 
 /// Runs a session on an upgraded connection until both sides have closed.
-pub async fn run(
-    upgraded: Upgraded,
-    client: SocketAddr,
-    mode: Mode,
-    config: Arc<Config>,
-    mut shutdown: Shutdown,
-) {
+pub async fn run(upgraded: Upgraded, client: Peer, mode: Mode, ctx: Ctx) {
+    let Ctx {
+        config,
+        mut shutdown,
+        sessions,
+    } = ctx;
+    let _live = LiveSession::new(&sessions);
     let io = TokioIo::new(upgraded);
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
     let target = &config.target;
@@ -42,7 +41,10 @@ pub async fn run(
     let stream = match target::connect(target, config.limits.connect_timeout).await {
         Ok(stream) => stream,
         Err(e) => {
-            log::warn!("{client}: session refused: target {target}: {e}; sent close 1011");
+            log::warn!(
+                client = client.to_string().as_str(), target = target.to_string().as_str(), close_code = 1011;
+                "{client}: session refused: target {target}: {e}; sent close 1011"
+            );
             let frame = CloseFrame {
                 code: CloseCode::Error,
                 reason: "Failed to connect to downstream server".into(),
@@ -55,14 +57,37 @@ pub async fn run(
         Mode::Binary => "binary",
         Mode::Base64 => "base64",
     };
-    log::info!("{client}: session open to {target} ({mode_name} frames)");
-    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown).await;
+    let (client_s, target_s) = (client.to_string(), target.to_string());
     log::info!(
-        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {:.1} s, close {} ({})",
+        client = client_s.as_str(), target = target_s.as_str(), mode = mode_name;
+        "{client}: session open to {target} ({mode_name} frames)"
+    );
+    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown).await;
+    let secs = started.elapsed().as_secs_f64();
+    log::info!(
+        client = client_s.as_str(), target = target_s.as_str(),
+        bytes_to_target = out.to_target, bytes_to_client = out.to_client,
+        duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
+        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",
         out.to_target,
         out.to_client,
-        started.elapsed().as_secs_f64(),
         out.code,
         out.reason,
     );
+}
+
+/// Counts a session as live from the upgrade until it is dropped.
+struct LiveSession<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl<'a> LiveSession<'a> {
+    fn new(sessions: &'a tokio::sync::watch::Sender<usize>) -> Self {
+        sessions.send_modify(|n| *n += 1);
+        Self(sessions)
+    }
+}
+
+impl Drop for LiveSession<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }

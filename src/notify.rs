@@ -1,0 +1,81 @@
+//! Telling systemd what the daemon is doing (sd_notify). Every call is a
+//! no-op when `NOTIFY_SOCKET` is unset, so the daemon behaves the same by hand.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+use tokio::sync::watch;
+
+use std::sync::Arc;
+
+use crate::addr::TargetAddr;
+use crate::config::Config;
+
+fn send(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        log::warn!("cannot notify systemd: {e}");
+    }
+}
+
+/// The `STATUS=` line shown by `systemctl status`.
+pub fn status_line(sessions: usize, target: &TargetAddr) -> String {
+    let s = if sessions == 1 { "" } else { "s" };
+    format!("{sessions} session{s}; target {target}")
+}
+
+/// Every listener accepts: `READY=1` with a status line.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A new status line.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+/// A reload (SIGHUP) begins. `MONOTONIC_USEC` lets systemd 253+ match it
+/// to `systemctl reload` when a drop-in switches to `Type=notify-reload`.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+/// Shutdown begins; the drain may take up to `drain`, so ask for that much
+/// more than the unit's stop timeout.
+pub fn stopping(drain: Duration) {
+    let usec = u32::try_from(drain.as_micros()).unwrap_or(u32::MAX);
+    send(&[
+        NotifyState::Stopping,
+        NotifyState::ExtendTimeoutUsec(usec),
+        NotifyState::Status("stopping: closing sessions"),
+    ]);
+}
+
+/// Sends `WATCHDOG=1` at half the interval systemd asked for, from the
+/// event loop itself, so a wedged loop stops the pings and gets restarted.
+pub async fn watchdog() {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(interval / 2);
+    loop {
+        tick.tick().await;
+        send(&[NotifyState::Watchdog]);
+    }
+}
+
+/// Keeps `STATUS=` up to date with the number of live sessions.
+pub async fn track_sessions(
+    mut sessions: watch::Receiver<usize>,
+    config: watch::Receiver<Arc<Config>>,
+) {
+    loop {
+        if sessions.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let n = *sessions.borrow_and_update();
+        status(&status_line(n, &config.borrow().target));
+    }
+}

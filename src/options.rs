@@ -1,0 +1,282 @@
+//! Option values as given, before validation: from a conf file (TOML whose
+//! keys are the long option names) and from the command line, which wins.
+//!
+//! Every value remembers where it came from, so that a bad value is reported
+//! as `/etc/websockify/display1.conf:3: target: ...` or `command line: ...`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `listen` in a conf file: one address or several.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// `listen = "6080"`
+    One(String),
+    /// `listen = ["127.0.0.1:6080", "[::1]:6080"]`
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The addresses as a list.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// Defines `Options` (every option a conf file may set; keys are the long
+/// command-line option names, and any other key is an error), the list of its
+/// keys, and the per-key helpers, from one list so they cannot drift apart.
+macro_rules! options {
+    ($( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal, )*) => {
+        /// Raw option values; `None` where not given.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        pub struct Options {
+            $( $(#[$doc])* pub $field: Option<$ty>, )*
+        }
+
+        /// Every key `Options` accepts (for the man page test and messages).
+        pub const KEYS: &[&str] = &[$($key),*];
+
+        impl Options {
+            /// These values, with `top`'s wherever `top` has one.
+            pub fn overlaid_with(&self, top: &Options) -> Options {
+                Options { $( $field: top.$field.clone().or_else(|| self.$field.clone()), )* }
+            }
+
+            /// Whether the option called `key` has a value.
+            pub fn is_set(&self, key: &str) -> bool {
+                match key {
+                    $( $key => self.$field.is_some(), )*
+                    _ => false,
+                }
+            }
+        }
+    };
+}
+
+options! {
+    /// `[addr:]port` to listen on (socket activation replaces it).
+    listen: OneOrMany => "listen",
+    /// `host:port` of the VNC server.
+    target: String => "target",
+    /// Static web root.
+    web: PathBuf => "web",
+    /// Compatibility no-op: listings are always off.
+    file_only: bool => "file-only",
+    /// TLS certificate (PEM), may hold the key.
+    cert: PathBuf => "cert",
+    /// TLS key (PEM).
+    key: PathBuf => "key",
+    /// Refuse plain connections.
+    ssl_only: bool => "ssl-only",
+    /// Ping interval in seconds, 0 = off.
+    heartbeat: u64 => "heartbeat",
+    /// Seconds for TLS handshake plus HTTP request head.
+    handshake_timeout: u64 => "handshake-timeout",
+    /// Seconds per target address.
+    connect_timeout: u64 => "connect-timeout",
+    /// Largest client message in bytes.
+    max_message_size: usize => "max-message-size",
+    /// Largest HTTP request head in bytes.
+    max_header_size: usize => "max-header-size",
+    /// Seconds live sessions may go on after SIGTERM before they get 1001.
+    shutdown_grace: u64 => "shutdown-grace",
+    /// Debug logging.
+    verbose: bool => "verbose",
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Not given anywhere: the built-in default.
+    Default,
+    /// Given on the command line.
+    CommandLine,
+    /// Given in a conf file, at this line (1-based).
+    File(PathBuf, usize),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "default"),
+            Origin::CommandLine => write!(f, "command line"),
+            Origin::File(path, line) => write!(f, "{}:{line}", path.display()),
+        }
+    }
+}
+
+/// A conf file as read: its options and its text (to find keys' lines).
+#[derive(Debug, Clone)]
+pub struct ConfFile {
+    /// Path as given.
+    pub path: PathBuf,
+    /// Parsed options.
+    pub options: Options,
+    source: String,
+}
+
+/// Why a conf file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key or wrong type; toml's message names line and key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// toml's description, with line, column and key.
+        message: String,
+    },
+}
+
+impl ConfFile {
+    /// Reads and parses `path`.
+    pub fn read(path: &Path) -> Result<Self, ConfError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ConfError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(path, source)
+    }
+
+    /// Parses `source` as the contents of `path`.
+    pub fn parse(path: &Path, source: String) -> Result<Self, ConfError> {
+        let options = toml::from_str(&source).map_err(|e: toml::de::Error| ConfError::Parse {
+            path: path.display().to_string(),
+            message: describe(&e, &source),
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            options,
+            source,
+        })
+    }
+
+    /// The 1-based line where top-level `key` is set, if it is.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        self.source
+            .lines()
+            .position(|line| {
+                let line = line.trim_start();
+                let rest = line
+                    .strip_prefix(key)
+                    .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
+                    .or_else(|| line.strip_prefix(&format!("'{key}'")));
+                rest.is_some_and(|r| r.trim_start().starts_with('='))
+            })
+            .map(|i| i + 1)
+    }
+}
+
+/// toml's error as one line: "line 3, column 1: unknown field `foo`, expected ...".
+fn describe(e: &toml::de::Error, source: &str) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let line = source[..span.start.min(source.len())].matches('\n').count() + 1;
+            let text = source.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line}: {message} (in `{text}`)")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// The conf file's options with the command line's on top, and where each came from.
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
+    /// The effective raw values.
+    pub options: Options,
+    conf: Option<ConfFile>,
+    cli: Options,
+}
+
+impl Merged {
+    /// Command-line values override the conf file's, key by key.
+    pub fn new(conf: Option<ConfFile>, cli: Options) -> Self {
+        let options = match &conf {
+            Some(conf) => conf.options.overlaid_with(&cli),
+            None => cli.clone(),
+        };
+        Self { options, conf, cli }
+    }
+
+    /// The conf file, if one was given.
+    pub fn conf(&self) -> Option<&ConfFile> {
+        self.conf.as_ref()
+    }
+
+    /// Where the effective value of `key` came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        if self.cli.is_set(key) {
+            return Origin::CommandLine;
+        }
+        match &self.conf {
+            Some(conf) if conf.options.is_set(key) => {
+                Origin::File(conf.path.clone(), conf.line_of(key).unwrap_or(0))
+            }
+            _ => Origin::Default,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> Result<ConfFile, ConfError> {
+        ConfFile::parse(Path::new("/etc/websockify/t.conf"), text.to_owned())
+    }
+
+    #[test]
+    fn keys_lines_and_overrides() {
+        let c =
+            conf("# display 1\nlisten = \"6080\"\n\ntarget = \"localhost:5901\"\nheartbeat = 30\n")
+                .unwrap();
+        assert_eq!(c.line_of("target"), Some(4));
+        let cli = Options {
+            heartbeat: Some(5),
+            ..Options::default()
+        };
+        let m = Merged::new(Some(c), cli);
+        assert_eq!(m.options.heartbeat, Some(5));
+        assert_eq!(m.options.target.as_deref(), Some("localhost:5901"));
+        assert_eq!(m.origin("heartbeat"), Origin::CommandLine);
+        assert_eq!(m.origin("target").to_string(), "/etc/websockify/t.conf:4");
+        assert_eq!(m.origin("web"), Origin::Default);
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_name_the_line_and_key() {
+        let e = conf("target = \"x:1\"\ntraget = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.conf: line 2") && e.contains("traget"), "{e}");
+        let e = conf("heartbeat = \"20\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("heartbeat"), "{e}");
+    }
+
+    #[test]
+    fn every_key_is_known_to_is_set() {
+        let all = "listen=\"1\"\ntarget=\"a:1\"\nweb=\"/\"\nfile-only=true\ncert=\"c\"\nkey=\"k\"\nssl-only=true\nheartbeat=1\nhandshake-timeout=1\nconnect-timeout=1\nmax-message-size=1\nmax-header-size=1\nshutdown-grace=1\nverbose=true\n";
+        let c = conf(all).unwrap();
+        for key in KEYS {
+            assert!(c.options.is_set(key), "{key}");
+            assert!(c.line_of(key).is_some(), "{key}");
+        }
+    }
+}
