@@ -5,7 +5,7 @@
 //! found here, before any socket is bound, with an error naming where the
 //! value came from (`FILE:LINE: key` or `command line: key`) and what is wrong.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,14 +79,27 @@ impl Settings {
         let target = match &o.target {
             Some(t) => TargetAddr::parse(t).with_context(|| at("target"))?,
             None => bail!(
-                "no target: give TARGET_ADDR:TARGET_PORT on the command line or `target` in the conf file"
+                "{}: no target: give TARGET_ADDR:TARGET_PORT on the command line or `target` in the conf file",
+                m.conf().map_or("command line".into(), |c| c.path.display().to_string())
             ),
         };
         let web_root = match &o.web {
             Some(dir) => Some(web_root(dir).with_context(|| at("web"))?),
             None => None,
         };
-        let tls = match (&o.cert, &o.key) {
+        let cert = o
+            .cert
+            .as_deref()
+            .map(credential)
+            .transpose()
+            .with_context(|| at("cert"))?;
+        let key = o
+            .key
+            .as_deref()
+            .map(credential)
+            .transpose()
+            .with_context(|| at("key"))?;
+        let tls = match (&cert, &key) {
             (Some(cert), key) => Some(Arc::new(
                 tls::server_config(cert, key.as_deref()).with_context(|| at("cert"))?,
             )),
@@ -150,7 +163,25 @@ impl Settings {
     }
 }
 
-fn web_root(dir: &std::path::Path) -> Result<PathBuf> {
+/// `credential:NAME` is the file systemd's `LoadCredential=NAME:...` made
+/// for this service: how a key that only root may read (Let's Encrypt's)
+/// reaches a daemon running as an unprivileged user.
+fn credential(path: &Path) -> Result<PathBuf> {
+    let Some(name) = path.to_str().and_then(|p| p.strip_prefix("credential:")) else {
+        return Ok(path.to_owned());
+    };
+    if name.is_empty() || name.contains('/') {
+        bail!("{name:?}: a credential name is a plain file name");
+    }
+    match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) => Ok(Path::new(&dir).join(name)),
+        None => bail!(
+            "credential:{name} needs systemd's LoadCredential={name}:FILE (CREDENTIALS_DIRECTORY is not set)"
+        ),
+    }
+}
+
+fn web_root(dir: &Path) -> Result<PathBuf> {
     let root = dir
         .canonicalize()
         .with_context(|| format!("{}", dir.display()))?;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod daemon;
+pub mod generator;
 pub mod handshake;
 pub mod http;
 pub mod limits;

@@ -1,9 +1,18 @@
-//! The `websockify` command; everything it does is in `websockify::daemon`.
+//! The `websockify` command, and `websockify-generator` (a link to it that
+//! systemd runs as a generator): one binary, so both read confs alike.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let called = args
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .unwrap_or("");
+    if called.ends_with("-generator") {
+        return websockify::generator::main(&args);
+    }
     websockify::daemon::main(websockify::cli::Cli::parse())
 }

@@ -134,12 +134,14 @@ pub enum ConfError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// TOML syntax, unknown key or wrong type; toml's message names line and key.
-    #[error("{path}: {message}")]
+    /// TOML syntax, unknown key or wrong type; toml's message names the key.
+    #[error("{path}:{line}: {message}")]
     Parse {
         /// The file.
         path: String,
-        /// toml's description, with line, column and key.
+        /// 1-based line of the error (0 when toml gives none).
+        line: usize,
+        /// toml's description and the offending line.
         message: String,
     },
 }
@@ -156,9 +158,13 @@ impl ConfFile {
 
     /// Parses `source` as the contents of `path`.
     pub fn parse(path: &Path, source: String) -> Result<Self, ConfError> {
-        let options = toml::from_str(&source).map_err(|e: toml::de::Error| ConfError::Parse {
-            path: path.display().to_string(),
-            message: describe(&e, &source),
+        let options = toml::from_str(&source).map_err(|e: toml::de::Error| {
+            let (line, message) = describe(&e, &source);
+            ConfError::Parse {
+                path: path.display().to_string(),
+                line,
+                message,
+            }
         })?;
         Ok(Self {
             path: path.to_owned(),
@@ -183,16 +189,16 @@ impl ConfFile {
     }
 }
 
-/// toml's error as one line: "line 3, column 1: unknown field `foo`, expected ...".
-fn describe(e: &toml::de::Error, source: &str) -> String {
+/// toml's error as (line, one-line message quoting the offending line).
+fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
     let message = e.message().trim();
     match e.span() {
         Some(span) => {
             let line = source[..span.start.min(source.len())].matches('\n').count() + 1;
             let text = source.lines().nth(line - 1).unwrap_or("").trim();
-            format!("line {line}: {message} (in `{text}`)")
+            (line, format!("{message} (in `{text}`)"))
         }
-        None => message.to_owned(),
+        None => (0, message.to_owned()),
     }
 }
 
@@ -265,9 +271,9 @@ mod tests {
         let e = conf("target = \"x:1\"\ntraget = 3\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("t.conf: line 2") && e.contains("traget"), "{e}");
+        assert!(e.contains("t.conf:2: ") && e.contains("traget"), "{e}");
         let e = conf("heartbeat = \"20\"\n").unwrap_err().to_string();
-        assert!(e.contains("line 1") && e.contains("heartbeat"), "{e}");
+        assert!(e.contains("t.conf:1: ") && e.contains("heartbeat"), "{e}");
     }
 
     #[test]

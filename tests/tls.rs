@@ -95,7 +95,10 @@ fn missing_or_bad_cert_is_a_startup_error_naming_the_file() {
     assert!(err.contains("certonly.pem") && err.contains("key"), "{err}");
     let (ok, err) = run_to_exit(&["--ssl-only", "0", "localhost:5901"]);
     assert!(!ok);
-    assert!(err.contains("ssl-only") && err.contains("needs `cert`"), "{err}");
+    assert!(
+        err.contains("ssl-only") && err.contains("needs `cert`"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

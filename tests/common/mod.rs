@@ -55,7 +55,9 @@ impl Proxy {
         Self::spawn(&mut cmd, 1)
     }
 
-    fn spawn(cmd: &mut Command, listeners: usize) -> Proxy {
+    /// Starts `cmd` (which runs the binary), waiting for `listeners`
+    /// "listening on" lines (0: return at once, e.g. for socket activation).
+    pub fn spawn(cmd: &mut Command, listeners: usize) -> Proxy {
         let mut child = cmd
             .env("RUST_LOG", "websockify=debug")
             .stdin(Stdio::null())
@@ -144,6 +146,11 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_websockify")
 }
 
 /// Runs the binary to completion (for start-up errors) and returns (success, stderr).
