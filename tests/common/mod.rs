@@ -294,10 +294,13 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// A new empty directory under the system temp dir.
     pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let dir = std::env::temp_dir().join(format!(
-            "websockify-test-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
+            "websockify-test-{tag}-{}-{nanos}",
+            std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
