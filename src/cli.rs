@@ -80,6 +80,129 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_grace: Option<u64>,
 
+    /// Password of an encrypted --key. Not supported: decrypt the key instead
+    /// (`openssl pkey -in enc.pem -out key.pem`); a password on the command line is visible in `ps`.
+    #[arg(long, value_name = "PASSWORD")]
+    pub key_password: Option<String>,
+
+    /// Lowest TLS version accepted: default (TLS 1.2), tlsv1_2 or tlsv1_3 (tlsv1_1 is refused: rustls has no TLS 1.1).
+    #[arg(long, value_name = "VERSION")]
+    pub ssl_version: Option<String>,
+
+    /// Allowed TLS cipher suites, OpenSSL names separated by ':' (e.g.
+    /// ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256); unknown names are an error.
+    #[arg(long, value_name = "LIST")]
+    pub ssl_ciphers: Option<String>,
+
+    /// Require clients to present a certificate signed by --cafile.
+    #[arg(long)]
+    pub verify_client: bool,
+
+    /// CA certificates (PEM) for --verify-client.
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+
+    /// Connect to the target over TLS, verified against the system's CAs.
+    #[arg(long)]
+    pub ssl_target: bool,
+
+    /// Listen on this unix socket (an existing file is replaced).
+    #[arg(long, value_name = "FILE")]
+    pub unix_listen: Option<PathBuf>,
+
+    /// Mode of the --unix-listen socket, octal. [default: 0600]
+    #[arg(long, value_name = "MODE")]
+    pub unix_listen_mode: Option<String>,
+
+    /// Relay to this unix socket instead of a TCP target.
+    #[arg(long, value_name = "FILE")]
+    pub unix_target: Option<PathBuf>,
+
+    /// Use the listening socket on standard input (inetd, systemd StandardInput=socket).
+    #[arg(long)]
+    pub inetd: bool,
+
+    /// Prefer IPv6 when resolving the listen address (every resolved address is bound anyway).
+    #[arg(short = '6', long)]
+    pub prefer_ipv6: bool,
+
+    /// Detach from the terminal and run in the background.
+    #[arg(short = 'D', long)]
+    pub daemon: bool,
+
+    /// Exit after the first WebSocket session ends.
+    #[arg(long)]
+    pub run_once: bool,
+
+    /// Stop accepting SECONDS after start and exit once live sessions end (0: never).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Exit after SECONDS with no live session (0: never).
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<u64>,
+
+    /// Route each session by a token: TokenFile, ReadOnlyTokenFile, TokenFileName,
+    /// BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory.
+    #[arg(long, value_name = "CLASS")]
+    pub token_plugin: Option<String>,
+
+    /// Argument of --token-plugin (file, directory, URL, key file or Redis address).
+    #[arg(long, value_name = "ARG")]
+    pub token_source: Option<String>,
+
+    /// Take the token from the Host header instead of `?token=`.
+    #[arg(long)]
+    pub host_token: bool,
+
+    /// Deprecated: same as --token-plugin TokenFile --token-source FILE.
+    #[arg(long, value_name = "FILE")]
+    pub target_config: Option<PathBuf>,
+
+    /// Check each WebSocket request: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth.
+    #[arg(long, value_name = "CLASS")]
+    pub auth_plugin: Option<String>,
+
+    /// Argument of --auth-plugin (user:password, origins, or client certificate CNs).
+    #[arg(long, value_name = "ARG")]
+    pub auth_source: Option<String>,
+
+    /// Apply --auth-plugin to the static web pages too.
+    #[arg(long)]
+    pub web_auth: bool,
+
+    /// Also write log lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Also log to syslog: a unix socket path (e.g. /dev/log) or UDP HOST:PORT.
+    #[arg(long, value_name = "SERVER")]
+    pub syslog: Option<String>,
+
+    /// Use the old BSD syslog format (RFC 3164) instead of RFC 5424.
+    #[arg(long)]
+    pub legacy_syslog: bool,
+
+    /// Print a symbol per WebSocket frame to standard output.
+    #[arg(long)]
+    pub traffic: bool,
+
+    /// Record each session's traffic to FILE.N in noVNC's playback format.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Deprecated Python server variant; accepted, behaves as without it.
+    #[arg(long)]
+    pub libserver: bool,
+
+    /// Wrap mode (exit, ignore, respawn): not supported, see WRAP_COMMAND.
+    #[arg(long, value_name = "MODE")]
+    pub wrap_mode: Option<String>,
+
+    /// Wrap mode (`-- COMMAND ARGS`, which needs rebind.so): not supported.
+    #[arg(last = true, value_name = "WRAP_COMMAND")]
+    pub wrap_command: Vec<String>,
+
     /// Log debug messages too (each HTTP request, TLS and handshake failures).
     #[arg(short, long)]
     pub verbose: bool,
@@ -103,6 +226,35 @@ impl Cli {
             max_header_size: self.max_header_size,
             shutdown_grace: self.shutdown_grace,
             verbose: self.verbose.then_some(true),
+            key_password: self.key_password.clone(),
+            ssl_version: self.ssl_version.clone(),
+            ssl_ciphers: self.ssl_ciphers.clone(),
+            verify_client: self.verify_client.then_some(true),
+            cafile: self.cafile.clone(),
+            ssl_target: self.ssl_target.then_some(true),
+            unix_listen: self.unix_listen.clone(),
+            unix_listen_mode: self.unix_listen_mode.clone(),
+            unix_target: self.unix_target.clone(),
+            inetd: self.inetd.then_some(true),
+            prefer_ipv6: self.prefer_ipv6.then_some(true),
+            daemon: self.daemon.then_some(true),
+            run_once: self.run_once.then_some(true),
+            timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
+            token_plugin: self.token_plugin.clone(),
+            token_source: self.token_source.clone(),
+            host_token: self.host_token.then_some(true),
+            target_config: self.target_config.clone(),
+            auth_plugin: self.auth_plugin.clone(),
+            auth_source: self.auth_source.clone(),
+            web_auth: self.web_auth.then_some(true),
+            log_file: self.log_file.clone(),
+            syslog: self.syslog.clone(),
+            legacy_syslog: self.legacy_syslog.then_some(true),
+            traffic: self.traffic.then_some(true),
+            record: self.record.clone(),
+            libserver: self.libserver.then_some(true),
+            wrap_mode: self.wrap_mode.clone(),
         }
     }
 }
@@ -113,6 +265,37 @@ mod tests {
 
     use super::*;
     use crate::limits;
+
+    /// Every conf key is a long option and every long option a conf key (but
+    /// the command-only ones), so the two spellings cannot drift apart.
+    #[test]
+    fn conf_keys_and_long_options_match() {
+        let cmd = Cli::command();
+        let longs: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        let positional = ["listen", "target"];
+        for key in crate::options::KEYS {
+            let known = positional.contains(key) || longs.iter().any(|l| l == key);
+            assert!(known, "conf key {key} has no --{key}");
+        }
+        for long in &longs {
+            let command_only = [
+                "config",
+                "check",
+                "help",
+                "version",
+                "generate-cert",
+                "cert-name",
+            ];
+            assert!(
+                command_only.contains(&long.as_str())
+                    || crate::options::KEYS.contains(&long.as_str()),
+                "--{long} has no conf key"
+            );
+        }
+    }
 
     /// The defaults shown in --help are written by hand (a clap default would
     /// hide whether the conf file set the value): they must match `limits`.

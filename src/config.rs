@@ -13,9 +13,43 @@ use anyhow::{bail, Context, Result};
 
 use crate::addr::{ListenAddr, TargetAddr};
 use crate::limits;
-use crate::options::{Merged, OneOrMany};
+use crate::options::{Merged, OneOrMany, Options};
+use crate::target::Target;
 use crate::tls;
 use crate::web::Web;
+
+/// An option this build recognises but does not carry out: the process
+/// exits with status 2 naming it, never ignoring it silently.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {option}: {why}")]
+pub struct Unsupported {
+    /// Where it was given.
+    pub origin: String,
+    /// The option's name.
+    pub option: &'static str,
+    /// Why, and what to do instead.
+    pub why: &'static str,
+}
+
+/// Options accepted for compatibility that are refused, with the reason.
+const REFUSED: &[(&str, &str)] = &[
+    ("key-password", "encrypted keys are not supported: decrypt the key (openssl pkey -in enc.pem -out key.pem) and protect it with file permissions"),
+    ("wrap-mode", "wrap mode (LD_PRELOAD rebind.so) is not supported: start the program separately and give its address as the target"),
+    ("token-plugin", "not supported yet"),
+    ("token-source", "not supported yet"),
+    ("host-token", "not supported yet"),
+    ("target-config", "not supported yet"),
+    ("auth-plugin", "not supported yet"),
+    ("auth-source", "not supported yet"),
+    ("web-auth", "not supported yet"),
+    ("ssl-target", "not supported yet"),
+    ("verify-client", "not supported yet"),
+    ("cafile", "not supported yet"),
+    ("syslog", "not supported yet"),
+    ("legacy-syslog", "not supported yet"),
+    ("traffic", "not supported yet"),
+    ("record", "not supported yet"),
+];
 
 /// Limits applied to every connection.
 #[derive(Debug, Clone)]
@@ -35,7 +69,7 @@ pub struct Limits {
 #[derive(Debug)]
 pub struct Config {
     /// Where sessions are relayed.
-    pub target: TargetAddr,
+    pub target: Target,
     /// The static file server, if `web` is set.
     pub web: Option<Web>,
     /// Canonical web root, for the start-up log line.
@@ -50,17 +84,47 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// What the process needs beyond `Config`: where to listen and how to stop.
+/// A unix socket to listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixListen {
+    /// Its path (an existing file there is replaced).
+    pub path: PathBuf,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// When the whole server ends by itself (Python's server-lifetime options).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifetime {
+    /// Exit after the first WebSocket session ends.
+    pub run_once: bool,
+    /// Stop accepting this long after start, exit once sessions end.
+    pub timeout: Option<Duration>,
+    /// Exit after this long with no live session.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// What the process needs beyond `Config`.
 #[derive(Debug)]
 pub struct Settings {
-    /// Addresses to bind when no sockets are passed in by systemd.
+    /// TCP addresses to bind when no sockets are passed in by systemd.
     pub listen: Vec<ListenAddr>,
+    /// A unix socket to bind as well.
+    pub unix_listen: Option<UnixListen>,
+    /// Take the listening socket from standard input.
+    pub inetd: bool,
     /// The per-connection settings.
     pub config: Config,
     /// Grace period for live sessions after SIGTERM.
     pub shutdown_grace: Duration,
+    /// When the server ends by itself.
+    pub lifetime: Lifetime,
+    /// Detach from the terminal.
+    pub daemon: bool,
     /// Debug logging.
     pub verbose: bool,
+    /// Also log to this file.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -68,6 +132,16 @@ impl Settings {
     pub fn from_merged(m: &Merged) -> Result<Settings> {
         let o = &m.options;
         let at = |key: &str| format!("{}: {key}", m.origin(key));
+        for (option, why) in REFUSED {
+            if o.is_set(option) {
+                return Err(Unsupported {
+                    origin: m.origin(option).to_string(),
+                    option,
+                    why,
+                }
+                .into());
+            }
+        }
         let listen = o
             .listen
             .clone()
@@ -76,90 +150,146 @@ impl Settings {
             .iter()
             .map(|l| ListenAddr::parse(l).with_context(|| at("listen")))
             .collect::<Result<Vec<_>>>()?;
-        let target = match &o.target {
-            Some(t) => TargetAddr::parse(t).with_context(|| at("target"))?,
-            None => bail!(
-                "{}: no target: give TARGET_ADDR:TARGET_PORT on the command line or `target` in the conf file",
-                m.conf().map_or("command line".into(), |c| c.path.display().to_string())
-            ),
-        };
-        let web_root = match &o.web {
-            Some(dir) => Some(web_root(dir).with_context(|| at("web"))?),
+        let unix_listen = match &o.unix_listen {
+            Some(path) => Some(UnixListen {
+                path: path.clone(),
+                mode: parse_mode(o.unix_listen_mode.as_deref())
+                    .with_context(|| at("unix-listen-mode"))?,
+            }),
             None => None,
         };
-        let cert = o
-            .cert
-            .as_deref()
-            .map(credential)
-            .transpose()
-            .with_context(|| at("cert"))?;
-        let key = o
-            .key
-            .as_deref()
-            .map(credential)
-            .transpose()
-            .with_context(|| at("key"))?;
-        let tls = match (&cert, &key) {
-            (Some(cert), key) => Some(Arc::new(
-                tls::server_config(cert, key.as_deref()).with_context(|| at("cert"))?,
-            )),
-            (None, Some(_)) => bail!("{}: `key` needs `cert`", at("key")),
-            (None, None) if o.ssl_only == Some(true) => {
-                bail!("{}: `ssl-only` needs `cert`", at("ssl-only"))
-            }
-            (None, None) => None,
-        };
-        let secs = |key: &str, v: Option<u64>, default: Duration, min: u64| -> Result<Duration> {
-            match v {
-                Some(v) if v < min => bail!("{}: must be at least {min}", at(key)),
-                Some(v) => Ok(Duration::from_secs(v)),
-                None => Ok(default),
-            }
-        };
-        let max_header_size = o.max_header_size.unwrap_or(limits::MAX_HEADER_SIZE);
-        if max_header_size < 8192 {
-            bail!("{}: must be at least 8192 bytes", at("max-header-size"));
-        }
-        let max_message_size = o.max_message_size.unwrap_or(limits::MAX_MESSAGE_SIZE);
-        if max_message_size == 0 {
-            bail!("{}: must be at least 1 byte", at("max-message-size"));
-        }
-        let heartbeat = o.heartbeat.unwrap_or(limits::HEARTBEAT_SECS);
-        let config = Config {
-            target,
-            web: web_root.clone().map(Web::new),
-            web_root,
-            tls,
-            ssl_only: o.ssl_only.unwrap_or(false),
-            heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
-            limits: Limits {
-                handshake_timeout: secs(
-                    "handshake-timeout",
-                    o.handshake_timeout,
-                    limits::HANDSHAKE_TIMEOUT,
-                    1,
-                )?,
-                connect_timeout: secs(
-                    "connect-timeout",
-                    o.connect_timeout,
-                    limits::CONNECT_TIMEOUT,
-                    1,
-                )?,
-                max_message_size,
-                max_header_size,
-            },
-        };
+        // 0 means "never", as in Python.
+        let secs = |v: Option<u64>| v.filter(|s| *s > 0).map(Duration::from_secs);
         Ok(Settings {
             listen,
-            config,
-            shutdown_grace: secs(
-                "shutdown-grace",
-                o.shutdown_grace,
-                limits::SHUTDOWN_GRACE,
-                0,
-            )?,
-            verbose: o.verbose.unwrap_or(false),
+            unix_listen,
+            inetd: o.inetd == Some(true),
+            config: config(m)?,
+            shutdown_grace: Duration::from_secs(
+                o.shutdown_grace.unwrap_or(limits::SHUTDOWN_GRACE.as_secs()),
+            ),
+            lifetime: Lifetime {
+                run_once: o.run_once == Some(true),
+                timeout: secs(o.timeout),
+                idle_timeout: secs(o.idle_timeout),
+            },
+            daemon: o.daemon == Some(true),
+            verbose: o.verbose == Some(true),
+            log_file: o.log_file.clone(),
         })
+    }
+}
+
+/// The per-connection part, also rebuilt on reload.
+fn config(m: &Merged) -> Result<Config> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let web_root = match &o.web {
+        Some(dir) => Some(web_root(dir).with_context(|| at("web"))?),
+        None => None,
+    };
+    let heartbeat = o.heartbeat.unwrap_or(limits::HEARTBEAT_SECS);
+    Ok(Config {
+        target: target(m)?,
+        web: web_root.clone().map(Web::new),
+        web_root,
+        tls: tls(m)?,
+        ssl_only: o.ssl_only.unwrap_or(false),
+        heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
+        limits: connection_limits(m)?,
+    })
+}
+
+fn target(m: &Merged) -> Result<Target> {
+    let o = &m.options;
+    match (&o.target, &o.unix_target) {
+        (Some(_), Some(_)) => bail!(
+            "{}: target: give either `target` or `unix-target`, not both",
+            m.origin("target")
+        ),
+        (Some(t), None) => Ok(Target::Tcp(
+            TargetAddr::parse(t).with_context(|| format!("{}: target", m.origin("target")))?,
+        )),
+        (None, Some(path)) => Ok(Target::Unix(path.clone())),
+        (None, None) => bail!(
+            "{}: no target: give TARGET_ADDR:TARGET_PORT, --unix-target, or `target` in the conf file",
+            m.conf().map_or("command line".into(), |c| c.path.display().to_string())
+        ),
+    }
+}
+
+fn tls(m: &Merged) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    let o: &Options = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let cert = o
+        .cert
+        .as_deref()
+        .map(credential)
+        .transpose()
+        .with_context(|| at("cert"))?;
+    let key = o
+        .key
+        .as_deref()
+        .map(credential)
+        .transpose()
+        .with_context(|| at("key"))?;
+    let profile = tls::Profile {
+        min_version: o.ssl_version.clone(),
+        ciphers: o.ssl_ciphers.clone(),
+    };
+    match (&cert, &key) {
+        (Some(cert), key) => Ok(Some(Arc::new(
+            tls::server_config(cert, key.as_deref(), &profile).with_context(|| at("cert"))?,
+        ))),
+        (None, Some(_)) => bail!("{}: `key` needs `cert`", at("key")),
+        (None, None) if o.ssl_only == Some(true) => {
+            bail!("{}: `ssl-only` needs `cert`", at("ssl-only"))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn connection_limits(m: &Merged) -> Result<Limits> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let secs = |key: &str, v: Option<u64>, default: Duration| -> Result<Duration> {
+        match v {
+            Some(0) => bail!("{}: must be at least 1", at(key)),
+            Some(v) => Ok(Duration::from_secs(v)),
+            None => Ok(default),
+        }
+    };
+    let max_header_size = o.max_header_size.unwrap_or(limits::MAX_HEADER_SIZE);
+    if max_header_size < 8192 {
+        bail!("{}: must be at least 8192 bytes", at("max-header-size"));
+    }
+    let max_message_size = o.max_message_size.unwrap_or(limits::MAX_MESSAGE_SIZE);
+    if max_message_size == 0 {
+        bail!("{}: must be at least 1 byte", at("max-message-size"));
+    }
+    Ok(Limits {
+        handshake_timeout: secs(
+            "handshake-timeout",
+            o.handshake_timeout,
+            limits::HANDSHAKE_TIMEOUT,
+        )?,
+        connect_timeout: secs(
+            "connect-timeout",
+            o.connect_timeout,
+            limits::CONNECT_TIMEOUT,
+        )?,
+        max_message_size,
+        max_header_size,
+    })
+}
+
+/// Octal permission bits; Python's default is 0600.
+fn parse_mode(mode: Option<&str>) -> Result<u32> {
+    let Some(text) = mode else { return Ok(0o600) };
+    let digits = text.trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => bail!("{text:?} is not an octal mode like 0600"),
     }
 }
 
@@ -189,4 +319,18 @@ fn web_root(dir: &Path) -> Result<PathBuf> {
         bail!("{}: not a directory", root.display());
     }
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mode;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode(None).unwrap(), 0o600);
+        assert_eq!(parse_mode(Some("0660")).unwrap(), 0o660);
+        assert_eq!(parse_mode(Some("660")).unwrap(), 0o660);
+        assert!(parse_mode(Some("0999")).is_err());
+        assert!(parse_mode(Some("07777")).is_err());
+    }
 }

@@ -24,7 +24,7 @@ pub struct Ctx {
     /// Tells the connection to stop; keeps the server's drain open.
     pub shutdown: Shutdown,
     /// Live WebSocket sessions, for status reports and the shutdown grace.
-    pub sessions: Arc<watch::Sender<usize>>,
+    pub sessions: Arc<watch::Sender<crate::server::SessionCount>>,
 }
 
 /// A stream whose first byte can be looked at without consuming it.

@@ -1,7 +1,8 @@
-//! The `websockify` process: options, logging, listeners (inherited from
-//! systemd or bound here), readiness, reload on SIGHUP, drain on SIGTERM.
+//! The `websockify` process: options, logging, sockets (inherited from
+//! systemd or stdin, or bound here), readiness, reload on SIGHUP, drain on
+//! SIGTERM, and Python's server-lifetime options.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,115 +10,146 @@ use anyhow::{bail, Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use crate::addr::ListenAddr;
 use crate::cli::Cli;
-use crate::config::{Config, Settings};
+use crate::config::{Config, Lifetime, Settings, Unsupported};
 use crate::limits::DRAIN_TIMEOUT;
-use crate::listen::{self, ActivatedSocket, Listener};
+use crate::listen::{self, OpenSocket};
 use crate::logging;
 use crate::notify;
 use crate::options::{ConfFile, Merged, Options};
-use crate::server::Server;
+use crate::server::{Server, SessionCount, Stop};
+
+/// Exit status for an option that is recognised but not carried out.
+const EXIT_UNSUPPORTED: u8 = 2;
 
 /// Runs the daemon for a parsed command line and returns the exit status.
 pub fn main(cli: Cli) -> ExitCode {
+    if !cli.wrap_command.is_empty() {
+        eprintln!("websockify: -- {}: wrap mode (LD_PRELOAD rebind.so) is not supported: start the program separately and give its address as the target", cli.wrap_command.join(" "));
+        return ExitCode::from(EXIT_UNSUPPORTED);
+    }
     // Before any thread exists: taking the sockets edits the environment.
     let activated = listen::take_activated();
-    let cli_options = cli.options();
-    let conf = match cli.config.as_deref().map(ConfFile::read).transpose() {
+    let conf_path = cli.config.as_deref().map(absolute);
+    let conf = match conf_path.as_deref().map(ConfFile::read).transpose() {
         Ok(conf) => conf,
-        Err(e) => {
-            logging::init(cli.verbose, None);
-            log::error!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e.into()),
     };
-    let instance = cli.config.as_deref().and_then(instance_name);
-    let merged = Merged::new(conf, cli_options.clone());
-    logging::init(merged.options.verbose == Some(true), instance.as_deref());
+    let merged = Merged::new(conf, cli.options());
     let settings = match Settings::from_merged(&merged) {
         Ok(s) => s,
-        Err(e) => {
-            log::error!("{e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e),
     };
+    let instance = conf_path
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    if let Err(e) = logging::init(
+        settings.verbose,
+        instance.as_deref(),
+        settings.log_file.as_deref(),
+    ) {
+        return fail(e);
+    }
+    if merged.options.libserver == Some(true) {
+        log::warn!("libserver is deprecated and changes nothing here");
+    }
     if cli.check {
-        let what = cli
-            .config
-            .as_deref()
-            .map_or("options".into(), |p| p.display().to_string());
+        let what = conf_path.map_or("options".into(), |p| p.display().to_string());
         println!("{what}: OK (target {})", settings.config.target);
         return ExitCode::SUCCESS;
     }
-    let activated = match activated {
-        Ok(a) => a,
-        Err(e) => {
-            log::error!("{e:#}");
-            return ExitCode::FAILURE;
-        }
+    // Bind before detaching, so that errors reach the terminal.
+    let sockets = match activated.and_then(|a| open_sockets(&settings, a)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
+    if settings.daemon {
+        if let Err(e) = detach() {
+            return fail(e);
+        }
+    }
     listen::raise_fd_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => {
-            log::error!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(anyhow::Error::new(e).context("cannot start the runtime")),
     };
     let reload = Reload {
-        conf: cli.config.clone(),
-        cli: cli_options,
+        conf: conf_path,
+        cli: cli.options(),
     };
-    match runtime.block_on(serve(settings, activated, reload)) {
+    match runtime.block_on(serve(settings, sockets, reload)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
 }
 
-/// `/etc/websockify/display1.conf` is instance `display1`.
-fn instance_name(conf: &Path) -> Option<String> {
-    conf.file_stem().map(|s| s.to_string_lossy().into_owned())
+/// Logs (or, before logging is set up, prints) an error and picks the status.
+fn fail(e: anyhow::Error) -> ExitCode {
+    if log::max_level() == log::LevelFilter::Off {
+        eprintln!("websockify: {e:#}");
+    } else {
+        log::error!("{e:#}");
+    }
+    if e.is::<Unsupported>() {
+        ExitCode::from(EXIT_UNSUPPORTED)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
-async fn listeners(settings: &Settings, activated: Vec<ActivatedSocket>) -> Result<Vec<Listener>> {
+/// Reload re-reads the conf after `--daemon` moved to `/`: keep it absolute.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// `-D`: detach from the terminal (fork, new session, cwd `/`, stdio to
+/// /dev/null), as Python's `--daemon` does.
+fn detach() -> Result<()> {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        bail!("--daemon under systemd (Type=notify) would lose the main process: drop it");
+    }
+    nix::unistd::daemon(false, false).context("--daemon")?;
+    Ok(())
+}
+
+/// The sockets to serve: systemd's, stdin's, or bound from the settings.
+fn open_sockets(settings: &Settings, activated: Vec<OpenSocket>) -> Result<Vec<OpenSocket>> {
     if !activated.is_empty() {
-        let names: Vec<String> = activated
-            .iter()
-            .map(|a| match a {
-                ActivatedSocket::Tcp(_, n) | ActivatedSocket::Unix(_, n) => n.clone(),
-            })
-            .collect();
-        let listeners = activated
-            .into_iter()
-            .map(ActivatedSocket::into_listener)
-            .collect::<Result<Vec<_>>>()?;
-        for (l, name) in listeners.iter().zip(names) {
-            log::info!("listening on {l} (socket {name:?} passed in by systemd)");
-        }
-        if !settings.listen.is_empty() {
-            log::info!("socket activation: the configured listen addresses are not bound");
-        }
-        return Ok(listeners);
+        return Ok(activated);
     }
-    if settings.listen.is_empty() {
-        bail!("no listen address: give [SOURCE_ADDR:]SOURCE_PORT or `listen` in the conf file");
+    if settings.inetd {
+        return Ok(vec![listen::take_inetd()?]);
     }
     let mut all = Vec::new();
     for addr in &settings.listen {
-        all.extend(listen::bind(addr).await?);
+        all.extend(listen::bind(addr)?);
     }
-    for l in &all {
-        log::info!("listening on {l}");
+    if let Some(u) = &settings.unix_listen {
+        all.push(listen::bind_unix(&u.path, u.mode)?);
+    }
+    if all.is_empty() {
+        bail!("no listen address: give [SOURCE_ADDR:]SOURCE_PORT, --unix-listen, or `listen` in the conf file");
     }
     Ok(all)
 }
 
-async fn serve(settings: Settings, activated: Vec<ActivatedSocket>, reload: Reload) -> Result<()> {
-    let socket_activated = !activated.is_empty();
-    let listeners = listeners(&settings, activated).await?;
+async fn serve(settings: Settings, sockets: Vec<OpenSocket>, reload: Reload) -> Result<()> {
+    let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
+    let mut listeners = Vec::new();
+    for socket in sockets {
+        let origin = socket.origin.clone();
+        let listener = socket.into_listener()?;
+        match origin.as_str() {
+            "" => log::info!("listening on {listener}"),
+            o => log::info!("listening on {listener} ({o})"),
+        }
+        listeners.push(listener);
+    }
+    if socket_activated && !settings.listen.is_empty() {
+        log::info!("socket activation: the configured listen addresses are not bound");
+    }
     let first = Arc::new(settings.config);
     log::info!("relaying to {}{}", first.target, web_note(&first));
     let (config_tx, config_rx) = watch::channel(first);
@@ -128,21 +160,71 @@ async fn serve(settings: Settings, activated: Vec<ActivatedSocket>, reload: Relo
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    let mut sessions = server.sessions();
+    let sessions = server.sessions();
+    let lifetime = lifetime_over(settings.lifetime, server.sessions());
     let grace = settings.shutdown_grace;
     let listen = settings.listen;
     let stop = async move {
-        loop {
+        tokio::pin!(lifetime);
+        let stop = loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = term.recv() => break,
-                _ = hup.recv() => reload.apply(&config_tx, &listen, socket_activated, *sessions.borrow_and_update()),
+                _ = tokio::signal::ctrl_c() => break Stop::Now,
+                _ = term.recv() => break Stop::Now,
+                reason = &mut lifetime => {
+                    log::info!("{reason}: stopping");
+                    break Stop::WhenIdle;
+                }
+                _ = hup.recv() => {
+                    let live = sessions.borrow().live;
+                    reload.apply(&config_tx, &listen, socket_activated, live);
+                }
             }
-        }
+        };
         notify::stopping(grace + DRAIN_TIMEOUT);
+        stop
     };
     server.run(stop).await;
     Ok(())
+}
+
+/// Completes when the server's lifetime (`--run-once`, `--timeout`,
+/// `--idle-timeout`) is over, with the reason; never when none is set.
+async fn lifetime_over(lifetime: Lifetime, sessions: watch::Receiver<SessionCount>) -> String {
+    let mut ended = sessions.clone();
+    let mut idle_watch = sessions;
+    let run_once = async {
+        if lifetime.run_once {
+            let _ = ended.wait_for(|c| c.ended > 0).await;
+            return "--run-once: the first session ended".to_owned();
+        }
+        std::future::pending().await
+    };
+    let timeout = async {
+        match lifetime.timeout {
+            Some(t) => {
+                tokio::time::sleep(t).await;
+                format!("--timeout: {t:?} since start")
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let idle = async {
+        let Some(limit) = lifetime.idle_timeout else {
+            return std::future::pending().await;
+        };
+        loop {
+            let _ = idle_watch.wait_for(|c| c.live == 0).await;
+            let busy = idle_watch.wait_for(|c| c.live > 0);
+            if tokio::time::timeout(limit, busy).await.is_err() {
+                return format!("--idle-timeout: no session for {limit:?}");
+            }
+        }
+    };
+    tokio::select! {
+        r = run_once => r,
+        r = timeout => r,
+        r = idle => r,
+    }
 }
 
 fn web_note(config: &Config) -> String {
@@ -155,7 +237,7 @@ fn web_note(config: &Config) -> String {
 
 /// What a reload re-reads: the conf file, with the command line on top.
 struct Reload {
-    conf: Option<std::path::PathBuf>,
+    conf: Option<PathBuf>,
     cli: Options,
 }
 
@@ -164,7 +246,7 @@ impl Reload {
     fn apply(
         &self,
         config: &watch::Sender<Arc<Config>>,
-        listen: &[crate::addr::ListenAddr],
+        listen: &[ListenAddr],
         socket_activated: bool,
         sessions: usize,
     ) {

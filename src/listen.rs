@@ -11,6 +11,10 @@ use tokio::net::{TcpListener, UnixListener};
 
 use crate::addr::ListenAddr;
 
+/// Kernel accept queue length per listener (Python websockify uses 100;
+/// browsers open several connections at once when loading noVNC).
+const BACKLOG: i32 = 1024;
+
 /// A listening socket of either kind.
 #[derive(Debug)]
 pub enum Listener {
@@ -57,20 +61,66 @@ impl fmt::Display for Peer {
     }
 }
 
-/// Sockets passed in by systemd socket activation, taken before the async
-/// runtime starts (taking them edits the environment, which is only sound
-/// while the process has one thread). Empty when not socket-activated.
-pub fn take_activated() -> Result<Vec<ActivatedSocket>> {
+/// A listening socket opened before the async runtime starts (bound here,
+/// passed in by systemd, or inherited on stdin), with a note of its origin.
+#[derive(Debug)]
+pub struct OpenSocket {
+    socket: StdSocket,
+    /// Where it came from, for the start-up log line.
+    pub origin: String,
+}
+
+#[derive(Debug)]
+enum StdSocket {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl OpenSocket {
+    fn tcp(l: std::net::TcpListener, origin: impl Into<String>) -> Self {
+        Self {
+            socket: StdSocket::Tcp(l),
+            origin: origin.into(),
+        }
+    }
+
+    fn unix(l: std::os::unix::net::UnixListener, origin: impl Into<String>) -> Self {
+        Self {
+            socket: StdSocket::Unix(l),
+            origin: origin.into(),
+        }
+    }
+
+    /// Makes it a tokio listener (inside the runtime).
+    pub fn into_listener(self) -> Result<Listener> {
+        Ok(match self.socket {
+            StdSocket::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                Listener::Tcp(TcpListener::from_std(l)?)
+            }
+            StdSocket::Unix(l) => {
+                l.set_nonblocking(true)?;
+                Listener::Unix(UnixListener::from_std(l)?)
+            }
+        })
+    }
+}
+
+/// Sockets passed in by systemd socket activation, taken before any other
+/// thread exists (taking them edits the environment). Empty when not
+/// socket-activated.
+pub fn take_activated() -> Result<Vec<OpenSocket>> {
     let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     let mut names = names.split(':');
     let mut fds = listenfd::ListenFd::from_env();
     let mut out = Vec::new();
     for idx in 0..fds.len() {
-        let name = names.next().unwrap_or("").to_owned();
+        let name = names.next().unwrap_or("");
+        let origin = format!("socket {name:?} passed in by systemd");
         if let Ok(Some(l)) = fds.take_tcp_listener(idx) {
-            out.push(ActivatedSocket::Tcp(l, name));
+            out.push(OpenSocket::tcp(l, origin));
         } else if let Ok(Some(l)) = fds.take_unix_listener(idx) {
-            out.push(ActivatedSocket::Unix(l, name));
+            out.push(OpenSocket::unix(l, origin));
         } else {
             bail!(
                 "passed socket {} ({name:?}) is neither a TCP nor a unix stream listener",
@@ -81,53 +131,65 @@ pub fn take_activated() -> Result<Vec<ActivatedSocket>> {
     Ok(out)
 }
 
-/// A socket from systemd, with its `FileDescriptorName=`.
-#[derive(Debug)]
-pub enum ActivatedSocket {
-    /// A TCP listener.
-    Tcp(std::net::TcpListener, String),
-    /// A unix stream listener.
-    Unix(std::os::unix::net::UnixListener, String),
-}
-
-impl ActivatedSocket {
-    /// Makes it a tokio listener (inside the runtime).
-    pub fn into_listener(self) -> Result<Listener> {
-        Ok(match self {
-            ActivatedSocket::Tcp(l, _) => {
-                l.set_nonblocking(true)?;
-                Listener::Tcp(TcpListener::from_std(l)?)
-            }
-            ActivatedSocket::Unix(l, _) => {
-                l.set_nonblocking(true)?;
-                Listener::Unix(UnixListener::from_std(l)?)
-            }
-        })
+/// The listening socket on standard input (`--inetd`; systemd's
+/// `StandardInput=socket` with `Accept=no`), TCP of either family or unix.
+pub fn take_inetd() -> Result<OpenSocket> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("--inetd: standard input")?;
+    let sock = socket2::Socket::from(fd);
+    if !sock.is_listener().unwrap_or(false) {
+        bail!("--inetd: standard input is not a listening socket");
+    }
+    match sock
+        .domain()
+        .context("--inetd: standard input is not a socket")?
+    {
+        Domain::UNIX => Ok(OpenSocket::unix(
+            std::os::fd::OwnedFd::from(sock).into(),
+            "standard input (--inetd)",
+        )),
+        _ => Ok(OpenSocket::tcp(sock.into(), "standard input (--inetd)")),
     }
 }
 
-/// Kernel accept queue length per listener (Python websockify uses 100;
-/// browsers open several connections at once when loading noVNC).
-const BACKLOG: i32 = 1024;
+/// Binds a unix socket, replacing a file left at its path (as Python does),
+/// with the given permission bits.
+pub fn bind_unix(path: &std::path::Path, mode: u32) -> Result<OpenSocket> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
+    Ok(OpenSocket::unix(l, "--unix-listen"))
+}
 
 /// Binds every address `listen` stands for. A bare port binds `0.0.0.0` and
 /// `[::]` (IPv6-only, so the two never clash); IPv6 missing from the host is
 /// then not an error. A name binds each address it resolves to.
-pub async fn bind(listen: &ListenAddr) -> Result<Vec<Listener>> {
+pub fn bind(listen: &ListenAddr) -> Result<Vec<OpenSocket>> {
+    use std::net::ToSocketAddrs;
     let addrs: Vec<SocketAddr> = match &listen.host {
         None => vec![
             (Ipv4Addr::UNSPECIFIED, listen.port).into(),
             (Ipv6Addr::UNSPECIFIED, listen.port).into(),
         ],
-        Some(host) => tokio::net::lookup_host((host.as_str(), listen.port))
-            .await
+        Some(host) => (host.as_str(), listen.port)
+            .to_socket_addrs()
             .with_context(|| format!("cannot resolve listen address {listen}"))?
             .collect(),
     };
     let mut listeners = Vec::new();
     for addr in dedup(addrs) {
         match bind_one(addr) {
-            Ok(l) => listeners.push(Listener::Tcp(l)),
+            Ok(l) => listeners.push(OpenSocket::tcp(l, "")),
             Err(e) if listen.host.is_none() && addr.is_ipv6() => {
                 log::warn!("not listening on {addr}: {e:#}");
             }
@@ -150,21 +212,20 @@ fn dedup(mut addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     addrs
 }
 
-fn bind_one(addr: SocketAddr) -> Result<TcpListener> {
+fn bind_one(addr: SocketAddr) -> Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
         .with_context(|| format!("cannot create a socket for {addr}"))?;
     socket.set_reuse_address(true)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
-    socket.set_nonblocking(true)?;
     socket
         .bind(&addr.into())
         .with_context(|| format!("cannot listen on {addr}"))?;
     socket
         .listen(BACKLOG)
         .with_context(|| format!("cannot listen on {addr}"))?;
-    TcpListener::from_std(socket.into()).with_context(|| format!("cannot listen on {addr}"))
+    Ok(socket.into())
 }
 
 /// Raises the soft open-file limit to the hard limit: each session holds two

@@ -1,53 +1,75 @@
-//! Logging: to the journal with structured fields when systemd connected our
-//! stderr to it (`JOURNAL_STREAM`), otherwise plain lines on stderr.
-//! `-v` adds debug messages; RUST_LOG overrides both on stderr.
+//! Where log lines go: the journal (with structured fields) when systemd
+//! connected our stderr to it (`JOURNAL_STREAM`), otherwise stderr; plus
+//! `--log-file` when given. `-v` adds our debug lines; other crates (hyper,
+//! rustls) only ever log warnings and errors.
 
+use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
 
+use anyhow::{Context, Result};
 use log::{LevelFilter, Log, Metadata, Record};
 use systemd_journal_logger::{connected_to_journal, JournalLog};
 
-/// Sets up the logger once, at start. `instance` (the conf file's name)
+/// One destination.
+enum Output {
+    Stderr,
+    File(Mutex<File>),
+    Journal(JournalLog),
+}
+
+struct Logger {
+    level: LevelFilter,
+    outputs: Vec<Output>,
+}
+
+/// Sets up logging once, at start. `instance` (the conf file's name)
 /// becomes the `INSTANCE=` field of every journal entry.
-pub fn init(verbose: bool, instance: Option<&str>) {
+pub fn init(verbose: bool, instance: Option<&str>, log_file: Option<&Path>) -> Result<()> {
     let level = if verbose {
         LevelFilter::Debug
     } else {
         LevelFilter::Info
     };
-    if connected_to_journal() {
-        match journal(instance, level) {
-            Ok(()) => return,
-            Err(e) => eprintln!("websockify: cannot log to the journal ({e}); using stderr"),
+    let mut outputs = Vec::new();
+    match journal(instance) {
+        Some(Ok(j)) => outputs.push(Output::Journal(j)),
+        Some(Err(e)) => {
+            eprintln!("websockify: cannot log to the journal ({e}); using stderr");
+            outputs.push(Output::Stderr);
         }
+        None => outputs.push(Output::Stderr),
     }
-    let default = format!("warn,websockify={}", level.as_str().to_lowercase());
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .format(|buf, record| {
-            let ts = buf.timestamp_seconds();
-            writeln!(buf, "{ts} {:<5} {}", record.level(), record.args())
-        })
-        .try_init();
-}
-
-fn journal(instance: Option<&str>, level: LevelFilter) -> std::io::Result<()> {
-    let mut inner = JournalLog::new()?.with_syslog_identifier("websockify".into());
-    if let Some(name) = instance {
-        inner = inner.with_extra_fields(vec![("INSTANCE", name)]);
+    if let Some(path) = log_file {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("log-file {}", path.display()))?;
+        outputs.push(Output::File(Mutex::new(file)));
     }
-    log::set_boxed_logger(Box::new(OursOnly { inner, level })).map_err(std::io::Error::other)?;
-    log::set_max_level(level);
+    // A second init (tests, reload) keeps the first logger.
+    if log::set_boxed_logger(Box::new(Logger { level, outputs })).is_ok() {
+        log::set_max_level(level);
+    }
     Ok(())
 }
 
-/// Our own messages at `level`; other crates' (hyper, rustls) from warnings up,
-/// as the stderr logger's default filter does.
-struct OursOnly<L> {
-    inner: L,
-    level: LevelFilter,
+fn journal(instance: Option<&str>) -> Option<std::io::Result<JournalLog>> {
+    if !connected_to_journal() {
+        return None;
+    }
+    Some(JournalLog::new().map(|j| {
+        let j = j.with_syslog_identifier("websockify".into());
+        match instance {
+            Some(name) => j.with_extra_fields(vec![("INSTANCE", name)]),
+            None => j,
+        }
+    }))
 }
 
-impl<L: Log> Log for OursOnly<L> {
+impl Log for Logger {
     fn enabled(&self, m: &Metadata) -> bool {
         let limit = if m.target().starts_with("websockify") {
             self.level
@@ -58,12 +80,27 @@ impl<L: Log> Log for OursOnly<L> {
     }
 
     fn log(&self, record: &Record) {
-        if self.enabled(record.metadata()) {
-            self.inner.log(record);
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = || {
+            let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+            format!("{ts} {:<5} {}\n", record.level(), record.args())
+        };
+        for out in &self.outputs {
+            match out {
+                Output::Stderr => {
+                    let _ = std::io::stderr().write_all(line().as_bytes());
+                }
+                Output::File(f) => {
+                    if let Ok(mut f) = f.lock() {
+                        let _ = f.write_all(line().as_bytes());
+                    }
+                }
+                Output::Journal(j) => j.log(record),
+            }
         }
     }
 
-    fn flush(&self) {
-        self.inner.flush();
-    }
+    fn flush(&self) {}
 }

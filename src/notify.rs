@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use std::sync::Arc;
 
-use crate::addr::TargetAddr;
 use crate::config::Config;
 
 fn send(states: &[NotifyState]) {
@@ -18,7 +17,7 @@ fn send(states: &[NotifyState]) {
 }
 
 /// The `STATUS=` line shown by `systemctl status`.
-pub fn status_line(sessions: usize, target: &TargetAddr) -> String {
+pub fn status_line(sessions: usize, target: &dyn std::fmt::Display) -> String {
     let s = if sessions == 1 { "" } else { "s" };
     format!("{sessions} session{s}; target {target}")
 }
@@ -68,14 +67,14 @@ pub async fn watchdog() {
 
 /// Keeps `STATUS=` up to date with the number of live sessions.
 pub async fn track_sessions(
-    mut sessions: watch::Receiver<usize>,
+    mut sessions: watch::Receiver<crate::server::SessionCount>,
     config: watch::Receiver<Arc<Config>>,
 ) {
     loop {
         if sessions.changed().await.is_err() {
             return std::future::pending().await;
         }
-        let n = *sessions.borrow_and_update();
+        let n = sessions.borrow_and_update().live;
         status(&status_line(n, &config.borrow().target));
     }
 }

@@ -13,8 +13,6 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,6 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, TARGET_READ_CHUNK, TARGET_WRITE_BATCH};
 use crate::shutdown::Shutdown;
+use crate::target::{TargetReader, TargetStream, TargetWriter};
 
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 type Stream<S> = SplitStream<WebSocketStream<S>>;
@@ -64,7 +63,7 @@ enum End {
 /// Relays until both sides are closed and reports what happened.
 pub async fn run<S>(
     ws: WebSocketStream<S>,
-    target: TcpStream,
+    target: TargetStream,
     mode: Mode,
     heartbeat: Option<Duration>,
     shutdown: &mut Shutdown,
@@ -160,7 +159,7 @@ where
 /// The client-to-target direction.
 struct Up<'a, S> {
     stream: Stream<S>,
-    tw: OwnedWriteHalf,
+    tw: TargetWriter,
     /// Client payload not yet written; kept here, not in the future, so that
     /// `relay` can be dropped and started again without losing bytes.
     batch: BytesMut,
@@ -260,7 +259,7 @@ fn client_error(e: WsError) -> End {
 /// The target-to-client direction, which also owns the heartbeat.
 struct Down<'a, S> {
     sink: Sink<S>,
-    tr: OwnedReadHalf,
+    tr: TargetReader,
     mode: Mode,
     alive: &'a AtomicBool,
     /// Payload bytes read from the target and sent to the client.

@@ -17,13 +17,32 @@ use crate::limits::DRAIN_TIMEOUT;
 use crate::listen::{Listener, Peer};
 use crate::shutdown::{Shutdown, Trigger};
 
+/// Live and finished WebSocket sessions, as the server reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCount {
+    /// Sessions open now.
+    pub live: usize,
+    /// Sessions that have ended since start.
+    pub ended: u64,
+}
+
+/// How the server should stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A signal: live sessions get the grace period, then close 1001.
+    Now,
+    /// The server's lifetime is over (`--timeout`, `--run-once`): stop
+    /// accepting and let live sessions end by themselves.
+    WhenIdle,
+}
+
 /// A server over some listeners.
 #[derive(Debug)]
 pub struct Server {
     listeners: Vec<Listener>,
     config: watch::Receiver<Arc<Config>>,
     grace: Duration,
-    sessions: Arc<watch::Sender<usize>>,
+    sessions: Arc<watch::Sender<SessionCount>>,
 }
 
 impl Server {
@@ -33,7 +52,7 @@ impl Server {
             listeners,
             config,
             grace: Duration::ZERO,
-            sessions: Arc::new(watch::channel(0).0),
+            sessions: Arc::new(watch::channel(SessionCount::default()).0),
         }
     }
 
@@ -43,15 +62,15 @@ impl Server {
         self
     }
 
-    /// The number of live WebSocket sessions, updated as they come and go.
-    pub fn sessions(&self) -> watch::Receiver<usize> {
+    /// Live and ended WebSocket sessions, updated as they come and go.
+    pub fn sessions(&self) -> watch::Receiver<SessionCount> {
         self.sessions.subscribe()
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets sessions
-    /// run for the grace period, closes the rest with 1001 and waits (bounded)
-    /// for them to finish.
-    pub async fn run(self, shutdown: impl Future) {
+    /// run for the grace period (or, for `Stop::WhenIdle`, until they end),
+    /// closes the rest with 1001 and waits (bounded) for them to finish.
+    pub async fn run(self, shutdown: impl Future<Output = Stop>) {
         let trigger = Trigger::new();
         let mut accepting = JoinSet::new();
         for listener in self.listeners {
@@ -62,16 +81,19 @@ impl Server {
             };
             accepting.spawn(acceptor.run(listener));
         }
-        shutdown.await;
+        let stop = shutdown.await;
         accepting.abort_all();
-        let mut live = self.sessions.subscribe();
-        if !self.grace.is_zero() && *live.borrow() > 0 {
+        let mut count = self.sessions.subscribe();
+        let live = count.borrow().live;
+        if stop == Stop::WhenIdle && live > 0 {
+            log::info!("stopped accepting; waiting for {live} sessions to end");
+            let _ = count.wait_for(|c| c.live == 0).await;
+        } else if !self.grace.is_zero() && live > 0 {
             log::info!(
-                "stopped accepting; waiting up to {:?} for {} sessions",
-                self.grace,
-                *live.borrow()
+                "stopped accepting; waiting up to {:?} for {live} sessions",
+                self.grace
             );
-            let _ = timeout(self.grace, live.wait_for(|n| *n == 0)).await;
+            let _ = timeout(self.grace, count.wait_for(|c| c.live == 0)).await;
         }
         log::info!("shutting down: closing sessions");
         if timeout(DRAIN_TIMEOUT, trigger.shutdown_and_drain())
@@ -87,7 +109,7 @@ impl Server {
 struct Acceptor {
     config: watch::Receiver<Arc<Config>>,
     shutdown: Shutdown,
-    sessions: Arc<watch::Sender<usize>>,
+    sessions: Arc<watch::Sender<SessionCount>>,
 }
 
 impl Acceptor {

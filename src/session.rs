@@ -14,6 +14,7 @@ use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 use crate::listen::Peer;
 use crate::relay;
+use crate::server::SessionCount;
 use crate::target;
 
 /// The WebSocket settings every session uses: bounded message and buffer sizes.
@@ -77,17 +78,20 @@ pub async fn run(upgraded: Upgraded, client: Peer, mode: Mode, ctx: Ctx) {
 }
 
 /// Counts a session as live from the upgrade until it is dropped.
-struct LiveSession<'a>(&'a tokio::sync::watch::Sender<usize>);
+struct LiveSession<'a>(&'a tokio::sync::watch::Sender<SessionCount>);
 
 impl<'a> LiveSession<'a> {
-    fn new(sessions: &'a tokio::sync::watch::Sender<usize>) -> Self {
-        sessions.send_modify(|n| *n += 1);
+    fn new(sessions: &'a tokio::sync::watch::Sender<SessionCount>) -> Self {
+        sessions.send_modify(|c| c.live += 1);
         Self(sessions)
     }
 }
 
 impl Drop for LiveSession<'_> {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.send_modify(|c| {
+            c.live = c.live.saturating_sub(1);
+            c.ended += 1;
+        });
     }
 }

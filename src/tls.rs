@@ -1,20 +1,129 @@
-//! TLS server settings from PEM files, with rustls (TLS 1.2 and 1.3 only).
+//! TLS server settings from PEM files, with rustls (TLS 1.2 and 1.3 only),
+//! and Python websockify's `--ssl-version` / `--ssl-ciphers` mapped onto them.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{CipherSuite, SupportedProtocolVersion};
+
+/// OpenSSL's names for the suites rustls offers, so Python users' cipher
+/// lists keep working; IANA names (`TLS_ECDHE_RSA_WITH_...`) work too.
+const OPENSSL_NAMES: &[(&str, CipherSuite)] = &[
+    (
+        "TLS_AES_128_GCM_SHA256",
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+    ),
+    (
+        "TLS_AES_256_GCM_SHA384",
+        CipherSuite::TLS13_AES_256_GCM_SHA384,
+    ),
+    (
+        "TLS_CHACHA20_POLY1305_SHA256",
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    ),
+    (
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    ),
+    (
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ),
+];
+
+/// Protocol and cipher choices (`ssl-version`, `ssl-ciphers`).
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Lowest version: `default`, `tlsv1_2` or `tlsv1_3`.
+    pub min_version: Option<String>,
+    /// `:`-separated OpenSSL or IANA suite names.
+    pub ciphers: Option<String>,
+}
+
+impl Profile {
+    fn versions(&self) -> Result<&'static [&'static SupportedProtocolVersion]> {
+        static BOTH: &[&SupportedProtocolVersion] =
+            &[&rustls::version::TLS13, &rustls::version::TLS12];
+        static ONLY_13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+        match self.min_version.as_deref() {
+            None | Some("default" | "tlsv1_2") => Ok(BOTH),
+            Some("tlsv1_3") => Ok(ONLY_13),
+            Some(v @ ("tlsv1_1" | "tlsv1" | "sslv3")) => {
+                bail!(
+                    "{v}: TLS below 1.2 is not supported (rustls); use default, tlsv1_2 or tlsv1_3"
+                )
+            }
+            Some(v) => bail!("unknown TLS version {v:?}: use default, tlsv1_2 or tlsv1_3"),
+        }
+    }
+
+    fn provider(&self) -> Result<CryptoProvider> {
+        let mut provider = rustls::crypto::ring::default_provider();
+        let Some(list) = &self.ciphers else {
+            return Ok(provider);
+        };
+        let mut wanted = Vec::new();
+        for name in list.split([':', ',', ' ']).filter(|n| !n.is_empty()) {
+            let suite = OPENSSL_NAMES
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, s)| *s)
+                .or_else(|| {
+                    provider.cipher_suites.iter().map(|s| s.suite()).find(|s| {
+                        s.as_str()
+                            .is_some_and(|iana| iana.eq_ignore_ascii_case(name))
+                    })
+                });
+            match suite {
+                Some(s) => wanted.push(s),
+                None => {
+                    let known: Vec<&str> = OPENSSL_NAMES.iter().map(|(n, _)| *n).collect();
+                    bail!(
+                        "unknown or unsupported cipher {name:?}; rustls offers: {}",
+                        known.join(":")
+                    )
+                }
+            }
+        }
+        provider
+            .cipher_suites
+            .retain(|s| wanted.contains(&s.suite()));
+        Ok(provider)
+    }
+}
 
 /// Builds the server config from `cert` (a chain, possibly followed by the key,
 /// as `openssl req -keyout x.pem -out x.pem` writes it) and an optional `key` file.
-pub fn server_config(cert: &Path, key: Option<&Path>) -> Result<rustls::ServerConfig> {
+pub fn server_config(
+    cert: &Path,
+    key: Option<&Path>,
+    profile: &Profile,
+) -> Result<rustls::ServerConfig> {
     let certs = load_certs(cert)?;
     let key = load_key(key.unwrap_or(cert))?;
-    let provider = rustls::crypto::ring::default_provider();
-    rustls::ServerConfig::builder_with_provider(provider.into())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .context("TLS protocol versions")?
+    rustls::ServerConfig::builder_with_provider(Arc::new(profile.provider()?))
+        .with_protocol_versions(profile.versions()?)
+        .context("no cipher suite left for these TLS versions")?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .with_context(|| format!("certificate {} does not match its key", cert.display()))
@@ -43,4 +152,47 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_names_map_and_unknown_ones_fail() {
+        let p = Profile {
+            ciphers: Some("ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384".into()),
+            ..Profile::default()
+        };
+        let suites: Vec<CipherSuite> = p
+            .provider()
+            .unwrap()
+            .cipher_suites
+            .iter()
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(suites.len(), 2, "{suites:?}");
+        let p = Profile {
+            ciphers: Some("HIGH:!aNULL".into()),
+            ..Profile::default()
+        };
+        let e = p.provider().unwrap_err().to_string();
+        assert!(e.contains("HIGH"), "{e}");
+    }
+
+    #[test]
+    fn versions() {
+        let v = |s: &str| {
+            Profile {
+                min_version: Some(s.into()),
+                ..Profile::default()
+            }
+            .versions()
+            .map(|v| v.len())
+        };
+        assert_eq!(v("default").unwrap(), 2);
+        assert_eq!(v("tlsv1_3").unwrap(), 1);
+        assert!(v("tlsv1_1").unwrap_err().to_string().contains("below 1.2"));
+        assert!(v("tls9").is_err());
+    }
 }
