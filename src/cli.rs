@@ -211,9 +211,15 @@ pub struct Cli {
 impl Cli {
     /// The options given on the command line (flags only count when present).
     pub fn options(&self) -> Options {
+        // With --inetd there is no listen argument: Python takes the one
+        // positional argument as the target.
+        let (listen, target) = match (self.inetd, &self.listen, &self.target) {
+            (true, Some(only), None) => (None, Some(only.clone())),
+            _ => (self.listen.clone(), self.target.clone()),
+        };
         Options {
-            listen: self.listen.clone().map(OneOrMany::One),
-            target: self.target.clone(),
+            listen: listen.map(OneOrMany::One),
+            target,
             web: self.web.clone(),
             file_only: self.file_only.then_some(true),
             cert: self.cert.clone(),

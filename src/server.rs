@@ -82,7 +82,10 @@ impl Server {
             accepting.spawn(acceptor.run(listener));
         }
         let stop = shutdown.await;
+        // Wait until the accept loops are gone, so the listening sockets are
+        // closed and new clients are refused rather than left queued.
         accepting.abort_all();
+        while accepting.join_next().await.is_some() {}
         let mut count = self.sessions.subscribe();
         let live = count.borrow().live;
         if stop == Stop::WhenIdle && live > 0 {

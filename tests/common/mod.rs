@@ -38,10 +38,9 @@ impl Proxy {
 
     /// As `start`, for a listen address that binds `listeners` sockets.
     pub fn start_expecting(args: &[&str], listeners: usize) -> Proxy {
-        Self::spawn(
-            Command::new(env!("CARGO_BIN_EXE_websockify")).args(args),
-            listeners,
-        )
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_websockify"));
+        cmd.args(args).stdin(Stdio::null());
+        Self::spawn(&mut cmd, listeners)
     }
 
     /// Starts the binary under `sh -c "SETUP; exec websockify ARGS"`.
@@ -51,7 +50,8 @@ impl Proxy {
         cmd.arg("-c")
             .arg(script)
             .arg(env!("CARGO_BIN_EXE_websockify"))
-            .args(args);
+            .args(args)
+            .stdin(Stdio::null());
         Self::spawn(&mut cmd, 1)
     }
 
@@ -59,8 +59,6 @@ impl Proxy {
     /// "listening on" lines (0: return at once, e.g. for socket activation).
     pub fn spawn(cmd: &mut Command, listeners: usize) -> Proxy {
         let mut child = cmd
-            .env("RUST_LOG", "websockify=debug")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -85,9 +83,8 @@ impl Proxy {
         while proxy.addrs.len() < listeners {
             let line = proxy.next_line();
             if let Some(addr) = line.split("listening on ").nth(1) {
-                proxy
-                    .addrs
-                    .push(addr.trim().parse().expect("listen address"));
+                let addr = addr.split_whitespace().next().unwrap_or_default();
+                proxy.addrs.push(addr.parse().expect("listen address"));
             }
         }
         proxy

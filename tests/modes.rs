@@ -1,0 +1,254 @@
+//! Python websockify's modes through the real binary: unix sockets both
+//! ways, inetd, daemon, server lifetimes, TLS versions and ciphers, the log
+//! file, and options that are refused with status 2.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn echo_once<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, payload: &[u8])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::binary(payload.to_vec())).await.unwrap();
+    loop {
+        match timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Binary(b))) => return assert_eq!(&b[..], payload),
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("expected the echo, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn unix_listen_with_mode_and_unix_target() {
+    let dir = TempDir::new("unix");
+    // A unix echo target.
+    let target_path = dir.path().join("vnc.sock");
+    let target = tokio::net::UnixListener::bind(&target_path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = target.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let listen_path = dir.path().join("ws.sock");
+    std::fs::write(&listen_path, "stale file").unwrap();
+    let mut proxy = Proxy::spawn(
+        Command::new(bin()).args([
+            "--unix-listen",
+            listen_path.to_str().unwrap(),
+            "--unix-listen-mode",
+            "0660",
+            "--unix-target",
+            target_path.to_str().unwrap(),
+        ]),
+        0,
+    );
+    proxy.wait_for_log("listening on unix:");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&listen_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660);
+    let stream = tokio::net::UnixStream::connect(&listen_path).await.unwrap();
+    let req = "ws://localhost/websockify".into_client_request().unwrap();
+    let (mut ws, _) = timeout(WAIT, tokio_tungstenite::client_async(req, stream))
+        .await
+        .unwrap()
+        .unwrap();
+    echo_once(&mut ws, b"unix to unix").await;
+    let line = proxy.wait_for_log("session open to");
+    assert!(
+        line.contains("unix:") && line.contains("vnc.sock"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn inetd_serves_the_listening_socket_on_stdin() {
+    let target = echo_target().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stdin = std::os::fd::OwnedFd::from(listener);
+    let mut cmd = Command::new(bin());
+    cmd.args(["--inetd", &target.to_string()])
+        .stdin(Stdio::from(stdin));
+    // With --inetd the one positional argument is the target.
+    let _proxy = Proxy::spawn(&mut cmd, 1);
+    let (mut ws, _) = ws_connect(addr, None).await;
+    echo_once(&mut ws, b"from inetd").await;
+}
+
+#[tokio::test]
+async fn run_once_exits_after_the_first_session() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&["--run-once", "127.0.0.1:0", &target.to_string()]);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut ws, b"once").await;
+    ws.close(None).await.unwrap();
+    assert!(proxy.wait_exit().success());
+    proxy.wait_for_log("--run-once");
+}
+
+#[tokio::test]
+async fn timeout_stops_accepting_but_lets_sessions_finish() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&["--timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    proxy.wait_for_log("stopped accepting");
+    // Past the timeout: no new connections, the live session still relays.
+    assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err());
+    echo_once(&mut ws, b"after the timeout").await;
+    ws.close(None).await.unwrap();
+    assert!(proxy.wait_exit().success());
+}
+
+#[tokio::test]
+async fn idle_timeout_exits_only_when_no_session_is_live() {
+    let target = echo_target().await;
+    let start = Instant::now();
+    let mut proxy = Proxy::start(&["--idle-timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    // A live session keeps it running past the idle time...
+    let mut n = 0u8;
+    while start.elapsed() < Duration::from_millis(1500) {
+        echo_once(&mut ws, &[n]).await;
+        n = n.wrapping_add(1);
+    }
+    ws.close(None).await.unwrap();
+    // ...and once it is gone the server exits by itself.
+    assert!(proxy.wait_exit().success());
+    proxy.wait_for_log("--idle-timeout");
+}
+
+#[tokio::test]
+async fn daemon_detaches_and_keeps_serving() {
+    let target = echo_target().await;
+    let dir = TempDir::new("daemon");
+    let log = dir.path().join("websockify.log");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let out = Command::new(bin())
+        .args(["-D", "--log-file", log.to_str().unwrap()])
+        .args([&format!("127.0.0.1:{port}"), &target.to_string()])
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut ws, _) = ws_connect(addr, None).await;
+    echo_once(&mut ws, b"daemonized").await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("listening on"), "{text}");
+    let pid_line = text.lines().find(|l| l.contains("listening on")).unwrap();
+    // Stop the daemon: find it by its listening port.
+    let ss = Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .unwrap();
+    let ss = String::from_utf8_lossy(&ss.stdout);
+    let pid: i32 = ss
+        .split("pid=")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("daemon not found by port: {ss} ({pid_line})"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn tls_1_3_only_and_cipher_list() {
+    let (cert, key, der) = self_signed();
+    let dir = TempDir::new("tls13");
+    let pem = dir.write("c.pem", format!("{cert}{key}"));
+    let target = echo_target().await;
+    let proxy = Proxy::start(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "--ssl-version",
+        "tlsv1_3",
+        "--ssl-ciphers",
+        "TLS_AES_256_GCM_SHA384",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let tls = tls_connect(proxy.addr(), &der)
+        .await
+        .expect("TLS 1.3 handshake");
+    let (_, session) = tls.get_ref();
+    assert_eq!(
+        session.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    assert_eq!(
+        session.negotiated_cipher_suite().map(|s| s.suite()),
+        Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384)
+    );
+    let (ok, err) = run_to_exit(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "--ssl-ciphers",
+        "HIGH:!aNULL",
+        "0",
+        "x:1",
+    ]);
+    assert!(!ok && err.contains("HIGH"), "{err}");
+    let (ok, err) = run_to_exit(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "--ssl-version",
+        "tlsv1_1",
+        "0",
+        "x:1",
+    ]);
+    assert!(!ok && err.contains("below 1.2"), "{err}");
+}
+
+#[test]
+fn refused_options_exit_2_naming_the_option() {
+    for args in [
+        &["--key-password", "secret", "0", "x:1"][..],
+        &["--wrap-mode", "respawn", "0", "x:1"],
+        &["6080", "--", "vncserver", ":1"],
+    ] {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let named = args
+            .iter()
+            .find(|a| a.starts_with("--") && a.len() > 2)
+            .unwrap_or(&"wrap");
+        assert!(
+            err.contains(named.trim_start_matches('-')) || err.contains("wrap"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = Command::new(bin())
+        .args(["--no-such-option", "0", "x:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
+}
