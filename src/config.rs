@@ -45,10 +45,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("ssl-target", "not supported yet"),
     ("verify-client", "not supported yet"),
     ("cafile", "not supported yet"),
-    ("syslog", "not supported yet"),
-    ("legacy-syslog", "not supported yet"),
-    ("traffic", "not supported yet"),
-    ("record", "not supported yet"),
 ];
 
 /// Limits applied to every connection.
@@ -82,6 +78,10 @@ pub struct Config {
     pub heartbeat: Option<Duration>,
     /// Per-connection limits.
     pub limits: Limits,
+    /// Print frame symbols (`--traffic`).
+    pub traffic: bool,
+    /// Record sessions to `FILE.N` (`--record`).
+    pub record: Option<PathBuf>,
 }
 
 /// A unix socket to listen on.
@@ -125,6 +125,10 @@ pub struct Settings {
     pub verbose: bool,
     /// Also log to this file.
     pub log_file: Option<PathBuf>,
+    /// Also log to syslog here.
+    pub syslog: Option<String>,
+    /// RFC 3164 instead of RFC 5424.
+    pub legacy_syslog: bool,
 }
 
 impl Settings {
@@ -141,6 +145,9 @@ impl Settings {
                 }
                 .into());
             }
+        }
+        if o.legacy_syslog == Some(true) && o.syslog.is_none() {
+            bail!("{}: `legacy-syslog` needs `syslog`", at("legacy-syslog"));
         }
         let listen = o
             .listen
@@ -176,6 +183,8 @@ impl Settings {
             daemon: o.daemon == Some(true),
             verbose: o.verbose == Some(true),
             log_file: o.log_file.clone(),
+            syslog: o.syslog.clone(),
+            legacy_syslog: o.legacy_syslog == Some(true),
         })
     }
 }
@@ -197,6 +206,8 @@ fn config(m: &Merged) -> Result<Config> {
         ssl_only: o.ssl_only.unwrap_or(false),
         heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
         limits: connection_limits(m)?,
+        traffic: o.traffic == Some(true),
+        record: o.record.clone(),
     })
 }
 

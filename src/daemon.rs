@@ -45,12 +45,19 @@ pub fn main(cli: Cli) -> ExitCode {
         .as_deref()
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned());
-    if let Err(e) = logging::init(
-        settings.verbose,
-        instance.as_deref(),
-        settings.log_file.as_deref(),
-    ) {
+    let log_to = logging::Targets {
+        verbose: settings.verbose,
+        instance: instance.as_deref(),
+        file: settings.log_file.as_deref(),
+        syslog: settings.syslog.as_deref(),
+        legacy_syslog: settings.legacy_syslog,
+        daemon: settings.daemon,
+    };
+    if let Err(e) = logging::init(&log_to) {
         return fail(e);
+    }
+    if settings.config.traffic {
+        print!("{}", crate::record::TRAFFIC_LEGEND);
     }
     if merged.options.libserver == Some(true) {
         log::warn!("libserver is deprecated and changes nothing here");

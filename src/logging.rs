@@ -17,6 +17,25 @@ enum Output {
     Stderr,
     File(Mutex<File>),
     Journal(JournalLog),
+    Syslog5424(Mutex<syslog::Logger<syslog::LoggerBackend, syslog::Formatter5424>>),
+    Syslog3164(Mutex<syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>>),
+}
+
+/// Where to log, besides the journal or stderr.
+#[derive(Debug, Default, Clone)]
+pub struct Targets<'a> {
+    /// Debug lines too.
+    pub verbose: bool,
+    /// The conf file's name, for the journal's `INSTANCE=`.
+    pub instance: Option<&'a str>,
+    /// `--log-file`.
+    pub file: Option<&'a Path>,
+    /// `--syslog`: a unix socket path, or UDP `host:port`.
+    pub syslog: Option<&'a str>,
+    /// `--legacy-syslog`: RFC 3164 instead of RFC 5424.
+    pub legacy_syslog: bool,
+    /// Running with `--daemon`: facility daemon instead of user, as Python does.
+    pub daemon: bool,
 }
 
 struct Logger {
@@ -26,7 +45,8 @@ struct Logger {
 
 /// Sets up logging once, at start. `instance` (the conf file's name)
 /// becomes the `INSTANCE=` field of every journal entry.
-pub fn init(verbose: bool, instance: Option<&str>, log_file: Option<&Path>) -> Result<()> {
+pub fn init(to: &Targets) -> Result<()> {
+    let (verbose, instance, log_file) = (to.verbose, to.instance, to.file);
     let level = if verbose {
         LevelFilter::Debug
     } else {
@@ -49,11 +69,67 @@ pub fn init(verbose: bool, instance: Option<&str>, log_file: Option<&Path>) -> R
             .with_context(|| format!("log-file {}", path.display()))?;
         outputs.push(Output::File(Mutex::new(file)));
     }
+    if let Some(server) = to.syslog {
+        outputs.push(syslog_output(server, to.legacy_syslog, to.daemon)?);
+    }
     // A second init (tests, reload) keeps the first logger.
     if log::set_boxed_logger(Box::new(Logger { level, outputs })).is_ok() {
         log::set_max_level(level);
     }
     Ok(())
+}
+
+/// Python's syslog handler: ident `websockify`, facility user (daemon with
+/// `-D`), to a local socket path or a UDP `host:port`.
+fn syslog_output(server: &str, legacy: bool, daemon: bool) -> Result<Output> {
+    use syslog::Facility;
+    let facility = if daemon {
+        Facility::LOG_DAEMON
+    } else {
+        Facility::LOG_USER
+    };
+    let hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
+    let pid = std::process::id();
+    let process = "websockify".to_owned();
+    let context = || format!("syslog {server}");
+    let udp = !server.contains('/');
+    if legacy {
+        let f = syslog::Formatter3164 {
+            facility,
+            hostname,
+            process,
+            pid,
+        };
+        let logger = if udp {
+            syslog::udp(f, "0.0.0.0:0", server)
+        } else {
+            syslog::unix_custom(f, server)
+        };
+        Ok(Output::Syslog3164(Mutex::new(
+            logger
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(context)?,
+        )))
+    } else {
+        let f = syslog::Formatter5424 {
+            facility,
+            hostname,
+            process,
+            pid,
+        };
+        let logger = if udp {
+            syslog::udp(f, "0.0.0.0:0", server)
+        } else {
+            syslog::unix_custom(f, server)
+        };
+        Ok(Output::Syslog5424(Mutex::new(
+            logger
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(context)?,
+        )))
+    }
 }
 
 fn journal(instance: Option<&str>) -> Option<std::io::Result<JournalLog>> {
@@ -98,9 +174,36 @@ impl Log for Logger {
                     }
                 }
                 Output::Journal(j) => j.log(record),
+                Output::Syslog5424(l) => {
+                    if let Ok(mut l) = l.lock() {
+                        let msg = (1u32, Default::default(), record.args().to_string());
+                        let _ = syslog_send(&mut l, record.level(), msg);
+                    }
+                }
+                Output::Syslog3164(l) => {
+                    if let Ok(mut l) = l.lock() {
+                        let _ = syslog_send(&mut l, record.level(), record.args().to_string());
+                    }
+                }
             }
         }
     }
 
     fn flush(&self) {}
+}
+
+fn syslog_send<F, T>(
+    l: &mut syslog::Logger<syslog::LoggerBackend, F>,
+    level: log::Level,
+    msg: T,
+) -> syslog::Result<()>
+where
+    F: syslog::LogFormat<T>,
+{
+    match level {
+        log::Level::Error => l.err(msg),
+        log::Level::Warn => l.warning(msg),
+        log::Level::Info => l.info(msg),
+        log::Level::Debug | log::Level::Trace => l.debug(msg),
+    }
 }

@@ -22,6 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, TARGET_READ_CHUNK, TARGET_WRITE_BATCH};
+use crate::record::{traffic, Direction, Recorder};
 use crate::shutdown::Shutdown;
 use crate::target::{TargetReader, TargetStream, TargetWriter};
 
@@ -39,6 +40,34 @@ pub struct Outcome {
     pub code: u16,
     /// Close reason or what went wrong.
     pub reason: String,
+}
+
+/// `--traffic` and `--record`: what a session shows of its frames.
+#[derive(Default)]
+pub struct Observer {
+    /// Print a symbol per frame.
+    pub traffic: bool,
+    /// Record the session.
+    pub recorder: Option<std::sync::Mutex<Recorder>>,
+}
+
+impl Observer {
+    fn chunk(&self, dir: Direction, symbol: &str, data: &[u8]) {
+        if self.traffic {
+            traffic(symbol);
+        }
+        if let Some(r) = &self.recorder {
+            if let Ok(mut r) = r.lock() {
+                r.record(dir, data);
+            }
+        }
+    }
+
+    fn symbol(&self, symbol: &str) {
+        if self.traffic {
+            traffic(symbol);
+        }
+    }
 }
 
 /// Why phase one stopped.
@@ -67,6 +96,7 @@ pub async fn run<S>(
     mode: Mode,
     heartbeat: Option<Duration>,
     shutdown: &mut Shutdown,
+    observe: &Observer,
 ) -> Outcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -82,6 +112,7 @@ where
         mode,
         alive: &alive,
         count: 0,
+        observe,
     };
     let mut down = Down {
         sink,
@@ -89,6 +120,7 @@ where
         mode,
         alive: &alive,
         count: 0,
+        observe,
     };
     let end = tokio::select! {
         end = up.relay() => end,
@@ -167,6 +199,7 @@ struct Up<'a, S> {
     alive: &'a AtomicBool,
     /// Payload bytes written to the target.
     count: u64,
+    observe: &'a Observer,
 }
 
 impl<S> Up<'_, S>
@@ -190,12 +223,14 @@ where
             self.alive.store(true, Ordering::Relaxed);
             let end = match item {
                 Some(Ok(Message::Binary(data))) => {
+                    self.observe.chunk(Direction::FromClient, "}", &data);
                     self.batch.extend_from_slice(&data);
                     None
                 }
                 Some(Ok(Message::Text(text))) if self.mode == Mode::Base64 => {
                     match BASE64.decode(text.as_str().trim()) {
                         Ok(data) => {
+                            self.observe.chunk(Direction::FromClient, "}", &data);
                             self.batch.extend_from_slice(&data);
                             None
                         }
@@ -233,6 +268,7 @@ where
         let len = self.batch.len() as u64;
         // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
         self.tw.write_all_buf(&mut self.batch).await?;
+        self.observe.symbol(">");
         self.count += len;
         self.batch = BytesMut::new();
         Ok(())
@@ -264,6 +300,7 @@ struct Down<'a, S> {
     alive: &'a AtomicBool,
     /// Payload bytes read from the target and sent to the client.
     count: u64,
+    observe: &'a Observer,
 }
 
 impl<S> Down<'_, S>
@@ -307,12 +344,16 @@ where
                 Err(e) => return End::TargetError(e),
             }
             let len = buf.len() as u64;
+            self.observe.chunk(Direction::ToClient, "{", &buf);
             let message = match self.mode {
                 Mode::Binary => Message::Binary(buf.freeze()),
                 Mode::Base64 => Message::Text(BASE64.encode(&buf).into()),
             };
             match timeout(send_limit, self.sink.send(message)).await {
-                Ok(Ok(())) => self.count += len,
+                Ok(Ok(())) => {
+                    self.observe.symbol("<");
+                    self.count += len;
+                }
                 Ok(Err(e)) => return End::ClientGone(e.to_string()),
                 Err(_) => return End::HeartbeatTimeout,
             }

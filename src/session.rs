@@ -13,6 +13,7 @@ use crate::conn::Ctx;
 use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 use crate::listen::Peer;
+use crate::record::Recorder;
 use crate::relay;
 use crate::server::SessionCount;
 use crate::target;
@@ -63,7 +64,21 @@ pub async fn run(upgraded: Upgraded, client: Peer, mode: Mode, ctx: Ctx) {
         client = client_s.as_str(), target = target_s.as_str(), mode = mode_name;
         "{client}: session open to {target} ({mode_name} frames)"
     );
-    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown).await;
+    let observe = relay::Observer {
+        traffic: config.traffic,
+        recorder: config
+            .record
+            .as_deref()
+            .and_then(|base| match Recorder::open(base) {
+                Ok(r) => Some(std::sync::Mutex::new(r)),
+                Err(e) => {
+                    log::warn!("{client}: cannot record to {}.N: {e}", base.display());
+                    None
+                }
+            }),
+    };
+    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown, &observe).await;
+    drop(observe); // finishes the recording before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
     log::info!(
         client = client_s.as_str(), target = target_s.as_str(),

@@ -252,3 +252,121 @@ fn refused_options_exit_2_naming_the_option() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
 }
+
+#[tokio::test]
+async fn record_writes_novnc_playback_files() {
+    let data = b"RFB 003.008\n'quote'\x00\xff".to_vec();
+    let target = source_target(data.clone()).await;
+    let dir = TempDir::new("record");
+    let base = dir.path().join("session");
+    let mut proxy = Proxy::start(&[
+        "--record",
+        base.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    ws.send(Message::binary(b"hello".to_vec())).await.unwrap();
+    while let Some(Ok(m)) = timeout(WAIT, ws.next()).await.unwrap() {
+        if m.is_close() {
+            break;
+        }
+    }
+    drop(ws);
+    proxy.wait_for_log("session closed");
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("session."))
+        .expect("a session.N file");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("var VNC_frame_data = [\n"), "{text}");
+    assert!(text.ends_with("'EOF'];\n"), "{text}");
+    assert!(
+        text.contains("{RFB 003.008\\n\\'quote\\'\\x00\\xff',"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("'}") && l.ends_with("}hello',")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn traffic_prints_frame_symbols() {
+    let target = echo_target().await;
+    let mut child = Command::new(bin())
+        .args([
+            "--traffic",
+            "--heartbeat",
+            "0",
+            "127.0.0.1:0",
+            &target.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let addr = loop {
+        let line = lines.next().expect("log").unwrap();
+        if let Some(a) = line.split("listening on ").nth(1) {
+            break a.trim().parse().unwrap();
+        }
+    };
+    let (mut ws, _) = ws_connect(addr, None).await;
+    echo_once(&mut ws, b"x").await;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("Traffic Legend:"), "{stdout}");
+    let symbols = stdout.lines().last().unwrap_or("");
+    assert_eq!(
+        symbols, "}>{<",
+        "client frame, target write, target read, client frame"
+    );
+}
+
+#[tokio::test]
+async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
+    let target = echo_target().await;
+    let dir = TempDir::new("syslog");
+    let path = dir.path().join("log.sock");
+    let unix = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    unix.set_read_timeout(Some(WAIT)).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(WAIT)).unwrap();
+    let _a = Proxy::start(&[
+        "--syslog",
+        path.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let udp_addr = udp.local_addr().unwrap().to_string();
+    let _b = Proxy::start(&[
+        "--syslog",
+        &udp_addr,
+        "--legacy-syslog",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let mut buf = [0u8; 2048];
+    let until = |recv: &dyn Fn(&mut [u8]) -> usize, buf: &mut [u8]| loop {
+        let n = recv(buf);
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if msg.contains("listening on") {
+            return msg;
+        }
+    };
+    let rfc5424 = until(&|b| unix.recv(b).expect("syslog datagram"), &mut buf);
+    // <PRI>1 TIMESTAMP HOST websockify PID MSGID - MSG; user.info = 14.
+    assert!(rfc5424.starts_with("<14>1 "), "{rfc5424}");
+    assert!(rfc5424.contains(" websockify "), "{rfc5424}");
+    let rfc3164 = until(&|b| udp.recv(b).expect("syslog datagram"), &mut buf);
+    assert!(rfc3164.starts_with("<14>"), "{rfc3164}");
+    assert!(rfc3164.contains("websockify["), "{rfc3164}");
+    let (ok, err) = run_to_exit(&["--legacy-syslog", "0", "x:1"]);
+    assert!(!ok && err.contains("needs `syslog`"), "{err}");
+}

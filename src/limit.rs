@@ -1,0 +1,320 @@
+//! Connection caps: global, per client address, and sessions per target.
+//!
+//! Permits are RAII guards: the count goes down when the permit is dropped,
+//! whether the session ended, its task panicked (drop runs while unwinding) or
+//! its future was cancelled. Counts live behind one short-held mutex, never
+//! held across an `.await`; a poisoned lock is recovered, since the counts
+//! are only changed by code that cannot panic between lock and unlock.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// IPv6 clients are counted per /64: one host or home network usually gets a
+/// whole /64 and can pick any address in it, so a per-address cap alone would
+/// not cap anything.
+const IPV6_CLIENT_PREFIX: u32 = 64;
+
+/// The caps and the current counts. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Limits {
+    inner: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    global: Option<usize>,
+    per_client: Option<usize>,
+    per_target: Option<usize>,
+    total: usize,
+    clients: HashMap<IpAddr, usize>,
+    targets: HashMap<String, usize>,
+}
+
+impl Limits {
+    /// `None` means no cap of that kind.
+    pub fn new(
+        global: Option<usize>,
+        per_client: Option<usize>,
+        per_target: Option<usize>,
+    ) -> Self {
+        let limits = Limits {
+            inner: Arc::default(),
+        };
+        limits.set_caps(global, per_client, per_target);
+        limits
+    }
+
+    /// New caps (on reload), keeping the live counts: connections above a
+    /// lowered cap stay, new ones wait until the count is below it.
+    pub fn set_caps(
+        &self,
+        global: Option<usize>,
+        per_client: Option<usize>,
+        per_target: Option<usize>,
+    ) {
+        let mut s = self.lock();
+        (s.global, s.per_client, s.per_target) = (global, per_client, per_target);
+    }
+
+    /// A connection slot for a client, counted against the global and the
+    /// per-client cap; `None` when either is reached.
+    pub fn try_client(&self, ip: IpAddr) -> Option<ClientPermit> {
+        let key = client_key(ip);
+        let mut s = self.lock();
+        let mine = s.clients.get(&key).copied().unwrap_or(0);
+        if s.global.is_some_and(|cap| s.total >= cap) || s.per_client.is_some_and(|cap| mine >= cap)
+        {
+            return None;
+        }
+        s.total += 1;
+        s.clients.insert(key, mine + 1);
+        Some(ClientPermit {
+            limits: self.clone(),
+            key,
+        })
+    }
+
+    /// A session slot for a target (`host:port`, a unix socket path, or
+    /// whatever the caller names targets by); `None` when its cap is reached.
+    pub fn try_target(&self, target: &str) -> Option<TargetPermit> {
+        let mut s = self.lock();
+        let mine = s.targets.get(target).copied().unwrap_or(0);
+        if s.per_target.is_some_and(|cap| mine >= cap) {
+            return None;
+        }
+        s.targets.insert(target.to_owned(), mine + 1);
+        Some(TargetPermit {
+            limits: self.clone(),
+            target: target.to_owned(),
+        })
+    }
+
+    /// Client connections now open (for `STATUS=`).
+    pub fn connections(&self) -> usize {
+        self.lock().total
+    }
+
+    /// Open connections of one client (its /64 for IPv6).
+    pub fn client_connections(&self, ip: IpAddr) -> usize {
+        self.lock()
+            .clients
+            .get(&client_key(ip))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Open sessions to one target.
+    pub fn target_sessions(&self, target: &str) -> usize {
+        self.lock().targets.get(target).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.lock();
+        f.debug_struct("Limits")
+            .field("global", &s.global)
+            .field("per_client", &s.per_client)
+            .field("per_target", &s.per_target)
+            .field("connections", &s.total)
+            .finish()
+    }
+}
+
+/// What a client is counted as: its IPv4 address (also when it arrives
+/// IPv4-mapped on a dual-stack socket), or its IPv6 /64.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX << (128 - IPV6_CLIENT_PREFIX);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+        v4 => v4,
+    }
+}
+
+/// Decrements `map[key]`, removing it at zero so the map does not grow with
+/// every address ever seen.
+fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// One client connection; releases its slot on drop.
+pub struct ClientPermit {
+    limits: Limits,
+    key: IpAddr,
+}
+
+impl Drop for ClientPermit {
+    fn drop(&mut self) {
+        let mut s = self.limits.lock();
+        s.total = s.total.saturating_sub(1);
+        release(&mut s.clients, &self.key);
+    }
+}
+
+impl fmt::Debug for ClientPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientPermit({})", self.key)
+    }
+}
+
+/// One session to a target; releases its slot on drop.
+pub struct TargetPermit {
+    limits: Limits,
+    target: String,
+}
+
+impl Drop for TargetPermit {
+    fn drop(&mut self) {
+        release(&mut self.limits.lock().targets, &self.target);
+    }
+}
+
+impl fmt::Debug for TargetPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TargetPermit({})", self.target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn no_caps_admit_everything() {
+        let l = Limits::new(None, None, None);
+        let permits: Vec<_> = (0..100)
+            .map(|_| l.try_client(ip("192.0.2.1")).expect("no cap"))
+            .collect();
+        assert_eq!(l.connections(), 100);
+        drop(permits);
+        assert_eq!(l.connections(), 0);
+    }
+
+    #[test]
+    fn per_client_cap_is_independent_per_address() {
+        let l = Limits::new(None, Some(2), None);
+        let a1 = l.try_client(ip("192.0.2.1")).expect("first");
+        let _a2 = l.try_client(ip("192.0.2.1")).expect("second");
+        assert!(l.try_client(ip("192.0.2.1")).is_none());
+        let _b = l
+            .try_client(ip("192.0.2.2"))
+            .expect("other client unaffected");
+        drop(a1);
+        assert!(
+            l.try_client(ip("192.0.2.1")).is_some(),
+            "slot released on drop"
+        );
+    }
+
+    #[test]
+    fn global_cap_counts_all_clients() {
+        let l = Limits::new(Some(2), Some(5), None);
+        let _a = l.try_client(ip("192.0.2.1")).expect("1");
+        let b = l.try_client(ip("192.0.2.2")).expect("2");
+        assert!(l.try_client(ip("192.0.2.3")).is_none());
+        drop(b);
+        assert!(l.try_client(ip("192.0.2.3")).is_some());
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let l = Limits::new(None, Some(1), None);
+        let _a = l.try_client(ip("2001:db8:1:2::1")).expect("first");
+        assert!(
+            l.try_client(ip("2001:db8:1:2:ffff::9")).is_none(),
+            "same /64"
+        );
+        assert!(l.try_client(ip("2001:db8:1:3::1")).is_some(), "other /64");
+        let _v4 = l.try_client(ip("192.0.2.1")).expect("v4");
+        assert!(
+            l.try_client(ip("::ffff:192.0.2.1")).is_none(),
+            "mapped = same client"
+        );
+    }
+
+    #[test]
+    fn target_cap_and_release() {
+        let l = Limits::new(None, None, Some(1));
+        let t = l.try_target("localhost:5901").expect("first");
+        assert!(l.try_target("localhost:5901").is_none());
+        assert!(l.try_target("localhost:5902").is_some());
+        assert_eq!(l.target_sessions("localhost:5901"), 1);
+        drop(t);
+        assert_eq!(l.target_sessions("localhost:5901"), 0);
+        assert!(l.try_target("localhost:5901").is_some());
+    }
+
+    #[test]
+    fn released_on_panic() {
+        let l = Limits::new(Some(1), Some(1), Some(1));
+        let l2 = l.clone();
+        let result = std::thread::spawn(move || {
+            let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
+            let _t = l2.try_target("t").expect("slot");
+            panic!("session blew up");
+        })
+        .join();
+        assert!(result.is_err());
+        assert_eq!((l.connections(), l.target_sessions("t")), (0, 0));
+        assert!(l.try_client(ip("192.0.2.1")).is_some());
+    }
+
+    #[tokio::test]
+    async fn released_on_cancel() {
+        let l = Limits::new(Some(1), None, None);
+        let l2 = l.clone();
+        let task = tokio::spawn(async move {
+            let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
+            std::future::pending::<()>().await;
+        });
+        tokio::task::yield_now().await;
+        while l.connections() == 0 {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        assert!(task.await.expect_err("aborted").is_cancelled());
+        assert_eq!(l.connections(), 0);
+    }
+
+    #[test]
+    fn maps_do_not_grow_with_closed_clients() {
+        let l = Limits::new(None, Some(3), None);
+        for i in 0..50u8 {
+            drop(l.try_client(IpAddr::from([192, 0, 2, i])));
+        }
+        assert!(l.lock().clients.is_empty());
+    }
+
+    #[test]
+    fn lowered_caps_apply_to_new_connections() {
+        let l = Limits::new(None, None, None);
+        let _a = l.try_client(ip("192.0.2.1")).expect("1");
+        let _b = l.try_client(ip("192.0.2.1")).expect("2");
+        l.set_caps(Some(10), Some(1), None);
+        assert!(l.try_client(ip("192.0.2.1")).is_none());
+        assert_eq!(
+            l.client_connections(ip("192.0.2.1")),
+            2,
+            "existing ones kept"
+        );
+    }
+}
