@@ -42,9 +42,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("auth-plugin", "not supported yet"),
     ("auth-source", "not supported yet"),
     ("web-auth", "not supported yet"),
-    ("ssl-target", "not supported yet"),
-    ("verify-client", "not supported yet"),
-    ("cafile", "not supported yet"),
 ];
 
 /// Limits applied to every connection.
@@ -72,6 +69,8 @@ pub struct Config {
     pub web_root: Option<PathBuf>,
     /// TLS settings when a certificate was given.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS to the target (`ssl-target`).
+    pub target_tls: Option<Arc<rustls::ClientConfig>>,
     /// Refuse clients that do not start with a TLS handshake.
     pub ssl_only: bool,
     /// Ping interval; `None` when heartbeats are off.
@@ -203,6 +202,14 @@ fn config(m: &Merged) -> Result<Config> {
         web: web_root.clone().map(Web::new),
         web_root,
         tls: tls(m)?,
+        target_tls: match o.ssl_target {
+            Some(true) => {
+                Some(Arc::new(tls::client_config().with_context(|| {
+                    format!("{}: ssl-target", m.origin("ssl-target"))
+                })?))
+            }
+            _ => None,
+        },
         ssl_only: o.ssl_only.unwrap_or(false),
         heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
         limits: connection_limits(m)?,
@@ -247,7 +254,12 @@ fn tls(m: &Merged) -> Result<Option<Arc<rustls::ServerConfig>>> {
     let profile = tls::Profile {
         min_version: o.ssl_version.clone(),
         ciphers: o.ssl_ciphers.clone(),
+        verify_client: o.verify_client == Some(true),
+        client_ca: o.cafile.clone(),
     };
+    if profile.verify_client && cert.is_none() {
+        bail!("{}: `verify-client` needs `cert`", at("verify-client"));
+    }
     match (&cert, &key) {
         (Some(cert), key) => Ok(Some(Arc::new(
             tls::server_config(cert, key.as_deref(), &profile).with_context(|| at("cert"))?,

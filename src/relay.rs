@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::handshake::Mode;
-use crate::limits::{CLOSE_TIMEOUT, TARGET_READ_CHUNK, TARGET_WRITE_BATCH};
+use crate::limits::{CLOSE_TIMEOUT, TARGET_WRITE_BATCH};
 use crate::record::{traffic, Direction, Recorder};
 use crate::shutdown::Shutdown;
 use crate::target::{TargetReader, TargetStream, TargetWriter};
@@ -317,12 +317,12 @@ where
         // A client that stops reading for this long is as dead as one that stops answering.
         let send_limit = heartbeat.map_or(Duration::MAX, |p| p.saturating_mul(2));
         loop {
-            tokio::select! {
-                ready = self.tr.readable() => {
-                    if let Err(e) = ready {
-                        return End::TargetError(e);
-                    }
-                }
+            let buf = tokio::select! {
+                read = self.tr.read() => match read {
+                    Ok(buf) if buf.is_empty() => return End::TargetClosed,
+                    Ok(buf) => buf,
+                    Err(e) => return End::TargetError(e),
+                },
                 () = tick(&mut ticker) => {
                     if !self.alive.swap(false, Ordering::Relaxed) {
                         return End::HeartbeatTimeout;
@@ -334,15 +334,7 @@ where
                     }
                 }
                 () = shutdown.requested() => return End::Shutdown,
-            }
-            // Allocated only now that data is waiting, so idle sessions hold no buffer.
-            let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
-            match self.tr.try_read_buf(&mut buf) {
-                Ok(0) => return End::TargetClosed,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return End::TargetError(e),
-            }
+            };
             let len = buf.len() as u64;
             self.observe.chunk(Direction::ToClient, "{", &buf);
             let message = match self.mode {

@@ -40,7 +40,8 @@ pub async fn run(upgraded: Upgraded, client: Peer, mode: Mode, ctx: Ctx) {
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
     let target = &config.target;
     let started = Instant::now();
-    let stream = match target::connect(target, config.limits.connect_timeout).await {
+    let target_tls = config.target_tls.as_ref();
+    let stream = match target::connect(target, config.limits.connect_timeout, target_tls).await {
         Ok(stream) => stream,
         Err(e) => {
             log::warn!(

@@ -7,12 +7,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
-use tokio::io::AsyncWrite;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt as _, AsyncWrite};
 use tokio::net::{lookup_host, TcpStream, UnixStream};
 use tokio::time::timeout;
 
 use crate::addr::TargetAddr;
+use crate::limits::TARGET_READ_CHUNK;
 
 /// Where sessions go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,8 @@ pub enum TargetStream {
     Tcp(TcpStream),
     /// Unix stream socket.
     Unix(UnixStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream>),
 }
 
 /// The write half: any byte sink.
@@ -52,7 +58,12 @@ pub enum TargetReader {
     Tcp(tokio::net::tcp::OwnedReadHalf),
     /// Unix stream socket.
     Unix(tokio::net::unix::OwnedReadHalf),
+    /// TLS to the target (`--ssl-target`).
+    Tls(tokio::io::ReadHalf<TlsStream>),
 }
+
+/// A TLS connection to the target.
+pub type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
 impl TargetStream {
     /// Splits into halves that can be used at the same time.
@@ -66,32 +77,73 @@ impl TargetStream {
                 let (r, w) = s.into_split();
                 (TargetReader::Unix(r), Box::new(w))
             }
+            TargetStream::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                (TargetReader::Tls(r), Box::new(w))
+            }
         }
     }
 }
 
 impl TargetReader {
-    /// Waits until data (or EOF) is waiting.
-    pub async fn readable(&self) -> io::Result<()> {
+    /// The next chunk from the target, empty at EOF. Cancel-safe: nothing is
+    /// consumed unless it is returned. For sockets the buffer is allocated
+    /// only once data is waiting, so an idle session holds none.
+    pub async fn read(&mut self) -> io::Result<BytesMut> {
         match self {
-            TargetReader::Tcp(r) => r.readable().await,
-            TargetReader::Unix(r) => r.readable().await,
-        }
-    }
-
-    /// Reads what is waiting without blocking (`WouldBlock` if nothing is).
-    pub fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match self {
-            TargetReader::Tcp(r) => r.try_read_buf(buf),
-            TargetReader::Unix(r) => r.try_read_buf(buf),
+            TargetReader::Tcp(r) => loop {
+                r.readable().await?;
+                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                match r.try_read_buf(&mut buf) {
+                    Ok(_) => return Ok(buf),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            },
+            TargetReader::Unix(r) => loop {
+                r.readable().await?;
+                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                match r.try_read_buf(&mut buf) {
+                    Ok(_) => return Ok(buf),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            },
+            TargetReader::Tls(r) => {
+                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                r.read_buf(&mut buf).await?;
+                Ok(buf)
+            }
         }
     }
 }
 
-/// Connects to `target`; the error says what failed and where.
-pub async fn connect(target: &Target, per_address: Duration) -> io::Result<TargetStream> {
+/// Connects to `target`, over TLS when `tls` is given (`--ssl-target`,
+/// verified against the system's CAs, `SSL_CERT_FILE` adds a private CA);
+/// the error says what failed and where.
+pub async fn connect(
+    target: &Target,
+    per_address: Duration,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> io::Result<TargetStream> {
     match target {
-        Target::Tcp(addr) => connect_tcp(addr, per_address).await.map(TargetStream::Tcp),
+        Target::Tcp(addr) => {
+            let tcp = connect_tcp(addr, per_address).await?;
+            let Some(tls) = tls else {
+                return Ok(TargetStream::Tcp(tcp));
+            };
+            let name = ServerName::try_from(addr.host.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+            let connector = tokio_rustls::TlsConnector::from(tls.clone());
+            match timeout(per_address, connector.connect(name, tcp)).await {
+                Ok(Ok(s)) => Ok(TargetStream::Tls(Box::new(s))),
+                Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("TLS to {addr}: {e}"))),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("TLS to {addr}: no answer within {per_address:?}"),
+                )),
+            }
+        }
         Target::Unix(path) => match timeout(per_address, UnixStream::connect(path)).await {
             Ok(Ok(s)) => Ok(TargetStream::Unix(s)),
             Ok(Err(e)) => Err(io::Error::new(

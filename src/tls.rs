@@ -58,6 +58,10 @@ pub struct Profile {
     pub min_version: Option<String>,
     /// `:`-separated OpenSSL or IANA suite names.
     pub ciphers: Option<String>,
+    /// Require a client certificate (`verify-client`).
+    pub verify_client: bool,
+    /// CAs for client certificates (`cafile`); the system's when unset.
+    pub client_ca: Option<std::path::PathBuf>,
 }
 
 impl Profile {
@@ -121,12 +125,56 @@ pub fn server_config(
 ) -> Result<rustls::ServerConfig> {
     let certs = load_certs(cert)?;
     let key = load_key(key.unwrap_or(cert))?;
-    rustls::ServerConfig::builder_with_provider(Arc::new(profile.provider()?))
+    let provider = Arc::new(profile.provider()?);
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(profile.versions()?)
-        .context("no cipher suite left for these TLS versions")?
-        .with_no_client_auth()
+        .context("no cipher suite left for these TLS versions")?;
+    let builder = if profile.verify_client {
+        let roots = match &profile.client_ca {
+            Some(path) => roots_from(path)?,
+            None => system_roots()?,
+        };
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .context("client certificate verifier")?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    builder
         .with_single_cert(certs, key)
         .with_context(|| format!("certificate {} does not match its key", cert.display()))
+}
+
+/// Settings for `--ssl-target`: the system's CAs (`SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` point elsewhere, e.g. at a private CA), TLS 1.2+.
+pub fn client_config() -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(system_roots()?)
+        .with_no_client_auth())
+}
+
+fn system_roots() -> Result<rustls::RootCertStore> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        bail!("no CA certificates found on this system (install ca-certificates, or set SSL_CERT_FILE)");
+    }
+    Ok(roots)
+}
+
+fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in load_certs(path)? {
+        roots
+            .add(cert)
+            .with_context(|| format!("{}: not a usable CA certificate", path.display()))?;
+    }
+    Ok(roots)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

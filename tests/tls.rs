@@ -109,3 +109,122 @@ async fn tls_client_without_configured_cert_is_dropped_and_logged() {
     assert!(tls_connect(proxy.addr(), &der).await.is_err());
     proxy.wait_for_log("no --cert");
 }
+
+/// A CA and a client certificate it signed: (CA PEM, client cert DER, client key DER).
+fn ca_and_client(cn: &str) -> (String, Vec<u8>, Vec<u8>) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client.distinguished_name.push(DnType::CommonName, cn);
+    let key = KeyPair::generate().unwrap();
+    let cert = client.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.der().to_vec(), key.serialize_der())
+}
+
+#[tokio::test]
+async fn verify_client_requires_a_certificate_from_cafile() {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    let (cert, key, server_der) = self_signed();
+    let (ca_pem, client_der, client_key) = ca_and_client("alice");
+    let dir = TempDir::new("mtls");
+    let pem = dir.write("server.pem", format!("{cert}{key}"));
+    let ca = dir.write("ca.pem", ca_pem);
+    let target = echo_target().await;
+    let proxy = Proxy::start(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "--verify-client",
+        "--cafile",
+        ca.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    // Without a client certificate the handshake (or the first read) fails.
+    let refused = match tls_connect(proxy.addr(), &server_der).await {
+        Err(_) => true,
+        Ok(mut s) => {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let mut b = [0u8; 16];
+            !matches!(s.read(&mut b).await, Ok(n) if n > 0)
+        }
+    };
+    assert!(refused, "a client without a certificate was served");
+    // With one signed by the CA the session works.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(server_der.clone())).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from(client_der)],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key)),
+    )
+    .unwrap();
+    let tcp = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        "wss://localhost/websockify",
+    )
+    .unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+    echo_once(&mut ws, b"mutual TLS").await;
+}
+
+#[tokio::test]
+async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
+    // A TLS echo target with a self-signed certificate for localhost.
+    let (cert, key, _) = self_signed();
+    let dir = TempDir::new("ssl-target");
+    let cert_path = dir.write("target.pem", &cert);
+    let key_path = dir.write("target.key", &key);
+    let server =
+        websockify::tls::server_config(&cert_path, Some(&key_path), &Default::default()).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let (mut r, mut w) = tokio::io::split(tls);
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+        }
+    });
+    let target = format!("localhost:{port}");
+    // Trusted through SSL_CERT_FILE: relayed over TLS.
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["--ssl-target", "127.0.0.1:0", &target])
+        .env("SSL_CERT_FILE", &cert_path)
+        .stdin(std::process::Stdio::null());
+    let trusted = Proxy::spawn(&mut cmd, 1);
+    let (mut ws, _) = ws_connect(trusted.addr(), None).await;
+    echo_once(&mut ws, b"through TLS to the target").await;
+    // Not trusted (the system's CAs only): the session is refused with 1011.
+    let mut untrusted = Proxy::start(&["--ssl-target", "127.0.0.1:0", &target]);
+    let (mut ws, _) = ws_connect(untrusted.addr(), None).await;
+    let msg = timeout(WAIT, ws.next()).await.unwrap();
+    assert!(
+        matches!(msg, Some(Ok(Message::Close(Some(ref f)))) if u16::from(f.code) == 1011),
+        "{msg:?}"
+    );
+    let line = untrusted.wait_for_log("session refused");
+    assert!(
+        line.contains("TLS") || line.contains("certificate"),
+        "{line}"
+    );
+}
