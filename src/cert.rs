@@ -138,7 +138,12 @@ fn check_names(names: &[String]) -> Result<Vec<(String, SanType)>> {
         let name = name.trim();
         let san = parse_name(name).with_context(|| "cannot put it in a certificate")?;
         if !out.iter().any(|(_, s)| same_san(s, &san)) {
-            out.push((name.trim_start_matches('[').trim_end_matches(']').to_owned(), san));
+            out.push((
+                name.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                san,
+            ));
         }
     }
     if out.is_empty() {
@@ -150,9 +155,7 @@ fn check_names(names: &[String]) -> Result<Vec<(String, SanType)>> {
 fn same_san(a: &SanType, b: &SanType) -> bool {
     match (a, b) {
         (SanType::IpAddress(x), SanType::IpAddress(y)) => x == y,
-        (SanType::DnsName(x), SanType::DnsName(y)) => {
-            x.as_str().eq_ignore_ascii_case(y.as_str())
-        }
+        (SanType::DnsName(x), SanType::DnsName(y)) => x.as_str().eq_ignore_ascii_case(y.as_str()),
         _ => false,
     }
 }
@@ -171,7 +174,9 @@ fn make(names: &[(String, SanType)]) -> Result<(String, String)> {
     let now = time::OffsetDateTime::from(SystemTime::now());
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(VALIDITY_DAYS);
-    let cert = params.self_signed(&key).context("signing the certificate")?;
+    let cert = params
+        .self_signed(&key)
+        .context("signing the certificate")?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
@@ -361,13 +366,22 @@ mod tests {
     fn generates_a_usable_pair_with_the_names() {
         let dir = TempDir::new();
         let (crt, key) = (dir.path("w.crt"), dir.path("w.key"));
-        let names = strings(&["vm.example.org", "vm", "192.0.2.7", "2001:db8::7", "localhost"]);
+        let names = strings(&[
+            "vm.example.org",
+            "vm",
+            "192.0.2.7",
+            "2001:db8::7",
+            "localhost",
+        ]);
         generate(&crt, &key, &names).unwrap();
 
         assert_eq!(dir.entries(), ["w.crt", "w.key"], "no temp files left");
         assert_eq!(mode(&key), 0o600);
         let key_pem = std::fs::read_to_string(&key).unwrap();
-        assert!(key_pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{key_pem}");
+        assert!(
+            key_pem.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{key_pem}"
+        );
         assert!(!std::fs::read_to_string(&crt).unwrap().contains("PRIVATE"));
         // The server's own loader accepts them and the key matches the cert.
         crate::tls::server_config(&crt, Some(&key)).unwrap();
@@ -405,7 +419,13 @@ mod tests {
         // Valid now, and no longer than VALIDITY_DAYS.
         let days = |d: i64| {
             Command::new("openssl")
-                .args(["x509", "-noout", "-checkend", &(d * 86400).to_string(), "-in"])
+                .args([
+                    "x509",
+                    "-noout",
+                    "-checkend",
+                    &(d * 86400).to_string(),
+                    "-in",
+                ])
                 .arg(&crt)
                 .stdout(std::process::Stdio::null())
                 .status()
@@ -421,15 +441,25 @@ mod tests {
         let dir = TempDir::new();
         let (crt, key) = (dir.path("w.crt"), dir.path("w.key"));
         std::fs::write(&key, "old key").unwrap();
-        let err = generate(&crt, &key, &strings(&["h"])).unwrap_err().to_string();
-        assert!(err.contains(&key.display().to_string()) && err.contains("exists"), "{err}");
+        let err = generate(&crt, &key, &strings(&["h"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&key.display().to_string()) && err.contains("exists"),
+            "{err}"
+        );
         assert_eq!(std::fs::read_to_string(&key).unwrap(), "old key");
         assert_eq!(dir.entries(), ["w.key"]);
 
         std::fs::remove_file(&key).unwrap();
         std::fs::write(&crt, "old cert").unwrap();
-        let err = generate(&crt, &key, &strings(&["h"])).unwrap_err().to_string();
-        assert!(err.contains(&crt.display().to_string()) && err.contains("exists"), "{err}");
+        let err = generate(&crt, &key, &strings(&["h"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&crt.display().to_string()) && err.contains("exists"),
+            "{err}"
+        );
         assert_eq!(dir.entries(), ["w.crt"]);
 
         // A dangling symlink counts as existing: never write through it.
@@ -470,7 +500,10 @@ mod tests {
         let (crt, key) = (dir.path("w.crt"), dir.path("w.key"));
         for bad in ["bad name", "a..b", "x*.example.org", ""] {
             let err = format!("{:#}", generate(&crt, &key, &strings(&[bad])).unwrap_err());
-            assert!(err.contains("cannot put it in a certificate"), "{bad:?}: {err}");
+            assert!(
+                err.contains("cannot put it in a certificate"),
+                "{bad:?}: {err}"
+            );
         }
         let err = generate(&crt, &key, &[]).unwrap_err().to_string();
         assert!(err.contains("at least one"), "{err}");
@@ -479,8 +512,8 @@ mod tests {
 
     #[test]
     fn names_are_deduplicated_and_brackets_accepted() {
-        let names = check_names(&strings(&["Host", "host", "[::1]", "::1", "*.example.org"]))
-            .unwrap();
+        let names =
+            check_names(&strings(&["Host", "host", "[::1]", "::1", "*.example.org"])).unwrap();
         let shown: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(shown, ["Host", "::1", "*.example.org"]);
     }

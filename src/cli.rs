@@ -171,6 +171,36 @@ pub struct Cli {
     #[arg(long)]
     pub web_auth: bool,
 
+    /// HTTP Basic auth from an Apache htpasswd file (bcrypt, SHA-crypt, APR1, SHA1 lines).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Origins allowed to open sessions, separated by spaces or commas, or "*".
+    /// [default: the origin of the page, i.e. scheme://Host]
+    #[arg(long, value_name = "ORIGINS")]
+    pub allowed_origins: Option<String>,
+
+    /// Proxies (addresses or CIDRs, separated by spaces or commas) whose
+    /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed. [default: 127.0.0.0/8 ::1]
+    #[arg(long, value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+
+    /// Trusted proxies send a PROXY protocol v1/v2 header before anything else.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// Most connections at once (further ones are closed at once). [default: no cap]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Most connections at once from one client address (IPv6: per /64). [default: no cap]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_client: Option<usize>,
+
+    /// Most sessions at once to one target (e.g. 1: one desktop, one viewer). [default: no cap]
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_target: Option<usize>,
+
     /// Also write log lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -261,6 +291,13 @@ impl Cli {
             record: self.record.clone(),
             libserver: self.libserver.then_some(true),
             wrap_mode: self.wrap_mode.clone(),
+            auth_file: self.auth_file.clone(),
+            allowed_origins: self.allowed_origins.clone().map(OneOrMany::One),
+            trusted_proxies: self.trusted_proxies.clone().map(OneOrMany::One),
+            proxy_protocol: self.proxy_protocol.then_some(true),
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            max_sessions_per_target: self.max_sessions_per_target,
         }
     }
 }

@@ -12,10 +12,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::addr::{ListenAddr, TargetAddr};
+use crate::auth::{AuthPlugin, OriginPolicy};
+use crate::gate::{Gate, Route};
 use crate::limits;
 use crate::options::{Merged, OneOrMany, Options};
 use crate::target::Target;
 use crate::tls;
+use crate::token::TokenPlugin;
 use crate::web::Web;
 
 /// An option this build recognises but does not carry out: the process
@@ -35,13 +38,6 @@ pub struct Unsupported {
 const REFUSED: &[(&str, &str)] = &[
     ("key-password", "encrypted keys are not supported: decrypt the key (openssl pkey -in enc.pem -out key.pem) and protect it with file permissions"),
     ("wrap-mode", "wrap mode (LD_PRELOAD rebind.so) is not supported: start the program separately and give its address as the target"),
-    ("token-plugin", "not supported yet"),
-    ("token-source", "not supported yet"),
-    ("host-token", "not supported yet"),
-    ("target-config", "not supported yet"),
-    ("auth-plugin", "not supported yet"),
-    ("auth-source", "not supported yet"),
-    ("web-auth", "not supported yet"),
 ];
 
 /// Limits applied to every connection.
@@ -57,12 +53,27 @@ pub struct Limits {
     pub max_header_size: usize,
 }
 
+/// Connection caps; `None` is no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// All connections.
+    pub global: Option<usize>,
+    /// Connections from one client address.
+    pub per_client: Option<usize>,
+    /// Sessions to one target.
+    pub per_target: Option<usize>,
+}
+
 /// Everything a connection needs, shared by all connections. A reload
 /// builds a new one; sessions keep the one they started with.
 #[derive(Debug)]
 pub struct Config {
-    /// Where sessions are relayed.
-    pub target: Target,
+    /// Where sessions go and who may open them.
+    pub gate: Gate,
+    /// Trusted proxies send a PROXY protocol header first.
+    pub proxy_protocol: bool,
+    /// Connection and session caps.
+    pub caps: Caps,
     /// The static file server, if `web` is set.
     pub web: Option<Web>,
     /// Canonical web root, for the start-up log line.
@@ -198,7 +209,13 @@ fn config(m: &Merged) -> Result<Config> {
     };
     let heartbeat = o.heartbeat.unwrap_or(limits::HEARTBEAT_SECS);
     Ok(Config {
-        target: target(m)?,
+        gate: gate(m)?,
+        proxy_protocol: o.proxy_protocol == Some(true),
+        caps: Caps {
+            global: o.max_connections,
+            per_client: o.max_connections_per_client,
+            per_target: o.max_sessions_per_target,
+        },
         web: web_root.clone().map(Web::new),
         web_root,
         tls: tls(m)?,
@@ -216,6 +233,106 @@ fn config(m: &Merged) -> Result<Config> {
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
     })
+}
+
+fn gate(m: &Merged) -> Result<Gate> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let words = |v: &Option<OneOrMany>| -> Vec<String> {
+        v.clone()
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|s| {
+                s.split([' ', ',', '\t'])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let origins = match &o.allowed_origins {
+        Some(_) => OriginPolicy::from_list(&words(&o.allowed_origins))
+            .with_context(|| at("allowed-origins"))?,
+        None => OriginPolicy::same_origin(),
+    };
+    let trusted = match &o.trusted_proxies {
+        Some(_) => words(&o.trusted_proxies),
+        None => vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+    };
+    let trusted_proxies =
+        crate::forwarded::parse_trusted(&trusted).with_context(|| at("trusted-proxies"))?;
+    let auth = match (&o.auth_plugin, &o.auth_file) {
+        (Some(_), Some(_)) => bail!(
+            "{}: give either `auth-plugin` or `auth-file`, not both",
+            at("auth-file")
+        ),
+        (Some(plugin), None) => Some(
+            AuthPlugin::new(plugin, o.auth_source.as_deref()).with_context(|| at("auth-plugin"))?,
+        ),
+        (None, Some(file)) => Some(AuthPlugin::htpasswd(file).with_context(|| at("auth-file"))?),
+        (None, None) if o.auth_source.is_some() => {
+            bail!("{}: `auth-source` needs `auth-plugin`", at("auth-source"))
+        }
+        (None, None) => None,
+    };
+    if o.web_auth == Some(true) && (auth.is_none() || o.web.is_none()) {
+        bail!(
+            "{}: `web-auth` needs `web` and `auth-plugin` or `auth-file`",
+            at("web-auth")
+        );
+    }
+    Ok(Gate {
+        route: route(m)?,
+        auth: auth.map(Arc::new),
+        web_auth: o.web_auth == Some(true),
+        origins,
+        trusted_proxies,
+    })
+}
+
+fn route(m: &Merged) -> Result<Route> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let plugin = match (&o.token_plugin, &o.target_config) {
+        (Some(_), Some(_)) => bail!(
+            "{}: give either `token-plugin` or `target-config`, not both",
+            at("target-config")
+        ),
+        (Some(p), None) => {
+            let source = o.token_source.as_deref().with_context(|| {
+                format!(
+                    "{}: `token-plugin` needs `token-source`",
+                    at("token-plugin")
+                )
+            })?;
+            Some(TokenPlugin::new(p, source).with_context(|| at("token-plugin"))?)
+        }
+        (None, Some(file)) => {
+            let source = file.to_str().with_context(|| at("target-config"))?;
+            Some(TokenPlugin::new("TokenFile", source).with_context(|| at("target-config"))?)
+        }
+        (None, None) => None,
+    };
+    if plugin.is_none() && (o.token_source.is_some() || o.host_token == Some(true)) {
+        let key = if o.token_source.is_some() {
+            "token-source"
+        } else {
+            "host-token"
+        };
+        bail!("{}: `{key}` needs `token-plugin`", at(key));
+    }
+    match plugin {
+        Some(plugin) if o.target.is_none() && o.unix_target.is_none() => Ok(Route::Token {
+            plugin,
+            host: o.host_token == Some(true),
+        }),
+        Some(_) => bail!(
+            "{}: a token plugin chooses the target: drop `target`",
+            at("token-plugin")
+        ),
+        None => target(m).map(Route::Fixed),
+    }
 }
 
 fn target(m: &Merged) -> Result<Target> {

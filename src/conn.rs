@@ -12,6 +12,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::gate::ConnInfo;
 use crate::http;
 use crate::listen::Peer;
 use crate::shutdown::Shutdown;
@@ -25,6 +26,11 @@ pub struct Ctx {
     pub shutdown: Shutdown,
     /// Live WebSocket sessions, for status reports and the shutdown grace.
     pub sessions: Arc<watch::Sender<crate::server::SessionCount>>,
+    /// Connection and per-target session caps (their counts outlive reloads).
+    pub limits: crate::limit::Limits,
+    /// This connection's slot under the connection caps; a session started
+    /// on it keeps a clone, so the slot is held until both are gone.
+    pub permit: Option<Arc<crate::limit::ClientPermit>>,
 }
 
 /// A stream whose first byte can be looked at without consuming it.
@@ -68,31 +74,67 @@ fn looks_like_tls(first: u8) -> bool {
 }
 
 /// Handles the connection until it is closed; errors are logged, never returned.
-pub async fn handle<S>(stream: S, client: Peer, ctx: Ctx)
+pub async fn handle<S>(mut stream: S, mut peer: Peer, ctx: Ctx)
 where
     S: PeekFirst + AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = ctx.config.clone();
+    if config.proxy_protocol && config.gate.trusts(&peer) {
+        match crate::proxyproto::read_header_within(&mut stream, crate::proxyproto::HEADER_TIMEOUT)
+            .await
+        {
+            Ok(Some(source)) => peer = Peer::Tcp(source),
+            Ok(None) => {}
+            Err(e) => return log::info!("{peer}: bad PROXY protocol header: {e}; closed"),
+        }
+    }
     let limit = config.limits.handshake_timeout;
     let first = match timeout(limit, stream.peek_first()).await {
         Ok(Ok(Some(b))) => b,
-        Ok(Ok(None)) => return log::debug!("{client}: closed before sending anything"),
-        Ok(Err(e)) => return log::debug!("{client}: {e}"),
-        Err(_) => return log::info!("{client}: sent nothing within {limit:?}; closed"),
+        Ok(Ok(None)) => return log::debug!("{peer}: closed before sending anything"),
+        Ok(Err(e)) => return log::debug!("{peer}: {e}"),
+        Err(_) => return log::info!("{peer}: sent nothing within {limit:?}; closed"),
     };
     match (&config.tls, looks_like_tls(first)) {
         (Some(tls), true) => {
             let acceptor = TlsAcceptor::from(tls.clone());
             match timeout(limit, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => http::serve(tls_stream, client, ctx).await,
-                Ok(Err(e)) => log::info!("{client}: TLS handshake failed: {e}"),
-                Err(_) => log::info!("{client}: TLS handshake not done within {limit:?}; closed"),
+                Ok(Ok(tls_stream)) => {
+                    let client_cn = tls_stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| common_name(c));
+                    let info = ConnInfo {
+                        peer,
+                        tls: true,
+                        client_cn,
+                    };
+                    http::serve(tls_stream, info, ctx).await
+                }
+                Ok(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
+                Err(_) => log::info!("{peer}: TLS handshake not done within {limit:?}; closed"),
             }
         }
-        (None, true) => log::info!("{client}: TLS connection refused: no --cert configured"),
+        (None, true) => log::info!("{peer}: TLS connection refused: no --cert configured"),
         (_, false) if config.ssl_only => {
-            log::info!("{client}: plain connection refused: --ssl-only is set")
+            log::info!("{peer}: plain connection refused: --ssl-only is set")
         }
-        (_, false) => http::serve(stream, client, ctx).await,
+        (_, false) => {
+            let info = ConnInfo {
+                peer,
+                tls: false,
+                client_cn: None,
+            };
+            http::serve(stream, info, ctx).await
+        }
     }
+}
+
+/// The subject CN of a (verified) client certificate, for ClientCertCNAuth.
+fn common_name(der: &rustls::pki_types::CertificateDer<'_>) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
 }

@@ -64,7 +64,7 @@ pub fn main(cli: Cli) -> ExitCode {
     }
     if cli.check {
         let what = conf_path.map_or("options".into(), |p| p.display().to_string());
-        println!("{what}: OK (target {})", settings.config.target);
+        println!("{what}: OK (target {})", settings.config.gate.route);
         return ExitCode::SUCCESS;
     }
     // Bind before detaching, so that errors reach the terminal.
@@ -158,12 +158,12 @@ async fn serve(settings: Settings, sockets: Vec<OpenSocket>, reload: Reload) -> 
         log::info!("socket activation: the configured listen addresses are not bound");
     }
     let first = Arc::new(settings.config);
-    log::info!("relaying to {}{}", first.target, web_note(&first));
+    log::info!("relaying to {}{}", first.gate.route, web_note(&first));
     let (config_tx, config_rx) = watch::channel(first);
     let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
     tokio::spawn(notify::watchdog());
     tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
-    notify::ready(&notify::status_line(0, &config_rx.borrow().target));
+    notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
@@ -268,10 +268,10 @@ impl Reload {
                 }
                 log::info!(
                     "reload: relaying new sessions to {}{}",
-                    new.config.target,
+                    new.config.gate.route,
                     web_note(&new.config)
                 );
-                let status = notify::status_line(sessions, &new.config.target);
+                let status = notify::status_line(sessions, &new.config.gate.route);
                 config.send_replace(Arc::new(new.config));
                 notify::ready(&status);
             }
@@ -279,7 +279,7 @@ impl Reload {
                 log::error!("reload failed, the previous settings stay in force: {e:#}");
                 let status = format!(
                     "reload failed ({e:#}); previous settings in force; {}",
-                    notify::status_line(sessions, &config.borrow().target)
+                    notify::status_line(sessions, &config.borrow().gate.route)
                 );
                 notify::ready(&status);
             }

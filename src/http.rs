@@ -16,9 +16,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::conn::Ctx;
+use crate::gate::ConnInfo;
 use crate::handshake;
 use crate::limits::MAX_HEADERS;
-use crate::listen::Peer;
 use crate::session;
 
 /// Every response body: small texts or streamed files.
@@ -26,8 +26,13 @@ pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// A plain-text response.
 pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    text_owned(status, body.to_owned())
+}
+
+/// A plain-text response with a computed body.
+pub fn text_owned(status: StatusCode, body: String) -> Response<Body> {
     let mut resp = Response::new(
-        Full::new(Bytes::from_static(body.as_bytes()))
+        Full::new(Bytes::from(body))
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
@@ -41,7 +46,7 @@ pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
 
 /// Serves HTTP/1.1 on `io` until the client leaves, the connection is
 /// upgraded, or shutdown is requested.
-pub async fn serve<I>(io: I, client: Peer, ctx: Ctx)
+pub async fn serve<I>(io: I, conn_info: ConnInfo, ctx: Ctx)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -53,7 +58,8 @@ where
         .max_buf_size(limits.max_header_size)
         .max_headers(MAX_HEADERS);
     let mut shutdown = ctx.shutdown.clone();
-    let shared = Arc::new((client.clone(), ctx));
+    let peer = conn_info.peer.clone();
+    let shared = Arc::new((conn_info, ctx));
     let service = service_fn(move |req| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(respond(req, &shared.0, &shared.1).await) }
@@ -70,23 +76,39 @@ where
         }
     };
     if let Err(e) = result {
-        log::debug!("{client}: HTTP connection ended: {e}");
+        log::debug!("{peer}: HTTP connection ended: {e}");
     }
 }
 
-async fn respond(req: Request<Incoming>, client: &Peer, ctx: &Ctx) -> Response<Body> {
+async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response<Body> {
+    let gate = &ctx.config.gate;
+    let client = gate.client(conn, req.headers());
     log::debug!("{client}: {} {}", req.method(), req.uri());
     if handshake::is_upgrade(&req) {
-        return upgrade(req, client, ctx);
+        return upgrade(req, conn, client, ctx).await;
     }
     match (req.method(), &ctx.config.web) {
-        (&Method::GET | &Method::HEAD, Some(web)) => web.serve(req).await,
+        (&Method::GET | &Method::HEAD, Some(web)) => {
+            if gate.web_auth {
+                if let Err(r) = gate.authenticate(req.headers(), conn).await {
+                    log::info!("{client}: refused {}: {r}", req.uri().path());
+                    return crate::gate::refusal(r);
+                }
+            }
+            web.serve(req).await
+        }
         _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
     }
 }
 
-/// Answers 101 and hands the connection to a session task, or 400 with the reason.
-fn upgrade(mut req: Request<Incoming>, client: &Peer, ctx: &Ctx) -> Response<Body> {
+/// Answers 101 and hands the connection to a session task, or refuses:
+/// 400 for a bad handshake, 401/403/404/503 from the gate.
+async fn upgrade(
+    mut req: Request<Incoming>,
+    conn: &ConnInfo,
+    client: String,
+    ctx: &Ctx,
+) -> Response<Body> {
     let accepted = match handshake::accept(&req) {
         Ok(accepted) => accepted,
         Err(e) => {
@@ -101,11 +123,28 @@ fn upgrade(mut req: Request<Incoming>, client: &Peer, ctx: &Ctx) -> Response<Bod
             return resp;
         }
     };
+    let target = match ctx
+        .config
+        .gate
+        .admit(req.uri(), req.headers(), conn, &client)
+        .await
+    {
+        Ok(target) => target,
+        Err(resp) => return resp,
+    };
+    let Some(permit) = ctx.limits.try_target(&target.to_string()) else {
+        log::warn!("{client}: refused: the target {target} has its maximum of sessions");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sessions for this target\n",
+        );
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let (client, ctx, mode) = (client.clone(), ctx.clone(), accepted.mode);
+    let (ctx, mode) = (ctx.clone(), accepted.mode);
     tokio::spawn(async move {
+        let _permit = permit;
         match on_upgrade.await {
-            Ok(upgraded) => session::run(upgraded, client, mode, ctx).await,
+            Ok(upgraded) => session::run(upgraded, client, target, mode, ctx).await,
             Err(e) => log::info!("{client}: upgrade failed: {e}"),
         }
     });

@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod daemon;
 pub mod forwarded;
+pub mod gate;
 pub mod generator;
 pub mod handshake;
 pub mod http;

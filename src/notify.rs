@@ -75,6 +75,6 @@ pub async fn track_sessions(
             return std::future::pending().await;
         }
         let n = sessions.borrow_and_update().live;
-        status(&status_line(n, &config.borrow().target));
+        status(&status_line(n, &config.borrow().gate.route));
     }
 }

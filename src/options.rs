@@ -132,6 +132,20 @@ options! {
     auth_source: String => "auth-source",
     /// Apply the auth plugin to static files too.
     web_auth: bool => "web-auth",
+    /// Users and password hashes from an Apache htpasswd file (HTTP Basic auth).
+    auth_file: PathBuf => "auth-file",
+    /// Origins allowed to open sessions, or "*"; default: the page's own.
+    allowed_origins: OneOrMany => "allowed-origins",
+    /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.
+    trusted_proxies: OneOrMany => "trusted-proxies",
+    /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
+    proxy_protocol: bool => "proxy-protocol",
+    /// Most connections at once.
+    max_connections: usize => "max-connections",
+    /// Most connections at once from one client address.
+    max_connections_per_client: usize => "max-connections-per-client",
+    /// Most sessions at once to one target.
+    max_sessions_per_target: usize => "max-sessions-per-target",
     /// Also log to this file.
     log_file: PathBuf => "log-file",
     /// Also log to syslog: a socket path or UDP host:port.

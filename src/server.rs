@@ -13,6 +13,7 @@ use tokio::time::timeout;
 
 use crate::config::Config;
 use crate::conn::{self, Ctx};
+use crate::limit::Limits;
 use crate::limits::DRAIN_TIMEOUT;
 use crate::listen::{Listener, Peer};
 use crate::shutdown::{Shutdown, Trigger};
@@ -43,6 +44,7 @@ pub struct Server {
     config: watch::Receiver<Arc<Config>>,
     grace: Duration,
     sessions: Arc<watch::Sender<SessionCount>>,
+    limits: Limits,
 }
 
 impl Server {
@@ -53,6 +55,7 @@ impl Server {
             config,
             grace: Duration::ZERO,
             sessions: Arc::new(watch::channel(SessionCount::default()).0),
+            limits: Limits::new(None, None, None),
         }
     }
 
@@ -78,6 +81,7 @@ impl Server {
                 config: self.config.clone(),
                 shutdown: trigger.subscribe(),
                 sessions: self.sessions.clone(),
+                limits: self.limits.clone(),
             };
             accepting.spawn(acceptor.run(listener));
         }
@@ -113,15 +117,37 @@ struct Acceptor {
     config: watch::Receiver<Arc<Config>>,
     shutdown: Shutdown,
     sessions: Arc<watch::Sender<SessionCount>>,
+    limits: Limits,
 }
 
 impl Acceptor {
-    fn ctx(&self) -> Ctx {
-        Ctx {
-            config: self.config.borrow().clone(),
+    /// The context for a new connection, or `None` when a cap refuses it.
+    fn ctx(&self, ip: Option<std::net::IpAddr>) -> Option<Ctx> {
+        let config = self.config.borrow().clone();
+        let caps = config.caps;
+        // Caps may change on reload; the live counts stay.
+        self.limits
+            .set_caps(caps.global, caps.per_client, caps.per_target);
+        let permit = match self
+            .limits
+            .try_client(ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()))
+        {
+            Some(p) => Some(Arc::new(p)),
+            None => {
+                log::warn!(
+                    "connection from {} refused: connection cap reached",
+                    ip.map_or("a unix client".into(), |i| i.to_string())
+                );
+                return None;
+            }
+        };
+        Some(Ctx {
+            config,
             shutdown: self.shutdown.clone(),
             sessions: self.sessions.clone(),
-        }
+            limits: self.limits.clone(),
+            permit,
+        })
     }
 
     async fn run(self, listener: Listener) {
@@ -129,11 +155,15 @@ impl Acceptor {
         loop {
             let accepted = match &listener {
                 Listener::Tcp(l) => l.accept().await.map(|(s, addr)| {
-                    let _ = s.set_nodelay(true);
-                    tokio::spawn(conn::handle(s, Peer::Tcp(addr), self.ctx()));
+                    if let Some(ctx) = self.ctx(Some(addr.ip())) {
+                        let _ = s.set_nodelay(true);
+                        tokio::spawn(conn::handle(s, Peer::Tcp(addr), ctx));
+                    }
                 }),
                 Listener::Unix(l) => l.accept().await.map(|(s, _)| {
-                    tokio::spawn(conn::handle(s, Peer::Unix, self.ctx()));
+                    if let Some(ctx) = self.ctx(None) {
+                        tokio::spawn(conn::handle(s, Peer::Unix, ctx));
+                    }
                 }),
             };
             match accepted {

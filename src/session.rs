@@ -12,11 +12,11 @@ use crate::config::Config;
 use crate::conn::Ctx;
 use crate::handshake::Mode;
 use crate::limits::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
-use crate::listen::Peer;
 use crate::record::Recorder;
 use crate::relay;
 use crate::server::SessionCount;
 use crate::target;
+use crate::target::Target;
 
 /// The WebSocket settings every session uses: bounded message and buffer sizes.
 fn ws_config(config: &Config) -> WebSocketConfig {
@@ -29,16 +29,17 @@ fn ws_config(config: &Config) -> WebSocketConfig {
 }
 
 /// Runs a session on an upgraded connection until both sides have closed.
-pub async fn run(upgraded: Upgraded, client: Peer, mode: Mode, ctx: Ctx) {
+pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode, ctx: Ctx) {
     let Ctx {
         config,
         mut shutdown,
         sessions,
+        ..
     } = ctx;
     let _live = LiveSession::new(&sessions);
     let io = TokioIo::new(upgraded);
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
-    let target = &config.target;
+    let target = &target;
     let started = Instant::now();
     let target_tls = config.target_tls.as_ref();
     let stream = match target::connect(target, config.limits.connect_timeout, target_tls).await {

@@ -318,6 +318,13 @@ async fn traffic_prints_frame_symbols() {
     };
     let (mut ws, _) = ws_connect(addr, None).await;
     echo_once(&mut ws, b"x").await;
+    ws.close(None).await.unwrap();
+    // Every symbol of the session is printed before its closing log line.
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains("session closed") {
+            break;
+        }
+    }
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -85,7 +85,7 @@ impl TokenFile {
     pub(super) fn new(source: &str, watch: bool) -> anyhow::Result<Self> {
         let path = PathBuf::from(source);
         let stamp = stamp(&path).with_context(|| format!("token source {source}"))?;
-        let loaded = Loaded::read(&path, stamp, 0);
+        let loaded = Loaded::read(&path, stamp, 0, log::Level::Warn);
         Ok(Self {
             path,
             watch,
@@ -113,10 +113,11 @@ impl TokenFile {
         let now = stamp(&self.path).map_err(|e| self.unavailable(e))?;
         let mut state = self.lock();
         if state.stamp != now {
-            log::info!("{} changed; re-reading", self.path.display());
-        }
-        if state.stamp != now || !state.settled {
-            *state = Loaded::read(&self.path, now, state.reads);
+            *state = Loaded::read(&self.path, now, state.reads, log::Level::Warn);
+        } else if !state.settled {
+            // Same files, read again only to be sure: their problems were
+            // already reported.
+            *state = Loaded::read(&self.path, now, state.reads, log::Level::Debug);
         }
         Ok(state.table.clone())
     }
@@ -135,9 +136,15 @@ impl TokenFile {
 }
 
 impl Loaded {
-    fn read(path: &Path, stamp: Stamp, reads: u64) -> Self {
-        let table = read_table(&stamp);
-        log::debug!("{}: {} tokens", path.display(), table.len());
+    /// Reads the files of `stamp`; problems in them are logged at `level`.
+    fn read(path: &Path, stamp: Stamp, reads: u64, level: log::Level) -> Self {
+        let table = read_table(&stamp, level);
+        log::log!(
+            level.max(log::Level::Info),
+            "{}: {} tokens",
+            path.display(),
+            table.len()
+        );
         let racy_after = SystemTime::now() - RACY_WINDOW;
         let settled = stamp.iter().all(|(_, s)| s.modified() < racy_after);
         Self {
@@ -192,12 +199,16 @@ fn stamp(path: &Path) -> io::Result<Stamp> {
 
 /// Reads every file of a stamp into one table. An unreadable file is skipped
 /// with a warning, so the other files keep serving.
-fn read_table(stamp: &Stamp) -> HashMap<String, TokenTarget> {
+fn read_table(stamp: &Stamp, level: log::Level) -> HashMap<String, TokenTarget> {
     let mut table = HashMap::new();
     for (file, _) in stamp {
         match fs::read(file) {
-            Ok(bytes) => parse_file(file, &bytes, &mut table),
-            Err(e) => log::warn!("{}: {e}; its tokens are not available", file.display()),
+            Ok(bytes) => parse_file(file, &bytes, &mut table, level),
+            Err(e) => log::log!(
+                level,
+                "{}: {e}; its tokens are not available",
+                file.display()
+            ),
         }
     }
     table
@@ -206,27 +217,33 @@ fn read_table(stamp: &Stamp) -> HashMap<String, TokenTarget> {
 /// Adds the entries of one file to `table`, warning (with file and line)
 /// about each line that is not an entry. A later entry for the same token
 /// wins, as in Python.
-fn parse_file(file: &Path, bytes: &[u8], table: &mut HashMap<String, TokenTarget>) {
+fn parse_file(
+    file: &Path,
+    bytes: &[u8],
+    table: &mut HashMap<String, TokenTarget>,
+    level: log::Level,
+) {
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let at = format!("{}:{}", file.display(), index + 1);
         let line = match std::str::from_utf8(line) {
             Ok(line) => line,
             Err(_) => {
-                log::warn!("{at}: not UTF-8 text; line skipped");
+                log::log!(level, "{at}: not UTF-8 text; line skipped");
                 continue;
             }
         };
         match parse_line(line) {
             Ok(Some((token, target))) => {
                 if table.insert(token.to_owned(), target).is_some() {
-                    log::warn!(
+                    log::log!(
+                        level,
                         "{at}: token {} given again; this entry wins",
                         super::redact(token)
                     );
                 }
             }
             Ok(None) => {}
-            Err(e) => log::warn!("{at}: {e}; line skipped"),
+            Err(e) => log::log!(level, "{at}: {e}; line skipped"),
         }
     }
 }
@@ -373,7 +390,7 @@ mod tests {
     fn whole_file_skips_bad_lines_and_later_entries_win() {
         let text = b"# tokens\n\na: h1:1\nbroken line\nb:\th2:2\n\xff\xfe: x:1\na: h3:3\n";
         let mut table = HashMap::new();
-        parse_file(Path::new("t"), text, &mut table);
+        parse_file(Path::new("t"), text, &mut table, log::Level::Warn);
         assert_eq!(table.len(), 2);
         assert_eq!(table["a"], tcp("h3", 3));
         assert_eq!(table["b"], tcp("h2", 2));

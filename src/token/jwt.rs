@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::{redact, target_from_pair, TokenError, TokenTarget};
 
 /// Slack for clocks that disagree between the token issuer and this host.
-pub const CLOCK_SKEW: f64 = 30.0;
+pub(super) const CLOCK_SKEW: f64 = 30.0;
 
 /// Shortest HMAC key accepted: jwcrypto refuses HS256 with less, and a short
 /// shared secret can be brute-forced from one token.

@@ -1,0 +1,237 @@
+//! Who may open a session, and to where: the real client address (trusted
+//! proxies only), the Origin policy, the auth plugin, token routing and the
+//! per-target cap. Each refusal is an HTTP answer with a reason and a log line.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::header::{HeaderValue, HOST, WWW_AUTHENTICATE};
+use http::{HeaderMap, Response, StatusCode, Uri};
+use ipnet::IpNet;
+
+use crate::auth::{AuthPlugin, OriginPolicy, Refusal, BASIC_REALM_HEADER};
+use crate::http::{text_owned, Body};
+use crate::listen::Peer;
+use crate::target::Target;
+use crate::token::{redact, TokenPlugin, TokenTarget};
+
+/// Where sessions go: one fixed target, or wherever a token says.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// `target` / `unix-target`.
+    Fixed(Target),
+    /// `token-plugin`: the token from `?token=`, or the Host header.
+    Token {
+        /// The lookup.
+        plugin: TokenPlugin,
+        /// Take the token from the Host header (`host-token`).
+        host: bool,
+    },
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::Fixed(t) => t.fmt(f),
+            Route::Token {
+                plugin,
+                host: false,
+            } => write!(f, "tokens ({plugin})"),
+            Route::Token { plugin, host: true } => write!(f, "Host-header tokens ({plugin})"),
+        }
+    }
+}
+
+/// The access rules of one config.
+#[derive(Debug)]
+pub struct Gate {
+    /// Where sessions go.
+    pub route: Route,
+    /// `auth-plugin` / `auth-file`.
+    pub auth: Option<Arc<AuthPlugin>>,
+    /// Apply `auth` to static files too.
+    pub web_auth: bool,
+    /// Which `Origin`s may open sessions.
+    pub origins: OriginPolicy,
+    /// Peers whose X-Forwarded-For / Forwarded / PROXY headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// What is known about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The socket peer (after a PROXY protocol header from a trusted peer).
+    pub peer: Peer,
+    /// The connection is TLS.
+    pub tls: bool,
+    /// CN of the verified TLS client certificate.
+    pub client_cn: Option<String>,
+}
+
+impl Gate {
+    /// Whether the socket peer may speak for the client (unix peers are local).
+    pub fn trusts(&self, peer: &Peer) -> bool {
+        match peer {
+            Peer::Tcp(a) => crate::forwarded::is_trusted(a.ip(), &self.trusted_proxies),
+            Peer::Unix => !self.trusted_proxies.is_empty(),
+        }
+    }
+
+    /// The client as logs and caps should see it.
+    pub fn client(&self, conn: &ConnInfo, headers: &HeaderMap) -> String {
+        match &conn.peer {
+            Peer::Tcp(a) if self.trusts(&conn.peer) => {
+                let ip = crate::forwarded::client_addr(a.ip(), headers, &self.trusted_proxies);
+                if ip == a.ip() {
+                    a.to_string()
+                } else {
+                    format!("{ip} (via {a})")
+                }
+            }
+            Peer::Unix if self.trusts(&conn.peer) => {
+                let via = IpAddr::from([127, 0, 0, 1]);
+                let ip = crate::forwarded::client_addr(via, headers, &[IpNet::from(via)]);
+                if ip == via {
+                    conn.peer.to_string()
+                } else {
+                    format!("{ip} (via unix socket)")
+                }
+            }
+            peer => peer.to_string(),
+        }
+    }
+
+    /// The auth plugin's verdict (on a blocking thread when it hashes passwords).
+    pub async fn authenticate(&self, headers: &HeaderMap, conn: &ConnInfo) -> Result<(), Refusal> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        if !auth.verifies_hashes() {
+            return auth.check(headers, conn.client_cn.as_deref());
+        }
+        let (auth, headers, cn) = (auth.clone(), headers.clone(), conn.client_cn.clone());
+        tokio::task::spawn_blocking(move || auth.check(&headers, cn.as_deref()))
+            .await
+            .unwrap_or(Err(Refusal {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                reason: "authentication failed to run",
+                www_authenticate: false,
+            }))
+    }
+
+    /// Origin, auth and route for a WebSocket upgrade: the target, or the refusal.
+    pub async fn admit(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        conn: &ConnInfo,
+        client: &str,
+    ) -> Result<Target, Response<Body>> {
+        if let Err(r) = self
+            .origins
+            .check(headers, conn.tls, self.trusts(&conn.peer))
+        {
+            log::info!("{client}: refused: {r}");
+            return Err(refusal(r));
+        }
+        if let Err(r) = self.authenticate(headers, conn).await {
+            log::info!("{client}: refused: {r}");
+            return Err(refusal(r));
+        }
+        let (plugin, host) = match &self.route {
+            Route::Fixed(t) => return Ok(t.clone()),
+            Route::Token { plugin, host } => (plugin, *host),
+        };
+        let token = if host {
+            host_token(headers)
+        } else {
+            query_token(uri)
+        };
+        let Some(token) = token else {
+            log::info!("{client}: refused: no token in the request");
+            return Err(text_owned(
+                StatusCode::FORBIDDEN,
+                "Token not present\n".into(),
+            ));
+        };
+        match plugin.lookup(&token).await {
+            Ok(Some(TokenTarget::Tcp(a))) => Ok(Target::Tcp(a)),
+            Ok(Some(TokenTarget::Unix(p))) => Ok(Target::Unix(p)),
+            Ok(None) => {
+                log::info!("{client}: refused: unknown token {}", redact(&token));
+                Err(text_owned(
+                    StatusCode::NOT_FOUND,
+                    "Token not found\n".into(),
+                ))
+            }
+            Err(e) => {
+                log::warn!(
+                    "{client}: token {} could not be looked up: {e}",
+                    redact(&token)
+                );
+                Err(text_owned(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Token lookup failed\n".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// An auth or origin refusal as a response (with the Basic challenge on 401).
+pub fn refusal(r: Refusal) -> Response<Body> {
+    let mut resp = text_owned(r.status, format!("{}\n", r.reason));
+    if r.www_authenticate {
+        resp.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(BASIC_REALM_HEADER),
+        );
+    }
+    resp
+}
+
+/// `?token=...` as Python reads it: the first `token` value, decoded, with
+/// trailing newlines removed.
+fn query_token(uri: &Uri) -> Option<String> {
+    let query = uri.query()?;
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("token=")?;
+        let value = value.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&value)
+            .decode_utf8()
+            .ok()?;
+        let token = decoded.trim_end_matches('\n').to_owned();
+        (!token.is_empty()).then_some(token)
+    })
+}
+
+/// The Host header without its port (`--host-token`).
+fn host_token(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(HOST)?.to_str().ok()?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_from_query_and_host() {
+        let uri: Uri = "/websockify?a=1&token=ab%20c%0A&token=second"
+            .parse()
+            .unwrap();
+        assert_eq!(query_token(&uri).as_deref(), Some("ab c"));
+        assert_eq!(query_token(&"/websockify".parse().unwrap()), None);
+        assert_eq!(query_token(&"/?token=".parse().unwrap()), None);
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_static("desk1.example.com:6080"));
+        assert_eq!(host_token(&h).as_deref(), Some("desk1.example.com"));
+        h.insert(HOST, HeaderValue::from_static("[::1]:6080"));
+        assert_eq!(host_token(&h).as_deref(), Some("::1"));
+    }
+}
