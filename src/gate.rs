@@ -14,7 +14,7 @@ use crate::auth::{AuthPlugin, OriginPolicy, Refusal, BASIC_REALM_HEADER};
 use crate::http::{text_owned, Body};
 use crate::listen::Peer;
 use crate::target::Target;
-use crate::token::{redact, TokenPlugin, TokenTarget};
+use crate::token::{redact, TokenError, TokenPlugin, TokenTarget};
 
 /// Where sessions go: one fixed target, or wherever a token says.
 #[derive(Debug, Clone)]
@@ -170,10 +170,16 @@ impl Gate {
                     "{client}: token {} could not be looked up: {e}",
                     redact(&token)
                 );
-                Err(text_owned(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Token lookup failed\n".into(),
-                ))
+                let (status, what) = match e {
+                    TokenError::Unsupported(_) => (StatusCode::FORBIDDEN, "Token not supported\n"),
+                    TokenError::BadData { .. } => {
+                        (StatusCode::BAD_GATEWAY, "Token entry unusable\n")
+                    }
+                    TokenError::Unavailable { .. } => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "Token lookup failed\n")
+                    }
+                };
+                Err(text_owned(status, what.into()))
             }
         }
     }

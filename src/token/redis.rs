@@ -29,8 +29,7 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for connecting, and for each answer once connected.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The parsed `--token-source`.
-#[derive(Clone, PartialEq, Eq)]
+/// The parsed `--token-source` (no `Debug`: it holds the password).
 pub(super) struct RedisSource {
     host: String,
     port: u16,
@@ -54,21 +53,14 @@ impl RedisSource {
         if host.is_empty() {
             bail!("TokenRedis source has no host; {FORMAT}");
         }
-        let port =
-            match field(1).trim() {
-                "" => DEFAULT_PORT,
-                p => p.parse().ok().filter(|&p| p != 0).with_context(|| {
-                    format!("TokenRedis port {p:?} is not a port number; {FORMAT}")
-                })?,
-            };
-        let db = match field(2).trim() {
-            "" => 0,
-            d => d
-                .parse()
-                .ok()
-                .filter(|&d: &i64| d >= 0)
-                .with_context(|| format!("TokenRedis db {d:?} is not a number; {FORMAT}"))?,
-        };
+        let port = number(field(1), DEFAULT_PORT, |&p| p != 0).with_context(|| {
+            format!(
+                "TokenRedis port {:?} is not a port number; {FORMAT}",
+                field(1)
+            )
+        })?;
+        let db = number(field(2), 0, |&d| d >= 0)
+            .with_context(|| format!("TokenRedis db {:?} is not a number; {FORMAT}", field(2)))?;
         let password = Some(field(3).to_owned()).filter(|p| !p.is_empty());
         let namespace = match field(4) {
             "" => String::new(),
@@ -81,6 +73,14 @@ impl RedisSource {
             password,
             namespace,
         })
+    }
+}
+
+/// A numeric field: `default` when empty, `None` when not a number or not `valid`.
+fn number<T: std::str::FromStr>(field: &str, default: T, valid: impl Fn(&T) -> bool) -> Option<T> {
+    match field.trim() {
+        "" => Some(default),
+        text => text.parse().ok().filter(valid),
     }
 }
 
@@ -234,168 +234,5 @@ fn parse_value(bytes: &[u8]) -> Result<TokenTarget, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::addr::TargetAddr;
-
-    /// Python's `ParseSourceArgumentsTestCase` list, verbatim.
-    #[test]
-    fn python_parse_source_args_cases() {
-        let cases: &[(&str, &[&str])] = &[
-            ("", &[""]),
-            (":", &["", ""]),
-            ("::", &["", "", ""]),
-            ("\"", &["\""]),
-            ("\"\"", &["\"\""]),
-            ("\"\"\"", &["\"\"\""]),
-            ("\"localhost\"", &["localhost"]),
-            ("\"localhost\":", &["localhost", ""]),
-            ("\"localhost\"::", &["localhost", "", ""]),
-            ("\"local:host\"", &["local:host"]),
-            ("\"local:host:\"pass\"", &["\"local", "host", "pass"]),
-            ("\"local\":\"host\"", &["local", "host"]),
-            ("\"local\":host\"", &["local", "host\""]),
-            (
-                "localhost:6379:1:pass\"word:\"my-app-namespace:dev\"",
-                &[
-                    "localhost",
-                    "6379",
-                    "1",
-                    "pass\"word",
-                    "my-app-namespace:dev",
-                ],
-            ),
-        ];
-        for (src, want) in cases {
-            assert_eq!(split_source(src), *want, "{src}");
-        }
-    }
-
-    /// Python's `TokenRedisTestCase.test_src_*` cases:
-    /// (source, host, port, db, password, namespace).
-    #[test]
-    fn python_source_cases() {
-        let cases: &[(&str, u16, i64, Option<&str>, &str)] = &[
-            ("127.0.0.1", 6379, 0, None, ""),
-            ("127.0.0.1:1234", 1234, 0, None, ""),
-            ("127.0.0.1:1234:2", 1234, 2, None, ""),
-            (
-                "127.0.0.1:1234:2:verysecret",
-                1234,
-                2,
-                Some("verysecret"),
-                "",
-            ),
-            (
-                "127.0.0.1:1234:2:verysecret:namespace",
-                1234,
-                2,
-                Some("verysecret"),
-                "namespace:",
-            ),
-            ("127.0.0.1:::verysecret", 6379, 0, Some("verysecret"), ""),
-            ("127.0.0.1::::", 6379, 0, None, ""),
-            ("127.0.0.1:::", 6379, 0, None, ""),
-            ("127.0.0.1::", 6379, 0, None, ""),
-            ("127.0.0.1:", 6379, 0, None, ""),
-            ("127.0.0.1::::namespace", 6379, 0, None, "namespace:"),
-            ("127.0.0.1::::\"ns1:ns2\"", 6379, 0, None, "ns1:ns2:"),
-            ("127.0.0.1::2", 6379, 2, None, ""),
-            (
-                "127.0.0.1:1234::verysecret",
-                1234,
-                0,
-                Some("verysecret"),
-                "",
-            ),
-            ("127.0.0.1::2:verysecret", 6379, 2, Some("verysecret"), ""),
-            ("127.0.0.1::2:", 6379, 2, None, ""),
-            (
-                "127.0.0.1:1234:0:\"pass:word\"",
-                1234,
-                0,
-                Some("pass:word"),
-                "",
-            ),
-        ];
-        for &(src, port, db, password, namespace) in cases {
-            let s = RedisSource::parse(src).unwrap();
-            assert_eq!(s.host, "127.0.0.1", "{src}");
-            assert_eq!(
-                (s.port, s.db, s.password.as_deref(), s.namespace.as_str()),
-                (port, db, password, namespace),
-                "{src}"
-            );
-        }
-        let s = RedisSource::parse("\"::1\":6380").unwrap();
-        assert_eq!((s.host.as_str(), s.port), ("::1", 6380));
-    }
-
-    #[test]
-    fn bad_sources_are_errors_that_hide_the_password() {
-        for src in [
-            "",
-            ":6379",
-            "h:port",
-            "h:0",
-            "h:70000",
-            "h::-1",
-            "h::x",
-            "h:1:2:p:n:extra",
-        ] {
-            let err = RedisSource::parse(src).err().map(|e| e.to_string());
-            assert!(err.is_some(), "{src}");
-        }
-        let err = RedisSource::parse("h:x:0:hunter2")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(!err.contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn values() {
-        let tcp = |h: &str, p| {
-            Ok(TokenTarget::Tcp(TargetAddr {
-                host: h.into(),
-                port: p,
-            }))
-        };
-        // Python's test values, with real port numbers.
-        assert_eq!(
-            parse_value(br#"{"host": "remote_host:5901"}"#),
-            tcp("remote_host", 5901)
-        );
-        assert_eq!(
-            parse_value(br#" {"host": "remote_host:5901"} "#),
-            tcp("remote_host", 5901)
-        );
-        assert_eq!(parse_value(b"remote_host:5901"), tcp("remote_host", 5901));
-        assert_eq!(
-            parse_value(b" remote_host:5901 \n"),
-            tcp("remote_host", 5901)
-        );
-        assert_eq!(parse_value(br#"{"host": "[::1]:5901"}"#), tcp("::1", 5901));
-        assert_eq!(
-            parse_value(b"unix_socket:/run/a.sock"),
-            Ok(TokenTarget::Unix("/run/a.sock".into()))
-        );
-        for bad in [
-            &br#"{"host": "remote_host:remote_port"   "#[..],
-            br#"{"port": 1}"#,
-            br#"{"host": 5901}"#,
-            br#"{"host": "nohost"}"#,
-            b"remote_host:remote_port",
-            b"just text",
-            b"",
-            b"\xff:1",
-            b"{",
-        ] {
-            assert!(
-                parse_value(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-}
+#[path = "redis_tests.rs"]
+mod tests;
