@@ -264,3 +264,54 @@ async fn connection_and_target_caps() {
     assert_eq!(n, 0, "the connection over the cap was served");
     proxy.wait_for_log("connection cap reached");
 }
+
+#[path = "token_servers/mod.rs"]
+mod token_servers;
+
+#[tokio::test]
+async fn two_proxies_share_one_redis_token_table() {
+    let a = echo_target().await;
+    let redis = token_servers::RedisServer::start(&[]);
+    let mut admin = redis.admin(None).await;
+    let source = format!("127.0.0.1:{}", redis.port);
+    let args = [
+        "--token-plugin",
+        "TokenRedis",
+        "--token-source",
+        &source,
+        "127.0.0.1:0",
+    ];
+    let first = Proxy::start(&args);
+    let second = Proxy::start(&args);
+    for proxy in [&first, &second] {
+        assert_eq!(
+            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
+            404
+        );
+    }
+    // Added in Redis: both proxies route it at once, with no reload.
+    let _: () = redis::cmd("SET")
+        .arg("desk1")
+        .arg(format!("{{\"host\": \"{a}\"}}"))
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    for proxy in [&first, &second] {
+        assert_eq!(
+            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
+            101
+        );
+    }
+    // Removed: refused again at once.
+    let _: () = redis::cmd("DEL")
+        .arg("desk1")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    for proxy in [&first, &second] {
+        assert_eq!(
+            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
+            404
+        );
+    }
+}
