@@ -377,3 +377,88 @@ async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
     let (ok, err) = run_to_exit(&["--legacy-syslog", "0", "x:1"]);
     assert!(!ok && err.contains("needs `syslog`"), "{err}");
 }
+
+#[tokio::test]
+async fn debian_novnc_proxy_runs_our_binary_unchanged() {
+    let script = std::path::Path::new("/usr/share/novnc/utils/novnc_proxy");
+    assert!(
+        script.exists(),
+        "{} missing: install Debian's novnc (scripts/test does)",
+        script.display()
+    );
+    let target = echo_target().await;
+    let dir = TempDir::new("novnc-proxy");
+    // novnc_proxy finds the proxy with `which websockify`.
+    std::os::unix::fs::symlink(bin(), dir.path().join("websockify")).unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let path = format!(
+        "{}:{}",
+        dir.arg(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new(script)
+        .args([
+            "--listen",
+            &port.to_string(),
+            "--vnc",
+            &target.to_string(),
+            "--heartbeat",
+            "20",
+        ])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut ws = loop {
+        if let Ok(tcp) = tokio::net::TcpStream::connect(addr).await {
+            let req = format!("ws://{addr}/websockify")
+                .into_client_request()
+                .unwrap();
+            if let Ok(Ok((ws, _))) = timeout(WAIT, tokio_tungstenite::client_async(req, tcp)).await
+            {
+                break ws;
+            }
+        }
+        assert!(Instant::now() < deadline, "novnc_proxy never served");
+        tokio::task::yield_now().await;
+    };
+    echo_once(&mut ws, b"via novnc_proxy").await;
+    // It served noVNC from Debian's web root too.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /vnc.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut page = String::new();
+    timeout(WAIT, s.read_to_string(&mut page))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("noVNC"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "Using installed websockify at {}",
+            dir.path().join("websockify").display()
+        )),
+        "{stdout}"
+    );
+}

@@ -228,3 +228,67 @@ async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn client_cert_cn_auth_admits_listed_names_only() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let (cert, key, server_der) = self_signed();
+    let dir = TempDir::new("cn-auth");
+    let pem = dir.write("server.pem", format!("{cert}{key}"));
+    let ca_file = dir.write("ca.pem", ca.pem());
+    let target = echo_target().await;
+    let proxy = Proxy::start(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "--verify-client",
+        "--cafile",
+        ca_file.to_str().unwrap(),
+        "--auth-plugin",
+        "ClientCertCNAuth",
+        "--auth-source",
+        "alice carol",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    for (cn, want) in [("alice", "101"), ("bob", "403")] {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let client_key = KeyPair::generate().unwrap();
+        let client_cert = params.signed_by(&client_key, &ca).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from(server_der.clone())).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(
+            rustls::crypto::ring::default_provider().into(),
+        )
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![client_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
+        )
+        .unwrap();
+        let tcp = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
+        let mut head = [0u8; 12];
+        timeout(WAIT, tls.read_exact(&mut head))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            &head[9..12],
+            want.as_bytes(),
+            "CN {cn}: {}",
+            String::from_utf8_lossy(&head)
+        );
+    }
+}
