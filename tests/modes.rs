@@ -399,7 +399,7 @@ async fn debian_novnc_proxy_runs_our_binary_unchanged() {
         dir.arg(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = Command::new(script)
+    let child = Command::new(script)
         .args([
             "--listen",
             &port.to_string(),
