@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The websockify-rs package on a clean Debian 12, run by scripts/chroot-test
+# (HARNESS_MODE=chroot: no systemd) and scripts/vm-test (HARNESS_MODE=vm: the
+# real systemd as PID 1) after `apt-get install ./websockify-rs_*.deb`.
+# Prints "ok - ..." per check and fails at the first broken one.
+set -Eeuo pipefail
+MODE=${HARNESS_MODE:-vm}
+PKG=${HARNESS_PKG:-websockify-rs}
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; exit 1; }
+trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+
+# A WebSocket client from Python's standard library (the root has no pip):
+# connect, upgrade, send one masked binary frame, read the echo.
+cat > /tmp/wsclient.py <<'PY'
+import base64, os, socket, ssl, struct, sys, subprocess
+def ws(url, payload, reload_unit=None):
+    scheme, rest = url.split("://", 1)
+    hostport, path = (rest.split("/", 1) + [""])[:2]
+    host, port = hostport.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=20)
+    if scheme == "wss":
+        ctx = ssl.create_default_context(cafile="/etc/websockify/ssl/websockify.crt")
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(s, server_hostname=host)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        if not chunk: raise SystemExit("closed during handshake: %r" % head)
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"): raise SystemExit("no upgrade: %r" % head)
+    def echo(data):
+        mask = os.urandom(4)
+        s.sendall(struct.pack("!BB", 0x82, 0x80 | len(data)) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        got = b""
+        while len(got) < len(data):
+            h = s.recv(2)
+            op, n = h[0] & 0x0f, h[1] & 0x7f
+            if n == 126: n = struct.unpack("!H", s.recv(2))[0]
+            body = b""
+            while len(body) < n: body += s.recv(n - len(body))
+            if op == 0x2: got += body
+        assert got == data, (got, data)
+    echo(payload)
+    if reload_unit:
+        subprocess.run(["systemctl", "reload", reload_unit], check=True)
+        echo(payload + b" after reload")
+    s.close()
+url, payload = sys.argv[1], sys.argv[2].encode()
+ws(url, payload, sys.argv[3] if len(sys.argv) > 3 else None)
+print("echo ok:", url)
+PY
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ----------------------------------------------------------------- common ---
+[ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"
+websockify --version | grep -q '^websockify ' && ok "websockify --version: $(websockify --version)"
+websockify --help | grep -q -- '--config' && ok "/usr/bin/websockify is websockify-rs (has --config)"
+dpkg-query -W -f='${Status}' novnc | grep -q 'install ok installed' && ok "novnc installed (its websockify dependency is met by $PKG)"
+if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep -q 'install ok installed'; then
+  fail "python3-websockify is still installed"
+fi
+ok "no Python websockify installed"
+crt=/etc/websockify/ssl/websockify.crt key=/etc/websockify/ssl/websockify.key
+[ -f "$crt" ] && [ -f "$key" ] || fail "no generated certificate"
+[ "$(stat -c '%U:%G %a' "$key")" = "root:websockify 640" ] || fail "key is $(stat -c '%U:%G %a' "$key")"
+ok "certificate generated; key root:websockify 0640"
+sans=$(openssl x509 -in "$crt" -noout -ext subjectAltName)
+echo "$sans" | grep -q "DNS:$(hostname)" || fail "hostname $(hostname) not in SANs: $sans"
+ok "SANs: $(echo "$sans" | tail -n1 | xargs)"
+[ -z "$(ls /etc/websockify/*.conf 2>/dev/null)" ] || fail "a live conf was shipped in /etc/websockify"
+ok "no live conf shipped; examples in /usr/share/doc/$PKG/examples: $(ls /usr/share/doc/"$PKG"/examples | xargs)"
+man -w websockify >/dev/null 2>&1 || [ -f /usr/share/man/man1/websockify.1.gz ] || fail "no websockify(1)"
+[ -f /usr/share/man/man5/websockify.conf.5.gz ] || fail "no websockify.conf(5)"
+ok "man pages installed"
+
+socat TCP-LISTEN:5901,bind=127.0.0.1,reuseaddr,fork EXEC:cat &
+wait_port 5901 || fail "echo target did not start"
+
+if [ "$MODE" = chroot ]; then
+  sum=$(sha256sum "$crt" "$key")
+  websockify --cert "$crt" --key "$key" 127.0.0.1:6080 127.0.0.1:5901 2>/tmp/ws.log &
+  wait_port 6080 || { cat /tmp/ws.log; fail "proxy did not start"; }
+  python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify hello && ok "ws:// session through the proxy"
+  python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify hello && ok "wss:// session with the generated certificate"
+  kill %2 || true
+  apt-get install -y --reinstall "${HARNESS_DEB:?}" >/dev/null
+  [ "$(sha256sum "$crt" "$key")" = "$sum" ] && ok "reinstall keeps the certificate"
+  files=$(dpkg -L "$PKG" | grep -v '^/\.$')
+  apt-get purge -y "$PKG" >/dev/null
+  left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
+  [ -z "$left" ] || fail "purge left: $left"
+  [ ! -e /etc/websockify/ssl ] || fail "purge left /etc/websockify/ssl"
+  ok "purge removes every file of the package and the generated certificate"
+  exit 0
+fi
+
+# --------------------------------------------------------- real systemd ---
+cat > /etc/websockify/display1.conf <<CONF
+listen = "127.0.0.1:6080"
+target = "127.0.0.1:5901"
+cert = "$crt"
+key = "$key"
+heartbeat = 20
+CONF
+websockify --config /etc/websockify/display1.conf --check && ok "conf checks"
+systemctl daemon-reload
+systemctl enable --now websockify@display1
+systemctl is-active --quiet websockify@display1 || { journalctl -u websockify@display1 --no-pager; fail "not active"; }
+ok "systemctl enable --now websockify@display1: $(systemctl show -p User --value websockify@display1) user, status '$(systemctl show -p StatusText --value websockify@display1)'"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "plain" && ok "ws:// session"
+python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify "tls" && ok "wss:// session with the generated certificate"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "reload" websockify@display1.service && ok "session survives systemctl reload"
+systemctl is-active --quiet websockify@display1 && ok "still active after reload"
+journalctl -u websockify@display1 -o verbose --no-pager > /tmp/journal.txt
+for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET=127.0.0.1:5901 CLOSE_CODE= BYTES_TO_CLIENT= DURATION_S=; do
+  grep -q "$field" /tmp/journal.txt || fail "journal has no $field"
+done
+ok "journal entries carry INSTANCE, CLIENT, TARGET, BYTES_TO_CLIENT, DURATION_S, CLOSE_CODE"
+systemd-analyze security websockify@display1.service --no-pager | tail -n1
+systemctl stop websockify@display1
+if systemctl is-active --quiet websockify@display1; then fail "still active after stop"; fi
+ok "systemctl stop"
+
+# Socket activation: the generator gave websockify@display1.socket the conf's address.
+systemctl cat websockify@display1.socket | grep -q 'ListenStream=127.0.0.1:6080' && ok "generator drop-in: ListenStream=127.0.0.1:6080"
+systemctl start websockify@display1.socket
+if systemctl is-active --quiet websockify@display1.service; then fail "service running before any connection"; fi
+ok "service not running before the first connection"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" && ok "first connection served through socket activation"
+systemctl is-active --quiet websockify@display1.service && ok "service started by the socket"
+journalctl -u websockify@display1 --no-pager | grep -q 'passed in by systemd' && ok "daemon used the passed socket"
+systemctl stop websockify@display1.socket websockify@display1.service
+
+files=$(dpkg -L "$PKG" | grep -v '^/\.$')
+apt-get purge -y "$PKG" >/dev/null
+left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
+[ -z "$left" ] || fail "purge left: $left"
+[ ! -e /etc/websockify/ssl ] || fail "purge left /etc/websockify/ssl"
+ok "purge removes the package's files and the generated certificate (the admin's display1.conf stays)"
