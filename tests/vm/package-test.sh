@@ -64,10 +64,10 @@ wait_port() {
 
 # ----------------------------------------------------------------- common ---
 [ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"
-websockify --version | grep -q '^websockify ' && ok "websockify --version: $(websockify --version)"
-websockify --help | grep -q -- '--config' && ok "/usr/bin/websockify is websockify-rs (has --config)"
-dpkg-query -W -f='${Status}' novnc | grep -q 'install ok installed' && ok "novnc installed (its websockify dependency is met by $PKG)"
-if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep -q 'install ok installed'; then
+websockify --version | grep '^websockify >/dev/null ' && ok "websockify --version: $(websockify --version)"
+websockify --help | grep -- >/dev/null '--config' && ok "/usr/bin/websockify is websockify-rs (has --config)"
+dpkg-query -W -f='${Status}' novnc | grep 'install >/dev/null ok installed' && ok "novnc installed (its websockify dependency is met by $PKG)"
+if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep 'install >/dev/null ok installed'; then
   fail "python3-websockify is still installed"
 fi
 ok "no Python websockify installed"
@@ -76,7 +76,7 @@ crt=/etc/websockify/ssl/websockify.crt key=/etc/websockify/ssl/websockify.key
 [ "$(stat -c '%U:%G %a' "$key")" = "root:websockify 640" ] || fail "key is $(stat -c '%U:%G %a' "$key")"
 ok "certificate generated; key root:websockify 0640"
 sans=$(openssl x509 -in "$crt" -noout -ext subjectAltName)
-echo "$sans" | grep -q "DNS:$(hostname)" || fail "hostname $(hostname) not in SANs: $sans"
+echo "$sans" | grep "DNS:$(hostname)" >/dev/null || fail "hostname $(hostname) not in SANs: $sans"
 ok "SANs: $(echo "$sans" | tail -n1 | xargs)"
 [ -z "$(ls /etc/websockify/*.conf 2>/dev/null)" ] || fail "a live conf was shipped in /etc/websockify"
 ok "no live conf shipped; examples in /usr/share/doc/$PKG/examples: $(ls /usr/share/doc/"$PKG"/examples | xargs)"
@@ -133,13 +133,13 @@ if systemctl is-active --quiet websockify@display1; then fail "still active afte
 ok "systemctl stop"
 
 # Socket activation: the generator gave websockify@display1.socket the conf's address.
-systemctl cat websockify@display1.socket | grep -q 'ListenStream=127.0.0.1:6080' && ok "generator drop-in: ListenStream=127.0.0.1:6080"
+systemctl cat websockify@display1.socket | grep 'ListenStream=127.0.0.1:6080' >/dev/null && ok "generator drop-in: ListenStream=127.0.0.1:6080"
 systemctl start websockify@display1.socket
 if systemctl is-active --quiet websockify@display1.service; then fail "service running before any connection"; fi
 ok "service not running before the first connection"
 python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" && ok "first connection served through socket activation"
 systemctl is-active --quiet websockify@display1.service && ok "service started by the socket"
-journalctl -u websockify@display1 --no-pager | grep -q 'passed in by systemd' && ok "daemon used the passed socket"
+journalctl -u websockify@display1 --no-pager | grep 'passed >/dev/null in by systemd' && ok "daemon used the passed socket"
 systemctl stop websockify@display1.socket websockify@display1.service
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
