@@ -64,10 +64,10 @@ wait_port() {
 
 # ----------------------------------------------------------------- common ---
 [ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"
-websockify --version | grep '^websockify >/dev/null ' && ok "websockify --version: $(websockify --version)"
-websockify --help | grep -- >/dev/null '--config' && ok "/usr/bin/websockify is websockify-rs (has --config)"
-dpkg-query -W -f='${Status}' novnc | grep 'install >/dev/null ok installed' && ok "novnc installed (its websockify dependency is met by $PKG)"
-if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep 'install >/dev/null ok installed'; then
+websockify --version | grep '^websockify ' >/dev/null && ok "websockify --version: $(websockify --version)"
+websockify --help | grep -- '--config' >/dev/null && ok "/usr/bin/websockify is websockify-rs (has --config)"
+dpkg-query -W -f='${Status}' novnc | grep 'install ok installed' >/dev/null && ok "novnc installed (its websockify dependency is met by $PKG)"
+if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep 'install ok installed' >/dev/null; then
   fail "python3-websockify is still installed"
 fi
 ok "no Python websockify installed"
@@ -139,7 +139,7 @@ if systemctl is-active --quiet websockify@display1.service; then fail "service r
 ok "service not running before the first connection"
 python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" && ok "first connection served through socket activation"
 systemctl is-active --quiet websockify@display1.service && ok "service started by the socket"
-journalctl -u websockify@display1 --no-pager | grep 'passed >/dev/null in by systemd' && ok "daemon used the passed socket"
+journalctl -u websockify@display1 --no-pager | grep 'passed in by systemd' >/dev/null && ok "daemon used the passed socket"
 systemctl stop websockify@display1.socket websockify@display1.service
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
