@@ -64,9 +64,12 @@ wait_port() {
 
 # ----------------------------------------------------------------- common ---
 [ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"
-websockify --version | grep '^websockify ' >/dev/null && ok "websockify --version: $(websockify --version)"
-websockify --help | grep -- '--config' >/dev/null && ok "/usr/bin/websockify is websockify-rs (has --config)"
-dpkg-query -W -f='${Status}' novnc | grep 'install ok installed' >/dev/null && ok "novnc installed (its websockify dependency is met by $PKG)"
+websockify --version | grep '^websockify ' >/dev/null || fail "websockify --version: $(websockify --version)"
+ok "websockify --version: $(websockify --version)"
+websockify --help | grep -- '--config' >/dev/null || fail "/usr/bin/websockify is websockify-rs (has --config)"
+ok "/usr/bin/websockify is websockify-rs (has --config)"
+dpkg-query -W -f='${Status}' novnc | grep 'install ok installed' >/dev/null || fail "novnc installed (its websockify dependency is met by $PKG)"
+ok "novnc installed (its websockify dependency is met by $PKG)"
 if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep 'install ok installed' >/dev/null; then
   fail "python3-websockify is still installed"
 fi
@@ -91,11 +94,14 @@ if [ "$MODE" = chroot ]; then
   sum=$(sha256sum "$crt" "$key")
   websockify --cert "$crt" --key "$key" 127.0.0.1:6080 127.0.0.1:5901 2>/tmp/ws.log &
   wait_port 6080 || { cat /tmp/ws.log; fail "proxy did not start"; }
-  python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify hello && ok "ws:// session through the proxy"
-  python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify hello && ok "wss:// session with the generated certificate"
+  python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify hello || fail "ws:// session through the proxy"
+  ok "ws:// session through the proxy"
+  python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify hello || fail "wss:// session with the generated certificate"
+  ok "wss:// session with the generated certificate"
   kill %2 || true
   apt-get install -y --reinstall "${HARNESS_DEB:?}" >/dev/null
-  [ "$(sha256sum "$crt" "$key")" = "$sum" ] && ok "reinstall keeps the certificate"
+  [ "$(sha256sum "$crt" "$key")" = "$sum" ] || fail "reinstall keeps the certificate"
+  ok "reinstall keeps the certificate"
   files=$(dpkg -L "$PKG" | grep -v '^/\.$')
   apt-get purge -y "$PKG" >/dev/null
   left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
@@ -113,15 +119,20 @@ cert = "$crt"
 key = "$key"
 heartbeat = 20
 CONF
-websockify --config /etc/websockify/display1.conf --check && ok "conf checks"
+websockify --config /etc/websockify/display1.conf --check || fail "conf checks"
+ok "conf checks"
 systemctl daemon-reload
 systemctl enable --now websockify@display1
 systemctl is-active --quiet websockify@display1 || { journalctl -u websockify@display1 --no-pager; fail "not active"; }
 ok "systemctl enable --now websockify@display1: $(systemctl show -p User --value websockify@display1) user, status '$(systemctl show -p StatusText --value websockify@display1)'"
-python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "plain" && ok "ws:// session"
-python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify "tls" && ok "wss:// session with the generated certificate"
-python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "reload" websockify@display1.service && ok "session survives systemctl reload"
-systemctl is-active --quiet websockify@display1 && ok "still active after reload"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "plain" || fail "ws:// session"
+ok "ws:// session"
+python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify "tls" || fail "wss:// session with the generated certificate"
+ok "wss:// session with the generated certificate"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "reload" websockify@display1.service || fail "session survives systemctl reload"
+ok "session survives systemctl reload"
+systemctl is-active --quiet websockify@display1 || fail "still active after reload"
+ok "still active after reload"
 journalctl -u websockify@display1 -o verbose --no-pager > /tmp/journal.txt
 for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET=127.0.0.1:5901 CLOSE_CODE= BYTES_TO_CLIENT= DURATION_S=; do
   grep -q "$field" /tmp/journal.txt || fail "journal has no $field"
@@ -133,13 +144,17 @@ if systemctl is-active --quiet websockify@display1; then fail "still active afte
 ok "systemctl stop"
 
 # Socket activation: the generator gave websockify@display1.socket the conf's address.
-systemctl cat websockify@display1.socket | grep 'ListenStream=127.0.0.1:6080' >/dev/null && ok "generator drop-in: ListenStream=127.0.0.1:6080"
+systemctl cat websockify@display1.socket | grep 'ListenStream=127.0.0.1:6080' >/dev/null || fail "generator drop-in: ListenStream=127.0.0.1:6080"
+ok "generator drop-in: ListenStream=127.0.0.1:6080"
 systemctl start websockify@display1.socket
 if systemctl is-active --quiet websockify@display1.service; then fail "service running before any connection"; fi
 ok "service not running before the first connection"
-python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" && ok "first connection served through socket activation"
-systemctl is-active --quiet websockify@display1.service && ok "service started by the socket"
-journalctl -u websockify@display1 --no-pager | grep 'passed in by systemd' >/dev/null && ok "daemon used the passed socket"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" || fail "first connection served through socket activation"
+ok "first connection served through socket activation"
+systemctl is-active --quiet websockify@display1.service || fail "service started by the socket"
+ok "service started by the socket"
+journalctl -u websockify@display1 --no-pager | grep 'passed in by systemd' >/dev/null || fail "daemon used the passed socket"
+ok "daemon used the passed socket"
 systemctl stop websockify@display1.socket websockify@display1.service
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
