@@ -102,15 +102,8 @@ fn syslog_output(server: &str, legacy: bool, daemon: bool) -> Result<Output> {
             process,
             pid,
         };
-        let logger = if udp {
-            syslog::udp(f, "0.0.0.0:0", server)
-        } else {
-            syslog::unix_custom(f, server)
-        };
         Ok(Output::Syslog3164(Mutex::new(
-            logger
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(context)?,
+            connect_syslog(f, server, udp).with_context(context)?,
         )))
     } else {
         let f = syslog::Formatter5424 {
@@ -119,17 +112,23 @@ fn syslog_output(server: &str, legacy: bool, daemon: bool) -> Result<Output> {
             process,
             pid,
         };
-        let logger = if udp {
-            syslog::udp(f, "0.0.0.0:0", server)
-        } else {
-            syslog::unix_custom(f, server)
-        };
         Ok(Output::Syslog5424(Mutex::new(
-            logger
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(context)?,
+            connect_syslog(f, server, udp).with_context(context)?,
         )))
     }
+}
+
+fn connect_syslog<F>(
+    f: F,
+    server: &str,
+    udp: bool,
+) -> Result<syslog::Logger<syslog::LoggerBackend, F>> {
+    let logger = if udp {
+        syslog::udp(f, "0.0.0.0:0", server)
+    } else {
+        syslog::unix_custom(f, server)
+    };
+    logger.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn journal(instance: Option<&str>) -> Option<std::io::Result<JournalLog>> {

@@ -327,11 +327,10 @@ where
                     if !self.alive.swap(false, Ordering::Relaxed) {
                         return End::HeartbeatTimeout;
                     }
-                    match timeout(send_limit, self.sink.send(Message::Ping(Bytes::new()))).await {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(e)) => return End::ClientGone(e.to_string()),
-                        Err(_) => return End::HeartbeatTimeout,
+                    if let Err(end) = self.send(Message::Ping(Bytes::new()), send_limit).await {
+                        return end;
                     }
+                    continue;
                 }
                 () = shutdown.requested() => return End::Shutdown,
             };
@@ -341,14 +340,21 @@ where
                 Mode::Binary => Message::Binary(buf.freeze()),
                 Mode::Base64 => Message::Text(BASE64.encode(&buf).into()),
             };
-            match timeout(send_limit, self.sink.send(message)).await {
-                Ok(Ok(())) => {
-                    self.observe.symbol("<");
-                    self.count += len;
-                }
-                Ok(Err(e)) => return End::ClientGone(e.to_string()),
-                Err(_) => return End::HeartbeatTimeout,
+            if let Err(end) = self.send(message, send_limit).await {
+                return end;
             }
+            self.observe.symbol("<");
+            self.count += len;
+        }
+    }
+
+    /// Sends one message; a client that takes longer than `limit` to take it
+    /// has stopped reading and is treated as gone.
+    async fn send(&mut self, message: Message, limit: Duration) -> Result<(), End> {
+        match timeout(limit, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
+            Err(_) => Err(End::HeartbeatTimeout),
         }
     }
 

@@ -90,25 +90,23 @@ impl TargetReader {
     /// consumed unless it is returned. For sockets the buffer is allocated
     /// only once data is waiting, so an idle session holds none.
     pub async fn read(&mut self) -> io::Result<BytesMut> {
+        // Both socket halves have the same readiness API but no common trait.
+        macro_rules! when_ready {
+            ($r:expr) => {
+                loop {
+                    $r.readable().await?;
+                    let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                    match $r.try_read_buf(&mut buf) {
+                        Ok(_) => return Ok(buf),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+        }
         match self {
-            TargetReader::Tcp(r) => loop {
-                r.readable().await?;
-                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
-                match r.try_read_buf(&mut buf) {
-                    Ok(_) => return Ok(buf),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(e),
-                }
-            },
-            TargetReader::Unix(r) => loop {
-                r.readable().await?;
-                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
-                match r.try_read_buf(&mut buf) {
-                    Ok(_) => return Ok(buf),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(e),
-                }
-            },
+            TargetReader::Tcp(r) => when_ready!(r),
+            TargetReader::Unix(r) => when_ready!(r),
             TargetReader::Tls(r) => {
                 let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
                 r.read_buf(&mut buf).await?;

@@ -13,20 +13,6 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn echo_once<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, payload: &[u8])
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    ws.send(Message::binary(payload.to_vec())).await.unwrap();
-    loop {
-        match timeout(WAIT, ws.next()).await.unwrap() {
-            Some(Ok(Message::Binary(b))) => return assert_eq!(&b[..], payload),
-            Some(Ok(Message::Ping(_))) => {}
-            other => panic!("expected the echo, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn unix_listen_with_mode_and_unix_target() {
     let dir = TempDir::new("unix");

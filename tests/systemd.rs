@@ -37,20 +37,6 @@ fn sighup(pid: u32) {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
 }
 
-async fn echo_once<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, payload: &[u8])
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    ws.send(Message::binary(payload.to_vec())).await.unwrap();
-    loop {
-        match timeout(WAIT, ws.next()).await.unwrap() {
-            Some(Ok(Message::Binary(b))) => return assert_eq!(&b[..], payload),
-            Some(Ok(Message::Ping(_))) => {}
-            other => panic!("expected the echo, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn socket_activation_serves_passed_tcp_and_unix_sockets() {
     let target = echo_target().await;

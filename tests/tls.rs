@@ -7,15 +7,6 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn echo_once<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, payload: &[u8])
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    ws.send(Message::binary(payload.to_vec())).await.unwrap();
-    let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!(got, Message::binary(payload.to_vec()));
-}
-
 #[tokio::test]
 async fn tls_and_plain_share_one_port_with_combined_pem() {
     let (cert, key, der) = self_signed();

@@ -375,3 +375,21 @@ pub async fn wss_connect(addr: SocketAddr, cert_der: &[u8]) -> WssStream {
         .expect("handshake");
     ws
 }
+
+/// Sends `payload` as one binary message and waits for it to come back
+/// (skipping heartbeat pings).
+pub async fn echo_once<S>(ws: &mut WebSocketStream<S>, payload: &[u8])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::binary(payload.to_vec())).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Binary(b))) => return assert_eq!(&b[..], payload),
+            Some(Ok(Message::Ping(_))) => {}
+            other => panic!("expected the echo, got {other:?}"),
+        }
+    }
+}
