@@ -384,7 +384,7 @@ mod tests {
         );
         assert!(!std::fs::read_to_string(&crt).unwrap().contains("PRIVATE"));
         // The server's own loader accepts them and the key matches the cert.
-        crate::tls::server_config(&crt, Some(&key)).unwrap();
+        crate::tls::server_config(&crt, Some(&key), &Default::default()).unwrap();
         for name in &names {
             assert!(verifies_for(&crt, name), "{name} should be in the SANs");
         }
@@ -485,7 +485,7 @@ mod tests {
         let pem = dir.path("both.pem");
         generate(&pem, &pem, &strings(&["h"])).unwrap();
         assert_eq!(mode(&pem), 0o600);
-        crate::tls::server_config(&pem, None).unwrap();
+        crate::tls::server_config(&pem, None, &Default::default()).unwrap();
     }
 
     #[test]

@@ -34,6 +34,18 @@ pub struct Cli {
     #[arg(long)]
     pub check: bool,
 
+    /// Write a new self-signed certificate to --cert and its key to --key (the
+    /// same file when --key is not given), with this host's names and
+    /// addresses as subject alternative names, then exit. Existing files are
+    /// never overwritten.
+    #[arg(long)]
+    pub generate_cert: bool,
+
+    /// With --generate-cert: a name or address for the certificate, first in
+    /// its subject (repeatable; this host's names and addresses are added).
+    #[arg(long, value_name = "NAME")]
+    pub cert_name: Vec<String>,
+
     /// Serve static files (e.g. noVNC, /usr/share/novnc) from DIR on the same port.
     /// "/" serves index.html, or vnc.html when there is none; never a directory listing.
     #[arg(long, value_name = "DIR")]

@@ -29,6 +29,9 @@ pub fn main(cli: Cli) -> ExitCode {
         eprintln!("websockify: -- {}: wrap mode (LD_PRELOAD rebind.so) is not supported: start the program separately and give its address as the target", cli.wrap_command.join(" "));
         return ExitCode::from(EXIT_UNSUPPORTED);
     }
+    if cli.generate_cert {
+        return generate_cert(&cli);
+    }
     // Before any thread exists: taking the sockets edits the environment.
     let activated = listen::take_activated();
     let conf_path = cli.config.as_deref().map(absolute);
@@ -88,6 +91,31 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     match runtime.block_on(serve(settings, sockets, reload)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `--generate-cert`: the admin command postinst uses (and documents).
+fn generate_cert(cli: &Cli) -> ExitCode {
+    let Some(cert) = &cli.cert else {
+        eprintln!(
+            "websockify: --generate-cert needs --cert FILE (and --key FILE for a separate key)"
+        );
+        return ExitCode::from(EXIT_UNSUPPORTED);
+    };
+    let key = cli.key.clone().unwrap_or_else(|| cert.clone());
+    let mut names = cli.cert_name.clone();
+    names.extend(crate::cert::default_names());
+    match crate::cert::generate(cert, &key, &names) {
+        Ok(()) => {
+            println!(
+                "wrote {} and {} for {}",
+                cert.display(),
+                key.display(),
+                names.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(e),
     }
 }

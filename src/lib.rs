@@ -7,6 +7,7 @@
 
 pub mod addr;
 pub mod auth;
+pub mod cert;
 pub mod cli;
 pub mod config;
 pub mod conn;

@@ -46,7 +46,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         Ok(stream) => stream,
         Err(e) => {
             log::warn!(
-                client = client.to_string().as_str(), target = target.to_string().as_str(), close_code = 1011;
+                client = client.to_string().as_str(), target_addr = target.to_string().as_str(), close_code = 1011;
                 "{client}: session refused: target {target}: {e}; sent close 1011"
             );
             let frame = CloseFrame {
@@ -63,7 +63,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     };
     let (client_s, target_s) = (client.to_string(), target.to_string());
     log::info!(
-        client = client_s.as_str(), target = target_s.as_str(), mode = mode_name;
+        client = client_s.as_str(), target_addr = target_s.as_str(), mode = mode_name;
         "{client}: session open to {target} ({mode_name} frames)"
     );
     let observe = relay::Observer {
@@ -83,7 +83,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     drop(observe); // finishes the recording before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
     log::info!(
-        client = client_s.as_str(), target = target_s.as_str(),
+        client = client_s.as_str(), target_addr = target_s.as_str(),
         bytes_to_target = out.to_target, bytes_to_client = out.to_client,
         duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
         "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",

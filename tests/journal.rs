@@ -110,7 +110,7 @@ async fn session_lines_carry_structured_journal_fields() {
     }
     let opened = journal.next_with("session open");
     assert_eq!(
-        opened.get("TARGET").map(String::as_str),
+        opened.get("TARGET_ADDR").map(String::as_str),
         Some(target.to_string().as_str())
     );
     let closed = journal.next_with("session closed");
@@ -125,7 +125,7 @@ async fn session_lines_carry_structured_journal_fields() {
     assert_eq!(field("INSTANCE"), "display7");
     assert_eq!(field("PRIORITY"), "5", "info lines are 'notice'");
     assert!(field("CLIENT").starts_with("127.0.0.1:"), "{closed:?}");
-    assert_eq!(field("TARGET"), target.to_string());
+    assert_eq!(field("TARGET_ADDR"), target.to_string());
     assert_eq!(field("BYTES_TO_CLIENT"), data.len().to_string());
     assert_eq!(field("BYTES_TO_TARGET"), "0");
     assert_eq!(field("CLOSE_CODE"), "1000");

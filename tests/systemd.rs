@@ -358,7 +358,7 @@ fn generator_output_and_units_pass_systemd_analyze_verify() {
             .join("websockify@display1.socket.d/50-listen.conf"),
     )
     .unwrap();
-    assert!(d1.contains("ListenStream=\nListenStream=6080\n"), "{d1}");
+    assert!(d1.contains("\n[Socket]\nListenStream=6080\n"), "{d1}");
     assert!(
         d1.contains("SourcePath=") && d1.contains("websockify-generator"),
         "{d1}"

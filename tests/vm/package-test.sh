@@ -134,10 +134,10 @@ ok "session survives systemctl reload"
 systemctl is-active --quiet websockify@display1 || fail "still active after reload"
 ok "still active after reload"
 journalctl -u websockify@display1 -o verbose --no-pager > /tmp/journal.txt
-for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET=127.0.0.1:5901 CLOSE_CODE= BYTES_TO_CLIENT= DURATION_S=; do
+for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET_ADDR=127.0.0.1:5901 CLOSE_CODE= BYTES_TO_CLIENT= DURATION_S=; do
   grep -q "$field" /tmp/journal.txt || fail "journal has no $field"
 done
-ok "journal entries carry INSTANCE, CLIENT, TARGET, BYTES_TO_CLIENT, DURATION_S, CLOSE_CODE"
+ok "journal entries carry INSTANCE, CLIENT, TARGET_ADDR, BYTES_TO_CLIENT, DURATION_S, CLOSE_CODE"
 systemd-analyze security websockify@display1.service --no-pager | tail -n1
 systemctl stop websockify@display1
 if systemctl is-active --quiet websockify@display1; then fail "still active after stop"; fi
