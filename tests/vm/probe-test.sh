@@ -58,6 +58,7 @@ ok "probe@8000 serves the page"
 [ "$(ps -o user= -p "$(systemctl show -P MainPID probe@8000.service)")" = harness-probe ] \
   || fail "the server process is not owned by harness-probe"
 ok "runs as harness-probe"
+# shellcheck disable=SC2016  # expanded by sh
 retry 10 sh -c '[ "$(journalctl -u probe@8000.service -o cat --no-pager | wc -l)" -gt 0 ]' \
   || fail "no journal lines for probe@8000"
 journalctl -u probe@8000.service --no-pager | tail -n 5
