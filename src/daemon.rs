@@ -35,6 +35,11 @@ pub fn main(cli: Cli) -> ExitCode {
     // Before any thread exists: taking the sockets edits the environment.
     let activated = listen::take_activated();
     let conf_path = cli.config.as_deref().map(absolute);
+    let instance = conf_path
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    logging::init(cli.verbose, instance.as_deref());
     let conf = match conf_path.as_deref().map(ConfFile::read).transpose() {
         Ok(conf) => conf,
         Err(e) => return fail(e.into()),
@@ -44,19 +49,14 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let instance = conf_path
-        .as_deref()
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned());
     let log_to = logging::Targets {
         verbose: settings.verbose,
-        instance: instance.as_deref(),
         file: settings.log_file.as_deref(),
         syslog: settings.syslog.as_deref(),
         legacy_syslog: settings.legacy_syslog,
         daemon: settings.daemon,
     };
-    if let Err(e) = logging::init(&log_to) {
+    if let Err(e) = logging::configure(&log_to) {
         return fail(e);
     }
     if settings.config.traffic {

@@ -6,7 +6,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use log::{LevelFilter, Log, Metadata, Record};
@@ -26,8 +27,6 @@ enum Output {
 pub struct Targets<'a> {
     /// Debug lines too.
     pub verbose: bool,
-    /// The conf file's name, for the journal's `INSTANCE=`.
-    pub instance: Option<&'a str>,
     /// `--log-file`.
     pub file: Option<&'a Path>,
     /// `--syslog`: a unix socket path, or UDP `host:port`.
@@ -39,43 +38,67 @@ pub struct Targets<'a> {
 }
 
 struct Logger {
-    level: LevelFilter,
-    outputs: Vec<Output>,
+    /// The journal or stderr, chosen at start.
+    primary: Output,
+    /// `--log-file` and `--syslog`, added once the options are known.
+    extra: OnceLock<Vec<Output>>,
+    verbose: AtomicBool,
 }
 
-/// Sets up logging once, at start. `instance` (the conf file's name)
-/// becomes the `INSTANCE=` field of every journal entry.
-pub fn init(to: &Targets) -> Result<()> {
-    let (verbose, instance, log_file) = (to.verbose, to.instance, to.file);
-    let level = if verbose {
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Starts logging to the journal or stderr, before the options are read, so
+/// that what the option checks log (e.g. a token file's bad line) is seen.
+/// `instance` (the conf file's name) becomes the journal's `INSTANCE=`.
+pub fn init(verbose: bool, instance: Option<&str>) {
+    let logger = LOGGER.get_or_init(|| {
+        let primary = match journal(instance) {
+            Some(Ok(j)) => Output::Journal(j),
+            Some(Err(e)) => {
+                eprintln!("websockify: cannot log to the journal ({e}); using stderr");
+                Output::Stderr
+            }
+            None => Output::Stderr,
+        };
+        Logger {
+            primary,
+            extra: OnceLock::new(),
+            verbose: AtomicBool::new(verbose),
+        }
+    });
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level(verbose));
+    }
+}
+
+fn level(verbose: bool) -> LevelFilter {
+    if verbose {
         LevelFilter::Debug
     } else {
         LevelFilter::Info
-    };
-    let mut outputs = Vec::new();
-    match journal(instance) {
-        Some(Ok(j)) => outputs.push(Output::Journal(j)),
-        Some(Err(e)) => {
-            eprintln!("websockify: cannot log to the journal ({e}); using stderr");
-            outputs.push(Output::Stderr);
-        }
-        None => outputs.push(Output::Stderr),
     }
-    if let Some(path) = log_file {
+}
+
+/// Applies the options: the level, and `--log-file` / `--syslog` outputs.
+pub fn configure(to: &Targets) -> Result<()> {
+    let Some(logger) = LOGGER.get() else {
+        return Ok(());
+    };
+    logger.verbose.store(to.verbose, Ordering::Relaxed);
+    log::set_max_level(level(to.verbose));
+    let mut extra = Vec::new();
+    if let Some(path) = to.file {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("log-file {}", path.display()))?;
-        outputs.push(Output::File(Mutex::new(file)));
+        extra.push(Output::File(Mutex::new(file)));
     }
     if let Some(server) = to.syslog {
-        outputs.push(syslog_output(server, to.legacy_syslog, to.daemon)?);
+        extra.push(syslog_output(server, to.legacy_syslog, to.daemon)?);
     }
-    // A second init (tests, reload) keeps the first logger.
-    if log::set_boxed_logger(Box::new(Logger { level, outputs })).is_ok() {
-        log::set_max_level(level);
-    }
+    let _ = logger.extra.set(extra);
     Ok(())
 }
 
@@ -147,7 +170,7 @@ fn journal(instance: Option<&str>) -> Option<std::io::Result<JournalLog>> {
 impl Log for Logger {
     fn enabled(&self, m: &Metadata) -> bool {
         let limit = if m.target().starts_with("websockify") {
-            self.level
+            level(self.verbose.load(Ordering::Relaxed))
         } else {
             LevelFilter::Warn
         };
@@ -162,7 +185,8 @@ impl Log for Logger {
             let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
             format!("{ts} {:<5} {}\n", record.level(), record.args())
         };
-        for out in &self.outputs {
+        let extra = self.extra.get().map_or(&[][..], Vec::as_slice);
+        for out in std::iter::once(&self.primary).chain(extra) {
             match out {
                 Output::Stderr => {
                     let _ = std::io::stderr().write_all(line().as_bytes());
