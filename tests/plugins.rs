@@ -176,8 +176,20 @@ async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
         403
     );
 
-    let proxy = Proxy::start(&["-6", "--libserver", "127.0.0.1:0", &t]);
-    assert_eq!(upgrade(proxy.addr(), "/", "").await, 101);
+    let dir = TempDir::new("verbose");
+    let mut proxy = Proxy::start(&[
+        "-6",
+        "--libserver",
+        "-v",
+        "--file-only",
+        "--web",
+        dir.arg(),
+        "127.0.0.1:0",
+        &t,
+    ]);
+    assert_eq!(upgrade(proxy.addr(), "/websockify", "").await, 101);
+    // -v: one debug line per HTTP request, as Python's access log.
+    assert!(proxy.wait_for_log("GET /websockify").contains("DEBUG"));
 
     let mut proxy = Proxy::start(&["--max-connections", "1", "127.0.0.1:0", &t]);
     let _held = TcpStream::connect(proxy.addr()).await.unwrap();
