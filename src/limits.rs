@@ -45,7 +45,7 @@ pub const TARGET_WRITE_BATCH: usize = 64 * 1024;
 
 /// tungstenite's read buffer per session. It is zero-filled on every read, so
 /// it is touched memory for each live session: small keeps idle sessions cheap.
-pub const WS_READ_BUFFER: usize = 8 * 1024;
+pub const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Most bytes tungstenite may queue towards a client that does not read. We
 /// always wait for a flush before reading more from the target, so this only

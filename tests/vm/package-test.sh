@@ -103,11 +103,17 @@ if [ "$MODE" = chroot ]; then
   [ "$(sha256sum "$crt" "$key")" = "$sum" ] || fail "reinstall keeps the certificate"
   ok "reinstall keeps the certificate"
   files=$(dpkg -L "$PKG" | grep -v '^/\.$')
+  printf 'listen = "6080"\ntarget = "localhost:5901"\n' > /etc/websockify/display9.conf
+  apt-get remove -y "$PKG" >/dev/null
+  [ -f "$crt" ] && [ -f "$key" ] && [ -f /etc/websockify/display9.conf ] || fail "remove kept the certificate and confs"
+  [ ! -e /usr/bin/websockify ] || fail "remove left /usr/bin/websockify"
+  ok "remove keeps the certificate and the admin's conf"
   apt-get purge -y "$PKG" >/dev/null
   left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
   [ -z "$left" ] || fail "purge left: $left"
   [ ! -e /etc/websockify/ssl ] || fail "purge left /etc/websockify/ssl"
-  ok "purge removes every file of the package and the generated certificate"
+  [ -f /etc/websockify/display9.conf ] || fail "purge removed the admin's conf"
+  ok "purge removes every file of the package and the generated certificate, not the admin's conf"
   exit 0
 fi
 
