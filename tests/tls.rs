@@ -119,7 +119,6 @@ fn ca_and_client(cn: &str) -> (String, Vec<u8>, Vec<u8>) {
 
 #[tokio::test]
 async fn verify_client_requires_a_certificate_from_cafile() {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
     let (cert, key, server_der) = self_signed();
     let (ca_pem, client_der, client_key) = ca_and_client("alice");
     let dir = TempDir::new("mtls");
@@ -147,24 +146,7 @@ async fn verify_client_requires_a_certificate_from_cafile() {
     };
     assert!(refused, "a client without a certificate was served");
     // With one signed by the CA the session works.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(server_der.clone())).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(
-        rustls::crypto::ring::default_provider().into(),
-    )
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        vec![CertificateDer::from(client_der)],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key)),
-    )
-    .unwrap();
-    let tcp = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let tls = mtls_connect(proxy.addr(), &server_der, client_der, client_key).await;
     let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
         "wss://localhost/websockify",
     )
@@ -223,7 +205,6 @@ async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
 #[tokio::test]
 async fn client_cert_cn_auth_admits_listed_names_only() {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -251,24 +232,9 @@ async fn client_cert_cn_auth_admits_listed_names_only() {
         params.distinguished_name.push(DnType::CommonName, cn);
         let client_key = KeyPair::generate().unwrap();
         let client_cert = params.signed_by(&client_key, &ca).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from(server_der.clone())).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            vec![client_cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
-        )
-        .unwrap();
-        let tcp = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
-        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
+        let der = client_cert.der().to_vec();
+        let mut tls =
+            mtls_connect(proxy.addr(), &server_der, der, client_key.serialize_der()).await;
         tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await.unwrap();
         let mut head = [0u8; 12];
         timeout(WAIT, tls.read_exact(&mut head))
@@ -282,4 +248,35 @@ async fn client_cert_cn_auth_admits_listed_names_only() {
             String::from_utf8_lossy(&head)
         );
     }
+}
+
+/// A TLS connection to the proxy presenting a client certificate (DER cert
+/// and PKCS#8 key), trusting only the server certificate `server_der`.
+async fn mtls_connect(
+    addr: std::net::SocketAddr,
+    server_der: &[u8],
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(server_der.to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from(cert_der)],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)),
+    )
+    .unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap()
 }
