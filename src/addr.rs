@@ -2,6 +2,7 @@
 //! `[addr:]port`, `host:port`, `[v6addr]:port`.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use thiserror::Error;
 
@@ -104,6 +105,24 @@ impl fmt::Display for ListenAddr {
         match &self.host {
             Some(host) => fmt_host_port(f, host, self.port),
             None => write!(f, "*:{}", self.port),
+        }
+    }
+}
+
+/// Where sessions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `host:port`.
+    Tcp(TargetAddr),
+    /// A unix stream socket (`--unix-target`, or a token's `unix_socket:`).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp(a) => write!(f, "{a}"),
+            Target::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
 }

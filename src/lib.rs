@@ -1,37 +1,31 @@
 //! websockify-rs: a WebSocket-to-TCP bridge for noVNC, a drop-in for Python
-//! websockify. `daemon` binds (or takes systemd's sockets) and handles
-//! signals; `server` works on listeners it is given, so tests, socket
-//! activation and reload share one path.
+//! websockify.
+//!
+//! The folders follow one connection: `listen` (sockets, bound here or passed
+//! in by systemd) -> `server` (accept loops, caps, drain) -> `conn` (PROXY
+//! header, TLS or plain) -> `http` (requests, the upgrade) -> `access` (who
+//! may open a session, and to where) -> `session` (target connect, the relay).
+//! Beside the flow: `config` (command line and conf files into settings),
+//! `daemon` (the process: signals, reload, readiness), `tls`, `systemd`,
+//! `web` (static files), and the leaves `addr`, `defaults`, `response` and
+//! `shutdown`. A module only uses modules below it in that flow, or leaves.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod addr;
-pub mod auth;
-pub mod cert;
-pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod daemon;
-pub mod forwarded;
-pub mod gate;
-pub mod generator;
-pub mod handshake;
+pub mod defaults;
 pub mod http;
-pub mod limit;
-pub mod limits;
 pub mod listen;
-pub mod logging;
-pub mod notify;
-pub mod options;
-pub mod proxyproto;
-pub mod record;
-pub mod relay;
+pub mod response;
 pub mod server;
 pub mod session;
 pub mod shutdown;
-pub mod target;
+pub mod systemd;
 pub mod tls;
-pub mod token;
 pub mod web;
 
 pub use config::{Config, Settings};

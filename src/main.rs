@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         .map(|a| a.rsplit('/').next().unwrap_or(a))
         .unwrap_or("");
     if called.ends_with("-generator") {
-        return websockify::generator::main(&args);
+        return websockify::systemd::generator::main(&args);
     }
-    websockify::daemon::main(websockify::cli::Cli::parse())
+    websockify::daemon::main(websockify::config::cli::Cli::parse())
 }

@@ -10,10 +10,11 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use websockify::auth::{AuthPlugin, OriginPolicy, BASIC_REALM_HEADER};
-use websockify::forwarded::{client_addr, is_trusted, parse_trusted};
-use websockify::limit::Limits;
-use websockify::proxyproto::{read_header, read_header_within, ProxyProtoError};
+use websockify::access::auth::{AuthPlugin, BASIC_REALM_HEADER};
+use websockify::access::caps::{Caps, Maximums};
+use websockify::access::forwarded::{client_addr, is_trusted, parse_trusted};
+use websockify::access::origin::OriginPolicy;
+use websockify::conn::proxy_header::{read_header, read_header_within, ProxyProtoError};
 
 /// A connected pair on loopback: (what the proxy writes to, what we read).
 async fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -180,7 +181,11 @@ fn htpasswd_errors_name_file_and_line() {
 
 #[tokio::test]
 async fn caps_follow_real_connections() {
-    let limits = Limits::new(Some(10), Some(2), Some(1));
+    let limits = Caps::new(Maximums {
+        global: Some(10),
+        per_client: Some(2),
+        per_target: Some(1),
+    });
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let mut held = Vec::new();

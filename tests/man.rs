@@ -103,7 +103,7 @@ fn long_options(text: &str) -> Vec<String> {
 /// The long options the binary's command line accepts (clap's own `--help`
 /// and `--version` included; hidden ones are not part of the interface).
 fn cli_long_options() -> Vec<String> {
-    let mut cmd = websockify::cli::Cli::command();
+    let mut cmd = websockify::config::cli::Cli::command();
     cmd.build();
     let mut out = Vec::new();
     collect(&cmd, &mut out);
@@ -186,7 +186,7 @@ fn every_conf_key_has_an_entry_in_websockify_conf_5() {
             t.split_whitespace().next().map(str::to_owned)
         })
         .collect();
-    let keys = websockify::options::KEYS;
+    let keys = websockify::config::options::KEYS;
     let missing: Vec<&&str> = keys
         .iter()
         .filter(|k| !documented.iter().any(|d| d == **k))
@@ -201,7 +201,7 @@ fn every_conf_key_has_an_entry_in_websockify_conf_5() {
         .collect();
     assert!(
         stale.is_empty(),
-        "man/websockify.conf.5 documents keys that websockify::options::KEYS lacks: {stale:?}"
+        "man/websockify.conf.5 documents keys that websockify::config::options::KEYS lacks: {stale:?}"
     );
     // The complete example shows every key (set, or commented out with an
     // example value), but the refused ones.
@@ -231,7 +231,7 @@ fn the_complete_conf_example_parses() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert!(example.contains("verbose"), "example not found");
-    websockify::options::ConfFile::parse(Path::new("websockify.conf.5"), example.clone())
+    websockify::config::options::ConfFile::parse(Path::new("websockify.conf.5"), example.clone())
         .unwrap_or_else(|e| panic!("{e}\n{example}"));
 }
 

@@ -15,8 +15,8 @@ use common::TempDir;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use token_servers::{free_port, tls_acceptor, Api, Handler, RedisServer, Reply};
+use websockify::access::token::{TokenError, TokenPlugin, TokenTarget};
 use websockify::addr::TargetAddr;
-use websockify::token::{TokenError, TokenPlugin, TokenTarget};
 
 fn tcp(host: &str, port: u16) -> Option<TokenTarget> {
     Some(TokenTarget::Tcp(TargetAddr {

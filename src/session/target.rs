@@ -1,10 +1,8 @@
 //! Connecting to the target: a TCP address (every resolved address in turn,
 //! each with a timeout) or a unix socket; and the two halves the relay uses.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -15,26 +13,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite};
 use tokio::net::{lookup_host, TcpStream, UnixStream};
 use tokio::time::timeout;
 
-use crate::addr::TargetAddr;
-use crate::limits::TARGET_READ_CHUNK;
-
-/// Where sessions go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `host:port`.
-    Tcp(TargetAddr),
-    /// A unix stream socket (`--unix-target`, or a token's `unix_socket:`).
-    Unix(PathBuf),
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Tcp(a) => write!(f, "{a}"),
-            Target::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
-}
+use crate::addr::{Target, TargetAddr};
+use crate::defaults::TARGET_READ_CHUNK;
 
 /// A connected target.
 #[derive(Debug)]

@@ -11,14 +11,15 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::addr::ListenAddr;
-use crate::cli::Cli;
+use crate::config::cli::Cli;
+use crate::config::options::{ConfFile, Merged, Options};
 use crate::config::{Config, Lifetime, Settings, Unsupported};
-use crate::limits::DRAIN_TIMEOUT;
+use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{self, OpenSocket};
-use crate::logging;
-use crate::notify;
-use crate::options::{ConfFile, Merged, Options};
-use crate::server::{Server, SessionCount, Stop};
+use crate::server::{Server, Stop};
+use crate::session::SessionCount;
+use crate::systemd::logging;
+use crate::systemd::notify;
 
 /// Exit status for an option that is recognised but not carried out.
 const EXIT_UNSUPPORTED: u8 = 2;
@@ -60,7 +61,7 @@ pub fn main(cli: Cli) -> ExitCode {
         return fail(e);
     }
     if settings.config.traffic {
-        print!("{}", crate::record::TRAFFIC_LEGEND);
+        print!("{}", crate::session::record::TRAFFIC_LEGEND);
     }
     if merged.options.libserver == Some(true) {
         log::warn!("libserver is deprecated and changes nothing here");
@@ -105,8 +106,8 @@ fn generate_cert(cli: &Cli) -> ExitCode {
     };
     let key = cli.key.clone().unwrap_or_else(|| cert.clone());
     let mut names = cli.cert_name.clone();
-    names.extend(crate::cert::default_names());
-    match crate::cert::generate(cert, &key, &names) {
+    names.extend(crate::tls::cert::default_names());
+    match crate::tls::cert::generate(cert, &key, &names) {
         Ok(()) => {
             println!(
                 "wrote {} and {} for {}",

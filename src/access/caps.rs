@@ -1,4 +1,5 @@
-//! Connection caps: global, per client address, and sessions per target.
+//! Connection caps (not to be confused with `defaults`, the table of default
+//! limits and timers): global, per client address, and sessions per target.
 //!
 //! Permits are RAII guards: the count goes down when the permit is dropped,
 //! whether the session ended, its task panicked (drop runs while unwinding) or
@@ -16,46 +17,46 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// not cap anything.
 const IPV6_CLIENT_PREFIX: u32 = 64;
 
+/// The maximums (`max-connections`, `max-connections-per-client`,
+/// `max-sessions-per-target`); `None` is no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maximums {
+    /// All connections.
+    pub global: Option<usize>,
+    /// Connections from one client address.
+    pub per_client: Option<usize>,
+    /// Sessions to one target.
+    pub per_target: Option<usize>,
+}
+
 /// The caps and the current counts. Cheap to clone (shared state).
 #[derive(Clone)]
-pub struct Limits {
+pub struct Caps {
     inner: Arc<Mutex<State>>,
 }
 
 #[derive(Default)]
 struct State {
-    global: Option<usize>,
-    per_client: Option<usize>,
-    per_target: Option<usize>,
+    max: Maximums,
     total: usize,
     clients: HashMap<IpAddr, usize>,
     targets: HashMap<String, usize>,
 }
 
-impl Limits {
-    /// `None` means no cap of that kind.
-    pub fn new(
-        global: Option<usize>,
-        per_client: Option<usize>,
-        per_target: Option<usize>,
-    ) -> Self {
-        let limits = Limits {
+impl Caps {
+    /// Counts that start at zero under the given maximums.
+    pub fn new(max: Maximums) -> Self {
+        let caps = Caps {
             inner: Arc::default(),
         };
-        limits.set_caps(global, per_client, per_target);
-        limits
+        caps.set(max);
+        caps
     }
 
     /// New caps (on reload), keeping the live counts: connections above a
     /// lowered cap stay, new ones wait until the count is below it.
-    pub fn set_caps(
-        &self,
-        global: Option<usize>,
-        per_client: Option<usize>,
-        per_target: Option<usize>,
-    ) {
-        let mut s = self.lock();
-        (s.global, s.per_client, s.per_target) = (global, per_client, per_target);
+    pub fn set(&self, max: Maximums) {
+        self.lock().max = max;
     }
 
     /// A connection slot for a client, counted against the global and the
@@ -64,14 +65,15 @@ impl Limits {
         let key = client_key(ip);
         let mut s = self.lock();
         let mine = s.clients.get(&key).copied().unwrap_or(0);
-        if s.global.is_some_and(|cap| s.total >= cap) || s.per_client.is_some_and(|cap| mine >= cap)
+        if s.max.global.is_some_and(|cap| s.total >= cap)
+            || s.max.per_client.is_some_and(|cap| mine >= cap)
         {
             return None;
         }
         s.total += 1;
         s.clients.insert(key, mine + 1);
         Some(ClientPermit {
-            limits: self.clone(),
+            caps: self.clone(),
             key,
         })
     }
@@ -81,12 +83,12 @@ impl Limits {
     pub fn try_target(&self, target: &str) -> Option<TargetPermit> {
         let mut s = self.lock();
         let mine = s.targets.get(target).copied().unwrap_or(0);
-        if s.per_target.is_some_and(|cap| mine >= cap) {
+        if s.max.per_target.is_some_and(|cap| mine >= cap) {
             return None;
         }
         s.targets.insert(target.to_owned(), mine + 1);
         Some(TargetPermit {
-            limits: self.clone(),
+            caps: self.clone(),
             target: target.to_owned(),
         })
     }
@@ -117,13 +119,11 @@ impl Limits {
     }
 }
 
-impl fmt::Debug for Limits {
+impl fmt::Debug for Caps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.lock();
-        f.debug_struct("Limits")
-            .field("global", &s.global)
-            .field("per_client", &s.per_client)
-            .field("per_target", &s.per_target)
+        f.debug_struct("Caps")
+            .field("max", &s.max)
             .field("connections", &s.total)
             .finish()
     }
@@ -154,13 +154,13 @@ fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
 
 /// One client connection; releases its slot on drop.
 pub struct ClientPermit {
-    limits: Limits,
+    caps: Caps,
     key: IpAddr,
 }
 
 impl Drop for ClientPermit {
     fn drop(&mut self) {
-        let mut s = self.limits.lock();
+        let mut s = self.caps.lock();
         s.total = s.total.saturating_sub(1);
         release(&mut s.clients, &self.key);
     }
@@ -174,13 +174,13 @@ impl fmt::Debug for ClientPermit {
 
 /// One session to a target; releases its slot on drop.
 pub struct TargetPermit {
-    limits: Limits,
+    caps: Caps,
     target: String,
 }
 
 impl Drop for TargetPermit {
     fn drop(&mut self) {
-        release(&mut self.limits.lock().targets, &self.target);
+        release(&mut self.caps.lock().targets, &self.target);
     }
 }
 
@@ -194,13 +194,21 @@ impl fmt::Debug for TargetPermit {
 mod tests {
     use super::*;
 
+    fn caps(global: Option<usize>, per_client: Option<usize>, per_target: Option<usize>) -> Caps {
+        Caps::new(Maximums {
+            global,
+            per_client,
+            per_target,
+        })
+    }
+
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test address")
     }
 
     #[test]
     fn no_caps_admit_everything() {
-        let l = Limits::new(None, None, None);
+        let l = caps(None, None, None);
         let permits: Vec<_> = (0..100)
             .map(|_| l.try_client(ip("192.0.2.1")).expect("no cap"))
             .collect();
@@ -211,7 +219,7 @@ mod tests {
 
     #[test]
     fn per_client_cap_is_independent_per_address() {
-        let l = Limits::new(None, Some(2), None);
+        let l = caps(None, Some(2), None);
         let a1 = l.try_client(ip("192.0.2.1")).expect("first");
         let _a2 = l.try_client(ip("192.0.2.1")).expect("second");
         assert!(l.try_client(ip("192.0.2.1")).is_none());
@@ -227,7 +235,7 @@ mod tests {
 
     #[test]
     fn global_cap_counts_all_clients() {
-        let l = Limits::new(Some(2), Some(5), None);
+        let l = caps(Some(2), Some(5), None);
         let _a = l.try_client(ip("192.0.2.1")).expect("1");
         let b = l.try_client(ip("192.0.2.2")).expect("2");
         assert!(l.try_client(ip("192.0.2.3")).is_none());
@@ -237,7 +245,7 @@ mod tests {
 
     #[test]
     fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
-        let l = Limits::new(None, Some(1), None);
+        let l = caps(None, Some(1), None);
         let _a = l.try_client(ip("2001:db8:1:2::1")).expect("first");
         assert!(
             l.try_client(ip("2001:db8:1:2:ffff::9")).is_none(),
@@ -253,7 +261,7 @@ mod tests {
 
     #[test]
     fn target_cap_and_release() {
-        let l = Limits::new(None, None, Some(1));
+        let l = caps(None, None, Some(1));
         let t = l.try_target("localhost:5901").expect("first");
         assert!(l.try_target("localhost:5901").is_none());
         assert!(l.try_target("localhost:5902").is_some());
@@ -265,7 +273,7 @@ mod tests {
 
     #[test]
     fn released_on_panic() {
-        let l = Limits::new(Some(1), Some(1), Some(1));
+        let l = caps(Some(1), Some(1), Some(1));
         let l2 = l.clone();
         let result = std::thread::spawn(move || {
             let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
@@ -280,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn released_on_cancel() {
-        let l = Limits::new(Some(1), None, None);
+        let l = caps(Some(1), None, None);
         let l2 = l.clone();
         let task = tokio::spawn(async move {
             let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
@@ -297,7 +305,7 @@ mod tests {
 
     #[test]
     fn maps_do_not_grow_with_closed_clients() {
-        let l = Limits::new(None, Some(3), None);
+        let l = caps(None, Some(3), None);
         for i in 0..50u8 {
             drop(l.try_client(IpAddr::from([192, 0, 2, i])));
         }
@@ -306,10 +314,14 @@ mod tests {
 
     #[test]
     fn lowered_caps_apply_to_new_connections() {
-        let l = Limits::new(None, None, None);
+        let l = caps(None, None, None);
         let _a = l.try_client(ip("192.0.2.1")).expect("1");
         let _b = l.try_client(ip("192.0.2.1")).expect("2");
-        l.set_caps(Some(10), Some(1), None);
+        l.set(Maximums {
+            global: Some(10),
+            per_client: Some(1),
+            per_target: None,
+        });
         assert!(l.try_client(ip("192.0.2.1")).is_none());
         assert_eq!(
             l.client_connections(ip("192.0.2.1")),

@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::addr::ListenAddr;
-use crate::options::{ConfFile, OneOrMany};
+use crate::config::options::{ConfFile, OneOrMany};
 
 /// Where confs live; `WEBSOCKIFY_CONF_DIR` overrides it (for tests).
 pub const CONF_DIR: &str = "/etc/websockify";

@@ -11,21 +11,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
+use crate::access::caps::{Caps, Maximums};
 use crate::config::Config;
-use crate::conn::{self, Ctx};
-use crate::limit::Limits;
-use crate::limits::DRAIN_TIMEOUT;
+use crate::conn;
+use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{Listener, Peer};
+use crate::session::{Ctx, SessionCount};
 use crate::shutdown::{Shutdown, Trigger};
-
-/// Live and finished WebSocket sessions, as the server reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SessionCount {
-    /// Sessions open now.
-    pub live: usize,
-    /// Sessions that have ended since start.
-    pub ended: u64,
-}
 
 /// How the server should stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +36,7 @@ pub struct Server {
     config: watch::Receiver<Arc<Config>>,
     grace: Duration,
     sessions: Arc<watch::Sender<SessionCount>>,
-    limits: Limits,
+    caps: Caps,
 }
 
 impl Server {
@@ -55,7 +47,7 @@ impl Server {
             config,
             grace: Duration::ZERO,
             sessions: Arc::new(watch::channel(SessionCount::default()).0),
-            limits: Limits::new(None, None, None),
+            caps: Caps::new(Maximums::default()),
         }
     }
 
@@ -81,7 +73,7 @@ impl Server {
                 config: self.config.clone(),
                 shutdown: trigger.subscribe(),
                 sessions: self.sessions.clone(),
-                limits: self.limits.clone(),
+                caps: self.caps.clone(),
             };
             accepting.spawn(acceptor.run(listener));
         }
@@ -117,19 +109,17 @@ struct Acceptor {
     config: watch::Receiver<Arc<Config>>,
     shutdown: Shutdown,
     sessions: Arc<watch::Sender<SessionCount>>,
-    limits: Limits,
+    caps: Caps,
 }
 
 impl Acceptor {
     /// The context for a new connection, or `None` when a cap refuses it.
     fn ctx(&self, ip: Option<std::net::IpAddr>) -> Option<Ctx> {
         let config = self.config.borrow().clone();
-        let caps = config.caps;
         // Caps may change on reload; the live counts stay.
-        self.limits
-            .set_caps(caps.global, caps.per_client, caps.per_target);
+        self.caps.set(config.caps);
         let permit = match self
-            .limits
+            .caps
             .try_client(ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()))
         {
             Some(p) => Some(Arc::new(p)),
@@ -145,7 +135,7 @@ impl Acceptor {
             config,
             shutdown: self.shutdown.clone(),
             sessions: self.sessions.clone(),
-            limits: self.limits.clone(),
+            caps: self.caps.clone(),
             permit,
         })
     }

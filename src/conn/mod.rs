@@ -1,37 +1,20 @@
-//! One accepted connection: tell TLS from plain by the first byte (as Python
-//! websockify does), finish the TLS handshake in bounded time, then HTTP.
+//! One accepted connection: a PROXY protocol header from a trusted proxy
+//! (`proxy_header`), then TLS told from plain by the first byte (as Python
+//! websockify does), the TLS handshake in bounded time, then HTTP.
+
+pub mod proxy_header;
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
-
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
-use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
-use crate::gate::ConnInfo;
+use crate::access::ConnInfo;
 use crate::http;
 use crate::listen::Peer;
-use crate::shutdown::Shutdown;
-
-/// What every connection shares with the server.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// Settings in force when the connection was accepted.
-    pub config: Arc<Config>,
-    /// Tells the connection to stop; keeps the server's drain open.
-    pub shutdown: Shutdown,
-    /// Live WebSocket sessions, for status reports and the shutdown grace.
-    pub sessions: Arc<watch::Sender<crate::server::SessionCount>>,
-    /// Connection and per-target session caps (their counts outlive reloads).
-    pub limits: crate::limit::Limits,
-    /// This connection's slot under the connection caps; a session started
-    /// on it keeps a clone, so the slot is held until both are gone.
-    pub permit: Option<Arc<crate::limit::ClientPermit>>,
-}
+use crate::session::Ctx;
 
 /// A stream whose first byte can be looked at without consuming it.
 pub trait PeekFirst {
@@ -80,9 +63,7 @@ where
 {
     let config = ctx.config.clone();
     if config.proxy_protocol && config.gate.trusts(&peer) {
-        match crate::proxyproto::read_header_within(&mut stream, crate::proxyproto::HEADER_TIMEOUT)
-            .await
-        {
+        match proxy_header::read_header_within(&mut stream, proxy_header::HEADER_TIMEOUT).await {
             Ok(Some(source)) => peer = Peer::Tcp(source),
             Ok(None) => {}
             Err(e) => return log::info!("{peer}: bad PROXY protocol header: {e}; closed"),

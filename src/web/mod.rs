@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
 
-use crate::http::{text, Body};
+use crate::response::{text, Body};
 
 /// The static file server for one canonical root directory.
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@ use std::fmt;
 use anyhow::{bail, Context};
 use http::{header, HeaderMap};
 
+use super::forwarded;
 use super::Refusal;
-use crate::forwarded;
 
 /// The allowed-origins option.
 ///

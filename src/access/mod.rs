@@ -1,20 +1,30 @@
 //! Who may open a session, and to where: the real client address (trusted
-//! proxies only), the Origin policy, the auth plugin, token routing and the
-//! per-target cap. Each refusal is an HTTP answer with a reason and a log line.
+//! proxies only), the Origin policy, the auth plugin and token routing
+//! (`Gate`), and how many at once (`caps`). Each refusal is a status and a
+//! fixed reason, with a log line; the HTTP layer turns it into the answer.
+
+pub mod auth;
+pub mod caps;
+pub mod forwarded;
+pub mod origin;
+mod refusal;
+pub mod token;
+
+pub use refusal::Refusal;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::header::{HeaderValue, HOST, WWW_AUTHENTICATE};
-use http::{HeaderMap, Response, StatusCode, Uri};
+use http::header::HOST;
+use http::{HeaderMap, StatusCode, Uri};
 use ipnet::IpNet;
 
-use crate::auth::{AuthPlugin, OriginPolicy, Refusal, BASIC_REALM_HEADER};
-use crate::http::{text_owned, Body};
+use crate::addr::Target;
 use crate::listen::Peer;
-use crate::target::Target;
-use crate::token::{redact, TokenError, TokenPlugin, TokenTarget};
+use auth::AuthPlugin;
+use origin::OriginPolicy;
+use token::{redact, TokenError, TokenPlugin, TokenTarget};
 
 /// Where sessions go: one fixed target, or wherever a token says.
 #[derive(Debug, Clone)]
@@ -73,7 +83,7 @@ impl Gate {
     /// Whether the socket peer may speak for the client (unix peers are local).
     pub fn trusts(&self, peer: &Peer) -> bool {
         match peer {
-            Peer::Tcp(a) => crate::forwarded::is_trusted(a.ip(), &self.trusted_proxies),
+            Peer::Tcp(a) => forwarded::is_trusted(a.ip(), &self.trusted_proxies),
             Peer::Unix => !self.trusted_proxies.is_empty(),
         }
     }
@@ -82,7 +92,7 @@ impl Gate {
     pub fn client(&self, conn: &ConnInfo, headers: &HeaderMap) -> String {
         match &conn.peer {
             Peer::Tcp(a) if self.trusts(&conn.peer) => {
-                let ip = crate::forwarded::client_addr(a.ip(), headers, &self.trusted_proxies);
+                let ip = forwarded::client_addr(a.ip(), headers, &self.trusted_proxies);
                 if ip == a.ip() {
                     a.to_string()
                 } else {
@@ -91,7 +101,7 @@ impl Gate {
             }
             Peer::Unix if self.trusts(&conn.peer) => {
                 let via = IpAddr::from([127, 0, 0, 1]);
-                let ip = crate::forwarded::client_addr(via, headers, &[IpNet::from(via)]);
+                let ip = forwarded::client_addr(via, headers, &[IpNet::from(via)]);
                 if ip == via {
                     conn.peer.to_string()
                 } else {
@@ -127,17 +137,17 @@ impl Gate {
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
-    ) -> Result<Target, Response<Body>> {
+    ) -> Result<Target, Refusal> {
         if let Err(r) = self
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
             log::info!("{client}: refused: {r}");
-            return Err(refusal(r));
+            return Err(r);
         }
         if let Err(r) = self.authenticate(headers, conn).await {
             log::info!("{client}: refused: {r}");
-            return Err(refusal(r));
+            return Err(r);
         }
         let (plugin, host) = match &self.route {
             Route::Fixed(t) => return Ok(t.clone()),
@@ -150,51 +160,34 @@ impl Gate {
         };
         let Some(token) = token else {
             log::info!("{client}: refused: no token in the request");
-            return Err(text_owned(
-                StatusCode::FORBIDDEN,
-                "Token not present\n".into(),
-            ));
+            return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
         match plugin.lookup(&token).await {
             Ok(Some(TokenTarget::Tcp(a))) => Ok(Target::Tcp(a)),
             Ok(Some(TokenTarget::Unix(p))) => Ok(Target::Unix(p)),
             Ok(None) => {
                 log::info!("{client}: refused: unknown token {}", redact(&token));
-                Err(text_owned(
-                    StatusCode::NOT_FOUND,
-                    "Token not found\n".into(),
-                ))
+                Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
             }
             Err(e) => {
                 log::warn!(
                     "{client}: token {} could not be looked up: {e}",
                     redact(&token)
                 );
-                let (status, what) = match e {
-                    TokenError::Unsupported(_) => (StatusCode::FORBIDDEN, "Token not supported\n"),
+                Err(match e {
+                    TokenError::Unsupported(_) => {
+                        Refusal::new(StatusCode::FORBIDDEN, "Token not supported")
+                    }
                     TokenError::BadData { .. } => {
-                        (StatusCode::BAD_GATEWAY, "Token entry unusable\n")
+                        Refusal::new(StatusCode::BAD_GATEWAY, "Token entry unusable")
                     }
                     TokenError::Unavailable { .. } => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "Token lookup failed\n")
+                        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Token lookup failed")
                     }
-                };
-                Err(text_owned(status, what.into()))
+                })
             }
         }
     }
-}
-
-/// An auth or origin refusal as a response (with the Basic challenge on 401).
-pub fn refusal(r: Refusal) -> Response<Body> {
-    let mut resp = text_owned(r.status, format!("{}\n", r.reason));
-    if r.www_authenticate {
-        resp.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static(BASIC_REALM_HEADER),
-        );
-    }
-    resp
 }
 
 /// `?token=...` as Python reads it: the first `token` value, decoded, with
@@ -225,6 +218,7 @@ fn host_token(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn tokens_from_query_and_host() {

@@ -67,7 +67,7 @@ pub async fn watchdog() {
 
 /// Keeps `STATUS=` up to date with the number of live sessions.
 pub async fn track_sessions(
-    mut sessions: watch::Receiver<crate::server::SessionCount>,
+    mut sessions: watch::Receiver<crate::session::SessionCount>,
     config: watch::Receiver<Arc<Config>>,
 ) {
     loop {

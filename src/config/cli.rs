@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::options::{OneOrMany, Options};
+use crate::config::options::{OneOrMany, Options};
 
 /// WebSocket-to-TCP bridge for noVNC, compatible with Python websockify.
 ///
@@ -319,7 +319,7 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
-    use crate::limits;
+    use crate::defaults;
 
     /// Every conf key is a long option and every long option a conf key (but
     /// the command-only ones), so the two spellings cannot drift apart.
@@ -331,7 +331,7 @@ mod tests {
             .filter_map(|a| a.get_long().map(str::to_owned))
             .collect();
         let positional = ["listen", "target"];
-        for key in crate::options::KEYS {
+        for key in crate::config::options::KEYS {
             let known = positional.contains(key) || longs.iter().any(|l| l == key);
             assert!(known, "conf key {key} has no --{key}");
         }
@@ -346,7 +346,7 @@ mod tests {
             ];
             assert!(
                 command_only.contains(&long.as_str())
-                    || crate::options::KEYS.contains(&long.as_str()),
+                    || crate::config::options::KEYS.contains(&long.as_str()),
                 "--{long} has no conf key"
             );
         }
@@ -358,20 +358,20 @@ mod tests {
     fn help_defaults_match_the_limits() {
         let cmd = Cli::command();
         let expect = [
-            ("heartbeat", limits::HEARTBEAT_SECS.to_string()),
+            ("heartbeat", defaults::HEARTBEAT_SECS.to_string()),
             (
                 "handshake_timeout",
-                limits::HANDSHAKE_TIMEOUT.as_secs().to_string(),
+                defaults::HANDSHAKE_TIMEOUT.as_secs().to_string(),
             ),
             (
                 "connect_timeout",
-                limits::CONNECT_TIMEOUT.as_secs().to_string(),
+                defaults::CONNECT_TIMEOUT.as_secs().to_string(),
             ),
-            ("max_message_size", limits::MAX_MESSAGE_SIZE.to_string()),
-            ("max_header_size", limits::MAX_HEADER_SIZE.to_string()),
+            ("max_message_size", defaults::MAX_MESSAGE_SIZE.to_string()),
+            ("max_header_size", defaults::MAX_HEADER_SIZE.to_string()),
             (
                 "shutdown_grace",
-                limits::SHUTDOWN_GRACE.as_secs().to_string(),
+                defaults::SHUTDOWN_GRACE.as_secs().to_string(),
             ),
         ];
         for (id, default) in expect {

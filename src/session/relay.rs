@@ -20,11 +20,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::handshake::Mode;
-use crate::limits::{CLOSE_TIMEOUT, TARGET_WRITE_BATCH};
-use crate::record::{traffic, Direction, Recorder};
+use super::record::{traffic, Direction, Recorder};
+use super::target::{TargetReader, TargetStream, TargetWriter};
+use super::Mode;
+use crate::defaults::{CLOSE_TIMEOUT, TARGET_WRITE_BATCH};
 use crate::shutdown::Shutdown;
-use crate::target::{TargetReader, TargetStream, TargetWriter};
 
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 type Stream<S> = SplitStream<WebSocketStream<S>>;

@@ -1,5 +1,9 @@
 //! TLS server settings from PEM files, with rustls (TLS 1.2 and 1.3 only),
 //! and Python websockify's `--ssl-version` / `--ssl-ciphers` mapped onto them.
+//!
+//! `cert` makes the self-signed certificate of `--generate-cert` and the package.
+
+pub mod cert;
 
 use std::path::Path;
 use std::sync::Arc;

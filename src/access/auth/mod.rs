@@ -1,6 +1,5 @@
 //! Access control for the HTTP upgrade (and, with `--web-auth`, the static
-//! pages): Python websockify's auth plugins, an `htpasswd` file, and the
-//! allowed-origins policy.
+//! pages): Python websockify's auth plugins and an `htpasswd` file.
 //!
 //! Everything here is synchronous and free of I/O except [`AuthPlugin::htpasswd`],
 //! which reads its file. A check that verifies a password hash (bcrypt,
@@ -10,17 +9,15 @@
 
 mod basic;
 mod htpasswd;
-mod origin;
 
-use std::fmt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 
+pub use super::refusal::Refusal;
 pub use basic::BasicCredentials;
 pub use htpasswd::Htpasswd;
-pub use origin::OriginPolicy;
 
 /// Python's module path for the built-in plugins; `--auth-plugin` accepts the
 /// class name alone or prefixed with it, as Python's `rsplit('.', 1)` does.
@@ -29,46 +26,6 @@ const PYTHON_MODULE: &str = "websockify.auth_plugins.";
 /// Realm Python websockify sends in its Basic challenge; kept so browsers
 /// that remember credentials per realm keep working after the switch.
 pub const BASIC_REALM_HEADER: &str = "Basic realm=\"Websockify\"";
-
-/// Why a request was refused, as an HTTP status. The reason is safe to log
-/// and to send to the client: it never contains a credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
-    /// 401 (ask for credentials) or 403 (refused).
-    pub status: StatusCode,
-    /// Human-readable, fixed text.
-    pub reason: &'static str,
-    /// Send `WWW-Authenticate:` [`BASIC_REALM_HEADER`] so the browser prompts.
-    pub www_authenticate: bool,
-}
-
-impl Refusal {
-    /// 401 with a Basic challenge: credentials missing or wrong (Python's `demand_auth`).
-    pub(crate) fn demand_auth(reason: &'static str) -> Self {
-        Refusal {
-            status: StatusCode::UNAUTHORIZED,
-            reason,
-            www_authenticate: true,
-        }
-    }
-
-    /// 403: malformed credentials, wrong origin or CN (Python's `auth_error`).
-    pub(crate) fn forbidden(reason: &'static str) -> Self {
-        Refusal {
-            status: StatusCode::FORBIDDEN,
-            reason,
-            www_authenticate: false,
-        }
-    }
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.reason)
-    }
-}
-
-impl std::error::Error for Refusal {}
 
 /// One configured auth plugin. `Debug` never shows a user name or password.
 #[derive(Debug)]
@@ -174,6 +131,7 @@ mod tests {
     use super::*;
     use base64::Engine as _;
     use http::HeaderValue;
+    use http::StatusCode;
 
     fn with(name: &'static str, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -6,14 +6,7 @@ use http::{Method, Request, Version};
 use thiserror::Error;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-/// How session payloads travel in WebSocket frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Binary frames carry the raw bytes (subprotocol `binary` or none).
-    Binary,
-    /// Text frames carry base64 of the bytes (subprotocol `base64`, old clients).
-    Base64,
-}
+pub use crate::session::Mode;
 
 /// What the handshake agreed on.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,66 @@
+//! Configuration: the command line (`cli`) and conf files (`options`) merged
+//! into validated `Settings` (`settings`), whose per-connection part, a
+//! `Config`, is built by `build` and handed to the server, which swaps it on
+//! reload.
+//!
+//! Everything that can be wrong (addresses, files, option combinations) is
+//! found here, before any socket is bound, with an error naming where the
+//! value came from (`FILE:LINE: key` or `command line: key`) and what is wrong.
+
+mod build;
+pub mod cli;
+pub mod options;
+mod settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::access::caps::Maximums;
+use crate::access::Gate;
+use crate::web::Web;
+
+pub use settings::{Lifetime, Settings, UnixListen, Unsupported};
+
+/// Limits applied to every connection.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// From accept to a complete TLS handshake and HTTP request head.
+    pub handshake_timeout: Duration,
+    /// Per resolved target address.
+    pub connect_timeout: Duration,
+    /// Largest client message and frame.
+    pub max_message_size: usize,
+    /// Largest HTTP request head.
+    pub max_header_size: usize,
+}
+
+/// Everything a connection needs, shared by all connections. A reload
+/// builds a new one; sessions keep the one they started with.
+#[derive(Debug)]
+pub struct Config {
+    /// Where sessions go and who may open them.
+    pub gate: Gate,
+    /// Trusted proxies send a PROXY protocol header first.
+    pub proxy_protocol: bool,
+    /// Connection and session caps.
+    pub caps: Maximums,
+    /// The static file server, if `web` is set.
+    pub web: Option<Web>,
+    /// Canonical web root, for the start-up log line.
+    pub web_root: Option<PathBuf>,
+    /// TLS settings when a certificate was given.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS to the target (`ssl-target`).
+    pub target_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Refuse clients that do not start with a TLS handshake.
+    pub ssl_only: bool,
+    /// Ping interval; `None` when heartbeats are off.
+    pub heartbeat: Option<Duration>,
+    /// Per-connection limits.
+    pub limits: Limits,
+    /// Print frame symbols (`--traffic`).
+    pub traffic: bool,
+    /// Record sessions to `FILE.N` (`--record`).
+    pub record: Option<PathBuf>,
+}

@@ -1,0 +1,92 @@
+//! The HTTP side of a connection: hyper parses requests; upgrades become
+//! sessions (`upgrade`, with the RFC 6455 rules in `handshake`), GET/HEAD go
+//! to the static site, everything else gets 405.
+
+pub mod handshake;
+mod upgrade;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::access::auth::BASIC_REALM_HEADER;
+use crate::access::{ConnInfo, Refusal};
+use crate::defaults::MAX_HEADERS;
+use crate::response::{text, text_owned, Body};
+use crate::session::Ctx;
+
+/// Serves HTTP/1.1 on `io` until the client leaves, the connection is
+/// upgraded, or shutdown is requested.
+pub async fn serve<I>(io: I, conn_info: ConnInfo, ctx: Ctx)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &ctx.config.limits;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(limits.max_header_size)
+        .max_headers(MAX_HEADERS);
+    let mut shutdown = ctx.shutdown.clone();
+    let peer = conn_info.peer.clone();
+    let shared = Arc::new((conn_info, ctx));
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(respond(req, &shared.0, &shared.1).await) }
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shutdown.requested() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        log::debug!("{peer}: HTTP connection ended: {e}");
+    }
+}
+
+async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response<Body> {
+    let gate = &ctx.config.gate;
+    let client = gate.client(conn, req.headers());
+    log::debug!("{client}: {} {}", req.method(), req.uri());
+    if handshake::is_upgrade(&req) {
+        return upgrade::answer(req, conn, client, ctx).await;
+    }
+    match (req.method(), &ctx.config.web) {
+        (&Method::GET | &Method::HEAD, Some(web)) => {
+            if gate.web_auth {
+                if let Err(r) = gate.authenticate(req.headers(), conn).await {
+                    log::info!("{client}: refused {}: {r}", req.uri().path());
+                    return refusal(r);
+                }
+            }
+            web.serve(req).await
+        }
+        _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
+    }
+}
+
+/// A refusal from the access rules as a response (with the Basic challenge on 401).
+fn refusal(r: Refusal) -> Response<Body> {
+    let mut resp = text_owned(r.status, format!("{}\n", r.reason));
+    if r.www_authenticate {
+        resp.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(BASIC_REALM_HEADER),
+        );
+    }
+    resp
+}

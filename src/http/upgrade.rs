@@ -1,0 +1,80 @@
+//! The WebSocket upgrade: the handshake rules, the access check, the
+//! per-target cap, then 101 and a session task on the upgraded connection.
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::handshake::{self, Accepted, HandshakeError};
+use super::refusal;
+use crate::access::ConnInfo;
+use crate::response::{empty, text, Body};
+use crate::session::{self, Ctx};
+
+/// Answers 101 and hands the connection to a session task, or refuses:
+/// 400 for a bad handshake, 401/403/404/503 from the gate, 503 at the cap.
+pub(super) async fn answer(
+    mut req: Request<Incoming>,
+    conn: &ConnInfo,
+    client: String,
+    ctx: &Ctx,
+) -> Response<Body> {
+    let accepted = match handshake::accept(&req) {
+        Ok(accepted) => accepted,
+        Err(e) => return bad_handshake(&client, &e),
+    };
+    let gate = &ctx.config.gate;
+    let target = match gate.admit(req.uri(), req.headers(), conn, &client).await {
+        Ok(target) => target,
+        Err(r) => return refusal(r),
+    };
+    let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
+        log::warn!("{client}: refused: the target {target} has its maximum of sessions");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sessions for this target\n",
+        );
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (ctx, mode) = (ctx.clone(), accepted.mode);
+    tokio::spawn(async move {
+        let _permit = permit;
+        match on_upgrade.await {
+            Ok(upgraded) => session::run(upgraded, client, target, mode, ctx).await,
+            Err(e) => log::info!("{client}: upgrade failed: {e}"),
+        }
+    });
+    switching_protocols(accepted)
+}
+
+/// 400, with `Sec-WebSocket-Version: 13` when the version was the problem.
+fn bad_handshake(client: &str, e: &HandshakeError) -> Response<Body> {
+    log::info!("{client}: refused WebSocket handshake: {e}");
+    let mut resp = text(StatusCode::BAD_REQUEST, "Bad WebSocket handshake\n");
+    if matches!(e, HandshakeError::BadVersion(_)) {
+        resp.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    resp
+}
+
+/// The 101 answer with the accept key and the chosen subprotocol.
+fn switching_protocols(accepted: Accepted) -> Response<Body> {
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = resp.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(key) = HeaderValue::from_str(&accepted.accept_key) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, key);
+    }
+    if let Some(protocol) = accepted.protocol {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(protocol),
+        );
+    }
+    resp
+}

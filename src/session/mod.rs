@@ -1,0 +1,135 @@
+//! One WebSocket session: after the 101, connect the target (`target`), pump
+//! bytes both ways (`relay`), observe them (`record`), and log the result.
+//! The live count (`count`) and the shared context (`context`) live here too,
+//! because the session is the lowest layer that needs them.
+
+mod context;
+mod count;
+pub mod record;
+pub mod relay;
+pub mod target;
+
+use std::time::Instant;
+
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+pub use context::Ctx;
+pub use count::SessionCount;
+
+use crate::addr::Target;
+use crate::config::Config;
+use crate::defaults::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
+use count::LiveSession;
+use record::Recorder;
+use target::TargetStream;
+
+/// How session payloads travel in WebSocket frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Binary frames carry the raw bytes (subprotocol `binary` or none).
+    Binary,
+    /// Text frames carry base64 of the bytes (subprotocol `base64`, old clients).
+    Base64,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Binary => "binary",
+            Mode::Base64 => "base64",
+        }
+    }
+}
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// The WebSocket settings every session uses: bounded message and buffer sizes.
+fn ws_config(config: &Config) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
+        .max_message_size(Some(config.limits.max_message_size))
+        .max_frame_size(Some(config.limits.max_message_size))
+}
+
+/// Runs a session on an upgraded connection until both sides have closed.
+pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode, ctx: Ctx) {
+    let Ctx {
+        config,
+        mut shutdown,
+        sessions,
+        ..
+    } = ctx;
+    let _live = LiveSession::new(&sessions);
+    let io = TokioIo::new(upgraded);
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
+    let started = Instant::now();
+    let Some(stream) = connect(&mut ws, &client, &target, &config).await else {
+        return;
+    };
+    let (client_s, target_s) = (client.as_str(), target.to_string());
+    let mode_name = mode.name();
+    log::info!(
+        client = client_s, target_addr = target_s.as_str(), mode = mode_name;
+        "{client}: session open to {target} ({mode_name} frames)"
+    );
+    let observe = relay::Observer {
+        traffic: config.traffic,
+        recorder: recorder(&config, &client),
+    };
+    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown, &observe).await;
+    drop(observe); // finishes the recording before the session is reported closed
+    let secs = started.elapsed().as_secs_f64();
+    log::info!(
+        client = client_s, target_addr = target_s.as_str(),
+        bytes_to_target = out.to_target, bytes_to_client = out.to_client,
+        duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
+        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",
+        out.to_target,
+        out.to_client,
+        out.code,
+        out.reason,
+    );
+}
+
+/// The connected target, or `None` after telling the client 1011 and logging why.
+async fn connect(
+    ws: &mut Ws,
+    client: &str,
+    target: &Target,
+    config: &Config,
+) -> Option<TargetStream> {
+    let timeout = config.limits.connect_timeout;
+    match target::connect(target, timeout, config.target_tls.as_ref()).await {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            log::warn!(
+                client = client, target_addr = target.to_string().as_str(), close_code = 1011;
+                "{client}: session refused: target {target}: {e}; sent close 1011"
+            );
+            let frame = CloseFrame {
+                code: CloseCode::Error,
+                reason: "Failed to connect to downstream server".into(),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+            None
+        }
+    }
+}
+
+/// The `--record` file for this session, if recording is on and it opens.
+fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Recorder>> {
+    let base = config.record.as_deref()?;
+    match Recorder::open(base) {
+        Ok(r) => Some(std::sync::Mutex::new(r)),
+        Err(e) => {
+            log::warn!("{client}: cannot record to {}.N: {e}", base.display());
+            None
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Living under systemd: readiness and status (`notify`), the journal with
+//! structured fields (`logging`), and the generator that turns
+//! `/etc/websockify/NAME.conf` into socket units (`generator`).
+
+pub mod generator;
+pub mod logging;
+pub mod notify;
