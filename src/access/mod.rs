@@ -162,30 +162,36 @@ impl Gate {
             log::info!("{client}: refused: no token in the request");
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
-        match plugin.lookup(&token).await {
-            Ok(Some(TokenTarget::Tcp(a))) => Ok(Target::Tcp(a)),
-            Ok(Some(TokenTarget::Unix(p))) => Ok(Target::Unix(p)),
-            Ok(None) => {
-                log::info!("{client}: refused: unknown token {}", redact(&token));
-                Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
-            }
-            Err(e) => {
-                log::warn!(
-                    "{client}: token {} could not be looked up: {e}",
-                    redact(&token)
-                );
-                Err(match e {
-                    TokenError::Unsupported(_) => {
-                        Refusal::new(StatusCode::FORBIDDEN, "Token not supported")
-                    }
-                    TokenError::BadData { .. } => {
-                        Refusal::new(StatusCode::BAD_GATEWAY, "Token entry unusable")
-                    }
-                    TokenError::Unavailable { .. } => {
-                        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Token lookup failed")
-                    }
-                })
-            }
+        route_token(plugin, &token, client).await
+    }
+}
+
+/// The target a token names, or the refusal (403/404/502/503) with a log
+/// line that never shows the whole token.
+async fn route_token(plugin: &TokenPlugin, token: &str, client: &str) -> Result<Target, Refusal> {
+    match plugin.lookup(token).await {
+        Ok(Some(TokenTarget::Tcp(a))) => Ok(Target::Tcp(a)),
+        Ok(Some(TokenTarget::Unix(p))) => Ok(Target::Unix(p)),
+        Ok(None) => {
+            log::info!("{client}: refused: unknown token {}", redact(token));
+            Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
+        }
+        Err(e) => {
+            log::warn!(
+                "{client}: token {} could not be looked up: {e}",
+                redact(token)
+            );
+            Err(match e {
+                TokenError::Unsupported(_) => {
+                    Refusal::new(StatusCode::FORBIDDEN, "Token not supported")
+                }
+                TokenError::BadData { .. } => {
+                    Refusal::new(StatusCode::BAD_GATEWAY, "Token entry unusable")
+                }
+                TokenError::Unavailable { .. } => {
+                    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Token lookup failed")
+                }
+            })
         }
     }
 }

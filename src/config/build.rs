@@ -83,20 +83,7 @@ fn gate(m: &Merged) -> Result<Gate> {
         None => vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
     };
     let trusted_proxies = parse_trusted(&trusted).with_context(|| at("trusted-proxies"))?;
-    let auth = match (&o.auth_plugin, &o.auth_file) {
-        (Some(_), Some(_)) => bail!(
-            "{}: give either `auth-plugin` or `auth-file`, not both",
-            at("auth-file")
-        ),
-        (Some(plugin), None) => Some(
-            AuthPlugin::new(plugin, o.auth_source.as_deref()).with_context(|| at("auth-plugin"))?,
-        ),
-        (None, Some(file)) => Some(AuthPlugin::htpasswd(file).with_context(|| at("auth-file"))?),
-        (None, None) if o.auth_source.is_some() => {
-            bail!("{}: `auth-source` needs `auth-plugin`", at("auth-source"))
-        }
-        (None, None) => None,
-    };
+    let auth = auth(m)?;
     if o.web_auth == Some(true) && (auth.is_none() || o.web.is_none()) {
         bail!(
             "{}: `web-auth` needs `web` and `auth-plugin` or `auth-file`",
@@ -109,6 +96,26 @@ fn gate(m: &Merged) -> Result<Gate> {
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
+    })
+}
+
+/// `auth-plugin` with `auth-source`, or `auth-file`, or none.
+fn auth(m: &Merged) -> Result<Option<AuthPlugin>> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    Ok(match (&o.auth_plugin, &o.auth_file) {
+        (Some(_), Some(_)) => bail!(
+            "{}: give either `auth-plugin` or `auth-file`, not both",
+            at("auth-file")
+        ),
+        (Some(plugin), None) => Some(
+            AuthPlugin::new(plugin, o.auth_source.as_deref()).with_context(|| at("auth-plugin"))?,
+        ),
+        (None, Some(file)) => Some(AuthPlugin::htpasswd(file).with_context(|| at("auth-file"))?),
+        (None, None) if o.auth_source.is_some() => {
+            bail!("{}: `auth-source` needs `auth-plugin`", at("auth-source"))
+        }
+        (None, None) => None,
     })
 }
 

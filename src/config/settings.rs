@@ -83,16 +83,7 @@ impl Settings {
     pub fn from_merged(m: &Merged) -> Result<Settings> {
         let o = &m.options;
         let at = |key: &str| format!("{}: {key}", m.origin(key));
-        for (option, why) in REFUSED {
-            if o.is_set(option) {
-                return Err(Unsupported {
-                    origin: m.origin(option).to_string(),
-                    option,
-                    why,
-                }
-                .into());
-            }
-        }
+        refuse_unsupported(m)?;
         if o.legacy_syslog == Some(true) && o.syslog.is_none() {
             bail!("{}: `legacy-syslog` needs `syslog`", at("legacy-syslog"));
         }
@@ -135,6 +126,20 @@ impl Settings {
             legacy_syslog: o.legacy_syslog == Some(true),
         })
     }
+}
+
+/// Exit status 2 for an option that is accepted but not carried out.
+fn refuse_unsupported(m: &Merged) -> Result<(), Unsupported> {
+    for (option, why) in REFUSED {
+        if m.options.is_set(option) {
+            return Err(Unsupported {
+                origin: m.origin(option).to_string(),
+                option,
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Octal permission bits; Python's default is 0600.

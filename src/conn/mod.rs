@@ -77,27 +77,7 @@ where
         Err(_) => return log::info!("{peer}: sent nothing within {limit:?}; closed"),
     };
     match (&config.tls, looks_like_tls(first)) {
-        (Some(tls), true) => {
-            let acceptor = TlsAcceptor::from(tls.clone());
-            match timeout(limit, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => {
-                    let client_cn = tls_stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(|c| common_name(c));
-                    let info = ConnInfo {
-                        peer,
-                        tls: true,
-                        client_cn,
-                    };
-                    http::serve(tls_stream, info, ctx).await
-                }
-                Ok(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
-                Err(_) => log::info!("{peer}: TLS handshake not done within {limit:?}; closed"),
-            }
-        }
+        (Some(tls), true) => serve_tls(stream, peer, TlsAcceptor::from(tls.clone()), ctx).await,
         (None, true) => log::info!("{peer}: TLS connection refused: no --cert configured"),
         (_, false) if config.ssl_only => {
             log::info!("{peer}: plain connection refused: --ssl-only is set")
@@ -110,6 +90,32 @@ where
             };
             http::serve(stream, info, ctx).await
         }
+    }
+}
+
+/// Finishes the TLS handshake within the handshake timeout, then serves HTTP.
+async fn serve_tls<S>(stream: S, peer: Peer, acceptor: TlsAcceptor, ctx: Ctx)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limit = ctx.config.limits.handshake_timeout;
+    match timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) => {
+            let client_cn = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| common_name(c));
+            let info = ConnInfo {
+                peer,
+                tls: true,
+                client_cn,
+            };
+            http::serve(tls_stream, info, ctx).await
+        }
+        Ok(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
+        Err(_) => log::info!("{peer}: TLS handshake not done within {limit:?}; closed"),
     }
 }
 

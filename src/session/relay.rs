@@ -127,7 +127,15 @@ where
         end = down.relay(heartbeat, shutdown) => end,
     };
     log::debug!("relay phase one ended: {end:?}");
+    close(end, up, down).await
+}
 
+/// Phase two: closes the other side the way it expects and says how the
+/// session ended.
+async fn close<S>(end: End, mut up: Up<'_, S>, mut down: Down<'_, S>) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let (code, reason) = match end {
         End::ClientClose(frame) => {
             // tungstenite queued the echo of the client's close frame; flush it.

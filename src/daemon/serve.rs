@@ -1,0 +1,115 @@
+//! Serving: listeners from the open sockets, readiness and status for
+//! systemd, and the signals (SIGTERM, SIGINT, SIGHUP) and lifetime that stop
+//! or reload the server.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
+
+use super::lifetime::lifetime_over;
+use super::reload::Reload;
+use crate::addr::ListenAddr;
+use crate::config::{Config, Settings};
+use crate::defaults::DRAIN_TIMEOUT;
+use crate::listen::{Listener, OpenSocket};
+use crate::server::{Server, Stop};
+use crate::session::SessionCount;
+use crate::systemd::notify;
+
+/// Serves until a signal or the lifetime stops the server.
+pub(super) async fn serve(
+    settings: Settings,
+    sockets: Vec<OpenSocket>,
+    reload: Reload,
+) -> Result<()> {
+    let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
+    let listeners = listeners(sockets)?;
+    if socket_activated && !settings.listen.is_empty() {
+        log::info!("socket activation: the configured listen addresses are not bound");
+    }
+    let first = Arc::new(settings.config);
+    log::info!("relaying to {}{}", first.gate.route, web_note(&first));
+    let (config_tx, config_rx) = watch::channel(first);
+    let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
+    tokio::spawn(notify::watchdog());
+    tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
+    notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
+
+    let stop = Stopper {
+        term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+        hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+        sessions: server.sessions(),
+        reload,
+        config: config_tx,
+        listen: settings.listen,
+        socket_activated,
+    };
+    let lifetime = lifetime_over(settings.lifetime, server.sessions());
+    let grace = settings.shutdown_grace;
+    server
+        .run(async move {
+            let how = stop.wait(lifetime).await;
+            notify::stopping(grace + DRAIN_TIMEOUT);
+            how
+        })
+        .await;
+    Ok(())
+}
+
+/// Listeners for the open sockets, each logged with where it came from.
+fn listeners(sockets: Vec<OpenSocket>) -> Result<Vec<Listener>> {
+    let mut listeners = Vec::new();
+    for socket in sockets {
+        let origin = socket.origin.clone();
+        let listener = socket.into_listener()?;
+        match origin.as_str() {
+            "" => log::info!("listening on {listener}"),
+            o => log::info!("listening on {listener} ({o})"),
+        }
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// What stops the server, and SIGHUP's reload in the meantime.
+struct Stopper {
+    term: Signal,
+    hup: Signal,
+    sessions: watch::Receiver<SessionCount>,
+    reload: Reload,
+    config: watch::Sender<Arc<Config>>,
+    listen: Vec<ListenAddr>,
+    socket_activated: bool,
+}
+
+impl Stopper {
+    /// Reloads on each SIGHUP until a signal or the lifetime says how to stop.
+    async fn wait(mut self, lifetime: impl std::future::Future<Output = String>) -> Stop {
+        tokio::pin!(lifetime);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break Stop::Now,
+                _ = self.term.recv() => break Stop::Now,
+                reason = &mut lifetime => {
+                    log::info!("{reason}: stopping");
+                    break Stop::WhenIdle;
+                }
+                _ = self.hup.recv() => {
+                    let live = self.sessions.borrow().live;
+                    self.reload.apply(&self.config, &self.listen, self.socket_activated, live);
+                }
+            }
+        }
+    }
+}
+
+/// The web root, for the start and reload log lines.
+pub(super) fn web_note(config: &Config) -> String {
+    config
+        .web_root
+        .as_ref()
+        .map(|w| format!(", web root {}", w.display()))
+        .unwrap_or_default()
+}
