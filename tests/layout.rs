@@ -17,7 +17,10 @@ fn layout_block() -> String {
         .nth(1)
         .expect("README has a Layout section");
     let section = section.split("\n## ").next().unwrap_or(section);
-    let block = section.split("```").nth(1).expect("Layout has a code block");
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("Layout has a code block");
     block.to_owned()
 }
 
@@ -48,7 +51,10 @@ fn every_path_in_the_layout_exists() {
     let named = named_paths();
     assert!(named.len() > 20, "too few paths found: {named:?}");
     let missing: Vec<_> = named.iter().filter(|p| !p.exists()).collect();
-    assert!(missing.is_empty(), "README Layout names missing paths: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README Layout names missing paths: {missing:?}"
+    );
 }
 
 #[test]
@@ -67,7 +73,10 @@ fn every_source_folder_and_file_is_in_the_layout() {
             unnamed.push(path);
         }
     }
-    assert!(unnamed.is_empty(), "README Layout does not name: {unnamed:?}");
+    assert!(
+        unnamed.is_empty(),
+        "README Layout does not name: {unnamed:?}"
+    );
 }
 
 /// Files of one top-level folder that the Layout leaves out (`mod.rs`, test

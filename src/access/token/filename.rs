@@ -4,10 +4,9 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
-use std::path::PathBuf;
 
-use anyhow::{bail, Context};
 
+use super::dir::TokenDir;
 use super::{parse_target, redact, TokenError, TokenTarget};
 
 /// More than any `host:port` needs; stops a token from making us read a big file.
@@ -15,26 +14,19 @@ const MAX_TARGET_FILE: u64 = 4096;
 
 #[derive(Clone)]
 pub(super) struct TokenFileName {
-    dir: PathBuf,
+    dir: TokenDir,
 }
 
 impl TokenFileName {
-    /// The directory must exist, as Python's constructor demands.
     pub(super) fn new(source: &str) -> anyhow::Result<Self> {
-        let meta = fs::metadata(source)
-            .with_context(|| format!("TokenFileName needs a directory: {source}"))?;
-        if !meta.is_dir() {
-            bail!("TokenFileName needs a directory: {source} is not one");
-        }
-        Ok(Self { dir: source.into() })
+        Ok(Self {
+            dir: TokenDir::new("TokenFileName", source)?,
+        })
     }
 
     pub(super) async fn lookup(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
         let this = self.clone();
-        let token = token.to_owned();
-        tokio::task::spawn_blocking(move || this.read(&token))
-            .await
-            .map_err(|e| self.unavailable(io::Error::other(e)))?
+        self.dir.lookup(token, move |t| this.read(t)).await
     }
 
     fn read(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
@@ -44,30 +36,30 @@ impl TokenFileName {
         if matches!(name, "" | "." | "..") || name.contains('\0') {
             return Ok(None);
         }
-        let path = self.dir.join(name);
+        let path = self.dir.path().join(name);
         // Stat before opening: opening a FIFO someone left there would block.
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if !self.dir.is_dir() {
-                    return Err(self.unavailable(e));
+                if !self.dir.path().is_dir() {
+                    return Err(self.dir.unavailable(e));
                 }
                 return Ok(None);
             }
-            Err(e) => return Err(self.unavailable(e)),
+            Err(e) => return Err(self.dir.unavailable(e)),
         };
         if !meta.is_file() {
             log::debug!(
                 "{}: token {} is not a regular file",
-                self.dir.display(),
+                self.dir.path().display(),
                 redact(token)
             );
             return Ok(None);
         }
-        let file = fs::File::open(&path).map_err(|e| self.unavailable(e))?;
+        let file = fs::File::open(&path).map_err(|e| self.dir.unavailable(e))?;
         let mut text = String::new();
         let bad = |reason: String| TokenError::BadData {
-            origin: self.dir.display().to_string(),
+            origin: self.dir.path().display().to_string(),
             token: redact(token),
             reason,
         };
@@ -76,17 +68,10 @@ impl TokenFileName {
             .map_err(|e| bad(format!("cannot read the file: {e}")))?;
         parse_target(&text).map(Some).map_err(bad)
     }
-
-    fn unavailable(&self, e: io::Error) -> TokenError {
-        TokenError::Unavailable {
-            origin: self.dir.display().to_string(),
-            reason: e.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for TokenFileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenFileName {}", self.dir.display())
+        write!(f, "TokenFileName {}", self.dir.path().display())
     }
 }

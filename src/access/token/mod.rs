@@ -9,6 +9,7 @@
 //! not reported to the browser (or the log) as a bad token.
 
 mod api;
+mod dir;
 mod file;
 mod filename;
 mod jwt;

@@ -9,37 +9,27 @@
 
 use std::fmt;
 use std::fs;
-use std::io;
 use std::os::unix::fs::FileTypeExt;
-use std::path::PathBuf;
 
-use anyhow::{bail, Context};
 
+use super::dir::TokenDir;
 use super::{redact, TokenError, TokenTarget};
 
 #[derive(Clone)]
 pub(super) struct SocketDirectory {
-    dir: PathBuf,
+    dir: TokenDir,
 }
 
 impl SocketDirectory {
-    /// The directory must exist now, so that a typo is reported at start
-    /// rather than as every token being unknown.
     pub(super) fn new(source: &str) -> anyhow::Result<Self> {
-        let meta = fs::metadata(source)
-            .with_context(|| format!("UnixDomainSocketDirectory needs a directory: {source}"))?;
-        if !meta.is_dir() {
-            bail!("UnixDomainSocketDirectory needs a directory: {source} is not one");
-        }
-        Ok(Self { dir: source.into() })
+        Ok(Self {
+            dir: TokenDir::new("UnixDomainSocketDirectory", source)?,
+        })
     }
 
     pub(super) async fn lookup(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
         let this = self.clone();
-        let token = token.to_owned();
-        tokio::task::spawn_blocking(move || this.resolve(&token))
-            .await
-            .map_err(|e| self.unavailable(io::Error::other(e)))?
+        self.dir.lookup(token, move |t| this.resolve(t)).await
     }
 
     fn resolve(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
@@ -48,20 +38,24 @@ impl SocketDirectory {
         }
         // Resolved on every lookup: the directory may be recreated (tmpfs
         // under /run) or be a symlink that an administrator re-points.
-        let dir = fs::canonicalize(&self.dir).map_err(|e| self.unavailable(e))?;
+        let dir = fs::canonicalize(self.dir.path()).map_err(|e| self.dir.unavailable(e))?;
         let path = match fs::canonicalize(dir.join(token)) {
             Ok(path) => path,
             // Missing, a path through a non-directory, a loop, no permission:
             // all just "no such socket" to a client that asked for it.
             Err(e) => {
-                log::debug!("{}: token {}: {e}", self.dir.display(), redact(token));
+                log::debug!(
+                    "{}: token {}: {e}",
+                    self.dir.path().display(),
+                    redact(token)
+                );
                 return Ok(None);
             }
         };
         if path == dir || !path.starts_with(&dir) {
             log::warn!(
                 "{}: token {} points outside the directory; refused",
-                self.dir.display(),
+                self.dir.path().display(),
                 redact(token)
             );
             return Ok(None);
@@ -71,7 +65,7 @@ impl SocketDirectory {
             Ok(_) => {
                 log::debug!(
                     "{}: token {} is not a socket",
-                    self.dir.display(),
+                    self.dir.path().display(),
                     redact(token)
                 );
                 Ok(None)
@@ -79,17 +73,10 @@ impl SocketDirectory {
             Err(_) => Ok(None),
         }
     }
-
-    fn unavailable(&self, e: io::Error) -> TokenError {
-        TokenError::Unavailable {
-            origin: self.dir.display().to_string(),
-            reason: e.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for SocketDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UnixDomainSocketDirectory {}", self.dir.display())
+        write!(f, "UnixDomainSocketDirectory {}", self.dir.path().display())
     }
 }
