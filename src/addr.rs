@@ -118,6 +118,16 @@ pub enum Target {
     Unix(PathBuf),
 }
 
+impl Target {
+    /// A TCP target `host:port`.
+    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
+        Target::Tcp(TargetAddr {
+            host: host.into(),
+            port,
+        })
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -16,13 +16,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use token_servers::{free_port, tls_acceptor, Api, Handler, RedisServer, Reply};
 use websockify::access::token::{TokenError, TokenPlugin, TokenTarget};
-use websockify::addr::TargetAddr;
 
 fn tcp(host: &str, port: u16) -> Option<TokenTarget> {
-    Some(TokenTarget::Tcp(TargetAddr {
-        host: host.into(),
-        port,
-    }))
+    Some(TokenTarget::tcp(host, port))
 }
 
 fn plugin(name: &str, source: impl AsRef<str>) -> TokenPlugin {

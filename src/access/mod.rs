@@ -24,7 +24,7 @@ use crate::addr::Target;
 use crate::listen::Peer;
 use auth::AuthPlugin;
 use origin::OriginPolicy;
-use token::{redact, TokenError, TokenPlugin, TokenTarget};
+use token::{redact, TokenError, TokenPlugin};
 
 /// Where sessions go: one fixed target, or wherever a token says.
 #[derive(Debug, Clone)]
@@ -170,8 +170,7 @@ impl Gate {
 /// line that never shows the whole token.
 async fn route_token(plugin: &TokenPlugin, token: &str, client: &str) -> Result<Target, Refusal> {
     match plugin.lookup(token).await {
-        Ok(Some(TokenTarget::Tcp(a))) => Ok(Target::Tcp(a)),
-        Ok(Some(TokenTarget::Unix(p))) => Ok(Target::Unix(p)),
+        Ok(Some(target)) => Ok(target),
         Ok(None) => {
             log::info!("{client}: refused: unknown token {}", redact(token));
             Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))

@@ -293,13 +293,9 @@ fn split_colon_space(line: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::TargetAddr;
 
     fn tcp(host: &str, port: u16) -> TokenTarget {
-        TokenTarget::Tcp(TargetAddr {
-            host: host.into(),
-            port,
-        })
+        TokenTarget::tcp(host, port)
     }
 
     fn entry(line: &str) -> Option<(String, TokenTarget)> {

@@ -5,7 +5,6 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 
-
 use super::dir::TokenDir;
 use super::{parse_target, redact, TokenError, TokenTarget};
 

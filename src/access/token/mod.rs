@@ -22,25 +22,9 @@ use std::path::PathBuf;
 use anyhow::bail;
 use serde_json::Value;
 
+/// Where a token leads: the same as any target (`host:port` or a unix socket).
+pub use crate::addr::Target as TokenTarget;
 use crate::addr::TargetAddr;
-
-/// Where a token leads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenTarget {
-    /// A TCP `host:port`.
-    Tcp(TargetAddr),
-    /// A unix socket (Python's `unix_socket:/path` form).
-    Unix(PathBuf),
-}
-
-impl fmt::Display for TokenTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenTarget::Tcp(addr) => addr.fmt(f),
-            TokenTarget::Unix(path) => write!(f, "unix_socket:{}", path.display()),
-        }
-    }
-}
 
 /// A lookup that could not say whether the token is known. Messages never
 /// hold a whole token, a password or a key.
@@ -251,10 +235,7 @@ mod tests {
     use serde_json::json;
 
     fn tcp(host: &str, port: u16) -> TokenTarget {
-        TokenTarget::Tcp(TargetAddr {
-            host: host.into(),
-            port,
-        })
+        TokenTarget::tcp(host, port)
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::fmt;
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
 
-
 use super::dir::TokenDir;
 use super::{redact, TokenError, TokenTarget};
 
