@@ -14,7 +14,7 @@ use crate::config::options::{OneOrMany, Options};
 /// --web, browsers fetching noVNC) and relays each session's bytes to
 /// TARGET_ADDR:TARGET_PORT. Options may also come from a conf file
 /// (--config, see websockify.conf(5)); the command line overrides it.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "websockify", version, max_term_width = 100)]
 pub struct Cli {
     /// Where to listen: a port (all IPv4 and IPv6 addresses), ADDR:PORT or [V6ADDR]:PORT.
@@ -248,6 +248,18 @@ pub struct Cli {
     /// Log debug messages too (each HTTP request, TLS and handshake failures).
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// Shows the options as [`Options`] does, with secrets masked.
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("config", &self.config)
+            .field("check", &self.check)
+            .field("generate_cert", &self.generate_cert)
+            .field("options", &self.options())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Cli {

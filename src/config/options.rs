@@ -29,13 +29,18 @@ impl OneOrMany {
     }
 }
 
+/// Options whose values may hold a password or a key (`user:password`, a
+/// Redis password, a URL with credentials): never shown by `Debug`.
+pub const SECRET_KEYS: &[&str] = &["auth-source", "token-source", "key-password"];
+
 /// Defines `Options` (every option a conf file may set; keys are the long
 /// command-line option names, and any other key is an error), the list of its
 /// keys, and the per-key helpers, from one list so they cannot drift apart.
 macro_rules! options {
     ($( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal, )*) => {
-        /// Raw option values; `None` where not given.
-        #[derive(Debug, Clone, Default, Deserialize)]
+        /// Raw option values; `None` where not given. `Debug` shows
+        /// [`SECRET_KEYS`] as `<redacted>`.
+        #[derive(Clone, Default, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct Options {
             $( $(#[$doc])* pub $field: Option<$ty>, )*
@@ -48,6 +53,17 @@ macro_rules! options {
             /// These values, with `top`'s wherever `top` has one.
             pub fn overlaid_with(&self, top: &Options) -> Options {
                 Options { $( $field: top.$field.clone().or_else(|| self.$field.clone()), )* }
+            }
+
+            /// Writes the options that have values, secrets masked.
+            fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+                $( if let Some(v) = &self.$field {
+                    if SECRET_KEYS.contains(&$key) {
+                        d.field(stringify!($field), &"<redacted>");
+                    } else {
+                        d.field(stringify!($field), v);
+                    }
+                } )*
             }
 
             /// Whether the option called `key` has a value.
@@ -162,6 +178,14 @@ options! {
     wrap_mode: String => "wrap-mode",
     /// Debug logging.
     verbose: bool => "verbose",
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Options");
+        self.debug_fields(&mut d);
+        d.finish_non_exhaustive()
+    }
 }
 
 /// Where a value came from.
@@ -314,6 +338,25 @@ impl Merged {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_masks_secrets() {
+        let o = super::Options {
+            auth_source: Some("alice:hunter2".into()),
+            token_source: Some("redis.example:6379:0:s3cret".into()),
+            target: Some("localhost:5901".into()),
+            ..Default::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("localhost:5901") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
     use super::*;
 
     fn conf(text: &str) -> Result<ConfFile, ConfError> {

@@ -61,7 +61,7 @@ where
 async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response<Body> {
     let gate = &ctx.config.gate;
     let client = gate.client(conn, req.headers());
-    log::debug!("{client}: {} {}", req.method(), req.uri());
+    log::debug!("{client}: {} {}", req.method(), loggable(req.uri()));
     if handshake::is_upgrade(&req) {
         return upgrade::answer(req, conn, client, ctx).await;
     }
@@ -89,4 +89,21 @@ fn refusal(r: Refusal) -> Response<Body> {
         );
     }
     resp
+}
+
+/// The request target as it may be logged: the path, and the query's
+/// parameter names with every value replaced (`?token=…&password=…`), since
+/// tokens, noVNC's `password` and JWTs travel in query strings.
+fn loggable(uri: &http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let names: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=…"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), names.join("&"))
 }
