@@ -3,11 +3,13 @@
 //! per session instead of gathering whole messages.
 //!
 //! - `decoder`: client frames, in place and chunk by chunk, into [`Event`]s.
+//! - `encoder`: server frame headers and close frame payloads.
 //!
 //! Here live the pieces they share: the [`Opcode`], the [`CloseReason`] a
 //! protocol error maps to, and the [`MessageLimit`] policy.
 
 mod decoder;
+mod encoder;
 
 #[cfg(test)]
 mod test_frames;
@@ -15,6 +17,7 @@ mod test_frames;
 use std::fmt;
 
 pub use decoder::{Decoder, Event};
+pub use encoder::{close_payload, header, MAX_CLOSE_REASON};
 
 /// A frame opcode (RFC 6455 section 5.2); the reserved ones have no variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
