@@ -3,11 +3,14 @@
 //! per session instead of gathering whole messages.
 //!
 //! - `decoder`: client frames, in place and chunk by chunk, into [`Event`]s.
+//! - `b64`: the `base64` subprotocol, decoded chunk by chunk, and the length
+//!   arithmetic of encoding.
 //! - `encoder`: server frame headers and close frame payloads.
 //!
 //! Here live the pieces they share: the [`Opcode`], the [`CloseReason`] a
 //! protocol error maps to, and the [`MessageLimit`] policy.
 
+mod b64;
 mod decoder;
 mod encoder;
 
@@ -16,6 +19,7 @@ mod test_frames;
 
 use std::fmt;
 
+pub use b64::{base64_decoded_len_max, base64_encoded_len, base64_input_fits, Base64Decoder};
 pub use decoder::{Decoder, Event};
 pub use encoder::{close_payload, header, MAX_CLOSE_REASON};
 
