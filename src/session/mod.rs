@@ -3,6 +3,7 @@
 //! The live count (`count`) and the shared context (`context`) live here too,
 //! because the session is the lowest layer that needs them.
 
+pub mod codec;
 mod context;
 mod count;
 pub mod record;
