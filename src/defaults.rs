@@ -16,9 +16,10 @@ pub const MAX_HEADER_SIZE: usize = 16 * 1024;
 /// Most header lines in one request, as Python's `http.client` allows.
 pub const MAX_HEADERS: usize = 100;
 
-/// Largest WebSocket message (and frame) accepted from a client. noVNC sends
-/// small input events and clipboard text; 16 MiB still allows a big clipboard
-/// paste, and a client claiming more is closed with 1009 before the memory is used.
+/// Largest WebSocket message accepted from a client, in payload bytes (after
+/// base64 decoding). Messages stream through without being gathered, so this
+/// is policy, not memory protection: 16 MiB, as Python's default allows a
+/// big clipboard paste; a client announcing more is closed with 1009.
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 
 /// Time allowed for a TCP connection to one resolved address of the target.
@@ -39,18 +40,11 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// session holds none.
 pub const TARGET_READ_CHUNK: usize = 64 * 1024;
 
-/// Client messages are gathered up to this many bytes into one write to the
-/// target, so a stream of tiny messages does not cost one syscall each.
-pub const TARGET_WRITE_BATCH: usize = 64 * 1024;
-
-/// tungstenite's read buffer per session. It is zero-filled on every read, so
-/// it is touched memory for each live session: small keeps idle sessions cheap.
-pub const WS_READ_BUFFER: usize = 4 * 1024;
-
-/// Most bytes tungstenite may queue towards a client that does not read. We
-/// always wait for a flush before reading more from the target, so this only
-/// has to hold one frame plus control frames.
-pub const WS_MAX_WRITE_BUFFER: usize = 2 * TARGET_READ_CHUNK + 64 * 1024;
+/// Bytes read from the client at a time. Frames are decoded and their
+/// payload written to the target as they arrive, so this one buffer is all a
+/// session holds for the client, whatever size of message it sends; its pages
+/// are only touched as far as reads fill them, so idle sessions stay small.
+pub const CLIENT_READ_BUFFER: usize = 64 * 1024;
 
 /// How long the server waits for sessions to send their close frames on shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,16 +14,13 @@ use std::time::Instant;
 
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
 
 pub use context::Ctx;
 pub use count::SessionCount;
 
 use crate::addr::Target;
 use crate::config::Config;
-use crate::defaults::{CLOSE_TIMEOUT, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
+use crate::defaults::CLOSE_TIMEOUT;
 use count::LiveSession;
 use record::Recorder;
 use target::TargetStream;
@@ -46,18 +43,6 @@ impl Mode {
     }
 }
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
-
-/// The WebSocket settings every session uses: bounded message and buffer sizes.
-fn ws_config(config: &Config) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
-        .max_message_size(Some(config.limits.max_message_size))
-        .max_frame_size(Some(config.limits.max_message_size))
-}
-
 /// Runs a session on an upgraded connection until both sides have closed.
 pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode, ctx: Ctx) {
     let Ctx {
@@ -67,10 +52,9 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         ..
     } = ctx;
     let _live = LiveSession::new(&sessions);
-    let io = TokioIo::new(upgraded);
-    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(&config))).await;
+    let mut io = TokioIo::new(upgraded);
     let started = Instant::now();
-    let Some(stream) = connect(&mut ws, &client, &target, &config).await else {
+    let Some(stream) = connect(&mut io, &client, &target, &config).await else {
         return;
     };
     let (client_s, target_s) = (client.as_str(), target.to_string());
@@ -83,7 +67,12 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         traffic: config.traffic,
         recorder: recorder(&config, &client),
     };
-    let out = relay::run(ws, stream, mode, config.heartbeat, &mut shutdown, &observe).await;
+    let settings = relay::Settings {
+        mode,
+        heartbeat: config.heartbeat,
+        max_message: Some(config.limits.max_message_size as u64),
+    };
+    let out = relay::run(io, stream, settings, &mut shutdown, &observe).await;
     drop(observe); // finishes the recording before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
     log::info!(
@@ -100,7 +89,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
 
 /// The connected target, or `None` after telling the client 1011 and logging why.
 async fn connect(
-    ws: &mut Ws,
+    io: &mut TokioIo<Upgraded>,
     client: &str,
     target: &Target,
     config: &Config,
@@ -113,11 +102,9 @@ async fn connect(
                 client = client, target_addr = target.to_string().as_str(), close_code = 1011;
                 "{client}: session refused: target {target}: {e}; sent close 1011"
             );
-            let frame = CloseFrame {
-                code: CloseCode::Error,
-                reason: "Failed to connect to downstream server".into(),
-            };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+            let mut writer = relay::ClientWriter::new(io);
+            let reason = "Failed to connect to downstream server";
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(Some(1011), reason)).await;
             None
         }
     }

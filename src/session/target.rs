@@ -66,16 +66,18 @@ impl TargetStream {
 }
 
 impl TargetReader {
-    /// The next chunk from the target, empty at EOF. Cancel-safe: nothing is
-    /// consumed unless it is returned. For sockets the buffer is allocated
-    /// only once data is waiting, so an idle session holds none.
-    pub async fn read(&mut self) -> io::Result<BytesMut> {
+    /// The next chunk from the target behind `room` zero bytes (where the
+    /// relay puts the frame header); only the room at EOF. Cancel-safe:
+    /// nothing is consumed unless it is returned. For sockets the buffer is
+    /// allocated only once data is waiting, so an idle session holds none.
+    pub async fn read(&mut self, room: usize) -> io::Result<BytesMut> {
         // Both socket halves have the same readiness API but no common trait.
         macro_rules! when_ready {
             ($r:expr) => {
                 loop {
                     $r.readable().await?;
-                    let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                    let mut buf = BytesMut::with_capacity(room + TARGET_READ_CHUNK);
+                    buf.resize(room, 0);
                     match $r.try_read_buf(&mut buf) {
                         Ok(_) => return Ok(buf),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -88,7 +90,8 @@ impl TargetReader {
             TargetReader::Tcp(r) => when_ready!(r),
             TargetReader::Unix(r) => when_ready!(r),
             TargetReader::Tls(r) => {
-                let mut buf = BytesMut::with_capacity(TARGET_READ_CHUNK);
+                let mut buf = BytesMut::with_capacity(room + TARGET_READ_CHUNK);
+                buf.resize(room, 0);
                 r.read_buf(&mut buf).await?;
                 Ok(buf)
             }

@@ -29,12 +29,6 @@ pub fn base64_decoded_len_max(input_len: usize) -> usize {
 pub fn base64_encoded_len(len: usize) -> usize {
     len.div_ceil(3) * 4
 }
-
-/// The most bytes whose base64 fits in `out_len` bytes.
-pub fn base64_input_fits(out_len: usize) -> usize {
-    out_len / 4 * 3
-}
-
 /// A streaming decoder of one base64 message after another. Each 4-character
 /// group is decoded on its own, so a message may hold several padded groups
 /// (`QQ==QQ==`); whitespace and other characters are refused.

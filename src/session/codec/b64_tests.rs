@@ -120,8 +120,5 @@ fn encoding_lengths_match_the_crate() {
     for len in 0..50 {
         let encoded = STANDARD.encode(vec![7u8; len]);
         assert_eq!(base64_encoded_len(len), encoded.len());
-        let fits = base64_input_fits(len);
-        assert!(base64_encoded_len(fits) <= len);
-        assert!(base64_encoded_len(fits + 1) > len);
     }
 }

@@ -98,12 +98,6 @@ impl Decoder {
             failed: None,
         }
     }
-
-    /// Whether a close frame has been decoded.
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
     /// Decodes from the front of `buf`: returns how many bytes it consumed
     /// and at most one event. Data payload is unmasked in place. Call again
     /// with the rest of `buf` after each event; `None` means all of `buf` was

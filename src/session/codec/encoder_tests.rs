@@ -1,7 +1,7 @@
 //! Tests of the server frame encoder: headers in all three length forms,
 //! unmasked, and close payloads cut at a char boundary.
 
-use super::super::MAX_CLOSE_REASON;
+use super::MAX_CLOSE_REASON;
 use super::*;
 
 #[test]

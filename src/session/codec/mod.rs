@@ -19,9 +19,9 @@ mod test_frames;
 
 use std::fmt;
 
-pub use b64::{base64_decoded_len_max, base64_encoded_len, base64_input_fits, Base64Decoder};
+pub use b64::{base64_decoded_len_max, base64_encoded_len, Base64Decoder};
 pub use decoder::{Decoder, Event};
-pub use encoder::{close_payload, header, MAX_CLOSE_REASON};
+pub use encoder::{close_payload, header};
 
 /// A frame opcode (RFC 6455 section 5.2); the reserved ones have no variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

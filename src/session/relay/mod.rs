@@ -1,0 +1,208 @@
+//! The pump between one WebSocket client and its TCP target, streaming: a
+//! fixed memory budget per session whatever the client sends.
+//!
+//! Phase one relays both ways (`up`: client to target, `down`: target to
+//! client and the heartbeat) until either side ends. Phase two closes the
+//! other side the way that side expects: what is already in flight is
+//! delivered first, then the close frame or TCP FIN follows. Both directions
+//! write client frames through one `writer`.
+
+mod down;
+mod up;
+mod writer;
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::Mutex;
+use tokio::time::timeout;
+
+use super::record::{traffic, Direction, Recorder};
+use super::target::TargetStream;
+use super::Mode;
+use crate::defaults::CLOSE_TIMEOUT;
+use crate::shutdown::Shutdown;
+use down::Down;
+use up::Up;
+pub(crate) use writer::ClientWriter;
+
+/// How a session ended, for its closing log line.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Payload bytes written to the target.
+    pub to_target: u64,
+    /// Payload bytes read from the target and sent to the client.
+    pub to_client: u64,
+    /// Close code sent or received (1006 when the connection just dropped).
+    pub code: u16,
+    /// Close reason or what went wrong.
+    pub reason: String,
+}
+
+/// What a session runs with beyond its two connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Payload encoding.
+    pub mode: Mode,
+    /// Ping interval; `None` when heartbeats are off.
+    pub heartbeat: Option<Duration>,
+    /// Largest message in payload bytes (after base64 decoding).
+    pub max_message: Option<u64>,
+}
+
+/// `--traffic` and `--record`: what a session shows of its frames.
+#[derive(Default)]
+pub struct Observer {
+    /// Print a symbol per frame.
+    pub traffic: bool,
+    /// Record the session.
+    pub recorder: Option<std::sync::Mutex<Recorder>>,
+}
+
+impl Observer {
+    fn chunk(&self, dir: Direction, symbol: &str, data: &[u8]) {
+        if self.traffic {
+            traffic(symbol);
+        }
+        if let Some(r) = &self.recorder {
+            if let Ok(mut r) = r.lock() {
+                r.record(dir, data);
+            }
+        }
+    }
+
+    fn symbol(&self, symbol: &str) {
+        if self.traffic {
+            traffic(symbol);
+        }
+    }
+}
+
+/// Why phase one stopped.
+#[derive(Debug)]
+enum End {
+    /// The client sent a close frame (code, reason); its code is echoed back.
+    ClientClose(Option<u16>, String),
+    /// The client's connection ended without a close frame, or failed.
+    ClientGone(String),
+    /// The client broke the protocol; we answer with this code.
+    ClientFault(u16, &'static str),
+    /// The target sent FIN: the client gets 1000 "Target closed".
+    TargetClosed,
+    /// Reading from or writing to the target failed.
+    TargetError(std::io::Error),
+    /// No frame from the client for a whole heartbeat interval, or it stopped reading.
+    HeartbeatTimeout,
+    /// The server is stopping: the client gets 1001.
+    Shutdown,
+}
+
+/// Relays until both sides are closed and reports what happened.
+pub async fn run<S>(
+    client: S,
+    target: TargetStream,
+    settings: Settings,
+    shutdown: &mut Shutdown,
+    observe: &Observer,
+) -> Outcome
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (cr, cw) = tokio::io::split(client);
+    let writer = Mutex::new(ClientWriter::new(cw));
+    let (tr, tw) = target.into_split();
+    // Cleared at each heartbeat tick, set by every read from the client.
+    let alive = AtomicBool::new(true);
+    let limits = (settings.mode, settings.max_message);
+    let mut up = Up::new(cr, &writer, tw, limits, &alive, observe);
+    let mut down = Down {
+        writer: &writer,
+        tr,
+        mode: settings.mode,
+        alive: &alive,
+        count: 0,
+        observe,
+    };
+    let end = tokio::select! {
+        end = up.relay() => end,
+        end = down.relay(settings.heartbeat, shutdown) => end,
+    };
+    log::debug!("relay phase one ended: {end:?}");
+    let (code, reason) = close(end, &mut up).await;
+    let _ = up.tw.shutdown().await;
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        writer.lock().await.shutdown().await
+    })
+    .await;
+    Outcome {
+        to_target: up.count,
+        to_client: down.count,
+        code,
+        reason,
+    }
+}
+
+/// Phase two: closes the other side the way it expects and says how the
+/// session ended (close code and reason).
+async fn close<R, W>(end: End, up: &mut Up<'_, R, W>) -> (u16, String)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    match end {
+        End::ClientClose(code, reason) => {
+            send_close(up.writer, code, &reason).await;
+            match code {
+                Some(code) => (code, reason),
+                None => (1005, "client closed".into()),
+            }
+        }
+        End::ClientGone(why) => (1006, why),
+        End::HeartbeatTimeout => (1006, "client stopped answering heartbeat pings".into()),
+        End::ClientFault(code, why) => {
+            send_close(up.writer, Some(code), why).await;
+            linger(&mut up.reader).await;
+            (code, why.into())
+        }
+        End::TargetError(e) => {
+            send_close(up.writer, Some(1011), "Target connection error").await;
+            (1011, format!("target connection error: {e}"))
+        }
+        End::TargetClosed | End::Shutdown => {
+            let (code, why) = match end {
+                End::Shutdown => (1001, "Server shutting down"),
+                _ => (1000, "Target closed"),
+            };
+            send_close(up.writer, Some(code), why).await;
+            // The client may still send until it answers our close frame:
+            // deliver that too, as a TCP half-close would.
+            if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, up.relay()).await {
+                log::debug!("target failed while the client was closing: {e}");
+            }
+            (code, why.into())
+        }
+    }
+}
+
+/// Sends a close frame, bounded in time; failures mean the client is gone anyway.
+async fn send_close<W: AsyncWrite + Unpin>(
+    writer: &Mutex<ClientWriter<W>>,
+    code: Option<u16>,
+    reason: &str,
+) {
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        writer.lock().await.close(code, reason).await
+    })
+    .await;
+}
+
+/// Reads and discards what a faulty client is still sending, so that closing
+/// does not reset the connection before it has read our close frame.
+async fn linger<R: AsyncRead + Unpin>(reader: &mut R) {
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        let mut buf = [0u8; 8192];
+        while let Ok(1..) = reader.read(&mut buf).await {}
+    })
+    .await;
+}

@@ -1,0 +1,273 @@
+//! Client to target: client bytes are decoded as they arrive, unmasked in
+//! place, and the payload of everything one read brought is written to the
+//! target in one write. Nothing waits for a message to end, so a session
+//! holds one read buffer whatever the client sends.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::Mutex;
+
+use super::writer::ClientWriter;
+use super::{End, Observer};
+use crate::defaults::CLIENT_READ_BUFFER;
+use crate::session::codec::{Base64Decoder, CloseReason, Decoder, Event, MessageLimit, Opcode};
+use crate::session::record::Direction;
+use crate::session::target::TargetWriter;
+use crate::session::Mode;
+
+/// Text frames in binary mode: there is no text to relay to a TCP target.
+const TEXT_UNSUPPORTED: CloseReason = CloseReason {
+    code: 1003,
+    reason: "Unsupported: Text frames are not supported",
+};
+
+/// The client-to-target direction.
+pub(super) struct Up<'a, R, W> {
+    pub(super) reader: R,
+    pub(super) writer: &'a Mutex<ClientWriter<W>>,
+    pub(super) tw: TargetWriter,
+    decoder: Decoder,
+    /// `base64` text messages: the decoder, the size policy on decoded bytes,
+    /// and where decoded bytes wait for the target write.
+    b64: Option<(Base64Decoder, MessageLimit, Vec<u8>)>,
+    /// The current message is text (base64).
+    text: bool,
+    /// What the client sent, read but not yet decoded and written.
+    buf: BytesMut,
+    /// Payload decoded but not yet written to the target; kept here, so a
+    /// cancelled `relay` loses nothing and can be started again.
+    pending: BytesMut,
+    /// The newest ping's payload, answered once the read is handled.
+    pong: Option<([u8; 125], usize)>,
+    pub(super) alive: &'a AtomicBool,
+    /// Payload bytes written to the target.
+    pub(super) count: u64,
+    observe: &'a Observer,
+}
+
+impl<'a, R, W> Up<'a, R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    pub(super) fn new(
+        reader: R,
+        writer: &'a Mutex<ClientWriter<W>>,
+        tw: TargetWriter,
+        limits: (Mode, Option<u64>),
+        alive: &'a AtomicBool,
+        observe: &'a Observer,
+    ) -> Self {
+        let (mode, max) = limits;
+        // In base64 mode the limit counts decoded bytes, not the text.
+        let b64 = (mode == Mode::Base64)
+            .then(|| (Base64Decoder::new(), MessageLimit::new(max), Vec::new()));
+        let decoder = Decoder::new(if b64.is_some() { None } else { max });
+        Self {
+            reader,
+            writer,
+            tw,
+            decoder,
+            b64,
+            text: false,
+            buf: BytesMut::new(),
+            pending: BytesMut::new(),
+            pong: None,
+            alive,
+            count: 0,
+            observe,
+        }
+    }
+
+    /// Relays until the client closes, goes away or breaks the protocol, or
+    /// the target fails.
+    pub(super) async fn relay(&mut self) -> End {
+        loop {
+            if let Err(e) = self.write_pending().await {
+                return End::TargetError(e);
+            }
+            if self.buf.capacity() < CLIENT_READ_BUFFER {
+                self.buf = BytesMut::with_capacity(CLIENT_READ_BUFFER);
+            }
+            match self.reader.read_buf(&mut self.buf).await {
+                Ok(0) => return End::ClientGone("connection closed".into()),
+                Ok(_) => self.alive.store(true, Ordering::Relaxed),
+                Err(e) => return End::ClientGone(e.to_string()),
+            }
+            let end = self.decode_read();
+            if let Err(e) = self.write_pending().await {
+                return End::TargetError(e);
+            }
+            if let Some(end) = end {
+                return end;
+            }
+            if let Some((payload, len)) = self.pong.take() {
+                let mut w = self.writer.lock().await;
+                if let Err(e) = w.control(Opcode::Pong, &payload[..len]).await {
+                    return End::ClientGone(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Decodes all of `buf`: payload moves to `pending`, a ping is noted, and
+    /// a close frame or a protocol error ends the direction.
+    fn decode_read(&mut self) -> Option<End> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let end = self.decode_into(&mut buf);
+        buf.clear();
+        self.buf = buf;
+        end
+    }
+
+    fn decode_into(&mut self, buf: &mut [u8]) -> Option<End> {
+        let base = buf.as_ptr() as usize;
+        let observe = self.observe;
+        let (mut pos, mut kept) = (0, 0);
+        loop {
+            let step = match self.decoder.decode(&mut buf[pos..]) {
+                Err(r) => return self.fault(r, buf, kept),
+                Ok((used, event)) => {
+                    pos += used;
+                    match event {
+                        None => break,
+                        Some(event) => Step::of(event, base, observe),
+                    }
+                }
+            };
+            let done = match step {
+                Step::Start(text) => self.start(text),
+                Step::Data { at, len, fin } => self.data(buf, at, len, fin, &mut kept),
+                Step::Ping(payload, len) => {
+                    self.pong = Some((payload, len));
+                    Ok(())
+                }
+                Step::Nothing => Ok(()),
+                Step::Close(code, reason) => {
+                    self.keep(buf, kept);
+                    return Some(End::ClientClose(code, reason));
+                }
+            };
+            if let Err(r) = done {
+                return self.fault(r, buf, kept);
+            }
+        }
+        self.keep(buf, kept);
+        None
+    }
+
+    fn start(&mut self, text: bool) -> Result<(), CloseReason> {
+        if text && self.b64.is_none() {
+            return Err(TEXT_UNSUPPORTED);
+        }
+        self.text = text;
+        Ok(())
+    }
+
+    /// One chunk of payload at `buf[at..at + len]`: binary bytes move down to
+    /// `buf[kept..]`; base64 text is decoded onto the base64 buffer.
+    fn data(
+        &mut self,
+        buf: &mut [u8],
+        at: usize,
+        len: usize,
+        fin: bool,
+        kept: &mut usize,
+    ) -> Result<(), CloseReason> {
+        match (&mut self.b64, self.text) {
+            (Some((dec, limit, out)), true) => {
+                let start = out.len();
+                out.resize(
+                    start + crate::session::codec::base64_decoded_len_max(len),
+                    0,
+                );
+                let n = dec.decode(&buf[at..at + len], &mut out[start..])?;
+                out.truncate(start + n);
+                limit.add(n as u64)?;
+                if fin {
+                    dec.finish()?;
+                    limit.reset();
+                }
+            }
+            _ => {
+                buf.copy_within(at..at + len, *kept);
+                *kept += len;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `buf[..kept]` and any decoded base64 for the target.
+    fn keep(&mut self, buf: &[u8], kept: usize) {
+        if kept > 0 {
+            self.pending.extend_from_slice(&buf[..kept]);
+        }
+        if let Some((_, _, out)) = &mut self.b64 {
+            self.pending.extend_from_slice(out);
+            out.clear();
+        }
+    }
+
+    fn fault(&mut self, r: CloseReason, buf: &[u8], kept: usize) -> Option<End> {
+        self.keep(buf, kept);
+        Some(End::ClientFault(r.code, r.reason))
+    }
+
+    /// Writes what is pending to the target, then lets its memory go.
+    async fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let len = self.pending.len() as u64;
+        // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
+        self.tw.write_all_buf(&mut self.pending).await?;
+        self.observe.symbol(">");
+        self.count += len;
+        self.pending = BytesMut::new();
+        Ok(())
+    }
+}
+
+/// What one decoder event asks of the direction, owned, so the decoder's
+/// borrow ends before the buffer is touched again.
+enum Step {
+    Start(bool),
+    /// Payload at `buf[at..at + len]`.
+    Data {
+        at: usize,
+        len: usize,
+        fin: bool,
+    },
+    Ping([u8; 125], usize),
+    Nothing,
+    Close(Option<u16>, String),
+}
+
+impl Step {
+    fn of(event: Event<'_>, base: usize, observe: &Observer) -> Step {
+        match event {
+            Event::MessageStart { text } => Step::Start(text),
+            Event::Data {
+                payload,
+                fin_of_message,
+            } => {
+                observe.chunk(Direction::FromClient, "}", payload);
+                Step::Data {
+                    at: payload.as_ptr() as usize - base,
+                    len: payload.len(),
+                    fin: fin_of_message,
+                }
+            }
+            Event::Ping(p) => {
+                let mut copy = [0u8; 125];
+                copy[..p.len()].copy_from_slice(p);
+                Step::Ping(copy, p.len())
+            }
+            Event::Pong(_) => Step::Nothing,
+            Event::Close { code, reason } => Step::Close(code, reason.to_owned()),
+        }
+    }
+}
