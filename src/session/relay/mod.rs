@@ -162,6 +162,8 @@ where
         End::HeartbeatTimeout => (1006, "client stopped answering heartbeat pings".into()),
         End::ClientFault(code, why) => {
             send_close(up.writer, Some(code), why).await;
+            // Our FIN tells the client its close reply is not awaited.
+            let _ = timeout(CLOSE_TIMEOUT, async { up.writer.lock().await.shutdown().await }).await;
             linger(&mut up.reader).await;
             (code, why.into())
         }
