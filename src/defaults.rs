@@ -53,3 +53,50 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// noVNC session never ends by itself, so waiting only delays a restart:
 /// by default they are closed at once and the browser can reconnect.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(0);
+
+/// Password checks (bcrypt, SHA-crypt, APR1 from `auth-file`) run at once: one
+/// per core but one, at least one. Each check keeps a core busy for its whole
+/// duration, so without a bound a flood of wrong passwords takes every core
+/// from the sessions; with it, one core is always left for relaying.
+pub fn password_checks() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.saturating_sub(1).max(1)
+}
+
+/// How long a request waits for a free password check before it gets 503.
+/// A few seconds absorbs a burst of logins (at cost 12, about 20 checks per
+/// core); longer would only let a flood hold connections open.
+pub const PASSWORD_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// Highest bcrypt cost accepted in `auth-file`. Each step doubles the work:
+/// cost 12 takes about 250 ms on one core today, 13 half a second, and
+/// htpasswd's limit of 17 eight seconds per login, which turns every request
+/// into a denial of service. `htpasswd -B` writes cost 5 by default.
+pub const MAX_BCRYPT_COST: u32 = 12;
+
+/// Highest SHA-256/512-crypt `rounds=` accepted in `auth-file`. glibc's
+/// default is 5000 (a few milliseconds); 100000 is twenty times that, about
+/// 50-100 ms per check, below bcrypt cost 12, where glibc allows 999999999
+/// (minutes). APR1 and MD5-crypt have a fixed 1000 rounds and SHA-1 one,
+/// so there is nothing to bound there.
+pub const MAX_SHA_CRYPT_ROUNDS: u32 = 100_000;
+
+/// Wrong passwords from one client (IPv6: one /64) within
+/// [`FAILURE_WINDOW`] before it is locked out. Five covers typing mistakes
+/// and a browser retrying a remembered password; it is what fail2ban's
+/// default `maxretry` is.
+pub const MAX_FAILURES: u32 = 5;
+
+/// The window in which [`MAX_FAILURES`] count (fail2ban's `findtime` is 10 min;
+/// one minute is enough to stop guessing at full speed without remembering much).
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// How long a locked-out client gets 429 without its password being checked.
+/// Short enough that a user who mistyped is not shut out for long; with it a
+/// guesser gets at most 5 tries per half minute instead of hundreds per second.
+pub const LOCKOUT: Duration = Duration::from_secs(30);
+
+/// Most clients whose failures are remembered at once; when full, the one
+/// seen longest ago is forgotten. Bounds memory (well under 1 MiB) against an
+/// attacker with many addresses.
+pub const MAX_TRACKED_CLIENTS: usize = 10_000;

@@ -131,7 +131,7 @@ impl fmt::Debug for Caps {
 
 /// What a client is counted as: its IPv4 address (also when it arrives
 /// IPv4-mapped on a dual-stack socket), or its IPv6 /64.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let mask = u128::MAX << (128 - IPV6_CLIENT_PREFIX);

@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod caps;
+mod failures;
 pub mod forwarded;
 pub mod origin;
+mod password;
 mod refusal;
 pub mod token;
 
@@ -112,22 +114,36 @@ impl Gate {
         }
     }
 
-    /// The auth plugin's verdict (on a blocking thread when it hashes passwords).
+    /// The client's address after trusted proxies, as failures are counted
+    /// (IPv6 per /64); a unix peer no proxy spoke for counts as 127.0.0.1.
+    fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+        let local = IpAddr::from([127, 0, 0, 1]);
+        let ip = match &conn.peer {
+            Peer::Tcp(a) if self.trusts(&conn.peer) => {
+                forwarded::client_addr(a.ip(), headers, &self.trusted_proxies)
+            }
+            Peer::Tcp(a) => a.ip(),
+            Peer::Unix if self.trusts(&conn.peer) => {
+                forwarded::client_addr(local, headers, &[IpNet::from(local)])
+            }
+            Peer::Unix => local,
+        };
+        caps::client_key(ip)
+    }
+
+    /// The auth plugin's verdict: 429 for a client locked out after too
+    /// many wrong passwords, password hashes on a bounded set of blocking
+    /// threads (503 when none frees up in time).
     pub async fn authenticate(&self, headers: &HeaderMap, conn: &ConnInfo) -> Result<(), Refusal> {
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        if !auth.verifies_hashes() {
-            return auth.check(headers, conn.client_cn.as_deref());
-        }
-        let (auth, headers, cn) = (auth.clone(), headers.clone(), conn.client_cn.clone());
-        tokio::task::spawn_blocking(move || auth.check(&headers, cn.as_deref()))
+        let client = self.client(conn, headers);
+        let key = self.client_key(conn, headers);
+        let cn = conn.client_cn.as_deref();
+        password::Guard::shared()
+            .check(auth, headers, cn, &client, key)
             .await
-            .unwrap_or(Err(Refusal {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                reason: "authentication failed to run",
-                www_authenticate: false,
-            }))
     }
 
     /// Origin, auth and route for a WebSocket upgrade: the target, or the refusal.

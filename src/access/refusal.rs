@@ -10,12 +10,14 @@ use http::StatusCode;
 /// and to send to the client: it never contains a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
-    /// 401 (ask for credentials) or 403 (refused).
+    /// 401 (ask for credentials), 403 (refused), 429 (locked out), ...
     pub status: StatusCode,
     /// Human-readable, fixed text.
     pub reason: &'static str,
     /// Send `WWW-Authenticate:` [`BASIC_REALM_HEADER`](super::auth::BASIC_REALM_HEADER) so the browser prompts.
     pub www_authenticate: bool,
+    /// Seconds for a `Retry-After` header (429 to a locked-out client).
+    pub retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -25,6 +27,7 @@ impl Refusal {
             status: StatusCode::UNAUTHORIZED,
             reason,
             www_authenticate: true,
+            retry_after: None,
         }
     }
 
@@ -34,6 +37,7 @@ impl Refusal {
             status: StatusCode::FORBIDDEN,
             reason,
             www_authenticate: false,
+            retry_after: None,
         }
     }
 }
@@ -53,6 +57,20 @@ impl Refusal {
             status,
             reason,
             www_authenticate: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl Refusal {
+    /// 429 with `Retry-After`: too many wrong passwords from this client;
+    /// nothing was checked.
+    pub fn too_many_failures(retry_after: u64) -> Self {
+        Refusal {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            reason: "too many failed logins; try again later",
+            www_authenticate: false,
+            retry_after: Some(retry_after),
         }
     }
 }

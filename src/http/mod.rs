@@ -8,7 +8,7 @@ mod upgrade;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -79,7 +79,8 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
     }
 }
 
-/// A refusal from the access rules as a response (with the Basic challenge on 401).
+/// A refusal from the access rules as a response (with the Basic challenge
+/// on 401, `Retry-After` on 429).
 fn refusal(r: Refusal) -> Response<Body> {
     let mut resp = text_owned(r.status, format!("{}\n", r.reason));
     if r.www_authenticate {
@@ -87,6 +88,10 @@ fn refusal(r: Refusal) -> Response<Body> {
             WWW_AUTHENTICATE,
             HeaderValue::from_static(BASIC_REALM_HEADER),
         );
+    }
+    if let Some(secs) = r.retry_after {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
 }

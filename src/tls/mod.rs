@@ -136,7 +136,14 @@ pub fn server_config(
     let builder = if profile.verify_client {
         let roots = match &profile.client_ca {
             Some(path) => roots_from(path)?,
-            None => system_roots()?,
+            None => {
+                log::warn!(
+                    "verify-client without cafile: any client certificate from a CA this \
+                     system trusts is accepted, and that includes every public CA; set cafile \
+                     to the CA that issues your client certificates"
+                );
+                system_roots()?
+            }
         };
         let verifier =
             rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)

@@ -86,7 +86,7 @@ impl BasicCredentials {
         if bool::from(sha256(&presented.bytes).ct_eq(&self.digest)) {
             Ok(())
         } else {
-            Err(Refusal::demand_auth("wrong user name or password"))
+            Err(Refusal::demand_auth(super::WRONG_CREDENTIALS))
         }
     }
 }

@@ -10,8 +10,10 @@
 //! Refused, each with an error naming the file and line at load:
 //! DES crypt (`-d`: only the first 8 characters of a password count, and the
 //! salt is 12 bits), plaintext (`-p`: Apache itself ignores it on Unix), `$2x$`
-//! (marks hashes from a buggy bcrypt), bcrypt cost above 17 (htpasswd's own
-//! limit: a higher one makes every login take minutes), and any other scheme.
+//! (marks hashes from a buggy bcrypt), bcrypt cost above 12 and SHA-crypt
+//! rounds above 100000 (each login would keep a core busy for a second or
+//! more, see `defaults`), and any other scheme. Errors name the user, never
+//! the hash.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,6 +28,7 @@ use sha_crypt::{PasswordVerifier, ShaCrypt};
 use subtle::ConstantTimeEq;
 
 use super::{basic, Refusal};
+use crate::defaults::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS};
 
 /// Alphabet of crypt(3)'s base64 (bcrypt, MD5-crypt, SHA-crypt hash parts).
 const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -49,9 +52,6 @@ const OTHER_SCHEMES: &[&str] = &[
     "pbkdf2-sha512",
     "bcrypt-sha256",
 ];
-
-/// Highest bcrypt cost `htpasswd -C` writes.
-const MAX_BCRYPT_COST: u32 = 17;
 
 /// One user's stored hash, checked for form at load so a bad line is an
 /// error then, not a silent "wrong password" at every login.
@@ -163,7 +163,8 @@ fn bcrypt_check(s: &str) -> Result<(), String> {
     }
     if !(4..=MAX_BCRYPT_COST).contains(&cost) {
         return Err(format!(
-            "bcrypt cost {cost} is outside 4..={MAX_BCRYPT_COST} (htpasswd -C)"
+            "bcrypt cost {cost} is outside 4..={MAX_BCRYPT_COST}, so each login would take \
+             too long; re-create with htpasswd -B (cost 5) or -C {MAX_BCRYPT_COST} at most"
         ));
     }
     Ok(())
@@ -177,8 +178,11 @@ fn sha_crypt_check(s: &str) -> Result<(), String> {
     let mut fields: Vec<&str> = s[3..].split('$').collect();
     if let Some(rounds) = fields.first().and_then(|f| f.strip_prefix("rounds=")) {
         let n: u32 = rounds.parse().map_err(|_| bad())?;
-        if !(sha_crypt::Params::ROUNDS_MIN..=sha_crypt::Params::ROUNDS_MAX).contains(&n) {
-            return Err(format!("SHA-crypt rounds={n} is out of range"));
+        if !(sha_crypt::Params::ROUNDS_MIN..=MAX_SHA_CRYPT_ROUNDS).contains(&n) {
+            return Err(format!(
+                "SHA-crypt rounds={n} is outside {}..={MAX_SHA_CRYPT_ROUNDS}",
+                sha_crypt::Params::ROUNDS_MIN
+            ));
         }
         fields.remove(0);
     }
@@ -298,7 +302,7 @@ impl Htpasswd {
                 return Err(anyhow!("{}: empty user name", at()));
             }
             let stored = rest.split(':').next().unwrap_or(rest);
-            let hash = Hash::parse(stored).map_err(|e| anyhow!("{}: {e}", at()))?;
+            let hash = Hash::parse(stored).map_err(|e| anyhow!("{}: user {user:?}: {e}", at()))?;
             if let Some(first) = first_line.insert(user.to_owned(), n) {
                 return Err(anyhow!(
                     "{}: user defined again (first on line {first})",
@@ -357,7 +361,7 @@ impl Htpasswd {
         if self.verify(presented.user(), presented.password()) {
             Ok(())
         } else {
-            Err(Refusal::demand_auth("wrong user name or password"))
+            Err(Refusal::demand_auth(super::WRONG_CREDENTIALS))
         }
     }
 }

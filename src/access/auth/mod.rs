@@ -27,6 +27,10 @@ const PYTHON_MODULE: &str = "websockify.auth_plugins.";
 /// that remember credentials per realm keep working after the switch.
 pub const BASIC_REALM_HEADER: &str = "Basic realm=\"Websockify\"";
 
+/// The reason of the 401 for a wrong user name or password (not for missing
+/// credentials): the refusal that counts as a failed login.
+pub const WRONG_CREDENTIALS: &str = "wrong user name or password";
+
 /// One configured auth plugin. `Debug` never shows a user name or password.
 #[derive(Debug)]
 pub enum AuthPlugin {
