@@ -132,3 +132,48 @@ fn missing_web_dir_is_a_startup_error() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/novnc"), "{err}");
 }
+
+/// Makes `link` (relative to `root`) a symlink to `to`.
+fn link(root: &TempDir, to: impl AsRef<std::path::Path>, link: &str) {
+    let at = root.path().join(link);
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::os::unix::fs::symlink(to, at).unwrap();
+}
+
+#[tokio::test]
+async fn index_files_are_confined_too_and_inner_symlinks_work() {
+    let (root, outside) = web_root();
+    let secret = outside.path().join("secret.txt");
+    link(&root, &secret, "sub/index.html");
+    link(&root, "../../outside-nope/x", "sub2/index.html");
+    // Symlinks that stay inside the root keep working (Debian's noVNC ships
+    // vnc_auto.html -> vnc.html).
+    link(&root, "vnc.html", "vnc_auto.html");
+    link(&root, "app", "lib");
+    link(&root, "../vnc.html", "inner/index.html");
+    let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
+    for path in ["/sub/", "/sub", "/sub/index.html", "/sub2/"] {
+        let (status, head, body) = get(proxy.addr(), "GET", path).await;
+        assert!(!body.contains("TOP SECRET"), "{path} leaked: {head}");
+        assert_eq!(status, 404, "{path}: {head}");
+    }
+    for (path, want) in [
+        ("/vnc_auto.html", "<html>noVNC page</html>"),
+        ("/lib/ui.js", "console.log('ui');"),
+        ("/inner/", "<html>noVNC page</html>"),
+    ] {
+        let (status, head, body) = get(proxy.addr(), "GET", path).await;
+        assert_eq!((status, body.as_str()), (200, want), "{path}: {head}");
+    }
+    // The root's own index.html, and the vnc.html fallback, are confined.
+    for name in ["index.html", "vnc.html"] {
+        let root = TempDir::new("webroot-escape");
+        link(&root, &secret, name);
+        let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
+        let (status, head, body) = get(proxy.addr(), "GET", "/").await;
+        assert!(!body.contains("TOP SECRET"), "/ via {name} leaked: {head}");
+        assert_eq!(status, 404, "/ via {name}: {head}");
+    }
+}
