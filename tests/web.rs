@@ -177,3 +177,51 @@ async fn index_files_are_confined_too_and_inner_symlinks_work() {
         assert_eq!(status, 404, "/ via {name}: {head}");
     }
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_and_others_are_served() {
+    const SIZE: usize = 32 << 20;
+    let (root, _outside) = web_root();
+    root.write("big.bin", pattern(SIZE, 7));
+    let args = [
+        "--web",
+        root.arg(),
+        "--handshake-timeout",
+        "1",
+        "127.0.0.1:0",
+        "localhost:5901",
+    ];
+    let mut proxy = Proxy::start(&args);
+    let mut slow = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = vec![0u8; 64 * 1024];
+    let n = timeout(WAIT, slow.read(&mut got))
+        .await
+        .expect("head")
+        .unwrap();
+    assert!(
+        got[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &got[..n.min(200)]
+    );
+    // The slow client now reads nothing; another client is served meanwhile.
+    let (status, _, body) = get(proxy.addr(), "GET", "/vnc.html").await;
+    assert_eq!((status, body.as_str()), (200, "<html>noVNC page</html>"));
+    // Blocking is fine here: the server is another process.
+    let line = proxy.wait_for_log("read nothing");
+    assert!(line.contains("closed"), "{line}");
+    // Resuming, the client finds the connection closed before the end of the file.
+    let mut total = n;
+    let rest = timeout(WAIT, async {
+        loop {
+            match slow.read(&mut got).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => total += k,
+            }
+        }
+    });
+    rest.await.expect("the connection was not closed");
+    assert!(total < SIZE, "got all {total} bytes");
+}
