@@ -132,3 +132,96 @@ fn missing_web_dir_is_a_startup_error() {
     assert!(!ok);
     assert!(err.contains("/nonexistent/novnc"), "{err}");
 }
+
+/// Makes `link` (relative to `root`) a symlink to `to`.
+fn link(root: &TempDir, to: impl AsRef<std::path::Path>, link: &str) {
+    let at = root.path().join(link);
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::os::unix::fs::symlink(to, at).unwrap();
+}
+
+#[tokio::test]
+async fn index_files_are_confined_too_and_inner_symlinks_work() {
+    let (root, outside) = web_root();
+    let secret = outside.path().join("secret.txt");
+    link(&root, &secret, "sub/index.html");
+    link(&root, "../../outside-nope/x", "sub2/index.html");
+    // Symlinks that stay inside the root keep working (Debian's noVNC ships
+    // vnc_auto.html -> vnc.html).
+    link(&root, "vnc.html", "vnc_auto.html");
+    link(&root, "app", "lib");
+    link(&root, "../vnc.html", "inner/index.html");
+    let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
+    for path in ["/sub/", "/sub", "/sub/index.html", "/sub2/"] {
+        let (status, head, body) = get(proxy.addr(), "GET", path).await;
+        assert!(!body.contains("TOP SECRET"), "{path} leaked: {head}");
+        assert_eq!(status, 404, "{path}: {head}");
+    }
+    for (path, want) in [
+        ("/vnc_auto.html", "<html>noVNC page</html>"),
+        ("/lib/ui.js", "console.log('ui');"),
+        ("/inner/", "<html>noVNC page</html>"),
+    ] {
+        let (status, head, body) = get(proxy.addr(), "GET", path).await;
+        assert_eq!((status, body.as_str()), (200, want), "{path}: {head}");
+    }
+    // The root's own index.html, and the vnc.html fallback, are confined.
+    for name in ["index.html", "vnc.html"] {
+        let root = TempDir::new("webroot-escape");
+        link(&root, &secret, name);
+        let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
+        let (status, head, body) = get(proxy.addr(), "GET", "/").await;
+        assert!(!body.contains("TOP SECRET"), "/ via {name} leaked: {head}");
+        assert_eq!(status, 404, "/ via {name}: {head}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_and_others_are_served() {
+    const SIZE: usize = 32 << 20;
+    let (root, _outside) = web_root();
+    root.write("big.bin", pattern(SIZE, 7));
+    let args = [
+        "--web",
+        root.arg(),
+        "--handshake-timeout",
+        "1",
+        "127.0.0.1:0",
+        "localhost:5901",
+    ];
+    let mut proxy = Proxy::start(&args);
+    let mut slow = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = vec![0u8; 64 * 1024];
+    let n = timeout(WAIT, slow.read(&mut got))
+        .await
+        .expect("head")
+        .unwrap();
+    assert!(
+        got[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &got[..n.min(200)]
+    );
+    // The slow client now reads nothing; another client is served meanwhile.
+    let (status, _, body) = get(proxy.addr(), "GET", "/vnc.html").await;
+    assert_eq!((status, body.as_str()), (200, "<html>noVNC page</html>"));
+    // Blocking is fine here: the server is another process.
+    let line = proxy.wait_for_log("read nothing");
+    assert!(line.contains("closed"), "{line}");
+    // Resuming, the client finds the connection closed before the end of the file.
+    let mut total = n;
+    let rest = timeout(WAIT, async {
+        loop {
+            match slow.read(&mut got).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => total += k,
+            }
+        }
+    });
+    rest.await.expect("the connection was not closed");
+    assert!(total < SIZE, "got all {total} bytes");
+}

@@ -38,7 +38,10 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
             per_client: o.max_connections_per_client,
             per_target: o.max_sessions_per_target,
         },
-        web: web_root.clone().map(Web::new),
+        web: match &web_root {
+            Some(root) => Some(Web::open(root).with_context(|| at("web"))?),
+            None => None,
+        },
         web_root,
         tls: tls(m)?,
         target_tls: match o.ssl_target {

@@ -3,9 +3,11 @@
 //! to the static site, everything else gets 405.
 
 pub mod handshake;
+mod send_deadline;
 mod upgrade;
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -21,6 +23,7 @@ use crate::access::{ConnInfo, Refusal};
 use crate::defaults::MAX_HEADERS;
 use crate::response::{text, text_owned, Body};
 use crate::session::Ctx;
+use send_deadline::SendDeadline;
 
 /// Serves HTTP/1.1 on `io` until the client leaves, the connection is
 /// upgraded, or shutdown is requested.
@@ -37,6 +40,8 @@ where
         .max_headers(MAX_HEADERS);
     let mut shutdown = ctx.shutdown.clone();
     let peer = conn_info.peer.clone();
+    // A client that reads nothing of a response is cut after the handshake timeout.
+    let (io, deadline) = SendDeadline::new(io, limits.handshake_timeout, peer.to_string());
     let shared = Arc::new((conn_info, ctx));
     let service = service_fn(move |req| {
         let shared = shared.clone();
@@ -53,6 +58,8 @@ where
             conn.await
         }
     };
+    // Upgraded (or over): the session's own send timeout applies from here.
+    deadline.store(false, Ordering::Relaxed);
     if let Err(e) = result {
         log::debug!("{peer}: HTTP connection ended: {e}");
     }

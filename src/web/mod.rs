@@ -1,71 +1,56 @@
-//! Static files for noVNC from the `--web` directory, with tower-http's ServeDir.
+//! Static files for noVNC from the `--web` directory: `/` shows noVNC, never
+//! a listing, never a redirect, and no file outside the root is ever opened.
 //!
-//! ServeDir already refuses `..` and serves correct content types; this module
-//! adds what a public noVNC host needs on top: `/` shows noVNC, no file outside
-//! the root is reachable through a symlink, and nothing ever redirects.
+//! `open` confines every open (index files included) beneath a directory fd
+//! of the root with `openat2`; `reply` serves the opened file. Both the open
+//! and the stat run on the blocking pool, off the event loop.
 
+mod open;
+mod reply;
+
+use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-use http::{Request, Response, StatusCode, Uri};
-use http_body_util::BodyExt as _;
+use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
-use tower::ServiceExt as _;
-use tower_http::services::ServeDir;
 
 use crate::response::{text, Body};
+use open::Root;
 
 /// The static file server for one canonical root directory.
 #[derive(Debug, Clone)]
 pub struct Web {
-    root: PathBuf,
-    files: ServeDir,
+    root: Arc<Root>,
 }
 
 impl Web {
-    /// `root` must already be canonical (see `Config`).
-    pub fn new(root: PathBuf) -> Self {
-        let files = ServeDir::new(&root)
-            .append_index_html_on_directories(true)
-            .redirect_to_trailing_slash(false);
-        Self { root, files }
+    /// Opens `root` (canonical, see `Config`) once; every file is opened beneath it.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        Ok(Self {
+            root: Arc::new(Root::open(root)?),
+        })
     }
 
     /// Answers a GET or HEAD for a file under the root.
-    pub async fn serve<B>(&self, mut req: Request<B>) -> Response<Body>
-    where
-        B: Send + 'static,
-    {
+    pub async fn serve<B>(&self, req: Request<B>) -> Response<Body> {
         let Some(relative) = decode(req.uri().path()) else {
-            return text(StatusCode::NOT_FOUND, "Not Found\n");
+            return not_found();
         };
-        if relative.as_os_str().is_empty() && !self.root.join("index.html").exists() {
-            // noVNC ships vnc.html and no index.html: the bare URL should show it.
-            *req.uri_mut() = Uri::from_static("/vnc.html");
-        } else if !self.inside_root(&relative).await {
-            return text(StatusCode::NOT_FOUND, "Not Found\n");
-        }
-        match self.files.clone().oneshot(req).await {
-            Ok(resp) => resp.map(|b| b.map_err(std::io::Error::other).boxed_unsync()),
-            Err(never) => match never {},
-        }
-    }
-
-    /// Whether the file (after following symlinks) is inside the root.
-    /// A missing file is "inside": ServeDir then answers 404 itself.
-    async fn inside_root(&self, relative: &Path) -> bool {
-        match tokio::fs::canonicalize(self.root.join(relative)).await {
-            Ok(real) if real.starts_with(&self.root) => true,
-            Ok(real) => {
-                log::warn!(
-                    "refused {}: it resolves to {}, outside the web root",
-                    relative.display(),
-                    real.display()
-                );
-                false
+        let root = self.root.clone();
+        match tokio::task::spawn_blocking(move || root.resolve(&relative)).await {
+            Ok(Some(opened)) => reply::file(opened, req.headers(), req.method() == Method::HEAD),
+            Ok(None) => not_found(),
+            Err(e) => {
+                log::error!("opening {}: {e}", req.uri().path());
+                text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
             }
-            Err(_) => true,
         }
     }
+}
+
+fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "Not Found\n")
 }
 
 /// The request path as a relative path of plain names; `None` for anything
