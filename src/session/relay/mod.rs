@@ -163,7 +163,10 @@ where
         End::ClientFault(code, why) => {
             send_close(up.writer, Some(code), why).await;
             // Our FIN tells the client its close reply is not awaited.
-            let _ = timeout(CLOSE_TIMEOUT, async { up.writer.lock().await.shutdown().await }).await;
+            let _ = timeout(CLOSE_TIMEOUT, async {
+                up.writer.lock().await.shutdown().await
+            })
+            .await;
             linger(&mut up.reader).await;
             (code, why.into())
         }
