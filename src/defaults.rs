@@ -16,12 +16,6 @@ pub const MAX_HEADER_SIZE: usize = 16 * 1024;
 /// Most header lines in one request, as Python's `http.client` allows.
 pub const MAX_HEADERS: usize = 100;
 
-/// Largest WebSocket message accepted from a client, in payload bytes (after
-/// base64 decoding). Messages stream through without being gathered, so this
-/// is policy, not memory protection: 16 MiB, as Python's default allows a
-/// big clipboard paste; a client announcing more is closed with 1009.
-pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
-
 /// Time allowed for a TCP connection to one resolved address of the target.
 /// The OS default (about two minutes of SYN retries) would leave noVNC
 /// showing "Connecting..." long after the user gave up.

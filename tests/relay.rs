@@ -96,7 +96,13 @@ async fn client_to_target_64_mib_exact_in_odd_sized_messages() {
 #[tokio::test]
 async fn a_16_mib_message_arrives_whole_and_a_bigger_one_gets_1009() {
     let (target, received) = sink_target().await;
-    let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
+    let limit = (16 << 20).to_string();
+    let proxy = Proxy::start(&[
+        "--max-message-size",
+        &limit,
+        "127.0.0.1:0",
+        &target_arg(target),
+    ]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     let big = pattern(16 << 20, 3);
     ws.send(Message::binary(big.clone())).await.unwrap();

@@ -239,3 +239,115 @@ async fn unfinished_messages_hold_no_memory() {
         .expect("write");
     assert_eq!(read_data(&mut bystander, 10, b"").await.0, b"still here");
 }
+
+/// A target that hashes what it receives until EOF: (bytes, SHA-256).
+async fn hashing_sink() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<(usize, String)>,
+) {
+    use sha2::{Digest, Sha256};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let (mut hash, mut n, mut buf) = (Sha256::new(), 0, vec![0u8; 1 << 20]);
+        while let Ok(got @ 1..) = s.read(&mut buf).await {
+            hash.update(&buf[..got]);
+            n += got;
+        }
+        let _ = tx.send((n, format!("{:x}", hash.finalize())));
+    });
+    (addr, rx)
+}
+
+/// The highest PSS of `pid` seen until `stop` is set, sampled every 20 ms.
+fn watch_peak(
+    pid: u32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(pss_kib(pid));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        peak
+    })
+}
+
+#[tokio::test]
+async fn a_256_mib_message_streams_each_way_in_fixed_memory() {
+    use sha2::{Digest, Sha256};
+    const SIZE: usize = 256 << 20;
+    let block: Vec<u8> = pattern(1 << 20, 9);
+    let (sink, hashed) = hashing_sink().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &sink.to_string()]);
+    let before = pss_kib(proxy.pid());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = watch_peak(proxy.pid(), stop.clone());
+    // Client to target: one binary message of 256 MiB in one frame. The mask
+    // key is zero, so the payload goes out as is (the proxy still unmasks).
+    let mut s = upgrade(proxy.addr(), None).await;
+    let mut head = vec![0x82, 0xFF];
+    head.extend_from_slice(&(SIZE as u64).to_be_bytes());
+    head.extend_from_slice(&[0, 0, 0, 0]);
+    s.write_all(&head).await.expect("header");
+    let mut want = Sha256::new();
+    for _ in 0..SIZE / block.len() {
+        s.write_all(&block).await.expect("payload");
+        want.update(&block);
+    }
+    s.write_all(&frame(0x88, &1000u16.to_be_bytes()))
+        .await
+        .expect("close");
+    let (n, got) = timeout(WAIT * 4, hashed)
+        .await
+        .expect("target EOF")
+        .expect("sink");
+    assert_eq!((n, got), (SIZE, format!("{:x}", want.finalize())));
+    // Target to client: 256 MiB from a source target, frame by frame.
+    let data: Vec<u8> = block.iter().copied().cycle().take(SIZE).collect();
+    let want = sha256(&data);
+    let source = source_target(data).await;
+    let proxy2 = Proxy::start(&["127.0.0.1:0", &source.to_string()]);
+    let stop2 = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let before2 = pss_kib(proxy2.pid());
+    let peak2 = watch_peak(proxy2.pid(), stop2.clone());
+    let mut c = upgrade(proxy2.addr(), None).await;
+    let (got, _) = read_data(&mut c, SIZE, b"").await;
+    assert_eq!(sha256(&got), want);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop2.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (up, down) = (
+        peak.join().expect("watch").saturating_sub(before),
+        peak2.join().expect("watch").saturating_sub(before2),
+    );
+    assert!(
+        up < 16 * 1024 && down < 16 * 1024,
+        "PSS grew by {up} KiB (up) and {down} KiB (down)"
+    );
+}
+
+#[tokio::test]
+async fn a_16_mib_base64_message_passes_by_default() {
+    let (sink, hashed) = hashing_sink().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &sink.to_string()]);
+    let mut s = upgrade(proxy.addr(), Some("base64")).await;
+    let data = pattern(16 << 20, 5);
+    s.write_all(&frame(0x81, base64_text(&data).as_bytes()))
+        .await
+        .expect("write");
+    s.write_all(&frame(0x88, &1000u16.to_be_bytes()))
+        .await
+        .expect("close");
+    let (n, got) = timeout(WAIT, hashed)
+        .await
+        .expect("target EOF")
+        .expect("sink");
+    assert_eq!((n, got), (data.len(), sha256(&data)));
+}

@@ -234,8 +234,10 @@ fn connection_limits(m: &Merged) -> Result<Limits> {
     if max_header_size < 8192 {
         bail!("{}: must be at least 8192 bytes", at("max-header-size"));
     }
-    let max_message_size = o.max_message_size.unwrap_or(defaults::MAX_MESSAGE_SIZE);
-    if max_message_size == 0 {
+    // Messages stream through without being gathered, so there is no limit
+    // unless one is set: it is policy, not memory protection.
+    let max_message_size = o.max_message_size.map(|n| n as u64);
+    if max_message_size == Some(0) {
         bail!("{}: must be at least 1 byte", at("max-message-size"));
     }
     Ok(Limits {

@@ -80,7 +80,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
 
-    /// Largest WebSocket message accepted from a client (bigger: close 1009). [default: 16777216]
+    /// Largest WebSocket message accepted from a client, in payload bytes after base64 decoding (bigger: close 1009). [default: no limit]
     #[arg(long, value_name = "BYTES")]
     pub max_message_size: Option<usize>,
 
@@ -379,7 +379,7 @@ mod tests {
                 "connect_timeout",
                 defaults::CONNECT_TIMEOUT.as_secs().to_string(),
             ),
-            ("max_message_size", defaults::MAX_MESSAGE_SIZE.to_string()),
+            ("max_message_size", "no limit".to_owned()),
             ("max_header_size", defaults::MAX_HEADER_SIZE.to_string()),
             (
                 "shutdown_grace",

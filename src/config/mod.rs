@@ -30,7 +30,7 @@ pub struct Limits {
     /// Per resolved target address.
     pub connect_timeout: Duration,
     /// Largest client message and frame.
-    pub max_message_size: usize,
+    pub max_message_size: Option<u64>,
     /// Largest HTTP request head.
     pub max_header_size: usize,
 }

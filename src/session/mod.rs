@@ -70,7 +70,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     let settings = relay::Settings {
         mode,
         heartbeat: config.heartbeat,
-        max_message: Some(config.limits.max_message_size as u64),
+        max_message: config.limits.max_message_size,
     };
     let out = relay::run(io, stream, settings, &mut shutdown, &observe).await;
     drop(observe); // finishes the recording before the session is reported closed
