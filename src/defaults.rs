@@ -40,6 +40,11 @@ pub const TARGET_READ_CHUNK: usize = 64 * 1024;
 /// are only touched as far as reads fill them, so idle sessions stay small.
 pub const CLIENT_READ_BUFFER: usize = 64 * 1024;
 
+/// The client read buffer a session starts with: noVNC's input events and
+/// heartbeat pongs fit, and a session only grows to `CLIENT_READ_BUFFER`
+/// once a read fills this, so idle sessions cost little memory.
+pub const CLIENT_READ_START: usize = 512;
+
 /// How long the server waits for sessions to send their close frames on shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 

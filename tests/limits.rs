@@ -96,7 +96,13 @@ async fn oversized_request_head_is_refused() {
 #[tokio::test]
 async fn a_claimed_1_gib_message_is_closed_with_1009_without_memory_growth() {
     let target = echo_target().await;
-    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let limit = (16 << 20).to_string();
+    let proxy = Proxy::start(&[
+        "--max-message-size",
+        &limit,
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
     let before = rss_kib(proxy.pid());
     let mut s = raw_upgrade(proxy.addr()).await;
     // FIN + binary, masked, 64-bit length of 1 GiB, mask key, then 1 MiB of it.

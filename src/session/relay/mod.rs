@@ -206,7 +206,8 @@ async fn send_close<W: AsyncWrite + Unpin>(
 /// does not reset the connection before it has read our close frame.
 async fn linger<R: AsyncRead + Unpin>(reader: &mut R) {
     let _ = timeout(CLOSE_TIMEOUT, async {
-        let mut buf = [0u8; 8192];
+        // On the heap: a buffer in this future would enlarge every session's task.
+        let mut buf = vec![0u8; 8192];
         while let Ok(1..) = reader.read(&mut buf).await {}
     })
     .await;

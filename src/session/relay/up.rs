@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::writer::ClientWriter;
 use super::{End, Observer};
-use crate::defaults::CLIENT_READ_BUFFER;
+use crate::defaults::{CLIENT_READ_BUFFER, CLIENT_READ_START};
 use crate::session::codec::{Base64Decoder, CloseReason, Decoder, Event, MessageLimit, Opcode};
 use crate::session::record::Direction;
 use crate::session::target::TargetWriter;
@@ -37,6 +37,9 @@ pub(super) struct Up<'a, R, W> {
     text: bool,
     /// What the client sent, read but not yet decoded and written.
     buf: BytesMut,
+    /// The read buffer's size: small until a read fills it, then the full
+    /// budget, so idle and interactive sessions stay small.
+    want: usize,
     /// Payload decoded but not yet written to the target; kept here, so a
     /// cancelled `relay` loses nothing and can be started again.
     pending: BytesMut,
@@ -74,6 +77,7 @@ where
             b64,
             text: false,
             buf: BytesMut::new(),
+            want: CLIENT_READ_START,
             pending: BytesMut::new(),
             pong: None,
             alive,
@@ -89,14 +93,16 @@ where
             if let Err(e) = self.write_pending().await {
                 return End::TargetError(e);
             }
-            if self.buf.capacity() < CLIENT_READ_BUFFER {
-                self.buf = BytesMut::with_capacity(CLIENT_READ_BUFFER);
+            if self.buf.capacity() < self.want {
+                self.buf = BytesMut::with_capacity(self.want);
             }
             match self.reader.read_buf(&mut self.buf).await {
                 Ok(0) => return End::ClientGone("connection closed".into()),
-                Ok(_) => self.alive.store(true, Ordering::Relaxed),
+                Ok(n) if n == self.buf.capacity() => self.want = CLIENT_READ_BUFFER,
+                Ok(_) => {}
                 Err(e) => return End::ClientGone(e.to_string()),
             }
+            self.alive.store(true, Ordering::Relaxed);
             let end = self.decode_read();
             if let Err(e) = self.write_pending().await {
                 return End::TargetError(e);
