@@ -1,6 +1,7 @@
-//! `--record` through the real binary: recordings are created
+//! `--record` and `--traffic` through the real binary: recordings are created
 //! exclusively (no symlink followed, nothing planted opened, nothing of an
-//! earlier run overwritten), and are complete and true to the relayed bytes.
+//! earlier run overwritten), are complete and true to the relayed bytes; and a
+//! stalled standard output does not stall sessions.
 
 mod common;
 
@@ -189,4 +190,44 @@ async fn a_recording_of_a_multi_mib_session_is_complete_when_it_closes() {
         "target to client"
     );
     assert_eq!(back, sent);
+}
+
+#[tokio::test]
+async fn traffic_to_a_stalled_stdout_does_not_stall_sessions() {
+    let dir = TempDir::new("traffic-stall");
+    let fifo = dir.path().join("stdout");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let target = echo_target().await;
+    // Standard output is a pipe that nobody reads: it fills after 64 KiB.
+    let setup = format!("exec 1<>'{}'", fifo.display());
+    let mut proxy = Proxy::start_after(&setup, &["--traffic", "127.0.0.1:0", &target.to_string()]);
+    let (ws, _) = ws_connect(proxy.addr(), None).await;
+    let (mut tx, mut rx) = ws.split();
+    const FRAMES: usize = 200_000; // a few symbols each: far more than the pipe holds
+    let writer = tokio::spawn(async move {
+        for _ in 0..FRAMES {
+            tx.feed(Message::binary(vec![b'x'])).await.unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    let mut got = 0;
+    while got < FRAMES {
+        match timeout(WAIT, rx.next()).await.expect("echo within 30 s") {
+            Some(Ok(Message::Binary(b))) => got += b.len(),
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut ws = writer.await.unwrap().reunite(rx).unwrap();
+    ws.close(None).await.unwrap();
+    proxy.wait_for_log("session closed");
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|l| l.contains("standard output is not keeping up")),
+        "{:?}",
+        proxy.log()
+    );
 }

@@ -125,12 +125,16 @@ async fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Reco
     }
 }
 
-/// Completes the session's recording: whole on disk, flushed and closed.
+/// Completes what the session showed: its recording is whole on disk and its
+/// `--traffic` symbols are on standard output.
 async fn finish(observe: &mut relay::Observer) {
     if let Some(r) = observe.recorder.take() {
         r.into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .close()
             .await;
+    }
+    if observe.traffic {
+        record::traffic_flushed().await;
     }
 }

@@ -9,6 +9,7 @@
 //! there, rather than stalling the relay or growing without bound.
 
 mod open;
+mod traffic;
 mod writer;
 
 use std::io::BufWriter;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+pub use traffic::{flushed as traffic_flushed, traffic};
 use writer::{cost, Chunk, Writer};
 
 /// A recording stops growing here (per session file), with a log line:
@@ -120,13 +122,6 @@ impl Recorder {
             log::warn!("{}: recording still being written", self.path.display());
         }
     }
-}
-
-/// `--traffic`: one symbol per frame on standard output, as Python prints them.
-pub fn traffic(symbol: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(symbol.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Python's legend, printed once at start with `--traffic`.
