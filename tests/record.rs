@@ -1,7 +1,8 @@
 //! `--record` and `--traffic` through the real binary: recordings are created
 //! exclusively (no symlink followed, nothing planted opened, nothing of an
 //! earlier run overwritten), are complete and true to the relayed bytes; and a
-//! stalled standard output does not stall sessions.
+//! stalled standard output does not stall sessions. Also: the packaged unit
+//! gives `record` and `log-file` the writable places the man pages name.
 
 mod common;
 
@@ -230,4 +231,52 @@ async fn traffic_to_a_stalled_stdout_does_not_stall_sessions() {
         "{:?}",
         proxy.log()
     );
+}
+
+/// The folders the packaged unit lets instance `display1` write to.
+fn writable_under_the_unit() -> Vec<String> {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/websockify-rs@.service"),
+    )
+    .unwrap();
+    let mut dirs = Vec::new();
+    for line in unit.lines().map(|l| l.replace("%i", "display1")) {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let root = match key {
+            "StateDirectory" => "/var/lib/",
+            "LogsDirectory" => "/var/log/",
+            "ReadWritePaths" => "",
+            _ => continue,
+        };
+        dirs.extend(value.split_whitespace().map(|d| format!("{root}{d}/")));
+    }
+    dirs
+}
+
+#[test]
+fn the_unit_lets_record_and_log_file_write_where_the_man_pages_say() {
+    let writable = writable_under_the_unit();
+    let conf5 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("man/websockify.conf.5"),
+    )
+    .unwrap();
+    let page1 =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/websockify.1"))
+            .unwrap();
+    for key in ["#record = ", "#log\\-file = "] {
+        let line = conf5.lines().find(|l| l.starts_with(key)).expect(key);
+        let path = line[key.len()..].trim_matches('"');
+        let folder = &path[..=path.rfind('/').unwrap()];
+        assert!(
+            writable.iter().any(|w| folder.starts_with(w.as_str())),
+            "{key}{path}: the unit lets it write only to {writable:?}"
+        );
+        let named = folder.replace("display1", "NAME");
+        assert!(
+            page1.contains(&named),
+            "websockify(1) does not name {named}"
+        );
+    }
 }
