@@ -63,9 +63,9 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         client = client_s, target_addr = target_s.as_str(), mode = mode_name;
         "{client}: session open to {target} ({mode_name} frames)"
     );
-    let observe = relay::Observer {
+    let mut observe = relay::Observer {
         traffic: config.traffic,
-        recorder: recorder(&config, &client),
+        recorder: recorder(&config, &client).await,
     };
     let settings = relay::Settings {
         mode,
@@ -73,7 +73,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         max_message: config.limits.max_message_size,
     };
     let out = relay::run(io, stream, settings, &mut shutdown, &observe).await;
-    drop(observe); // finishes the recording before the session is reported closed
+    finish(&mut observe).await; // before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
     log::info!(
         client = client_s, target_addr = target_s.as_str(),
@@ -111,13 +111,30 @@ async fn connect(
 }
 
 /// The `--record` file for this session, if recording is on and it opens.
-fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Recorder>> {
+async fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Recorder>> {
     let base = config.record.as_deref()?;
-    match Recorder::open(base) {
-        Ok(r) => Some(std::sync::Mutex::new(r)),
+    match Recorder::open(base).await {
+        Ok(r) => {
+            log::debug!("{client}: recording to {}", r.path().display());
+            Some(std::sync::Mutex::new(r))
+        }
         Err(e) => {
             log::warn!("{client}: cannot record to {}.N: {e}", base.display());
             None
         }
+    }
+}
+
+/// Completes what the session showed: its recording is whole on disk and its
+/// `--traffic` symbols are on standard output.
+async fn finish(observe: &mut relay::Observer) {
+    if let Some(r) = observe.recorder.take() {
+        r.into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .close()
+            .await;
+    }
+    if observe.traffic {
+        record::traffic_flushed().await;
     }
 }

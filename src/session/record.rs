@@ -1,26 +1,47 @@
 //! `--record FILE`: each session's traffic to `FILE.N` in the format noVNC's
 //! playback harness reads (`var VNC_frame_data = ['{ms{data', ...,'EOF'];`),
 //! as Python websockify writes it; and `--traffic`'s frame symbols.
+//!
+//! Nothing here touches the disk on the event loop: the file is created in
+//! `spawn_blocking` (`open`: exclusive, numbered after earlier runs), and a
+//! thread per recording writes it (`writer`), fed through a queue with a byte
+//! budget. When the disk cannot keep up the recording stops, complete up to
+//! there, rather than stalling the relay or growing without bound.
 
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
+mod open;
+mod traffic;
+mod writer;
+
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+pub use traffic::{flushed as traffic_flushed, traffic};
+use writer::{cost, Chunk, Writer};
 
 /// A recording stops growing here (per session file), with a log line:
 /// an all-day session must not fill the disk.
 pub const RECORD_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// Numbers the session files, as Python's handler id does.
-static NEXT: AtomicU64 = AtomicU64::new(1);
+/// Bytes of one session's recording that may wait for the disk; beyond,
+/// the recording stops rather than hold the relay back or use more memory.
+pub const QUEUE_LIMIT: usize = 16 * 1024 * 1024;
 
-/// One session's recording.
+/// How long a closing session waits for its recording to reach the disk.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// One session's recording: the sending end of its writer thread.
 pub struct Recorder {
-    out: Option<BufWriter<File>>,
+    chunks: Option<Sender<Chunk>>,
+    queued: Arc<AtomicUsize>,
+    done: Option<oneshot::Receiver<()>>,
     path: PathBuf,
     start: Instant,
-    written: u64,
 }
 
 /// Which way a chunk went.
@@ -33,83 +54,74 @@ pub enum Direction {
 }
 
 impl Recorder {
-    /// Opens `BASE.N` for the next session.
-    pub fn open(base: &Path) -> std::io::Result<Self> {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let mut name = base.as_os_str().to_owned();
-        name.push(format!(".{n}"));
-        let path = PathBuf::from(name);
-        let mut out = BufWriter::new(File::create(&path)?);
-        out.write_all(b"var VNC_frame_data = [\n")?;
+    /// Creates the next free `BASE.N` (off the event loop) and starts its writer.
+    pub async fn open(base: &Path) -> std::io::Result<Self> {
+        let owned = base.to_owned();
+        let (path, file) = tokio::task::spawn_blocking(move || open::create_next(&owned))
+            .await
+            .map_err(std::io::Error::other)??;
+        let (tx, rx) = channel();
+        let (done_tx, done) = oneshot::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            path: path.clone(),
+            out: BufWriter::with_capacity(256 * 1024, file),
+            queued: queued.clone(),
+            done: done_tx,
+        };
+        std::thread::Builder::new()
+            .name("record".into())
+            .spawn(move || writer.run(rx))?;
         Ok(Self {
-            out: Some(out),
+            chunks: Some(tx),
+            queued,
+            done: Some(done),
             path,
             start: Instant::now(),
-            written: 0,
         })
     }
 
-    /// Appends one chunk. Recording is best effort: an error or the size
-    /// limit ends the file, never the session.
+    /// The file this session records to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues one chunk; never blocks. Recording is best effort: a full
+    /// queue, an error or the size limit ends the file, never the session.
     pub fn record(&mut self, dir: Direction, data: &[u8]) {
-        let Some(out) = &mut self.out else { return };
-        let ms = self.start.elapsed().as_millis();
-        let mark = match dir {
-            Direction::ToClient => '{',
-            Direction::FromClient => '}',
-        };
-        let line = format!("'{mark}{ms}{mark}{}',\n", escape(data));
-        self.written += line.len() as u64;
-        if self.written > RECORD_LIMIT {
+        let Some(chunks) = &self.chunks else { return };
+        let cost = cost(data);
+        let queued = self.queued.fetch_add(cost, Ordering::Relaxed);
+        if queued + cost > QUEUE_LIMIT {
+            self.queued.fetch_sub(cost, Ordering::Relaxed);
             log::warn!(
-                "{}: recording stopped at {RECORD_LIMIT} bytes",
-                self.path.display()
+                "{}: recording stopped: the disk is not keeping up ({} MiB waiting)",
+                self.path.display(),
+                queued >> 20
             );
-            self.finish();
+            self.chunks = None;
             return;
         }
-        if let Err(e) = out.write_all(line.as_bytes()) {
-            log::warn!("{}: recording stopped: {e}", self.path.display());
-            self.out = None;
+        let ms = self.start.elapsed().as_millis();
+        let chunk = Chunk {
+            dir,
+            ms,
+            data: data.to_vec(),
+        };
+        if chunks.send(chunk).is_err() {
+            self.chunks = None; // the writer stopped and said why
         }
     }
 
-    /// Writes the closing `'EOF'];` (also done on drop).
-    pub fn finish(&mut self) {
-        if let Some(mut out) = self.out.take() {
-            let _ = out.write_all(b"'EOF'];\n").and_then(|()| out.flush());
+    /// Ends the recording and waits (asynchronously, bounded) until the
+    /// file has its `'EOF'];` and is flushed and closed.
+    pub async fn close(mut self) {
+        self.chunks = None;
+        let Some(done) = self.done.take() else { return };
+        if tokio::time::timeout(CLOSE_WAIT, done).await.is_err() {
+            log::warn!("{}: recording still being written", self.path.display());
         }
     }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-/// Python's `data.decode('latin1').encode('unicode_escape')` with `'` escaped.
-fn escape(data: &[u8]) -> String {
-    let mut s = String::with_capacity(data.len());
-    for &b in data {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'\'' => s.push_str("\\'"),
-            b'\t' => s.push_str("\\t"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
-
-/// `--traffic`: one symbol per frame on standard output, as Python prints them.
-pub fn traffic(symbol: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(symbol.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Python's legend, printed once at start with `--traffic`.
@@ -117,7 +129,7 @@ pub const TRAFFIC_LEGEND: &str = "Traffic Legend:\n    }  - Client receive\n    
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::writer::escape;
 
     #[test]
     fn escapes_like_python_unicode_escape() {

@@ -127,6 +127,9 @@ heartbeat = 20
 CONF
 websockify --config /etc/websockify/display1.conf --check || fail "conf checks"
 ok "conf checks"
+# Only where the unit's StateDirectory= and LogsDirectory= let it write (added
+# after --check: run as root before the unit made the folder, it would fail).
+printf 'record = "/var/lib/websockify/display1/session"\nlog-file = "/var/log/websockify/display1.log"\n' >> /etc/websockify/display1.conf
 systemctl daemon-reload
 systemctl enable --now websockify@display1
 systemctl is-active --quiet websockify@display1 || { journalctl -u websockify@display1 --no-pager; fail "not active"; }
@@ -144,6 +147,12 @@ for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET_ADDR=127.0.0.1:5901 CLOSE
   grep -q "$field" /tmp/journal.txt || fail "journal has no $field"
 done
 ok "journal entries carry INSTANCE, CLIENT, TARGET_ADDR, BYTES_TO_CLIENT, DURATION_S, CLOSE_CODE"
+rec=/var/lib/websockify/display1/session.1
+[ -f "$rec" ] && head -n1 "$rec" | grep -qxF 'var VNC_frame_data = [' && tail -n1 "$rec" | grep -qxF "'EOF'];" \
+  || fail "a complete recording at $rec"
+[ "$(stat -c '%a %U' "$rec")" = "600 websockify" ] || fail "recording not private: $(stat -c '%a %U' "$rec")"
+grep -q "session closed" /var/log/websockify/display1.log || fail "log-file under /var/log/websockify"
+ok "record and log-file write under /var/lib/websockify/display1 and /var/log/websockify"
 systemd-analyze security websockify@display1.service --no-pager | tail -n1
 systemctl stop websockify@display1
 if systemctl is-active --quiet websockify@display1; then fail "still active after stop"; fi
