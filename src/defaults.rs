@@ -38,7 +38,7 @@ pub const TARGET_READ_CHUNK: usize = 64 * 1024;
 /// payload written to the target as they arrive, so this one buffer is all a
 /// session holds for the client, whatever size of message it sends; its pages
 /// are only touched as far as reads fill them, so idle sessions stay small.
-pub const CLIENT_READ_BUFFER: usize = 64 * 1024;
+pub const CLIENT_READ_BUFFER: usize = 32 * 1024;
 
 /// The client read buffer a session starts with: noVNC's input events and
 /// heartbeat pongs fit, and a session only grows to `CLIENT_READ_BUFFER`

@@ -40,6 +40,8 @@ pub(super) struct Up<'a, R, W> {
     /// The read buffer's size: small until a read fills it, then the full
     /// budget, so idle and interactive sessions stay small.
     want: usize,
+    /// Binary payload bytes at the front of `buf` after decoding a read.
+    kept: usize,
     /// Payload decoded but not yet written to the target; kept here, so a
     /// cancelled `relay` loses nothing and can be started again.
     pending: BytesMut,
@@ -78,6 +80,7 @@ where
             text: false,
             buf: BytesMut::new(),
             want: CLIENT_READ_START,
+            kept: 0,
             pending: BytesMut::new(),
             pong: None,
             alive,
@@ -93,12 +96,11 @@ where
             if let Err(e) = self.write_pending().await {
                 return End::TargetError(e);
             }
-            if self.buf.capacity() < self.want {
-                self.buf = BytesMut::with_capacity(self.want);
-            }
+            // Reuses the buffer's memory once what was split off is written.
+            self.buf.reserve(self.want);
             match self.reader.read_buf(&mut self.buf).await {
                 Ok(0) => return End::ClientGone("connection closed".into()),
-                Ok(n) if n == self.buf.capacity() => self.want = CLIENT_READ_BUFFER,
+                Ok(n) if n >= self.want => self.want = CLIENT_READ_BUFFER,
                 Ok(_) => {}
                 Err(e) => return End::ClientGone(e.to_string()),
             }
@@ -123,7 +125,14 @@ where
     /// a close frame or a protocol error ends the direction.
     fn decode_read(&mut self) -> Option<End> {
         let mut buf = std::mem::take(&mut self.buf);
+        self.kept = 0;
         let end = self.decode_into(&mut buf);
+        // Binary payload was moved to the front: it leaves without a copy.
+        self.pending = buf.split_to(self.kept);
+        if let Some((_, _, out)) = &mut self.b64 {
+            self.pending.extend_from_slice(out);
+            out.clear();
+        }
         buf.clear();
         self.buf = buf;
         end
@@ -135,7 +144,7 @@ where
         let (mut pos, mut kept) = (0, 0);
         loop {
             let step = match self.decoder.decode(&mut buf[pos..]) {
-                Err(r) => return self.fault(r, buf, kept),
+                Err(r) => return self.fault(r, kept),
                 Ok((used, event)) => {
                     pos += used;
                     match event {
@@ -153,15 +162,15 @@ where
                 }
                 Step::Nothing => Ok(()),
                 Step::Close(code, reason) => {
-                    self.keep(buf, kept);
+                    self.kept = kept;
                     return Some(End::ClientClose(code, reason));
                 }
             };
             if let Err(r) = done {
-                return self.fault(r, buf, kept);
+                return self.fault(r, kept);
             }
         }
-        self.keep(buf, kept);
+        self.kept = kept;
         None
     }
 
@@ -206,19 +215,9 @@ where
         Ok(())
     }
 
-    /// Queues `buf[..kept]` and any decoded base64 for the target.
-    fn keep(&mut self, buf: &[u8], kept: usize) {
-        if kept > 0 {
-            self.pending.extend_from_slice(&buf[..kept]);
-        }
-        if let Some((_, _, out)) = &mut self.b64 {
-            self.pending.extend_from_slice(out);
-            out.clear();
-        }
-    }
-
-    fn fault(&mut self, r: CloseReason, buf: &[u8], kept: usize) -> Option<End> {
-        self.keep(buf, kept);
+    /// A protocol error: what was decoded before it still goes to the target.
+    fn fault(&mut self, r: CloseReason, kept: usize) -> Option<End> {
+        self.kept = kept;
         Some(End::ClientFault(r.code, r.reason))
     }
 
