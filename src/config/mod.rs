@@ -11,6 +11,8 @@ mod build;
 pub mod cli;
 pub mod options;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
