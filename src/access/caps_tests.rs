@@ -1,5 +1,6 @@
-//! Tests for `caps.rs`: each cap on its own, IPv6 /64 keys, and slots
-//! released on drop, panic and cancel.
+//! Tests for `caps.rs`: each cap on its own, IPv6 /64 keys, a connection
+//! counted once for its first client, and slots released on drop, panic and
+//! cancel.
 
 use super::*;
 
@@ -13,6 +14,24 @@ fn caps(global: Option<usize>, per_client: Option<usize>, per_target: Option<usi
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
+}
+
+#[test]
+fn a_connection_is_counted_once_for_its_first_client() {
+    let l = caps(Some(10), Some(1), None);
+    let a = l.try_connection().expect("global slot");
+    assert_eq!(a.count_client(ip("192.0.2.1")), Ok(()));
+    assert_eq!(a.count_client(ip("192.0.2.2")), Ok(()), "already counted");
+    assert_eq!(l.client_connections(ip("192.0.2.2")), 0);
+    let b = l.try_connection().expect("global slot");
+    assert_eq!(b.count_client(ip("192.0.2.1")), Err(1));
+    assert_eq!(b.count_client(ip("192.0.2.3")), Err(1), "refusal sticks");
+    assert_eq!(l.connections(), 2, "refused ones hold a global slot");
+    drop((a, b));
+    assert_eq!(
+        (l.connections(), l.client_connections(ip("192.0.2.1"))),
+        (0, 0)
+    );
 }
 
 #[test]

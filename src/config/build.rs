@@ -34,9 +34,12 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         gate: gate(m)?,
         proxy_protocol: o.proxy_protocol == Some(true),
         caps: Maximums {
-            global: o.max_connections,
-            per_client: o.max_connections_per_client,
-            per_target: o.max_sessions_per_target,
+            global: cap(o.max_connections, Some(defaults::max_connections())),
+            per_client: cap(
+                o.max_connections_per_client,
+                Some(defaults::MAX_CONNECTIONS_PER_CLIENT),
+            ),
+            per_target: cap(o.max_sessions_per_target, None),
         },
         web: match &web_root {
             Some(root) => Some(Web::open(root).with_context(|| at("web"))?),
@@ -60,22 +63,28 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
     })
 }
 
+/// A cap as given (0: no cap), or its default.
+fn cap(given: Option<usize>, default: Option<usize>) -> Option<usize> {
+    match given {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => default,
+    }
+}
+
+/// A list option's words, split on spaces and commas as well.
+fn words(v: &Option<OneOrMany>) -> Vec<String> {
+    let given = v.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    given
+        .iter()
+        .flat_map(|s| s.split([' ', ',', '\t']).filter(|w| !w.is_empty()))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn gate(m: &Merged) -> Result<Gate> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
-    let words = |v: &Option<OneOrMany>| -> Vec<String> {
-        v.clone()
-            .map(OneOrMany::into_vec)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|s| {
-                s.split([' ', ',', '\t'])
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
     let origins = match &o.allowed_origins {
         Some(_) => OriginPolicy::from_list(&words(&o.allowed_origins))
             .with_context(|| at("allowed-origins"))?,

@@ -201,15 +201,18 @@ pub struct Cli {
     #[arg(long)]
     pub proxy_protocol: bool,
 
-    /// Most connections at once (further ones are closed at once). [default: no cap]
+    /// Most connections at once (further ones are closed at once); 0: no cap.
+    /// [default: the open-file limit less 64, halved]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
-    /// Most connections at once from one client address (IPv6: per /64). [default: no cap]
+    /// Most connections at once from one client address (IPv6: per /64;
+    /// further ones get 503); 0: no cap. [default: 64]
     #[arg(long, value_name = "N")]
     pub max_connections_per_client: Option<usize>,
 
-    /// Most sessions at once to one target (e.g. 1: one desktop, one viewer). [default: no cap]
+    /// Most sessions at once to one target (e.g. 1: one desktop, one viewer);
+    /// 0: no cap. [default: no cap]
     #[arg(long, value_name = "N")]
     pub max_sessions_per_target: Option<usize>,
 

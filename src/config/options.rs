@@ -156,9 +156,9 @@ options! {
     trusted_proxies: OneOrMany => "trusted-proxies",
     /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
     proxy_protocol: bool => "proxy-protocol",
-    /// Most connections at once.
+    /// Most connections at once (default from the open-file limit; 0: no cap).
     max_connections: usize => "max-connections",
-    /// Most connections at once from one client address.
+    /// Most connections at once from one client address (0: no cap).
     max_connections_per_client: usize => "max-connections-per-client",
     /// Most sessions at once to one target.
     max_sessions_per_target: usize => "max-sessions-per-target",

@@ -128,6 +128,10 @@ mod cli {
             ("max_message_size", defaults::MAX_MESSAGE_SIZE.to_string()),
             ("max_header_size", defaults::MAX_HEADER_SIZE.to_string()),
             (
+                "max_connections_per_client",
+                defaults::MAX_CONNECTIONS_PER_CLIENT.to_string(),
+            ),
+            (
                 "shutdown_grace",
                 defaults::SHUTDOWN_GRACE.as_secs().to_string(),
             ),

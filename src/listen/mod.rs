@@ -3,7 +3,7 @@
 //! IPv6 address.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{bail, Context, Result};
 use socket2::{Domain, Socket, Type};
@@ -50,6 +50,17 @@ pub enum Peer {
     Tcp(SocketAddr),
     /// A client on a unix socket (usually a reverse proxy on this host).
     Unix,
+}
+
+impl Peer {
+    /// The address the caps count this peer as (before any trusted proxy
+    /// speaks for a client): a unix peer is this host, 127.0.0.1.
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Peer::Tcp(a) => a.ip(),
+            Peer::Unix => IpAddr::from([127, 0, 0, 1]),
+        }
+    }
 }
 
 impl fmt::Display for Peer {
