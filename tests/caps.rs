@@ -1,7 +1,7 @@
 //! Connection caps through the real binary: the defaults (total from the
 //! open-file limit, 64 per client), 503 for a client over its cap (also behind
-//! TLS), and the real client counted behind a trusted proxy
-//! (X-Forwarded-For, PROXY protocol).
+//! TLS), the real client counted behind a trusted proxy (X-Forwarded-For,
+//! PROXY protocol), and which unix-socket peers may speak for a client.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 
 /// Sends `prefix` (a PROXY header, or nothing) and an upgrade request with
@@ -174,4 +174,49 @@ async fn per_client_cap_counts_each_proxy_protocol_source() {
     assert_eq!(status, 503);
     let line = proxy.wait_for_log("max-connections-per-client");
     assert!(line.contains("192.0.2.1:40001"), "{line}");
+}
+
+/// A proxy on a unix socket; returns it and the socket path.
+fn unix_proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path::PathBuf) {
+    let path = dir.path().join("ws.sock");
+    let mut cmd = Command::new(bin());
+    cmd.args(["--unix-listen", path.to_str().unwrap()])
+        .args(extra)
+        .args(["127.0.0.1:0", target])
+        .stdin(Stdio::null());
+    let mut proxy = Proxy::spawn(&mut cmd, 0);
+    proxy.wait_for_log("listening on unix:");
+    (proxy, path)
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_unnamed_unix_peer_is_not_believed() {
+    let t = echo_target().await.to_string();
+    let dir = TempDir::new("caps-unix-untrusted");
+    let (mut proxy, path) = unix_proxy(&dir, &t, &[]);
+    let mut s = UnixStream::connect(&path).await.unwrap();
+    let forged = "X-Forwarded-For: 203.0.113.66\r\n";
+    assert_eq!(upgrade_on(&mut s, b"", forged).await, 101);
+    let line = proxy.wait_for_log("session open");
+    assert!(line.contains("unix-client"), "{line}");
+    assert!(
+        !line.contains("203.0.113.66"),
+        "forged address believed: {line}"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_from_a_trusted_unix_uid_is_believed() {
+    let t = echo_target().await.to_string();
+    let dir = TempDir::new("caps-unix-trusted");
+    let uid = nix::unistd::getuid().to_string();
+    let (mut proxy, path) = unix_proxy(&dir, &t, &["--trusted-unix-peers", &uid]);
+    let mut s = UnixStream::connect(&path).await.unwrap();
+    let forwarded = "X-Forwarded-For: 203.0.113.66\r\n";
+    assert_eq!(upgrade_on(&mut s, b"", forwarded).await, 101);
+    let line = proxy.wait_for_log("session open");
+    assert!(
+        line.contains(&format!("203.0.113.66 (via unix-client uid={uid})")),
+        "{line}"
+    );
 }

@@ -68,6 +68,9 @@ pub struct Gate {
     pub origins: OriginPolicy,
     /// Peers whose X-Forwarded-For / Forwarded / PROXY headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// User ids of unix-socket peers believed likewise (`trusted-unix-peers`);
+    /// any other local user could forge the client address.
+    pub trusted_unix_peers: Vec<u32>,
 }
 
 /// What is known about the connection a request came on.
@@ -82,11 +85,12 @@ pub struct ConnInfo {
 }
 
 impl Gate {
-    /// Whether the socket peer may speak for the client (unix peers are local).
+    /// Whether the socket peer may speak for the client: a TCP peer in
+    /// `trusted_proxies`, a unix peer whose uid is in `trusted_unix_peers`.
     pub fn trusts(&self, peer: &Peer) -> bool {
         match peer {
             Peer::Tcp(a) => forwarded::is_trusted(a.ip(), &self.trusted_proxies),
-            Peer::Unix => !self.trusted_proxies.is_empty(),
+            Peer::Unix(uid) => uid.is_some_and(|uid| self.trusted_unix_peers.contains(&uid)),
         }
     }
 
@@ -97,7 +101,7 @@ impl Gate {
         match &conn.peer {
             _ if !self.trusts(&conn.peer) => ip,
             Peer::Tcp(_) => forwarded::client_addr(ip, headers, &self.trusted_proxies),
-            Peer::Unix => forwarded::client_addr(ip, headers, &[IpNet::from(ip)]),
+            Peer::Unix(_) => forwarded::client_addr(ip, headers, &[IpNet::from(ip)]),
         }
     }
 
@@ -106,7 +110,9 @@ impl Gate {
         let ip = self.client_ip(conn, headers);
         match &conn.peer {
             Peer::Tcp(a) if ip == a.ip() => a.to_string(),
-            Peer::Unix if !self.trusts(&conn.peer) || ip == conn.peer.ip() => conn.peer.to_string(),
+            Peer::Unix(_) if !self.trusts(&conn.peer) || ip == conn.peer.ip() => {
+                conn.peer.to_string()
+            }
             peer => format!("{ip} (via {peer})"),
         }
     }

@@ -95,6 +95,11 @@ fn gate(m: &Merged) -> Result<Gate> {
         None => vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
     };
     let trusted_proxies = parse_trusted(&trusted).with_context(|| at("trusted-proxies"))?;
+    let trusted_unix_peers = words(&o.trusted_unix_peers)
+        .iter()
+        .map(|w| uid(w))
+        .collect::<Result<_>>()
+        .with_context(|| at("trusted-unix-peers"))?;
     let auth = auth(m)?;
     if o.web_auth == Some(true) && (auth.is_none() || o.web.is_none()) {
         bail!(
@@ -108,7 +113,21 @@ fn gate(m: &Merged) -> Result<Gate> {
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
+        trusted_unix_peers,
     })
+}
+
+/// A user id, given as a number or a user name (looked up now, and again
+/// at each reload).
+fn uid(word: &str) -> Result<u32> {
+    if let Ok(uid) = word.parse() {
+        return Ok(uid);
+    }
+    match nix::unistd::User::from_name(word) {
+        Ok(Some(user)) => Ok(user.uid.as_raw()),
+        Ok(None) => bail!("{word}: no such user"),
+        Err(e) => bail!("{word}: cannot look up the user: {e}"),
+    }
 }
 
 /// `auth-plugin` with `auth-source`, or `auth-file`, or none.
@@ -289,4 +308,15 @@ fn web_root(dir: &Path) -> Result<PathBuf> {
         bail!("{}: not a directory", root.display());
     }
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_peers_by_uid_or_user_name() {
+        assert_eq!(super::uid("1000").ok(), Some(1000));
+        assert_eq!(super::uid("root").ok(), Some(0));
+        let e = super::uid("no-such-user-here").expect_err("unknown user");
+        assert!(e.to_string().contains("no such user"), "{e}");
+    }
 }

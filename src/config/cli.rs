@@ -193,9 +193,15 @@ pub struct Cli {
     pub allowed_origins: Option<String>,
 
     /// Proxies (addresses or CIDRs, separated by spaces or commas) whose
-    /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed. [default: 127.0.0.0/8 ::1]
+    /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed
+    /// (over TCP; see --trusted-unix-peers). [default: 127.0.0.0/8 ::1]
     #[arg(long, value_name = "CIDRS")]
     pub trusted_proxies: Option<String>,
+
+    /// Users (names or uids, separated by spaces or commas) whose connections
+    /// to --unix-listen are believed as a trusted proxy's. [default: none]
+    #[arg(long, value_name = "USERS")]
+    pub trusted_unix_peers: Option<String>,
 
     /// Trusted proxies send a PROXY protocol v1/v2 header before anything else.
     #[arg(long)]
@@ -321,6 +327,7 @@ impl Cli {
             auth_file: self.auth_file.clone(),
             allowed_origins: self.allowed_origins.clone().map(OneOrMany::One),
             trusted_proxies: self.trusted_proxies.clone().map(OneOrMany::One),
+            trusted_unix_peers: self.trusted_unix_peers.clone().map(OneOrMany::One),
             proxy_protocol: self.proxy_protocol.then_some(true),
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,

@@ -154,6 +154,8 @@ options! {
     allowed_origins: OneOrMany => "allowed-origins",
     /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.
     trusted_proxies: OneOrMany => "trusted-proxies",
+    /// Unix-socket peers (user names or uids) believed as trusted proxies are.
+    trusted_unix_peers: OneOrMany => "trusted-unix-peers",
     /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
     proxy_protocol: bool => "proxy-protocol",
     /// Most connections at once (default from the open-file limit; 0: no cap).

@@ -48,8 +48,9 @@ impl fmt::Display for Listener {
 pub enum Peer {
     /// A TCP client.
     Tcp(SocketAddr),
-    /// A client on a unix socket (usually a reverse proxy on this host).
-    Unix,
+    /// A client on a unix socket (usually a reverse proxy on this host),
+    /// with its user id from `SO_PEERCRED` (`None` if the kernel gave none).
+    Unix(Option<u32>),
 }
 
 impl Peer {
@@ -58,7 +59,7 @@ impl Peer {
     pub fn ip(&self) -> IpAddr {
         match self {
             Peer::Tcp(a) => a.ip(),
-            Peer::Unix => IpAddr::from([127, 0, 0, 1]),
+            Peer::Unix(_) => IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -67,7 +68,8 @@ impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Peer::Tcp(a) => write!(f, "{a}"),
-            Peer::Unix => write!(f, "unix-client"),
+            Peer::Unix(Some(uid)) => write!(f, "unix-client uid={uid}"),
+            Peer::Unix(None) => write!(f, "unix-client"),
         }
     }
 }

@@ -149,7 +149,8 @@ impl Acceptor {
                     }
                 }),
                 Listener::Unix(l) => l.accept().await.map(|(s, _)| {
-                    let peer = Peer::Unix;
+                    // Who connected, for trusted-unix-peers.
+                    let peer = Peer::Unix(s.peer_cred().ok().map(|c| c.uid()));
                     if let Some(ctx) = self.ctx(&peer) {
                         tokio::spawn(conn::handle(s, peer, ctx));
                     }
