@@ -99,3 +99,55 @@ pub const LOCKOUT: Duration = Duration::from_secs(30);
 /// seen longest ago is forgotten. Bounds memory (well under 1 MiB) against an
 /// attacker with many addresses.
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// Open files kept back from the connection cap, at most half the limit: the
+/// listening sockets, standard streams and log destinations, the runtime's
+/// own descriptors, token and auth files while they are read, Redis and
+/// token-API connections, and static files being sent. 64 covers them with
+/// room to spare; a file still being read when the cap is reached only makes
+/// that one request fail, never the proxy.
+pub const RESERVED_FDS: u64 = 64;
+
+/// Default `max-connections`: the open-file limit (as raised at start to the
+/// hard limit) less [`RESERVED_FDS`], halved, since each session holds two
+/// descriptors, the client's and the target's (with `record`, a third).
+/// Beyond it, accept() would fail with EMFILE for every listener while
+/// sessions already open could not reach their targets; at the cap, new
+/// connections are closed at once and the open ones go on.
+pub fn max_connections() -> usize {
+    use nix::sys::resource::{getrlimit, Resource};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    connections_for_open_files(soft)
+}
+
+/// [`max_connections`] for an open-file limit of `files`; at least one.
+pub fn connections_for_open_files(files: u64) -> usize {
+    let usable = files - RESERVED_FDS.min(files / 2);
+    usize::try_from(usable / 2).unwrap_or(usize::MAX).max(1)
+}
+
+/// Default `max-connections-per-client` (one IPv4 address, one IPv6 /64).
+/// A browser opens at most 6 connections to a site for the page and one
+/// WebSocket per noVNC tab, so one person needs about ten; 64 lets a small
+/// office share an address behind NAT, while it takes many addresses, not
+/// one, to use up the total.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_for_open_files_keeps_a_reserve_and_halves() {
+        assert_eq!(connections_for_open_files(1024), 480);
+        assert_eq!(connections_for_open_files(200), 68);
+        assert_eq!(connections_for_open_files(524_288), 262_112);
+        assert_eq!(
+            connections_for_open_files(40),
+            10,
+            "small limit: half reserved"
+        );
+        assert_eq!(connections_for_open_files(0), 1);
+        assert!(connections_for_open_files(u64::MAX) > 1 << 40);
+    }
+}

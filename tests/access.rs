@@ -253,16 +253,19 @@ async fn connection_and_target_caps() {
     let (second, _refused) = upgrade_keep(proxy.addr(), "/", "").await;
     assert_eq!(status(&second), 503, "{second}");
     proxy.wait_for_log("has its maximum of sessions");
-    // Two connections are open from this address; a third is allowed, a fourth is closed at once.
-    let _third = TcpStream::connect(proxy.addr()).await.unwrap();
-    let mut fourth = TcpStream::connect(proxy.addr()).await.unwrap();
-    let mut b = [0u8; 1];
-    let n = timeout(WAIT, fourth.read(&mut b))
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    assert_eq!(n, 0, "the connection over the cap was served");
-    proxy.wait_for_log("connection cap reached");
+    // Two connections are open from this address (the refused one is kept
+    // alive); a third is allowed, a fourth gets 503 and is closed.
+    let (third, _third) = upgrade_keep(proxy.addr(), "/", "").await;
+    assert_eq!(status(&third), 503, "{third}");
+    let (fourth, mut over) = upgrade_keep(proxy.addr(), "/", "").await;
+    assert_eq!(status(&fourth), 503, "{fourth}");
+    assert!(
+        fourth.contains("Too many connections from this client"),
+        "{fourth}"
+    );
+    let mut rest = Vec::new();
+    let _ = timeout(WAIT, over.read_to_end(&mut rest)).await.unwrap();
+    proxy.wait_for_log("max-connections-per-client");
 }
 
 #[path = "token_servers/mod.rs"]

@@ -210,7 +210,13 @@ async fn unfinished_messages_hold_no_memory() {
     const SESSIONS: usize = 200;
     const SENT: usize = 1 << 20;
     let target = echo_target().await;
-    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let proxy = Proxy::start(&[
+        // One client opens them all: no per-client cap here.
+        "--max-connections-per-client",
+        "0",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
     let mut bystander = upgrade(proxy.addr(), None).await;
     let before = pss_kib(proxy.pid());
     let mut held = Vec::new();

@@ -1,5 +1,8 @@
 //! Connection caps (not to be confused with `defaults`, the table of default
 //! limits and timers): global, per client address, and sessions per target.
+//! The global slot is taken at accept; the per-client one only once the real
+//! client is known (after a PROXY header, or at the first request from a
+//! trusted proxy), so that clients behind one reverse proxy are told apart.
 //!
 //! Permits are RAII guards: the count goes down when the permit is dropped,
 //! whether the session ended, its task panicked (drop runs while unwinding) or
@@ -27,6 +30,21 @@ pub struct Maximums {
     pub per_client: Option<usize>,
     /// Sessions to one target.
     pub per_target: Option<usize>,
+}
+
+impl fmt::Display for Maximums {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = |cap: Option<usize>, what: &str| {
+            cap.map_or(format!("no cap on {what}"), |n| format!("{n} {what}"))
+        };
+        write!(
+            f,
+            "{}, {}, {}",
+            part(self.global, "connections"),
+            part(self.per_client, "connections per client"),
+            part(self.per_target, "sessions per target")
+        )
+    }
 }
 
 /// The caps and the current counts. Cheap to clone (shared state).
@@ -59,23 +77,37 @@ impl Caps {
         self.lock().max = max;
     }
 
-    /// A connection slot for a client, counted against the global and the
-    /// per-client cap; `None` when either is reached.
-    pub fn try_client(&self, ip: IpAddr) -> Option<ClientPermit> {
-        let key = client_key(ip);
+    /// A connection slot under the global cap, taken at accept; `None` when
+    /// the cap is reached. The client is counted later, once it is known
+    /// ([`ConnPermit::count_client`]).
+    pub fn try_connection(&self) -> Option<ConnPermit> {
         let mut s = self.lock();
-        let mine = s.clients.get(&key).copied().unwrap_or(0);
-        if s.max.global.is_some_and(|cap| s.total >= cap)
-            || s.max.per_client.is_some_and(|cap| mine >= cap)
-        {
+        if s.max.global.is_some_and(|cap| s.total >= cap) {
             return None;
         }
         s.total += 1;
-        s.clients.insert(key, mine + 1);
-        Some(ClientPermit {
+        Some(ConnPermit {
             caps: self.clone(),
-            key,
+            client: Mutex::new(Claim::Unclaimed),
         })
+    }
+
+    /// A connection slot for a client known at once, counted under both
+    /// caps; `None` when either is reached.
+    pub fn try_client(&self, ip: IpAddr) -> Option<ConnPermit> {
+        let permit = self.try_connection()?;
+        permit.count_client(ip).ok().map(|()| permit)
+    }
+
+    /// Counts one more connection for `key`, or the cap that refuses it.
+    fn count(&self, key: IpAddr) -> Result<(), usize> {
+        let mut s = self.lock();
+        let mine = s.clients.get(&key).copied().unwrap_or(0);
+        if let Some(cap) = s.max.per_client.filter(|&cap| mine >= cap) {
+            return Err(cap);
+        }
+        s.clients.insert(key, mine + 1);
+        Ok(())
     }
 
     /// A session slot for a target (`host:port`, a unix socket path, or
@@ -152,23 +184,70 @@ fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
     }
 }
 
-/// One client connection; releases its slot on drop.
-pub struct ClientPermit {
-    caps: Caps,
-    key: IpAddr,
+/// Whether a connection's client has been counted under the per-client cap.
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    /// Not yet: the client is not known yet (a trusted proxy's request to come).
+    Unclaimed,
+    /// Counted as this key.
+    Counted(IpAddr),
+    /// Refused: the client had its maximum (this cap) of connections.
+    Refused(usize),
 }
 
-impl Drop for ClientPermit {
-    fn drop(&mut self) {
-        let mut s = self.caps.lock();
-        s.total = s.total.saturating_sub(1);
-        release(&mut s.clients, &self.key);
+/// One connection: its global slot from accept, and its slot under the
+/// per-client cap once the client is known; releases both on drop.
+pub struct ConnPermit {
+    caps: Caps,
+    client: Mutex<Claim>,
+}
+
+impl ConnPermit {
+    /// Counts the connection for client `ip` (IPv6: its /64); `Err(cap)`
+    /// when that client already has `cap` connections. Only the first call
+    /// counts: later ones give the same answer whatever `ip` they name, so a
+    /// connection is counted once, for the client it was first known as.
+    pub fn count_client(&self, ip: IpAddr) -> Result<(), usize> {
+        let mut claim = self
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *claim {
+            Claim::Counted(_) => Ok(()),
+            Claim::Refused(cap) => Err(cap),
+            Claim::Unclaimed => {
+                let key = client_key(ip);
+                let counted = self.caps.count(key);
+                *claim = match counted {
+                    Ok(()) => Claim::Counted(key),
+                    Err(cap) => Claim::Refused(cap),
+                };
+                counted
+            }
+        }
     }
 }
 
-impl fmt::Debug for ClientPermit {
+impl Drop for ConnPermit {
+    fn drop(&mut self) {
+        let claim = *self
+            .client
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut s = self.caps.lock();
+        s.total = s.total.saturating_sub(1);
+        if let Claim::Counted(key) = claim {
+            release(&mut s.clients, &key);
+        }
+    }
+}
+
+impl fmt::Debug for ConnPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientPermit({})", self.key)
+        match self.client.lock() {
+            Ok(claim) => write!(f, "ConnPermit({claim:?})"),
+            Err(_) => write!(f, "ConnPermit"),
+        }
     }
 }
 
@@ -191,142 +270,5 @@ impl fmt::Debug for TargetPermit {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn caps(global: Option<usize>, per_client: Option<usize>, per_target: Option<usize>) -> Caps {
-        Caps::new(Maximums {
-            global,
-            per_client,
-            per_target,
-        })
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("test address")
-    }
-
-    #[test]
-    fn no_caps_admit_everything() {
-        let l = caps(None, None, None);
-        let permits: Vec<_> = (0..100)
-            .map(|_| l.try_client(ip("192.0.2.1")).expect("no cap"))
-            .collect();
-        assert_eq!(l.connections(), 100);
-        drop(permits);
-        assert_eq!(l.connections(), 0);
-    }
-
-    #[test]
-    fn per_client_cap_is_independent_per_address() {
-        let l = caps(None, Some(2), None);
-        let a1 = l.try_client(ip("192.0.2.1")).expect("first");
-        let _a2 = l.try_client(ip("192.0.2.1")).expect("second");
-        assert!(l.try_client(ip("192.0.2.1")).is_none());
-        let _b = l
-            .try_client(ip("192.0.2.2"))
-            .expect("other client unaffected");
-        drop(a1);
-        assert!(
-            l.try_client(ip("192.0.2.1")).is_some(),
-            "slot released on drop"
-        );
-    }
-
-    #[test]
-    fn global_cap_counts_all_clients() {
-        let l = caps(Some(2), Some(5), None);
-        let _a = l.try_client(ip("192.0.2.1")).expect("1");
-        let b = l.try_client(ip("192.0.2.2")).expect("2");
-        assert!(l.try_client(ip("192.0.2.3")).is_none());
-        drop(b);
-        assert!(l.try_client(ip("192.0.2.3")).is_some());
-    }
-
-    #[test]
-    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
-        let l = caps(None, Some(1), None);
-        let _a = l.try_client(ip("2001:db8:1:2::1")).expect("first");
-        assert!(
-            l.try_client(ip("2001:db8:1:2:ffff::9")).is_none(),
-            "same /64"
-        );
-        assert!(l.try_client(ip("2001:db8:1:3::1")).is_some(), "other /64");
-        let _v4 = l.try_client(ip("192.0.2.1")).expect("v4");
-        assert!(
-            l.try_client(ip("::ffff:192.0.2.1")).is_none(),
-            "mapped = same client"
-        );
-    }
-
-    #[test]
-    fn target_cap_and_release() {
-        let l = caps(None, None, Some(1));
-        let t = l.try_target("localhost:5901").expect("first");
-        assert!(l.try_target("localhost:5901").is_none());
-        assert!(l.try_target("localhost:5902").is_some());
-        assert_eq!(l.target_sessions("localhost:5901"), 1);
-        drop(t);
-        assert_eq!(l.target_sessions("localhost:5901"), 0);
-        assert!(l.try_target("localhost:5901").is_some());
-    }
-
-    #[test]
-    fn released_on_panic() {
-        let l = caps(Some(1), Some(1), Some(1));
-        let l2 = l.clone();
-        let result = std::thread::spawn(move || {
-            let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
-            let _t = l2.try_target("t").expect("slot");
-            panic!("session blew up");
-        })
-        .join();
-        assert!(result.is_err());
-        assert_eq!((l.connections(), l.target_sessions("t")), (0, 0));
-        assert!(l.try_client(ip("192.0.2.1")).is_some());
-    }
-
-    #[tokio::test]
-    async fn released_on_cancel() {
-        let l = caps(Some(1), None, None);
-        let l2 = l.clone();
-        let task = tokio::spawn(async move {
-            let _c = l2.try_client(ip("192.0.2.1")).expect("slot");
-            std::future::pending::<()>().await;
-        });
-        tokio::task::yield_now().await;
-        while l.connections() == 0 {
-            tokio::task::yield_now().await;
-        }
-        task.abort();
-        assert!(task.await.expect_err("aborted").is_cancelled());
-        assert_eq!(l.connections(), 0);
-    }
-
-    #[test]
-    fn maps_do_not_grow_with_closed_clients() {
-        let l = caps(None, Some(3), None);
-        for i in 0..50u8 {
-            drop(l.try_client(IpAddr::from([192, 0, 2, i])));
-        }
-        assert!(l.lock().clients.is_empty());
-    }
-
-    #[test]
-    fn lowered_caps_apply_to_new_connections() {
-        let l = caps(None, None, None);
-        let _a = l.try_client(ip("192.0.2.1")).expect("1");
-        let _b = l.try_client(ip("192.0.2.1")).expect("2");
-        l.set(Maximums {
-            global: Some(10),
-            per_client: Some(1),
-            per_target: None,
-        });
-        assert!(l.try_client(ip("192.0.2.1")).is_none());
-        assert_eq!(
-            l.client_connections(ip("192.0.2.1")),
-            2,
-            "existing ones kept"
-        );
-    }
-}
+#[path = "caps_tests.rs"]
+mod tests;

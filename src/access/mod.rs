@@ -68,6 +68,9 @@ pub struct Gate {
     pub origins: OriginPolicy,
     /// Peers whose X-Forwarded-For / Forwarded / PROXY headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// User ids of unix-socket peers believed likewise (`trusted-unix-peers`);
+    /// any other local user could forge the client address.
+    pub trusted_unix_peers: Vec<u32>,
 }
 
 /// What is known about the connection a request came on.
@@ -82,53 +85,65 @@ pub struct ConnInfo {
 }
 
 impl Gate {
-    /// Whether the socket peer may speak for the client (unix peers are local).
+    /// Whether the socket peer may speak for the client: a TCP peer in
+    /// `trusted_proxies`, a unix peer whose uid is in `trusted_unix_peers`.
     pub fn trusts(&self, peer: &Peer) -> bool {
         match peer {
             Peer::Tcp(a) => forwarded::is_trusted(a.ip(), &self.trusted_proxies),
-            Peer::Unix => !self.trusted_proxies.is_empty(),
+            Peer::Unix(uid) => uid.is_some_and(|uid| self.trusted_unix_peers.contains(&uid)),
+        }
+    }
+
+    /// The client's address after trusted proxies; a unix peer no proxy
+    /// spoke for is 127.0.0.1.
+    fn client_ip(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+        let ip = conn.peer.ip();
+        match &conn.peer {
+            _ if !self.trusts(&conn.peer) => ip,
+            Peer::Tcp(_) => forwarded::client_addr(ip, headers, &self.trusted_proxies),
+            Peer::Unix(_) => forwarded::client_addr(ip, headers, &[IpNet::from(ip)]),
         }
     }
 
     /// The client as logs and caps should see it.
     pub fn client(&self, conn: &ConnInfo, headers: &HeaderMap) -> String {
+        let ip = self.client_ip(conn, headers);
         match &conn.peer {
-            Peer::Tcp(a) if self.trusts(&conn.peer) => {
-                let ip = forwarded::client_addr(a.ip(), headers, &self.trusted_proxies);
-                if ip == a.ip() {
-                    a.to_string()
-                } else {
-                    format!("{ip} (via {a})")
-                }
+            Peer::Tcp(a) if ip == a.ip() => a.to_string(),
+            Peer::Unix(_) if !self.trusts(&conn.peer) || ip == conn.peer.ip() => {
+                conn.peer.to_string()
             }
-            Peer::Unix if self.trusts(&conn.peer) => {
-                let via = IpAddr::from([127, 0, 0, 1]);
-                let ip = forwarded::client_addr(via, headers, &[IpNet::from(via)]);
-                if ip == via {
-                    conn.peer.to_string()
-                } else {
-                    format!("{ip} (via unix socket)")
-                }
-            }
-            peer => peer.to_string(),
+            peer => format!("{ip} (via {peer})"),
         }
     }
 
-    /// The client's address after trusted proxies, as failures are counted
-    /// (IPv6 per /64); a unix peer no proxy spoke for counts as 127.0.0.1.
+    /// The client's address as failures are counted (IPv6 per /64).
     fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
-        let local = IpAddr::from([127, 0, 0, 1]);
-        let ip = match &conn.peer {
-            Peer::Tcp(a) if self.trusts(&conn.peer) => {
-                forwarded::client_addr(a.ip(), headers, &self.trusted_proxies)
-            }
-            Peer::Tcp(a) => a.ip(),
-            Peer::Unix if self.trusts(&conn.peer) => {
-                forwarded::client_addr(local, headers, &[IpNet::from(local)])
-            }
-            Peer::Unix => local,
-        };
-        caps::client_key(ip)
+        caps::client_key(self.client_ip(conn, headers))
+    }
+
+    /// Counts the connection under the per-client cap for the client of its
+    /// first request (or for its peer, counted at once when no trusted proxy
+    /// speaks for it): 503, with a log line naming the client, when that
+    /// client already has its maximum of connections.
+    pub fn count_client(
+        &self,
+        permit: &caps::ConnPermit,
+        conn: &ConnInfo,
+        headers: &HeaderMap,
+        client: &str,
+    ) -> Result<(), Refusal> {
+        permit
+            .count_client(self.client_ip(conn, headers))
+            .map_err(|cap| {
+                log::warn!(
+                    "{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"
+                );
+                Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many connections from this client",
+                )
+            })
     }
 
     /// The auth plugin's verdict: 429 for a client locked out after too

@@ -34,9 +34,12 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         gate: gate(m)?,
         proxy_protocol: o.proxy_protocol == Some(true),
         caps: Maximums {
-            global: o.max_connections,
-            per_client: o.max_connections_per_client,
-            per_target: o.max_sessions_per_target,
+            global: cap(o.max_connections, Some(defaults::max_connections())),
+            per_client: cap(
+                o.max_connections_per_client,
+                Some(defaults::MAX_CONNECTIONS_PER_CLIENT),
+            ),
+            per_target: cap(o.max_sessions_per_target, None),
         },
         web: match &web_root {
             Some(root) => Some(Web::open(root).with_context(|| at("web"))?),
@@ -60,22 +63,28 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
     })
 }
 
+/// A cap as given (0: no cap), or its default.
+fn cap(given: Option<usize>, default: Option<usize>) -> Option<usize> {
+    match given {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => default,
+    }
+}
+
+/// A list option's words, split on spaces and commas as well.
+fn words(v: &Option<OneOrMany>) -> Vec<String> {
+    let given = v.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    given
+        .iter()
+        .flat_map(|s| s.split([' ', ',', '\t']).filter(|w| !w.is_empty()))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn gate(m: &Merged) -> Result<Gate> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
-    let words = |v: &Option<OneOrMany>| -> Vec<String> {
-        v.clone()
-            .map(OneOrMany::into_vec)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|s| {
-                s.split([' ', ',', '\t'])
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
     let origins = match &o.allowed_origins {
         Some(_) => OriginPolicy::from_list(&words(&o.allowed_origins))
             .with_context(|| at("allowed-origins"))?,
@@ -86,6 +95,11 @@ fn gate(m: &Merged) -> Result<Gate> {
         None => vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
     };
     let trusted_proxies = parse_trusted(&trusted).with_context(|| at("trusted-proxies"))?;
+    let trusted_unix_peers = words(&o.trusted_unix_peers)
+        .iter()
+        .map(|w| uid(w))
+        .collect::<Result<_>>()
+        .with_context(|| at("trusted-unix-peers"))?;
     let auth = auth(m)?;
     if o.web_auth == Some(true) && (auth.is_none() || o.web.is_none()) {
         bail!(
@@ -99,7 +113,21 @@ fn gate(m: &Merged) -> Result<Gate> {
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
+        trusted_unix_peers,
     })
+}
+
+/// A user id, given as a number or a user name (looked up now, and again
+/// at each reload).
+fn uid(word: &str) -> Result<u32> {
+    if let Ok(uid) = word.parse() {
+        return Ok(uid);
+    }
+    match nix::unistd::User::from_name(word) {
+        Ok(Some(user)) => Ok(user.uid.as_raw()),
+        Ok(None) => bail!("{word}: no such user"),
+        Err(e) => bail!("{word}: cannot look up the user: {e}"),
+    }
 }
 
 /// `auth-plugin` with `auth-source`, or `auth-file`, or none.
@@ -282,4 +310,15 @@ fn web_root(dir: &Path) -> Result<PathBuf> {
         bail!("{}: not a directory", root.display());
     }
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_peers_by_uid_or_user_name() {
+        assert_eq!(super::uid("1000").ok(), Some(1000));
+        assert_eq!(super::uid("root").ok(), Some(0));
+        let e = super::uid("no-such-user-here").expect_err("unknown user");
+        assert!(e.to_string().contains("no such user"), "{e}");
+    }
 }

@@ -64,3 +64,6 @@ pub struct Config {
     /// Record sessions to `FILE.N` (`--record`).
     pub record: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,11 +154,13 @@ options! {
     allowed_origins: OneOrMany => "allowed-origins",
     /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.
     trusted_proxies: OneOrMany => "trusted-proxies",
+    /// Unix-socket peers (user names or uids) believed as trusted proxies are.
+    trusted_unix_peers: OneOrMany => "trusted-unix-peers",
     /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
     proxy_protocol: bool => "proxy-protocol",
-    /// Most connections at once.
+    /// Most connections at once (default from the open-file limit; 0: no cap).
     max_connections: usize => "max-connections",
-    /// Most connections at once from one client address.
+    /// Most connections at once from one client address (0: no cap).
     max_connections_per_client: usize => "max-connections-per-client",
     /// Most sessions at once to one target.
     max_sessions_per_target: usize => "max-sessions-per-target",
@@ -332,76 +334,6 @@ impl Merged {
                 Origin::File(conf.path.clone(), conf.line_of(key).unwrap_or(0))
             }
             _ => Origin::Default,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn debug_masks_secrets() {
-        let o = super::Options {
-            auth_source: Some("alice:hunter2".into()),
-            token_source: Some("redis.example:6379:0:s3cret".into()),
-            target: Some("localhost:5901".into()),
-            ..Default::default()
-        };
-        let shown = format!("{o:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cret"),
-            "{shown}"
-        );
-        assert!(
-            shown.contains("localhost:5901") && shown.contains("<redacted>"),
-            "{shown}"
-        );
-    }
-
-    use super::*;
-
-    fn conf(text: &str) -> Result<ConfFile, ConfError> {
-        ConfFile::parse(Path::new("/etc/websockify/t.conf"), text.to_owned())
-    }
-
-    #[test]
-    fn keys_lines_and_overrides() {
-        let c =
-            conf("# display 1\nlisten = \"6080\"\n\ntarget = \"localhost:5901\"\nheartbeat = 30\n")
-                .unwrap();
-        assert_eq!(c.line_of("target"), Some(4));
-        let cli = Options {
-            heartbeat: Some(5),
-            ..Options::default()
-        };
-        let m = Merged::new(Some(c), cli);
-        assert_eq!(m.options.heartbeat, Some(5));
-        assert_eq!(m.options.target.as_deref(), Some("localhost:5901"));
-        assert_eq!(m.origin("heartbeat"), Origin::CommandLine);
-        assert_eq!(m.origin("target").to_string(), "/etc/websockify/t.conf:4");
-        assert_eq!(m.origin("web"), Origin::Default);
-    }
-
-    #[test]
-    fn unknown_key_and_wrong_type_name_the_line_and_key() {
-        let e = conf("target = \"x:1\"\ntraget = 3\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("t.conf:2: ") && e.contains("traget"), "{e}");
-        let e = conf("heartbeat = \"20\"\n").unwrap_err().to_string();
-        assert!(e.contains("t.conf:1: ") && e.contains("heartbeat"), "{e}");
-    }
-
-    /// serde's field names, `KEYS` and `is_set` come from one macro list;
-    /// this checks each key parses (with a value of some type) and is seen.
-    #[test]
-    fn every_key_is_known_to_is_set() {
-        for key in KEYS {
-            let parsed = ["\"x:1\"", "true", "1"]
-                .iter()
-                .find_map(|v| conf(&format!("{key} = {v}\n")).ok());
-            let c = parsed.unwrap_or_else(|| panic!("{key} accepts no value"));
-            assert!(c.options.is_set(key), "{key}");
-            assert_eq!(c.line_of(key), Some(1), "{key}");
         }
     }
 }

@@ -69,6 +69,14 @@ where
             Err(e) => return log::info!("{peer}: bad PROXY protocol header: {e}; closed"),
         }
     }
+    // The client is known now, unless a trusted proxy names it in each
+    // request (http counts it then): count it at once, so that connections
+    // that never send a request count too. Over its cap, it gets 503 (http).
+    if !config.gate.trusts(&peer) {
+        if let Some(permit) = &ctx.permit {
+            let _refused_later = permit.count_client(peer.ip());
+        }
+    }
     let limit = config.limits.handshake_timeout;
     let first = match timeout(limit, stream.peek_first()).await {
         Ok(Ok(Some(b))) => b,

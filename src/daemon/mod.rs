@@ -40,6 +40,8 @@ pub fn main(cli: Cli) -> ExitCode {
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned());
     logging::init(cli.verbose, instance.as_deref());
+    // Before the settings: the default max-connections follows the raised limit.
+    listen::raise_fd_limit();
     let settings = match settings(&cli, conf_path.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -84,7 +86,6 @@ fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload)
     if settings.daemon {
         sockets::detach()?;
     }
-    listen::raise_fd_limit();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     runtime.block_on(serve::serve(settings, sockets, reload))
 }

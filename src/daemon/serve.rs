@@ -31,6 +31,7 @@ pub(super) async fn serve(
     }
     let first = Arc::new(settings.config);
     log::info!("relaying to {}{}", first.gate.route, web_note(&first));
+    log::info!("caps: {}", first.caps);
     let (config_tx, config_rx) = watch::channel(first);
     let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
     tokio::spawn(notify::watchdog());

@@ -1,6 +1,7 @@
 //! The HTTP side of a connection: hyper parses requests; upgrades become
 //! sessions (`upgrade`, with the RFC 6455 rules in `handshake`), GET/HEAD go
-//! to the static site, everything else gets 405.
+//! to the static site, everything else gets 405. A client over its
+//! per-client connection cap gets 503 to its first request instead.
 
 pub mod handshake;
 mod send_deadline;
@@ -10,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -69,6 +70,15 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
     let gate = &ctx.config.gate;
     let client = gate.client(conn, req.headers());
     log::debug!("{client}: {} {}", req.method(), loggable(req.uri()));
+    if let Some(permit) = &ctx.permit {
+        if let Err(r) = gate.count_client(permit, conn, req.headers(), &client) {
+            // Nothing more on this connection: it is over the cap.
+            let mut resp = refusal(r);
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return resp;
+        }
+    }
     if handshake::is_upgrade(&req) {
         return upgrade::answer(req, conn, client, ctx).await;
     }

@@ -3,7 +3,7 @@
 //! IPv6 address.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{bail, Context, Result};
 use socket2::{Domain, Socket, Type};
@@ -48,15 +48,28 @@ impl fmt::Display for Listener {
 pub enum Peer {
     /// A TCP client.
     Tcp(SocketAddr),
-    /// A client on a unix socket (usually a reverse proxy on this host).
-    Unix,
+    /// A client on a unix socket (usually a reverse proxy on this host),
+    /// with its user id from `SO_PEERCRED` (`None` if the kernel gave none).
+    Unix(Option<u32>),
+}
+
+impl Peer {
+    /// The address the caps count this peer as (before any trusted proxy
+    /// speaks for a client): a unix peer is this host, 127.0.0.1.
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Peer::Tcp(a) => a.ip(),
+            Peer::Unix(_) => IpAddr::from([127, 0, 0, 1]),
+        }
+    }
 }
 
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Peer::Tcp(a) => write!(f, "{a}"),
-            Peer::Unix => write!(f, "unix-client"),
+            Peer::Unix(Some(uid)) => write!(f, "unix-client uid={uid}"),
+            Peer::Unix(None) => write!(f, "unix-client"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The accept loops. The server is given ready listeners, a config that may
 //! be replaced at any time (reload), and a shutdown future: it never binds a
 //! socket or installs a signal handler itself, so tests, socket activation and
-//! reload hand it whatever they have.
+//! reload hand it whatever they have. The global connection cap is counted
+//! here, at accept; the per-client cap later, where the real client is known.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -113,30 +114,26 @@ struct Acceptor {
 }
 
 impl Acceptor {
-    /// The context for a new connection, or `None` when a cap refuses it.
-    fn ctx(&self, ip: Option<std::net::IpAddr>) -> Option<Ctx> {
+    /// The context for a new connection, or `None` when the global cap
+    /// refuses it (the connection is then closed). The per-client cap is
+    /// counted later, once the real client is known (conn, http).
+    fn ctx(&self, peer: &Peer) -> Option<Ctx> {
         let config = self.config.borrow().clone();
         // Caps may change on reload; the live counts stay.
         self.caps.set(config.caps);
-        let permit = match self
-            .caps
-            .try_client(ip.unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()))
-        {
-            Some(p) => Some(Arc::new(p)),
-            None => {
-                log::warn!(
-                    "connection from {} refused: connection cap reached",
-                    ip.map_or("a unix client".into(), |i| i.to_string())
-                );
-                return None;
-            }
+        let Some(permit) = self.caps.try_connection() else {
+            let cap = config.caps.global.unwrap_or_default();
+            log::warn!(
+                "connection from {peer} refused: connection cap reached (max-connections {cap})"
+            );
+            return None;
         };
         Some(Ctx {
             config,
             shutdown: self.shutdown.clone(),
             sessions: self.sessions.clone(),
             caps: self.caps.clone(),
-            permit,
+            permit: Some(Arc::new(permit)),
         })
     }
 
@@ -145,14 +142,17 @@ impl Acceptor {
         loop {
             let accepted = match &listener {
                 Listener::Tcp(l) => l.accept().await.map(|(s, addr)| {
-                    if let Some(ctx) = self.ctx(Some(addr.ip())) {
+                    let peer = Peer::Tcp(addr);
+                    if let Some(ctx) = self.ctx(&peer) {
                         let _ = s.set_nodelay(true);
-                        tokio::spawn(conn::handle(s, Peer::Tcp(addr), ctx));
+                        tokio::spawn(conn::handle(s, peer, ctx));
                     }
                 }),
                 Listener::Unix(l) => l.accept().await.map(|(s, _)| {
-                    if let Some(ctx) = self.ctx(None) {
-                        tokio::spawn(conn::handle(s, Peer::Unix, ctx));
+                    // Who connected, for trusted-unix-peers.
+                    let peer = Peer::Unix(s.peer_cred().ok().map(|c| c.uid()));
+                    if let Some(ctx) = self.ctx(&peer) {
+                        tokio::spawn(conn::handle(s, peer, ctx));
                     }
                 }),
             };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::SessionCount;
-use crate::access::caps::{Caps, ClientPermit};
+use crate::access::caps::{Caps, ConnPermit};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
 
@@ -22,7 +22,8 @@ pub struct Ctx {
     pub sessions: Arc<watch::Sender<SessionCount>>,
     /// Connection and per-target session caps (their counts outlive reloads).
     pub caps: Caps,
-    /// This connection's slot under the connection caps; a session started
-    /// on it keeps a clone, so the slot is held until both are gone.
-    pub permit: Option<Arc<ClientPermit>>,
+    /// This connection's slot under the connection caps (its client is
+    /// counted once known); a session started on it keeps a clone, so the
+    /// slot is held until both are gone.
+    pub permit: Option<Arc<ConnPermit>>,
 }
