@@ -7,6 +7,7 @@
 //! bystander session's 4 KiB echo while the attackers are held.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,8 +61,9 @@ pub async fn attack(o: &AttackOpts) -> Result<()> {
     let tag = seed();
     let wire: Arc<[u8]> = partial_message(announce, send).into();
     let deadline = Instant::now() + secs(o.max_secs);
+    let errors = AtomicU64::new(0);
     let held: Vec<Client> = stream::iter(0..o.sessions)
-        .map(|_| open_attacker(common, tag, wire.clone(), deadline))
+        .map(|_| open_attacker(common, tag, wire.clone(), deadline, &errors))
         .buffer_unordered(o.concurrency.max(1))
         .filter_map(|c| async move { c })
         .collect()
@@ -84,8 +86,16 @@ pub async fn attack(o: &AttackOpts) -> Result<()> {
         "attack_pss_per_session_kib",
         growth / held.len().max(1) as f64,
     )?;
+    let bystander_ok = rtts.is_ok();
     record_rtts(common, rtts)?;
-    drop(held);
+    ensure!(
+        held.len() == o.sessions && bystander_ok,
+        "{} of {} sessions opened ({} errors), bystander {}",
+        held.len(),
+        o.sessions,
+        errors.load(Ordering::Relaxed),
+        if bystander_ok { "ok" } else { "failed" }
+    );
     Ok(())
 }
 
@@ -109,6 +119,7 @@ async fn open_attacker(
     tag: u64,
     wire: Arc<[u8]>,
     deadline: Instant,
+    errors: &AtomicU64,
 ) -> Option<Client> {
     let go = async {
         let mut c = Client::connect(common.connect, true, 1024).await?;
@@ -120,7 +131,9 @@ async fn open_attacker(
     match tokio::time::timeout(left, go).await {
         Ok(Ok(c)) => Some(c),
         Ok(Err(e)) => {
-            eprintln!("attack: open: {e:#}");
+            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                eprintln!("attack: open: {e:#}");
+            }
             None
         }
         Err(_) => None,
