@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
 
-const OP_CONT: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
+pub const OP_CONT: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
 pub const OP_BINARY: u8 = 0x2;
 const OP_CLOSE: u8 = 0x8;
 const OP_PING: u8 = 0x9;
@@ -49,6 +49,17 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr, ws: bool, read_chunk: usize) -> Result<Self> {
+        Self::connect_proto(addr, ws, read_chunk, None).await
+    }
+
+    /// `connect`, offering the WebSocket subprotocol `protocol` (which the
+    /// server must then accept) when given.
+    pub async fn connect_proto(
+        addr: SocketAddr,
+        ws: bool,
+        read_chunk: usize,
+        protocol: Option<&str>,
+    ) -> Result<Self> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connect {addr}"))?;
@@ -62,17 +73,21 @@ impl Client {
             rng: seed(),
         };
         if ws {
-            c.handshake(addr).await?;
+            c.handshake(addr, protocol).await?;
         }
         Ok(c)
     }
 
-    /// RFC 6455 client handshake, no subprotocol (what current noVNC sends).
-    async fn handshake(&mut self, addr: SocketAddr) -> Result<()> {
+    /// RFC 6455 client handshake; no subprotocol (what current noVNC sends)
+    /// unless `protocol` is given.
+    async fn handshake(&mut self, addr: SocketAddr, protocol: Option<&str>) -> Result<()> {
         let key = generate_key();
+        let offer = protocol.map_or(String::new(), |p| {
+            format!("Sec-WebSocket-Protocol: {p}\r\n")
+        });
         let req = format!(
             "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
         );
         self.stream.write_all(req.as_bytes()).await?;
         let end = loop {
@@ -88,7 +103,15 @@ impl Client {
             ensure!(n > 0, "connection closed during WebSocket handshake");
         };
         let head = self.rbuf.split_to(end);
-        check_upgrade_response(&String::from_utf8_lossy(&head), &key)
+        let head = String::from_utf8_lossy(&head);
+        check_upgrade_response(&head, &key)?;
+        if let Some(p) = protocol {
+            ensure!(
+                header_value(&head, "sec-websocket-protocol") == Some(p),
+                "the server did not accept subprotocol {p:?}"
+            );
+        }
+        Ok(())
     }
 
     pub fn next_mask(&mut self) -> [u8; 4] {
@@ -108,7 +131,7 @@ impl Client {
         }
     }
 
-    async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
+    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
         let mut out = Vec::with_capacity(payload.len() + 14);
         let mask = self.next_mask();
         encode_frame(&mut out, opcode, payload, mask);
@@ -243,20 +266,23 @@ impl Client {
 /// The server's upgrade response head (up to the blank line): `101` and the
 /// `Sec-WebSocket-Accept` that answers `key`.
 fn check_upgrade_response(head: &str, key: &str) -> Result<()> {
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or_default();
+    let status = head.split("\r\n").next().unwrap_or_default();
     ensure!(
         status.starts_with("HTTP/1.1 101"),
         "handshake refused: {status:?}"
     );
     let want = derive_accept_key(key.as_bytes());
-    let accepted = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("sec-websocket-accept") && v.trim() == want
-        })
-    });
+    let accepted = header_value(head, "sec-websocket-accept") == Some(want.as_str());
     ensure!(accepted, "missing or wrong Sec-WebSocket-Accept");
     Ok(())
+}
+
+/// The value of header `name` (lower case) in a response head.
+fn header_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
 }
 
 /// A server frame's header at the start of `b`: opcode, payload length and
@@ -300,8 +326,14 @@ fn copy_into(out: &mut [u8], filled: &mut usize, overflow: &mut bool, d: &[u8]) 
 
 /// Append one masked client frame of `payload` to `out`.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
-    out.push(0x80 | opcode);
-    let len = payload.len();
+    frame_head(out, true, opcode, payload.len() as u64, mask);
+    mask_payload(out, payload, mask, 0);
+}
+
+/// Append the header of a masked client frame announcing `len` payload
+/// bytes; the payload may then follow in pieces (`mask_payload`).
+pub fn frame_head(out: &mut Vec<u8>, fin: bool, opcode: u8, len: u64, mask: [u8; 4]) {
+    out.push(if fin { 0x80 } else { 0 } | opcode);
     if len < 126 {
         out.push(0x80 | len as u8);
     } else if let Ok(l) = u16::try_from(len) {
@@ -309,10 +341,26 @@ pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]
         out.extend_from_slice(&l.to_be_bytes());
     } else {
         out.push(0x80 | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
     }
     out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+}
+
+/// Append `payload` masked with `mask`, as the bytes starting at `offset`
+/// of a frame's payload.
+pub fn mask_payload(out: &mut Vec<u8>, payload: &[u8], mask: [u8; 4], offset: u64) {
+    let m: [u8; 8] = std::array::from_fn(|i| mask[(i + offset as usize) & 3]);
+    let m64 = u64::from_ne_bytes(m);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    let mut words = out[start..].chunks_exact_mut(8);
+    for w in &mut words {
+        let x = u64::from_ne_bytes((&*w).try_into().unwrap_or([0; 8])) ^ m64;
+        w.copy_from_slice(&x.to_ne_bytes());
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(m) {
+        *b ^= k;
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -19,17 +19,25 @@
 //!   `conn-rate` ([`conn_rate`]), `idle` ([`idle`]): measurements; each
 //!   appends `SYSTEM<TAB>metric<TAB>value` lines to the `--record` file
 //!   ([`measure`]).
+//! - `attack` ([`attack`]): PSS of the proxy while many sessions hold
+//!   partial large messages, and a bystander's round trip meanwhile.
+//! - `huge` ([`huge`]): one 1 GiB message each way, checked by SHA-256
+//!   ([`pattern`]), with the proxy's peak PSS growth.
 //! - `report` ([`report`]): turns that file into the markdown table with the
 //!   goals.
 //! - `free-port`: prints a free loopback port for the script.
 //!
 //! Every loop is bounded by a count and a wall-clock deadline.
 
+mod attack;
 mod client;
 mod conn_rate;
+mod goals;
+mod huge;
 mod idle;
 mod latency;
 mod measure;
+mod pattern;
 mod pss;
 mod report;
 mod target;
@@ -133,6 +141,13 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         settle_secs: f64,
     },
+    /// Sessions that each announce a large binary message, send part of it
+    /// to the target's sink and are held open; the proxy's PSS growth and a
+    /// bystander's 4 KiB round trip meanwhile.
+    Attack(attack::AttackOpts),
+    /// One huge message each way per subprotocol, checked by SHA-256, with
+    /// the proxy's peak PSS growth.
+    Huge(huge::HugeOpts),
     /// Render the recorded results as markdown.
     Report {
         #[arg(long)]
@@ -205,6 +220,8 @@ async fn run(cmd: Cmd) -> Result<()> {
             max_secs,
             settle_secs,
         } => idle::idle(&common, sessions, pid, concurrency, max_secs, settle_secs).await,
+        Cmd::Attack(o) => attack::attack(&o).await,
+        Cmd::Huge(o) => huge::huge(&o).await,
         Cmd::Report { input, output } => report::report(&input, output.as_deref()),
     }
 }

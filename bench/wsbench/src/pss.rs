@@ -1,9 +1,14 @@
 //! Memory of a proxy: the sum of `Pss` over a process tree, read from
 //! `/proc`. A tree, not one process, because Python websockify and socat
 //! fork a process per connection; PSS, not RSS, so pages shared between
-//! those processes are counted once.
+//! those processes are counted once. [`PeakSampler`] follows the peak of
+//! that sum while a measurement runs.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
@@ -74,4 +79,36 @@ fn pss_kib(smaps_rollup: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+}
+
+/// Samples the PSS of a process tree on a thread of its own every `every`
+/// until stopped, keeping the highest value.
+pub struct PeakSampler {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(u64, usize)>,
+}
+
+impl PeakSampler {
+    pub fn start(root: u32, every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut peak, mut samples) = (0u64, 0usize);
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok((kib, _)) = tree_pss_kib(root) {
+                    peak = peak.max(kib);
+                    samples += 1;
+                }
+                std::thread::sleep(every);
+            }
+            (peak, samples)
+        });
+        PeakSampler { stop, thread }
+    }
+
+    /// Stop; the peak PSS in KiB and the number of samples taken.
+    pub fn finish(self) -> (u64, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or((0, 0))
+    }
 }

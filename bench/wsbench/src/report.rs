@@ -1,7 +1,9 @@
 //! The report: reads the `SYSTEM<TAB>metric<TAB>value` lines (and `meta`
 //! lines) that `scripts/bench` and the measurements recorded, and renders
-//! the Markdown table of every system side by side, then the goals that
-//! compare websockify-rs with the references of the same run.
+//! the Markdown table of every system side by side, then the goals
+//! ([`crate::goals`]) that compare websockify-rs with the references of the
+//! same run. A `SYSTEM<TAB>error<TAB>text` line (a reference that could not
+//! be installed or started) shows in that system's column.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,13 +14,16 @@ use anyhow::{Context, Result};
 /// Known systems in column order, with their display names.
 const SYSTEMS: &[(&str, &str)] = &[
     ("direct", "direct TCP"),
-    ("socat", "socat"),
+    ("socat", "socat -b 65536"),
+    ("websocat", "websocat 1.14.1"),
     ("python", "Python websockify 0.13.0"),
     ("ours", "websockify-rs"),
 ];
 
 /// system → metric → every recorded value (one per round).
 type Results = BTreeMap<String, BTreeMap<String, Vec<f64>>>;
+/// system → why it has no figures.
+type Errors = BTreeMap<String, String>;
 
 /// How a row's cell is computed from the recorded metrics.
 #[derive(Clone, Copy)]
@@ -30,6 +35,12 @@ enum Row {
     ConnRate,
     PssPerSession,
     PssBeforeAfter,
+    /// Attack: total PSS growth in MiB, sessions held, bytes delivered.
+    AttackTotal,
+    /// Attack: bystander RTT p50 (max).
+    Bystander,
+    /// Huge message with this subprotocol: peak PSS growth and rates.
+    Huge(&'static str),
 }
 
 const ROWS: &[(&str, Row)] = &[
@@ -47,52 +58,24 @@ const ROWS: &[(&str, Row)] = &[
     ("connections/s", Row::ConnRate),
     ("PSS KiB per idle session", Row::PssPerSession),
     ("proxy PSS KiB before → after", Row::PssBeforeAfter),
-];
-
-/// A goal of websockify-rs, in table order.
-enum Goal {
-    /// `ours / reference >= min_ratio` on `metric`: (name, metric, reference
-    /// system, min_ratio).
-    Ratio(&'static str, &'static str, &'static str, f64),
-    /// Added p50 latency no more than socat's.
-    AddedLatency,
-    /// PSS per idle session within budget, every session alive.
-    IdlePss,
-}
-
-const GOALS: &[Goal] = &[
-    Goal::Ratio(
-        "target→client 1 conn ≥ 1.0× socat",
-        "down_c1_mbps",
-        "socat",
-        1.0,
+    ("attack: proxy PSS growth MiB", Row::AttackTotal),
+    (
+        "attack: PSS growth KiB per session",
+        Row::Plain("attack_pss_per_session_kib"),
     ),
-    Goal::Ratio(
-        "target→client 64 conns ≥ 1.0× socat",
-        "down_c64_mbps",
-        "socat",
-        1.0,
+    ("attack: bystander 4 KiB RTT ms p50 (max)", Row::Bystander),
+    (
+        "1 GiB msg, `binary`: peak PSS growth KiB",
+        Row::Huge("binary"),
     ),
-    Goal::Ratio(
-        "client→target 4 KiB ≥ 0.8× socat",
-        "up_4096B_mbps",
-        "socat",
-        0.8,
+    (
+        "1 GiB msg, no subprotocol: peak PSS growth KiB",
+        Row::Huge("none"),
     ),
-    Goal::Ratio(
-        "64-byte msgs/s ≥ 500× Python websockify",
-        "up_64B_msgs",
-        "python",
-        500.0,
+    (
+        "1 GiB msg, `base64`: peak PSS growth KiB",
+        Row::Huge("base64"),
     ),
-    Goal::AddedLatency,
-    Goal::Ratio(
-        "connections/s ≥ 0.9× direct TCP",
-        "conn_rate",
-        "direct",
-        0.9,
-    ),
-    Goal::IdlePss,
 ];
 
 const FOOTNOTE: &str =
@@ -105,13 +88,20 @@ const FOOTNOTE: &str =
      WebSocket handshake (proxies), one 16-byte round trip, close (WebSocket close \
      handshake), with the concurrency in the settings above. PSS: sum of Pss over the \
      proxy's process tree (smaps_rollup) after every session was verified, minus the \
-     same before opening them, divided by the sessions opened.\n";
+     same before opening them, divided by the sessions opened. Attack: sessions each \
+     send one masked binary frame header announcing a large message and part of its \
+     payload to a sink target and are held open; PSS growth is measured once the \
+     target has received every session's part (\"delivered\"), then a separate session \
+     times 4 KiB echo round trips. 1 GiB msg: one message client→target (one frame, or \
+     for `base64` a text frame and continuation frames) and 1 GiB target→client, each \
+     checked by SHA-256 at the receiving end; the proxy's PSS sampled every 50 ms, \
+     peak minus the value before; ↑ client→target, ↓ target→client MB/s.\n";
 
 pub fn report(input: &Path, output: Option<&Path>) -> Result<()> {
     let text =
         std::fs::read_to_string(input).with_context(|| format!("read {}", input.display()))?;
-    let (res, meta) = parse(&text);
-    let md = render(&res, &meta);
+    let (res, errors, meta) = parse(&text);
+    let md = render(&res, &errors, &meta);
     print!("{md}");
     if let Some(out) = output {
         if let Some(dir) = out.parent() {
@@ -122,9 +112,10 @@ pub fn report(input: &Path, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// The recorded results, and the `meta` lines in order.
-fn parse(text: &str) -> (Results, Vec<(String, String)>) {
+/// The recorded results, the errors, and the `meta` lines in order.
+fn parse(text: &str) -> (Results, Errors, Vec<(String, String)>) {
     let mut res: Results = BTreeMap::new();
+    let mut errors = Errors::new();
     let mut meta: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         let mut f = line.splitn(3, '\t');
@@ -133,6 +124,8 @@ fn parse(text: &str) -> (Results, Vec<(String, String)>) {
         };
         if sys == "meta" {
             meta.push((key.to_string(), val.to_string()));
+        } else if key == "error" {
+            errors.insert(sys.to_string(), val.to_string());
         } else if let Ok(v) = val.trim().parse::<f64>() {
             res.entry(sys.to_string())
                 .or_default()
@@ -141,7 +134,7 @@ fn parse(text: &str) -> (Results, Vec<(String, String)>) {
                 .push(v);
         }
     }
-    (res, meta)
+    (res, errors, meta)
 }
 
 fn median(v: &[f64]) -> Option<f64> {
@@ -154,7 +147,7 @@ fn median(v: &[f64]) -> Option<f64> {
     }
 }
 
-fn fmt_num(v: f64) -> String {
+pub fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
@@ -181,8 +174,8 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn render(res: &Results, meta: &[(String, String)]) -> String {
-    let t = Table { res };
+fn render(res: &Results, errors: &Errors, meta: &[(String, String)]) -> String {
+    let t = Table { res, errors };
     let cols = t.columns();
     let mut md = String::new();
     let _ = writeln!(md, "# websockify-rs benchmark\n");
@@ -199,26 +192,27 @@ fn render(res: &Results, meta: &[(String, String)]) -> String {
         let _ = write!(md, "---:|");
     }
     let _ = writeln!(md);
-    for (label, row) in ROWS {
+    for (i, (label, row)) in ROWS.iter().enumerate() {
         let _ = write!(md, "| {label} |");
         for (sys, _) in &cols {
-            let _ = write!(md, " {} |", t.cell(*row, sys));
+            let cell = match (t.cell(*row, sys), t.errors.get(sys)) {
+                (c, Some(e)) if c == "—" && i == 0 => format!("error: {e}"),
+                (c, Some(_)) if c == "—" => "error".into(),
+                (c, _) => c,
+            };
+            let _ = write!(md, " {cell} |");
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(md, "\n## Goals (websockify-rs, same run)\n");
-    let _ = writeln!(md, "| goal | websockify-rs | reference | ratio | result |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---|");
-    for g in GOALS {
-        t.goal(&mut md, g);
-    }
+    crate::goals::render_goals(&t, &mut md);
     let _ = writeln!(md, "{FOOTNOTE}");
     md
 }
 
 /// The recorded results, read the way the table reads them.
-struct Table<'a> {
+pub struct Table<'a> {
     res: &'a Results,
+    errors: &'a Errors,
 }
 
 impl Table<'_> {
@@ -231,7 +225,7 @@ impl Table<'_> {
     }
 
     /// Repeated rounds: the median; errors are summed instead.
-    fn get(&self, sys: &str, key: &str) -> Option<f64> {
+    pub fn get(&self, sys: &str, key: &str) -> Option<f64> {
         let v = self.all(sys, key);
         if key.ends_with("_errors") && !v.is_empty() {
             return Some(v.iter().sum());
@@ -249,19 +243,21 @@ impl Table<'_> {
         (lo < hi).then_some((lo, hi))
     }
 
-    fn added(&self, sys: &str, key: &str) -> Option<f64> {
+    pub fn added(&self, sys: &str, key: &str) -> Option<f64> {
         Some(self.get(sys, key)? - self.get("direct", key)?)
     }
 
-    /// The known systems present, in their order, then any others.
+    /// The known systems present (with figures or an error), in their
+    /// order, then any others.
     fn columns(&self) -> Vec<(String, String)> {
+        let present = |k: &str| self.res.contains_key(k) || self.errors.contains_key(k);
         let mut cols: Vec<(String, String)> = SYSTEMS
             .iter()
-            .filter(|(k, _)| self.res.contains_key(*k))
+            .filter(|(k, _)| present(k))
             .map(|(k, l)| (k.to_string(), l.to_string()))
             .collect();
-        for k in self.res.keys() {
-            if !SYSTEMS.iter().any(|(s, _)| s == k) {
+        for k in self.res.keys().chain(self.errors.keys()) {
+            if !cols.iter().any(|(s, _)| s == k) {
                 cols.push((k.clone(), k.clone()));
             }
         }
@@ -280,6 +276,16 @@ impl Table<'_> {
                 }
             }
             Row::PssPerSession => self.pss_per_session(sys),
+            Row::AttackTotal => self.attack_total(sys),
+            Row::Bystander => match (
+                self.get(sys, "attack_bystander_rtt_p50_ms"),
+                self.get(sys, "attack_bystander_rtt_max_ms"),
+            ) {
+                (Some(p), Some(m)) => format!("{} ({})", fmt_num(p), fmt_num(m)),
+                _ if self.get(sys, "attack_bystander_ok") == Some(0.0) => "FAILED".into(),
+                _ => "—".into(),
+            },
+            Row::Huge(proto) => self.huge(sys, proto),
             Row::PssBeforeAfter => {
                 match (
                     self.get(sys, "pss_baseline_kib"),
@@ -312,6 +318,36 @@ impl Table<'_> {
         }
     }
 
+    fn attack_total(&self, sys: &str) -> String {
+        let Some(kib) = self.get(sys, "attack_pss_growth_kib") else {
+            return "—".into();
+        };
+        let g = |k: &str| self.get(sys, k).unwrap_or(0.0);
+        let want = g("attack_opened") * g("attack_sent_mib");
+        format!(
+            "{} ({}/{} held, {} of {} MiB delivered, {} MiB announced each)",
+            fmt_num(kib / 1024.0),
+            g("attack_alive"),
+            g("attack_sessions"),
+            fmt_num(g("attack_delivered_mib")),
+            fmt_num(want),
+            g("attack_announced_mib")
+        )
+    }
+
+    fn huge(&self, sys: &str, proto: &str) -> String {
+        let Some(kib) = self.get(sys, &format!("huge_{proto}_peak_growth_kib")) else {
+            return "—".into();
+        };
+        let dir = |d: &str| match self.get(sys, &format!("huge_{proto}_{d}_mbps")) {
+            Some(r) if self.get(sys, &format!("huge_{proto}_{d}_ok")) == Some(1.0) => {
+                format!("{} MB/s", fmt_num(r))
+            }
+            _ => "FAILED".into(),
+        };
+        format!("{} (↑ {}, ↓ {})", fmt_num(kib), dir("up"), dir("down"))
+    }
+
     fn pss_per_session(&self, sys: &str) -> String {
         let Some(v) = self.get(sys, "pss_per_session_kib") else {
             return "—".into();
@@ -321,70 +357,4 @@ impl Table<'_> {
         let cap = if req < 9500.0 { ", capped" } else { "" };
         format!("{} ({alive}/{req} alive{cap})", fmt_num(v))
     }
-
-    fn goal(&self, md: &mut String, goal: &Goal) {
-        match *goal {
-            Goal::Ratio(name, key, reference, min_ratio) => {
-                self.ratio_goal(md, name, key, reference, min_ratio)
-            }
-            Goal::AddedLatency => self.added_latency_goal(md),
-            Goal::IdlePss => self.idle_pss_goal(md),
-        }
-    }
-
-    /// Added latency: a difference, compared directly (it can be ~0).
-    fn added_latency_goal(&self, md: &mut String) {
-        let (o, s) = (
-            self.added("ours", "rtt_p50_us"),
-            self.added("socat", "rtt_p50_us"),
-        );
-        let (ratio, ok) = match (o, s) {
-            (Some(o), Some(s)) => (
-                if s > 0.0 {
-                    format!("{:.2}×", o / s)
-                } else {
-                    "n/a".into()
-                },
-                o <= s,
-            ),
-            _ => ("n/a".into(), false),
-        };
-        let ours = format!("{} µs", o.map_or("—".into(), fmt_num));
-        let socat = format!("{} µs", s.map_or("—".into(), fmt_num));
-        goal_row(md, "added p50 latency ≤ socat's", &ours, &socat, &ratio, ok);
-    }
-
-    fn idle_pss_goal(&self, md: &mut String) {
-        let pss = self.get("ours", "pss_per_session_kib");
-        let req = self.get("ours", "idle_requested").unwrap_or(0.0);
-        let alive = self.get("ours", "idle_alive_after").unwrap_or(-1.0);
-        let verified = self.get("ours", "idle_verified").unwrap_or(-1.0);
-        let all_alive = req > 0.0 && alive == req && verified == req;
-        let ok = all_alive && pss.is_some_and(|p| p <= 24.0);
-        let ours = format!(
-            "{} KiB ({verified}/{req} verified, {alive}/{req} alive after)",
-            pss.map_or("—".into(), fmt_num)
-        );
-        let ratio = pss.map_or("n/a".into(), |p| format!("{:.2}×", p / 24.0));
-        let name = "≤ 24 KiB PSS per idle session, every session alive";
-        goal_row(md, name, &ours, "24 KiB", &ratio, ok);
-    }
-
-    /// One goal row: `ours / reference >= min_ratio`.
-    fn ratio_goal(&self, md: &mut String, name: &str, key: &str, reference: &str, min_ratio: f64) {
-        let (ours, reference) = (self.get("ours", key), self.get(reference, key));
-        let (ratio, ok) = match (ours, reference) {
-            (Some(o), Some(r)) if r > 0.0 => (format!("{:.2}×", o / r), o / r >= min_ratio),
-            _ => ("n/a".into(), false),
-        };
-        let ours = ours.map_or("—".into(), fmt_num);
-        let reference = reference.map_or("—".into(), fmt_num);
-        goal_row(md, name, &ours, &reference, &ratio, ok);
-    }
-}
-
-/// One row of the goals table.
-fn goal_row(md: &mut String, name: &str, ours: &str, reference: &str, ratio: &str, ok: bool) {
-    let result = if ok { "PASS" } else { "MISS" };
-    let _ = writeln!(md, "| {name} | {ours} | {reference} | {ratio} | {result} |");
 }

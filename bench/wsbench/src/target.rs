@@ -2,13 +2,18 @@
 //! under test, and its small wire protocol.
 //!
 //! The target's per-connection behaviour is chosen by the first byte the
-//! client sends (`E` echo, `O` source, `K` sink, `C` control), so one target
+//! client sends (`E` echo, `O` source, `K` sink, `C` control, and for huge
+//! messages `H` hash sink and `G` generator), so one target
 //! serves every test through one proxy instance. Sink connections carry an
 //! 8-byte tag after `K` and the target counts bytes per tag; a control
 //! connection (`C` + tag), made straight to the target and bypassing the
 //! proxy under test, reads that count. Per-tag counts matter: Python
 //! websockify keeps forwarding its backlog to the target long after the
 //! client has gone, which would otherwise inflate later measurements.
+//!
+//! `H` and `G` carry an 8-byte length N instead of a tag: `H` reads N bytes
+//! and answers their SHA-256; `G` writes N bytes of [`Pattern`] followed by
+//! their SHA-256, so the client can check what arrived byte for byte.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -20,14 +25,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::pattern::Pattern;
 
 /// First byte of a connection: selects the target's behaviour.
 pub const MODE_ECHO: u8 = b'E';
 pub const MODE_SOURCE: u8 = b'O';
 pub const MODE_SINK: u8 = b'K';
 const MODE_CONTROL: u8 = b'C';
+pub const MODE_HASH: u8 = b'H';
+pub const MODE_GEN: u8 = b'G';
 
 /// Size of one batch written by the throughput clients and the source target:
 /// large enough that syscall overhead is negligible next to the copy.
@@ -118,6 +128,8 @@ async fn serve_target_conn(
             sock.write_all(source_data).await?;
         },
         MODE_SINK => serve_sink(&mut sock, &stats.sink(tag), first.len()).await,
+        MODE_HASH => serve_hash(&mut sock, &buf[first], tag).await,
+        MODE_GEN => serve_gen(&mut sock, tag).await,
         MODE_CONTROL => {
             let mut out = [0u8; 16];
             out[..8].copy_from_slice(&stats.sink(tag).load(Ordering::Relaxed).to_le_bytes());
@@ -139,7 +151,7 @@ async fn read_header(
     if n == 0 {
         return Ok(None);
     }
-    if buf[0] == MODE_SINK || buf[0] == MODE_CONTROL {
+    if matches!(buf[0], MODE_SINK | MODE_CONTROL | MODE_HASH | MODE_GEN) {
         while n < TAGGED_HEADER {
             let m = sock.read(&mut buf[n..]).await?;
             if m == 0 {
@@ -185,6 +197,39 @@ async fn serve_sink(
         }
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
+}
+
+/// Hash sink: SHA-256 of the next `len` bytes (`first` came with the
+/// header), sent back once they are all in.
+async fn serve_hash(sock: &mut TcpStream, first: &[u8], len: u64) -> std::io::Result<()> {
+    let mut h = Sha256::new();
+    let mut left = len;
+    let n = first.len().min(left as usize);
+    h.update(&first[..n]);
+    left -= n as u64;
+    let mut big = vec![0u8; BATCH];
+    while left > 0 {
+        let want = big.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = sock.read(&mut big[..want]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        h.update(&big[..n]);
+        left -= n as u64;
+    }
+    sock.write_all(&h.finalize()).await
+}
+
+/// Generator: `len` bytes of the pattern, then their SHA-256.
+async fn serve_gen(sock: &mut TcpStream, len: u64) -> std::io::Result<()> {
+    let pattern = Pattern::new();
+    let mut h = Sha256::new();
+    for i in 0..Pattern::chunks(len) {
+        let c = pattern.chunk(i, len);
+        h.update(c);
+        sock.write_all(c).await?;
+    }
+    sock.write_all(&h.finalize()).await
 }
 
 /// Mode byte and tag that open a sink (`MODE_SINK`) or control connection.
