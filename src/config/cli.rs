@@ -288,13 +288,6 @@ impl Cli {
             cert: self.cert.clone(),
             key: self.key.clone(),
             ssl_only: self.ssl_only.then_some(true),
-            heartbeat: self.heartbeat,
-            handshake_timeout: self.handshake_timeout,
-            connect_timeout: self.connect_timeout,
-            max_message_size: self.max_message_size,
-            max_header_size: self.max_header_size,
-            shutdown_grace: self.shutdown_grace,
-            verbose: self.verbose.then_some(true),
             key_password: self.key_password.clone(),
             ssl_version: self.ssl_version.clone(),
             ssl_ciphers: self.ssl_ciphers.clone(),
@@ -306,25 +299,21 @@ impl Cli {
             unix_target: self.unix_target.clone(),
             inetd: self.inetd.then_some(true),
             prefer_ipv6: self.prefer_ipv6.then_some(true),
-            daemon: self.daemon.then_some(true),
-            run_once: self.run_once.then_some(true),
-            timeout: self.timeout,
-            idle_timeout: self.idle_timeout,
+            ..self.access_and_limits()
+        }
+    }
+
+    /// Tokens, auth, trusted proxies and caps (with `lifetime_and_logging`).
+    fn access_and_limits(&self) -> Options {
+        Options {
             token_plugin: self.token_plugin.clone(),
             token_source: self.token_source.clone(),
             host_token: self.host_token.then_some(true),
             target_config: self.target_config.clone(),
             auth_plugin: self.auth_plugin.clone(),
             auth_source: self.auth_source.clone(),
-            web_auth: self.web_auth.then_some(true),
-            log_file: self.log_file.clone(),
-            syslog: self.syslog.clone(),
-            legacy_syslog: self.legacy_syslog.then_some(true),
-            traffic: self.traffic.then_some(true),
-            record: self.record.clone(),
-            libserver: self.libserver.then_some(true),
-            wrap_mode: self.wrap_mode.clone(),
             auth_file: self.auth_file.clone(),
+            web_auth: self.web_auth.then_some(true),
             allowed_origins: self.allowed_origins.clone().map(OneOrMany::One),
             trusted_proxies: self.trusted_proxies.clone().map(OneOrMany::One),
             trusted_unix_peers: self.trusted_unix_peers.clone().map(OneOrMany::One),
@@ -332,6 +321,32 @@ impl Cli {
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
             max_sessions_per_target: self.max_sessions_per_target,
+            heartbeat: self.heartbeat,
+            handshake_timeout: self.handshake_timeout,
+            connect_timeout: self.connect_timeout,
+            max_message_size: self.max_message_size,
+            max_header_size: self.max_header_size,
+            ..self.lifetime_and_logging()
+        }
+    }
+
+    /// Server lifetime, logging and the rest.
+    fn lifetime_and_logging(&self) -> Options {
+        Options {
+            shutdown_grace: self.shutdown_grace,
+            daemon: self.daemon.then_some(true),
+            run_once: self.run_once.then_some(true),
+            timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
+            verbose: self.verbose.then_some(true),
+            log_file: self.log_file.clone(),
+            syslog: self.syslog.clone(),
+            legacy_syslog: self.legacy_syslog.then_some(true),
+            traffic: self.traffic.then_some(true),
+            record: self.record.clone(),
+            libserver: self.libserver.then_some(true),
+            wrap_mode: self.wrap_mode.clone(),
+            ..Options::default()
         }
     }
 }
