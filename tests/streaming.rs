@@ -357,3 +357,39 @@ async fn a_16_mib_base64_message_passes_by_default() {
         .expect("sink");
     assert_eq!((n, got), (data.len(), sha256(&data)));
 }
+
+#[tokio::test]
+async fn a_target_that_stops_reading_is_blamed_not_the_client() {
+    // The target accepts and then reads nothing, ever.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target = listener.local_addr().expect("addr");
+    let hold = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+    let mut proxy = Proxy::start(&["--heartbeat", "1", "127.0.0.1:0", &target.to_string()]);
+    let s = upgrade(proxy.addr(), None).await;
+    let (mut rx, mut tx) = s.into_split();
+    // The client sends until every buffer on the way is full; it stays alive
+    // (it would answer pings), but the relay cannot read it any more.
+    let writer = tokio::spawn(async move {
+        let chunk = frame(0x82, &vec![5u8; 64 << 10]);
+        while tx.write_all(&chunk).await.is_ok() {}
+    });
+    let close = loop {
+        let mut h = [0u8; 2];
+        timeout(WAIT, rx.read_exact(&mut h))
+            .await
+            .expect("a frame")
+            .expect("no close frame");
+        let mut payload = vec![0u8; usize::from(h[1] & 0x7F)];
+        rx.read_exact(&mut payload).await.expect("payload");
+        if h[0] & 0x0F == 0x8 {
+            break payload;
+        }
+    };
+    assert_eq!(&close[..2], &1011u16.to_be_bytes()[..], "close {close:?}");
+    let line = proxy.wait_for_log("session closed");
+    assert!(line.contains("the target took nothing"), "{line}");
+    writer.abort();
+    drop(hold);
+}

@@ -145,9 +145,18 @@ pub async fn connect(
 /// Resolves `target` and connects to the first address that accepts within
 /// `per_address`. The error names the target and the last failure.
 async fn connect_tcp(target: &TargetAddr, per_address: Duration) -> io::Result<TcpStream> {
-    let addrs = lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {target}: {e}")))?;
+    // The name lookup counts against the timeout too: a resolver that does
+    // not answer must not hold the session (and its slot) for minutes.
+    let lookup = lookup_host((target.host.as_str(), target.port));
+    let addrs = match timeout(per_address, lookup).await {
+        Ok(found) => {
+            found.map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {target}: {e}")))?
+        }
+        Err(_) => {
+            let why = format!("cannot resolve {target}: no answer within {per_address:?}");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+        }
+    };
     connect_first(addrs, per_address)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("{target}: {e}")))

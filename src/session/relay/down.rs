@@ -3,7 +3,6 @@
 //! copied (base64 mode encodes it once). This direction also owns the
 //! heartbeat and the shutdown signal.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
 
 use super::writer::{ClientWriter, HEADER_ROOM};
-use super::{End, Observer};
+use super::{End, Liveness, Observer};
 use crate::session::codec::{base64_encoded_len, Opcode};
 use crate::session::record::Direction;
 use crate::session::target::TargetReader;
@@ -25,7 +24,7 @@ pub(super) struct Down<'a, W> {
     pub(super) writer: &'a Mutex<ClientWriter<W>>,
     pub(super) tr: TargetReader,
     pub(super) mode: Mode,
-    pub(super) alive: &'a AtomicBool,
+    pub(super) alive: &'a Liveness,
     /// Payload bytes read from the target and sent to the client.
     pub(super) count: u64,
     pub(super) observe: &'a Observer,
@@ -53,7 +52,7 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
                     Err(e) => return End::TargetError(e),
                 },
                 () = tick(&mut ticker) => {
-                    if !self.alive.swap(false, Ordering::Relaxed) {
+                    if self.alive.silent() {
                         return End::HeartbeatTimeout;
                     }
                     if let Err(end) = self.send(Opcode::Ping, &mut [0u8; HEADER_ROOM], send_limit).await {

@@ -11,7 +11,7 @@ mod down;
 mod up;
 mod writer;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -79,6 +79,33 @@ impl Observer {
     }
 }
 
+/// What the two directions tell each other about the client: whether it
+/// was heard since the last heartbeat tick, and whether the relay is not
+/// reading it because the target is not taking what it sent (then a silent
+/// client is the target's fault, not the client's).
+#[derive(Default)]
+struct Liveness {
+    heard: AtomicBool,
+    waiting_on_target: AtomicBool,
+}
+
+impl Liveness {
+    fn heard(&self) {
+        self.heard.store(true, Ordering::Relaxed);
+    }
+
+    fn waiting_on_target(&self, waiting: bool) {
+        self.waiting_on_target.store(waiting, Ordering::Relaxed);
+    }
+
+    /// At a heartbeat tick: true when the client was silent for a whole
+    /// interval while the relay was free to read it.
+    fn silent(&self) -> bool {
+        !self.heard.swap(false, Ordering::Relaxed)
+            && !self.waiting_on_target.load(Ordering::Relaxed)
+    }
+}
+
 /// Why phase one stopped.
 #[derive(Debug)]
 enum End {
@@ -112,9 +139,14 @@ where
     let (cr, cw) = tokio::io::split(client);
     let writer = Mutex::new(ClientWriter::new(cw));
     let (tr, tw) = target.into_split();
-    // Cleared at each heartbeat tick, set by every read from the client.
-    let alive = AtomicBool::new(true);
-    let limits = (settings.mode, settings.max_message);
+    let alive = Liveness::default();
+    alive.heard();
+    // A target that takes nothing for this long has stalled, as a client
+    // that reads nothing for two heartbeats has.
+    let stall = settings
+        .heartbeat
+        .map_or(Duration::MAX, |p| p.saturating_mul(2));
+    let limits = (settings.mode, settings.max_message, stall);
     let mut up = Up::new(cr, &writer, tw, limits, &alive, observe);
     let mut down = Down {
         writer: &writer,
@@ -129,8 +161,14 @@ where
         end = down.relay(settings.heartbeat, shutdown) => end,
     };
     log::debug!("relay phase one ended: {end:?}");
+    let target_failed = matches!(end, End::TargetError(_));
     let (code, reason) = close(end, &mut up).await;
-    let _ = up.tw.shutdown().await;
+    // What was read from the client goes to the target (unless it failed),
+    // then FIN: both bounded, so a stalled target cannot hold the session.
+    if !target_failed {
+        let _ = timeout(CLOSE_TIMEOUT, up.write_pending()).await;
+    }
+    let _ = timeout(CLOSE_TIMEOUT, up.tw.shutdown()).await;
     let _ = timeout(CLOSE_TIMEOUT, async {
         writer.lock().await.shutdown().await
     })

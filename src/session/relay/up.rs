@@ -4,14 +4,14 @@
 //! holds one read buffer whatever the client sends.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Mutex;
 
 use super::writer::ClientWriter;
-use super::{End, Observer};
+use super::{End, Liveness, Observer};
 use crate::defaults::{CLIENT_READ_BUFFER, CLIENT_READ_START};
 use crate::session::codec::{Base64Decoder, CloseReason, Decoder, Event, MessageLimit, Opcode};
 use crate::session::record::Direction;
@@ -47,7 +47,9 @@ pub(super) struct Up<'a, R, W> {
     pending: BytesMut,
     /// The newest ping's payload, answered once the read is handled.
     pong: Option<([u8; 125], usize)>,
-    pub(super) alive: &'a AtomicBool,
+    alive: &'a Liveness,
+    /// How long the target may take nothing before it counts as stalled.
+    stall: Duration,
     /// Payload bytes written to the target.
     pub(super) count: u64,
     observe: &'a Observer,
@@ -62,11 +64,11 @@ where
         reader: R,
         writer: &'a Mutex<ClientWriter<W>>,
         tw: TargetWriter,
-        limits: (Mode, Option<u64>),
-        alive: &'a AtomicBool,
+        limits: (Mode, Option<u64>, Duration),
+        alive: &'a Liveness,
         observe: &'a Observer,
     ) -> Self {
-        let (mode, max) = limits;
+        let (mode, max, stall) = limits;
         // In base64 mode the limit counts decoded bytes, not the text.
         let b64 = (mode == Mode::Base64)
             .then(|| (Base64Decoder::new(), MessageLimit::new(max), Vec::new()));
@@ -84,6 +86,7 @@ where
             pending: BytesMut::new(),
             pong: None,
             alive,
+            stall,
             count: 0,
             observe,
         }
@@ -104,7 +107,7 @@ where
                 Ok(_) => {}
                 Err(e) => return End::ClientGone(e.to_string()),
             }
-            self.alive.store(true, Ordering::Relaxed);
+            self.alive.heard();
             let end = self.decode_read();
             if let Err(e) = self.write_pending().await {
                 return End::TargetError(e);
@@ -222,16 +225,37 @@ where
     }
 
     /// Writes what is pending to the target, then lets its memory go.
-    async fn write_pending(&mut self) -> io::Result<()> {
+    /// A target that takes nothing for `stall` is an error of the target's.
+    pub(super) async fn write_pending(&mut self) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let len = self.pending.len() as u64;
-        // write_all_buf consumes what it wrote, so a cancelled write loses nothing.
-        self.tw.write_all_buf(&mut self.pending).await?;
+        self.alive.waiting_on_target(true);
+        let written = self.write_all_pending().await;
+        self.alive.waiting_on_target(false);
+        written?;
         self.observe.symbol(">");
-        self.count += len;
         self.pending = BytesMut::new();
+        Ok(())
+    }
+
+    async fn write_all_pending(&mut self) -> io::Result<()> {
+        while !self.pending.is_empty() {
+            // write_buf consumes what it wrote, so a cancelled write loses nothing.
+            let n = match tokio::time::timeout(self.stall, self.tw.write_buf(&mut self.pending))
+                .await
+            {
+                Ok(n) => n?,
+                Err(_) => {
+                    let why = format!("the target took nothing for {:?}", self.stall);
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+                }
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.count += n as u64;
+        }
         Ok(())
     }
 }
