@@ -20,6 +20,7 @@ pub mod daemon;
 mod defaults;
 mod http;
 mod listen;
+mod metrics;
 mod response;
 mod server;
 mod session;

@@ -24,6 +24,7 @@ use ipnet::IpNet;
 
 use crate::addr::Target;
 use crate::listen::Peer;
+use crate::metrics;
 use auth::AuthPlugin;
 use origin::OriginPolicy;
 use token::{redact, TokenError, TokenPlugin};
@@ -136,6 +137,7 @@ impl Gate {
         permit
             .count_client(self.client_ip(conn, headers))
             .map_err(|cap| {
+                metrics::global().refused("caps");
                 log::warn!(
                     "{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"
                 );
@@ -173,10 +175,12 @@ impl Gate {
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
+            metrics::global().refused("origin");
             log::info!("{client}: refused: {r}");
             return Err(r);
         }
         if let Err(r) = self.authenticate(headers, conn).await {
+            metrics::global().refused("auth");
             log::info!("{client}: refused: {r}");
             return Err(r);
         }
@@ -190,10 +194,15 @@ impl Gate {
             query_token(uri)
         };
         let Some(token) = token else {
+            metrics::global().refused("token");
             log::info!("{client}: refused: no token in the request");
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
-        route_token(plugin, &token, client).await
+        let routed = route_token(plugin, &token, client).await;
+        if routed.is_err() {
+            metrics::global().refused("token");
+        }
+        routed
     }
 }
 

@@ -222,6 +222,16 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub max_sessions_per_target: Option<usize>,
 
+    /// Serve /metrics, /healthz and /readyz on ADDR (host:port or a unix
+    /// socket path; repeatable); never on the public listener. [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Vec<String>,
+
+    /// On SIGTERM, fail health checks for SECONDS while still accepting, so a
+    /// load balancer moves new users elsewhere first. [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    pub drain_delay: Option<u64>,
+
     /// Also write log lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -321,6 +331,9 @@ impl Cli {
             max_connections: self.max_connections,
             max_connections_per_client: self.max_connections_per_client,
             max_sessions_per_target: self.max_sessions_per_target,
+            metrics_listen: (!self.metrics_listen.is_empty())
+                .then(|| OneOrMany::Many(self.metrics_listen.clone())),
+            drain_delay: self.drain_delay,
             heartbeat: self.heartbeat,
             handshake_timeout: self.handshake_timeout,
             connect_timeout: self.connect_timeout,

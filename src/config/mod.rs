@@ -20,7 +20,7 @@ use crate::access::caps::Maximums;
 use crate::access::Gate;
 use crate::web::Web;
 
-pub use settings::{Lifetime, Settings, UnixListen, Unsupported};
+pub use settings::{Lifetime, MetricsListen, Settings, UnixListen, Unsupported};
 
 /// Limits applied to every connection.
 #[derive(Debug, Clone)]

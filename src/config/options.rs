@@ -164,6 +164,10 @@ options! {
     max_connections_per_client: usize => "max-connections-per-client",
     /// Most sessions at once to one target.
     max_sessions_per_target: usize => "max-sessions-per-target",
+    /// Where /metrics, /healthz and /readyz are served (host:port or a unix path).
+    metrics_listen: OneOrMany => "metrics-listen",
+    /// Seconds between failing health checks and closing the listeners on SIGTERM.
+    drain_delay: u64 => "drain-delay",
     /// Also log to this file.
     log_file: PathBuf => "log-file",
     /// Also log to syslog: a socket path or UDP host:port.

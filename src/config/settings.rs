@@ -64,6 +64,10 @@ pub struct Settings {
     pub config: Config,
     /// Grace period for live sessions after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Where metrics and health are served.
+    pub metrics_listen: Vec<MetricsListen>,
+    /// How long health checks fail before the listeners close on SIGTERM.
+    pub drain_delay: Duration,
     /// When the server ends by itself.
     pub lifetime: Lifetime,
     /// Detach from the terminal.
@@ -110,6 +114,9 @@ impl Settings {
             unix_listen,
             inetd: o.inetd == Some(true),
             config: config(m)?,
+            metrics_listen: metrics_listen(o.metrics_listen.clone())
+                .with_context(|| at("metrics-listen"))?,
+            drain_delay: Duration::from_secs(o.drain_delay.unwrap_or(0)),
             shutdown_grace: Duration::from_secs(
                 o.shutdown_grace
                     .unwrap_or(defaults::SHUTDOWN_GRACE.as_secs()),
@@ -126,6 +133,26 @@ impl Settings {
             legacy_syslog: o.legacy_syslog == Some(true),
         })
     }
+}
+
+/// A metrics listener: TCP, or a unix socket (a path starting with `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// `host:port`.
+    Tcp(ListenAddr),
+    /// A unix socket path (mode 0660).
+    Unix(PathBuf),
+}
+
+fn metrics_listen(given: Option<OneOrMany>) -> Result<Vec<MetricsListen>> {
+    let given = given.map(OneOrMany::into_vec).unwrap_or_default();
+    given
+        .iter()
+        .map(|a| match a.starts_with('/') {
+            true => Ok(MetricsListen::Unix(a.into())),
+            false => Ok(MetricsListen::Tcp(ListenAddr::parse(a)?)),
+        })
+        .collect()
 }
 
 /// Exit status 2 for an option that is accepted but not carried out.

@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::access::ConnInfo;
 use crate::http;
 use crate::listen::Peer;
+use crate::metrics;
 use crate::session::Ctx;
 
 /// A stream whose first byte can be looked at without consuming it.
@@ -122,8 +123,14 @@ where
             };
             http::serve(tls_stream, info, ctx).await
         }
-        Ok(Err(e)) => log::info!("{peer}: TLS handshake failed: {e}"),
-        Err(_) => log::info!("{peer}: TLS handshake not done within {limit:?}; closed"),
+        Ok(Err(e)) => {
+            metrics::global().refused("tls");
+            log::info!("{peer}: TLS handshake failed: {e}")
+        }
+        Err(_) => {
+            metrics::global().refused("tls");
+            log::info!("{peer}: TLS handshake not done within {limit:?}; closed")
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! (`serve`), reload on SIGHUP (`reload`), and Python's server-lifetime
 //! options (`lifetime`).
 
+mod health;
 mod lifetime;
 mod reload;
 mod serve;
@@ -83,11 +84,12 @@ fn settings(cli: &Cli, conf_path: Option<&Path>) -> Result<Settings> {
 /// with `-D`, and serves until stopped.
 fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload) -> Result<()> {
     let sockets = activated.and_then(|a| sockets::open(&settings, a))?;
+    let metrics = sockets::open_metrics(&settings)?;
     if settings.daemon {
         sockets::detach()?;
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-    runtime.block_on(serve::serve(settings, sockets, reload))
+    runtime.block_on(serve::serve(settings, [sockets, metrics], reload))
 }
 
 /// `--generate-cert`: the admin command postinst uses (and documents).

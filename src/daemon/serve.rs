@@ -14,6 +14,8 @@ use crate::addr::ListenAddr;
 use crate::config::{Config, Settings};
 use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{Listener, OpenSocket};
+use crate::metrics::endpoint;
+use crate::metrics::health::Health;
 use crate::server::{Server, Stop};
 use crate::session::SessionCount;
 use crate::systemd::notify;
@@ -21,7 +23,7 @@ use crate::systemd::notify;
 /// Serves until a signal or the lifetime stops the server.
 pub(super) async fn serve(
     settings: Settings,
-    sockets: Vec<OpenSocket>,
+    [sockets, metrics]: [Vec<OpenSocket>; 2],
     reload: Reload,
 ) -> Result<()> {
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
@@ -34,6 +36,8 @@ pub(super) async fn serve(
     log::info!("caps: {}", first.caps);
     let (config_tx, config_rx) = watch::channel(first);
     let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
+    let health = Arc::new(Health::default());
+    start_metrics(metrics, &health, config_rx.clone())?;
     tokio::spawn(notify::watchdog());
     tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
     notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
@@ -46,6 +50,8 @@ pub(super) async fn serve(
         config: config_tx,
         listen: settings.listen,
         socket_activated,
+        health,
+        drain_delay: settings.drain_delay,
     };
     let lifetime = lifetime_over(settings.lifetime, server.sessions());
     let grace = settings.shutdown_grace;
@@ -74,6 +80,27 @@ fn listeners(sockets: Vec<OpenSocket>) -> Result<Vec<Listener>> {
     Ok(listeners)
 }
 
+/// Serves metrics and health on their own listeners, and keeps the cached
+/// target check of `/readyz` current.
+fn start_metrics(
+    sockets: Vec<OpenSocket>,
+    health: &Arc<Health>,
+    config: watch::Receiver<Arc<Config>>,
+) -> Result<()> {
+    if sockets.is_empty() {
+        return Ok(());
+    }
+    let mut listeners = Vec::new();
+    for socket in sockets {
+        let listener = socket.into_listener()?;
+        log::info!("metrics: serving on {listener}");
+        listeners.push(listener);
+    }
+    tokio::spawn(endpoint::serve(listeners, health.clone()));
+    tokio::spawn(super::health::check_target(config, health.clone()));
+    Ok(())
+}
+
 /// What stops the server, and SIGHUP's reload in the meantime.
 struct Stopper {
     term: Signal,
@@ -83,6 +110,8 @@ struct Stopper {
     config: watch::Sender<Arc<Config>>,
     listen: Vec<ListenAddr>,
     socket_activated: bool,
+    health: Arc<Health>,
+    drain_delay: std::time::Duration,
 }
 
 impl Stopper {
@@ -92,7 +121,10 @@ impl Stopper {
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break Stop::Now,
-                _ = self.term.recv() => break Stop::Now,
+                _ = self.term.recv() => {
+                    self.drain().await;
+                    break Stop::Now;
+                }
                 reason = &mut lifetime => {
                     log::info!("{reason}: stopping");
                     break Stop::WhenIdle;
@@ -102,6 +134,25 @@ impl Stopper {
                     self.reload.apply(&self.config, &self.listen, self.socket_activated, live);
                 }
             }
+        }
+    }
+}
+
+impl Stopper {
+    /// Health checks fail from now on; new sessions are still accepted for
+    /// `drain-delay` (a second SIGTERM ends the wait), so a load balancer
+    /// moves new users elsewhere before anyone is refused.
+    async fn drain(&mut self) {
+        self.health.start_draining();
+        if self.drain_delay.is_zero() {
+            return;
+        }
+        let delay = self.drain_delay;
+        log::info!("SIGTERM: draining, health checks fail; closing listeners in {delay:?}");
+        notify::status(&format!("draining: listeners close in {delay:?}"));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = self.term.recv() => log::info!("second SIGTERM: closing listeners now"),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::Settings;
+use crate::config::{MetricsListen, Settings};
 use crate::listen::{self, OpenSocket};
 
 /// `-D`: detach from the terminal (fork, new session, cwd `/`, stdio to
@@ -14,6 +14,18 @@ pub(super) fn detach() -> Result<()> {
     }
     nix::unistd::daemon(false, false).context("--daemon")?;
     Ok(())
+}
+
+/// The metrics listeners (`metrics-listen`), bound like the others.
+pub(super) fn open_metrics(settings: &Settings) -> Result<Vec<OpenSocket>> {
+    let mut all = Vec::new();
+    for addr in &settings.metrics_listen {
+        match addr {
+            MetricsListen::Tcp(a) => all.extend(listen::bind(a).context("metrics-listen")?),
+            MetricsListen::Unix(path) => all.push(listen::bind_unix(path, 0o660)?),
+        }
+    }
+    Ok(all)
 }
 
 /// The sockets to serve: systemd's, stdin's, or bound from the settings.

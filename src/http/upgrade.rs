@@ -8,6 +8,7 @@ use hyper::body::Incoming;
 use super::handshake::{self, Accepted, HandshakeError};
 use super::refusal;
 use crate::access::ConnInfo;
+use crate::metrics;
 use crate::response::{empty, text, Body};
 use crate::session::{self, Ctx};
 
@@ -29,6 +30,7 @@ pub(super) async fn answer(
         Err(r) => return refusal(r),
     };
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
+        metrics::global().refused("caps");
         log::warn!("{client}: refused: the target {target} has its maximum of sessions");
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -49,6 +51,7 @@ pub(super) async fn answer(
 
 /// 400, with `Sec-WebSocket-Version: 13` when the version was the problem.
 fn bad_handshake(client: &str, e: &HandshakeError) -> Response<Body> {
+    metrics::global().refused("bad_request");
     log::info!("{client}: refused WebSocket handshake: {e}");
     let mut resp = text(StatusCode::BAD_REQUEST, "Bad WebSocket handshake\n");
     if matches!(e, HandshakeError::BadVersion(_)) {

@@ -3,6 +3,8 @@
 
 use tokio::sync::watch;
 
+use crate::metrics;
+
 /// Live and finished WebSocket sessions, as the server reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SessionCount {
@@ -19,12 +21,14 @@ pub(crate) struct LiveSession<'a>(&'a watch::Sender<SessionCount>);
 impl<'a> LiveSession<'a> {
     pub(crate) fn new(sessions: &'a watch::Sender<SessionCount>) -> Self {
         sessions.send_modify(|c| c.live += 1);
+        metrics::global().session_opened();
         Self(sessions)
     }
 }
 
 impl Drop for LiveSession<'_> {
     fn drop(&mut self) {
+        metrics::global().session_gone();
         self.0.send_modify(|c| {
             c.live = c.live.saturating_sub(1);
             c.ended += 1;

@@ -21,6 +21,7 @@ pub use count::SessionCount;
 use crate::addr::Target;
 use crate::config::Config;
 use crate::defaults::CLOSE_TIMEOUT;
+use crate::metrics;
 use count::LiveSession;
 use record::Recorder;
 use target::TargetStream;
@@ -55,7 +56,8 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     let mut io = TokioIo::new(upgraded);
     let started = Instant::now();
     let Some(stream) = connect(&mut io, &client, &target, &config).await else {
-        return;
+        let secs = started.elapsed().as_secs_f64();
+        return metrics::global().session_closed(0, 0, 1011, secs);
     };
     let (client_s, target_s) = (client.as_str(), target.to_string());
     let mode_name = mode.name();
@@ -75,6 +77,7 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     let out = relay::run(io, stream, settings, &mut shutdown, &observe).await;
     finish(&mut observe).await; // before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
+    metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);
     log::info!(
         client = client_s, target_addr = target_s.as_str(),
         bytes_to_target = out.to_target, bytes_to_client = out.to_client,
@@ -95,9 +98,18 @@ async fn connect(
     config: &Config,
 ) -> Option<TargetStream> {
     let timeout = config.limits.connect_timeout;
+    let started = Instant::now();
     match target::connect(target, timeout, config.target_tls.as_ref()).await {
-        Ok(stream) => Some(stream),
+        Ok(stream) => {
+            metrics::global().target_connected(started.elapsed().as_secs_f64());
+            Some(stream)
+        }
         Err(e) => {
+            metrics::global().target_failed(match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused",
+                std::io::ErrorKind::TimedOut => "timeout",
+                _ => "other",
+            });
             log::warn!(
                 client = client, target_addr = target.to_string().as_str(), close_code = 1011;
                 "{client}: session refused: target {target}: {e}; sent close 1011"

@@ -1,0 +1,87 @@
+//! The metrics listener (`metrics-listen`): `GET /metrics`, `/healthz` and
+//! `/readyz` over plain HTTP/1.1 on addresses of its own, kept off the
+//! public listener so users never see it. Everything else is 404.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::health::Health;
+use crate::listen::Listener;
+use crate::response::{text, text_owned, Body};
+
+/// A scrape or a probe that sends nothing is dropped after this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves every listener until the process ends.
+pub async fn serve(listeners: Vec<Listener>, health: Arc<Health>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in listeners {
+        tasks.spawn(accept_loop(listener, health.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn accept_loop(listener: Listener, health: Arc<Health>) {
+    loop {
+        let health = health.clone();
+        match &listener {
+            Listener::Tcp(l) => match l.accept().await {
+                Ok((s, _)) => drop(tokio::spawn(connection(s, health))),
+                Err(e) => return log::error!("metrics: accept on {listener}: {e}"),
+            },
+            Listener::Unix(l) => match l.accept().await {
+                Ok((s, _)) => drop(tokio::spawn(connection(s, health))),
+                Err(e) => return log::error!("metrics: accept on {listener}: {e}"),
+            },
+        }
+    }
+}
+
+async fn connection<S>(io: S, health: Arc<Health>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let health = health.clone();
+        async move { Ok::<_, Infallible>(answer(&req, &health)) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = conn.await {
+        log::debug!("metrics: connection ended: {e}");
+    }
+}
+
+fn answer<B>(req: &Request<B>, health: &Health) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut resp = text_owned(StatusCode::OK, super::global().encode());
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            resp
+        }
+        "/healthz" if health.draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" if health.ready() => text(StatusCode::OK, "ready\n"),
+        "/readyz" if health.draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "target not answering\n"),
+        _ => text(StatusCode::NOT_FOUND, "Not Found\n"),
+    }
+}
