@@ -232,6 +232,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     pub drain_delay: Option<u64>,
 
+    /// Answer `websockifyctl sessions|kill|drain` on this unix socket (mode
+    /// 0660). [default: off; the unit: /run/websockify/NAME.sock]
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+
     /// Also write log lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -334,6 +339,7 @@ impl Cli {
             metrics_listen: (!self.metrics_listen.is_empty())
                 .then(|| OneOrMany::Many(self.metrics_listen.clone())),
             drain_delay: self.drain_delay,
+            control_socket: self.control_socket.clone(),
             heartbeat: self.heartbeat,
             handshake_timeout: self.handshake_timeout,
             connect_timeout: self.connect_timeout,

@@ -168,6 +168,8 @@ options! {
     metrics_listen: OneOrMany => "metrics-listen",
     /// Seconds between failing health checks and closing the listeners on SIGTERM.
     drain_delay: u64 => "drain-delay",
+    /// A unix socket for `websockifyctl sessions|kill|drain`.
+    control_socket: PathBuf => "control-socket",
     /// Also log to this file.
     log_file: PathBuf => "log-file",
     /// Also log to syslog: a socket path or UDP host:port.

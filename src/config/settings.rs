@@ -68,6 +68,8 @@ pub struct Settings {
     pub metrics_listen: Vec<MetricsListen>,
     /// How long health checks fail before the listeners close on SIGTERM.
     pub drain_delay: Duration,
+    /// Where `websockifyctl` finds this instance.
+    pub control_socket: Option<PathBuf>,
     /// When the server ends by itself.
     pub lifetime: Lifetime,
     /// Detach from the terminal.
@@ -117,6 +119,7 @@ impl Settings {
             metrics_listen: metrics_listen(o.metrics_listen.clone())
                 .with_context(|| at("metrics-listen"))?,
             drain_delay: Duration::from_secs(o.drain_delay.unwrap_or(0)),
+            control_socket: o.control_socket.clone(),
             shutdown_grace: Duration::from_secs(
                 o.shutdown_grace
                     .unwrap_or(defaults::SHUTDOWN_GRACE.as_secs()),

@@ -3,6 +3,7 @@
 //! (`serve`), reload on SIGHUP (`reload`), and Python's server-lifetime
 //! options (`lifetime`).
 
+mod control;
 mod health;
 mod lifetime;
 mod reload;
@@ -85,11 +86,17 @@ fn settings(cli: &Cli, conf_path: Option<&Path>) -> Result<Settings> {
 fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload) -> Result<()> {
     let sockets = activated.and_then(|a| sockets::open(&settings, a))?;
     let metrics = sockets::open_metrics(&settings)?;
+    let control = settings
+        .control_socket
+        .as_deref()
+        .map(control::bind)
+        .transpose()?;
     if settings.daemon {
         sockets::detach()?;
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-    runtime.block_on(serve::serve(settings, [sockets, metrics], reload))
+    let control = control.into_iter().collect();
+    runtime.block_on(serve::serve(settings, [sockets, metrics, control], reload))
 }
 
 /// `--generate-cert`: the admin command postinst uses (and documents).

@@ -23,7 +23,7 @@ use crate::systemd::notify;
 /// Serves until a signal or the lifetime stops the server.
 pub(super) async fn serve(
     settings: Settings,
-    [sockets, metrics]: [Vec<OpenSocket>; 2],
+    [sockets, metrics, control]: [Vec<OpenSocket>; 3],
     reload: Reload,
 ) -> Result<()> {
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
@@ -38,6 +38,9 @@ pub(super) async fn serve(
     let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
     let health = Arc::new(Health::default());
     start_metrics(metrics, &health, config_rx.clone())?;
+    for socket in control {
+        super::control::start(socket)?;
+    }
     tokio::spawn(notify::watchdog());
     tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
     notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));

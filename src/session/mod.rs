@@ -8,6 +8,7 @@ mod context;
 mod count;
 pub mod record;
 pub mod relay;
+pub mod table;
 pub mod target;
 
 use std::time::Instant;
@@ -74,7 +75,8 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
     };
-    let out = relay::run(io, stream, settings, &mut shutdown, &observe).await;
+    let live = table::table().register(client_s, None, &target_s);
+    let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
     finish(&mut observe).await; // before the session is reported closed
     let secs = started.elapsed().as_secs_f64();
     metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);

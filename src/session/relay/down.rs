@@ -3,6 +3,7 @@
 //! copied (base64 mode encodes it once). This direction also owns the
 //! heartbeat and the shutdown signal.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -15,6 +16,7 @@ use super::writer::{ClientWriter, HEADER_ROOM};
 use super::{End, Liveness, Observer};
 use crate::session::codec::{base64_encoded_len, Opcode};
 use crate::session::record::Direction;
+use crate::session::table::Counts;
 use crate::session::target::TargetReader;
 use crate::session::Mode;
 use crate::shutdown::Shutdown;
@@ -25,8 +27,8 @@ pub(super) struct Down<'a, W> {
     pub(super) tr: TargetReader,
     pub(super) mode: Mode,
     pub(super) alive: &'a Liveness,
-    /// Payload bytes read from the target and sent to the client.
-    pub(super) count: u64,
+    /// Payload bytes sent to the client (shared with the session table).
+    pub(super) counts: &'a Counts,
     pub(super) observe: &'a Observer,
 }
 
@@ -76,7 +78,7 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
                 return end;
             }
             self.observe.symbol("<");
-            self.count += len;
+            self.counts.to_client.fetch_add(len, Ordering::Relaxed);
         }
     }
 

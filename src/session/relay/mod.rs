@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 use tokio::time::timeout;
 
 use super::record::{traffic, Direction, Recorder};
+use super::table::Registration;
 use super::target::TargetStream;
 use super::Mode;
 use crate::defaults::CLOSE_TIMEOUT;
@@ -123,6 +124,8 @@ enum End {
     HeartbeatTimeout,
     /// The server is stopping: the client gets 1001.
     Shutdown,
+    /// An administrator closed the session (control socket): 1008.
+    Killed,
 }
 
 /// Relays until both sides are closed and reports what happened.
@@ -132,6 +135,7 @@ pub async fn run<S>(
     settings: Settings,
     shutdown: &mut Shutdown,
     observe: &Observer,
+    live: &Registration,
 ) -> Outcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -147,18 +151,19 @@ where
         .heartbeat
         .map_or(Duration::MAX, |p| p.saturating_mul(2));
     let limits = (settings.mode, settings.max_message, stall);
-    let mut up = Up::new(cr, &writer, tw, limits, &alive, observe);
+    let mut up = Up::new(cr, &writer, tw, limits, &alive, observe, &live.counts);
     let mut down = Down {
         writer: &writer,
         tr,
         mode: settings.mode,
         alive: &alive,
-        count: 0,
+        counts: &live.counts,
         observe,
     };
     let end = tokio::select! {
         end = up.relay() => end,
         end = down.relay(settings.heartbeat, shutdown) => end,
+        () = live.kill.notified() => End::Killed,
     };
     log::debug!("relay phase one ended: {end:?}");
     let target_failed = matches!(end, End::TargetError(_));
@@ -174,8 +179,8 @@ where
     })
     .await;
     Outcome {
-        to_target: up.count,
-        to_client: down.count,
+        to_target: live.counts.to_target.load(Ordering::Relaxed),
+        to_client: live.counts.to_client.load(Ordering::Relaxed),
         code,
         reason,
     }
@@ -211,6 +216,14 @@ where
         End::TargetError(e) => {
             send_close(up.writer, Some(1011), "Target connection error").await;
             (1011, format!("target connection error: {e}"))
+        }
+        End::Killed => {
+            let why = "Closed by the administrator";
+            send_close(up.writer, Some(1008), why).await;
+            if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, up.relay()).await {
+                log::debug!("target failed while the client was closing: {e}");
+            }
+            (1008, why.into())
         }
         End::TargetClosed | End::Shutdown => {
             let (code, why) = match end {

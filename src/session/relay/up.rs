@@ -4,6 +4,7 @@
 //! holds one read buffer whatever the client sends.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -15,6 +16,7 @@ use super::{End, Liveness, Observer};
 use crate::defaults::{CLIENT_READ_BUFFER, CLIENT_READ_START};
 use crate::session::codec::{Base64Decoder, CloseReason, Decoder, Event, MessageLimit, Opcode};
 use crate::session::record::Direction;
+use crate::session::table::Counts;
 use crate::session::target::TargetWriter;
 use crate::session::Mode;
 
@@ -50,8 +52,8 @@ pub(super) struct Up<'a, R, W> {
     alive: &'a Liveness,
     /// How long the target may take nothing before it counts as stalled.
     stall: Duration,
-    /// Payload bytes written to the target.
-    pub(super) count: u64,
+    /// Payload bytes written to the target (shared with the session table).
+    pub(super) counts: &'a Counts,
     observe: &'a Observer,
 }
 
@@ -67,6 +69,7 @@ where
         limits: (Mode, Option<u64>, Duration),
         alive: &'a Liveness,
         observe: &'a Observer,
+        counts: &'a Counts,
     ) -> Self {
         let (mode, max, stall) = limits;
         // In base64 mode the limit counts decoded bytes, not the text.
@@ -87,7 +90,7 @@ where
             pong: None,
             alive,
             stall,
-            count: 0,
+            counts,
             observe,
         }
     }
@@ -254,7 +257,7 @@ where
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            self.count += n as u64;
+            self.counts.to_target.fetch_add(n as u64, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -1,0 +1,83 @@
+//! The control socket (`control-socket`, under the unit
+//! `/run/websockify/NAME.sock`, mode 0660: root and group websockify only):
+//! one command per line, one answer. `sessions` lists the live sessions as
+//! JSON, `kill ID` closes one with 1008 and a log line, `drain` starts the
+//! same drain as SIGTERM. `websockifyctl` speaks it.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::listen::{Listener, OpenSocket};
+use crate::session::table::table;
+
+/// Longest command line read; anything longer is refused.
+const MAX_LINE: usize = 256;
+
+/// Binds the socket (replacing a stale one) with mode 0660, before the
+/// process detaches, so an error reaches the terminal.
+pub(super) fn bind(path: &Path) -> Result<OpenSocket> {
+    crate::listen::bind_unix(path, 0o660).context("control-socket")
+}
+
+/// Answers commands until the process ends.
+pub(super) fn start(socket: OpenSocket) -> Result<()> {
+    let listener = socket.into_listener()?;
+    log::info!("control socket on {listener}");
+    let Listener::Unix(l) = listener else {
+        bail!("control-socket: not a unix socket");
+    };
+    tokio::spawn(serve(l));
+    Ok(())
+}
+
+async fn serve(listener: UnixListener) {
+    loop {
+        match listener.accept().await {
+            Ok((s, _)) => drop(tokio::spawn(client(s))),
+            Err(e) => return log::error!("control socket: accept: {e}"),
+        }
+    }
+}
+
+async fn client(stream: UnixStream) {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r.take(64 * 1024)).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let answer = answer(line.trim());
+        if w.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The answer to one command, ending in a newline.
+fn answer(line: &str) -> String {
+    if line.len() > MAX_LINE {
+        return "error: command too long\n".into();
+    }
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("sessions"), None, _) => match serde_json::to_string(&table().list()) {
+            Ok(json) => json + "\n",
+            Err(e) => format!("error: {e}\n"),
+        },
+        (Some("kill"), Some(id), None) => match id.parse() {
+            Ok(id) if table().kill(id) => {
+                log::info!("control socket: closing session {id} (1008)");
+                "ok\n".into()
+            }
+            Ok(id) => format!("error: no session {id}\n"),
+            Err(_) => format!("error: {id:?} is not a session number\n"),
+        },
+        (Some("drain"), None, _) => {
+            match nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM) {
+                Ok(()) => "ok\n".into(),
+                Err(e) => format!("error: {e}\n"),
+            }
+        }
+        _ => "error: commands are: sessions, kill ID, drain\n".into(),
+    }
+}

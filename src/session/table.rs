@@ -1,0 +1,131 @@
+//! The live sessions of the process, for the control socket: who is
+//! connected to what, bytes each way, age, and a handle to close one. A
+//! session registers when it opens and is removed when its registration is
+//! dropped, also when its task panics or is cancelled.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+/// Bytes relayed so far, updated by the relay as they go.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Payload bytes written to the target.
+    pub to_target: AtomicU64,
+    /// Payload bytes sent to the client.
+    pub to_client: AtomicU64,
+}
+
+/// One live session as the control socket lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    /// Its number, unique for the life of the process.
+    pub id: u64,
+    /// The client (after trusted proxies).
+    pub client: String,
+    /// The authenticated user, if Basic auth named one.
+    pub user: Option<String>,
+    /// The target.
+    pub target: String,
+    /// Payload bytes to the target so far.
+    pub bytes_to_target: u64,
+    /// Payload bytes to the client so far.
+    pub bytes_to_client: u64,
+    /// Seconds since the session opened.
+    pub age_s: u64,
+}
+
+struct Entry {
+    client: String,
+    user: Option<String>,
+    target: String,
+    started: Instant,
+    counts: Arc<Counts>,
+    kill: Arc<Notify>,
+}
+
+/// Every live session.
+#[derive(Default)]
+pub struct Table {
+    next: AtomicU64,
+    live: Mutex<BTreeMap<u64, Entry>>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(Table::default);
+
+/// The process's session table.
+pub fn table() -> &'static Table {
+    &TABLE
+}
+
+/// A session's place in the table; leaving the table when dropped.
+pub struct Registration {
+    id: u64,
+    /// The session's byte counts.
+    pub counts: Arc<Counts>,
+    /// Notified when an administrator closes the session.
+    pub kill: Arc<Notify>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        table().lock().remove(&self.id);
+    }
+}
+
+impl Table {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Entry>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a session.
+    pub fn register(
+        &'static self,
+        client: &str,
+        user: Option<String>,
+        target: &str,
+    ) -> Registration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let (counts, kill) = (Arc::new(Counts::default()), Arc::new(Notify::new()));
+        let entry = Entry {
+            client: client.to_owned(),
+            user,
+            target: target.to_owned(),
+            started: Instant::now(),
+            counts: counts.clone(),
+            kill: kill.clone(),
+        };
+        self.lock().insert(id, entry);
+        Registration { id, counts, kill }
+    }
+
+    /// The live sessions, oldest first.
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let live = self.lock();
+        live.iter()
+            .map(|(id, e)| SessionInfo {
+                id: *id,
+                client: e.client.clone(),
+                user: e.user.clone(),
+                target: e.target.clone(),
+                bytes_to_target: e.counts.to_target.load(Ordering::Relaxed),
+                bytes_to_client: e.counts.to_client.load(Ordering::Relaxed),
+                age_s: e.started.elapsed().as_secs(),
+            })
+            .collect()
+    }
+
+    /// Asks session `id` to close (1008); false when there is none.
+    pub fn kill(&self, id: u64) -> bool {
+        match self.lock().get(&id) {
+            Some(e) => {
+                e.kill.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The control socket through the real binary: `sessions` lists a live
+//! session with its bytes, `kill ID` closes it with 1008 and a log line,
+//! and bad commands get an error, not a crash.
+
+mod common;
+
+use common::*;
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Sends one command and returns the answer line.
+async fn command(path: &std::path::Path, line: &str) -> String {
+    let s = UnixStream::connect(path).await.expect("control socket");
+    let (r, mut w) = s.into_split();
+    w.write_all(format!("{line}\n").as_bytes())
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    let mut r = BufReader::new(r);
+    timeout(WAIT, r.read_line(&mut answer))
+        .await
+        .expect("answer")
+        .expect("read");
+    answer
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_one_can_be_killed() {
+    let target = echo_target().await;
+    let dir = TempDir::new("control");
+    let sock = dir.path().join("control.sock");
+    let sock_arg = sock.to_str().expect("utf-8").to_owned();
+    let mut proxy = Proxy::start(&[
+        "--control-socket",
+        &sock_arg,
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    proxy.wait_for_log("control socket on");
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut ws, &[1u8; 300]).await;
+    let listed: serde_json::Value =
+        serde_json::from_str(&command(&sock, "sessions").await).expect("JSON");
+    let sessions = listed.as_array().expect("a list");
+    assert_eq!(sessions.len(), 1, "{listed}");
+    let s = &sessions[0];
+    assert_eq!(s["target"], target.to_string());
+    assert_eq!(
+        (s["bytes_to_target"].as_u64(), s["bytes_to_client"].as_u64()),
+        (Some(300), Some(300))
+    );
+    let id = s["id"].as_u64().expect("id");
+    assert!(command(&sock, "kill 999999")
+        .await
+        .starts_with("error: no session"));
+    assert!(command(&sock, "bogus").await.starts_with("error:"));
+    assert_eq!(command(&sock, &format!("kill {id}")).await, "ok\n");
+    let close = loop {
+        match timeout(WAIT, ws.next()).await.expect("close in time") {
+            Some(Ok(Message::Close(frame))) => break frame.expect("close frame"),
+            Some(Ok(_)) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1008);
+    proxy.wait_for_log(&format!("closing session {id}"));
+    assert!(proxy.wait_for_log("session closed").contains("close 1008"));
+    assert_eq!(command(&sock, "sessions").await, "[]\n");
+}
