@@ -99,6 +99,21 @@ need_cargo() {
   command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.85 with rustup (https://rustup.rs), then run this again"
 }
 
+# cargo_tool NAME VERSION: prints the path of the cargo-installed tool NAME
+# at VERSION, installing it from crates.io the first time (`cargo install
+# --locked`, a few minutes, once) into ~/.cache/websockify-rs/NAME-VERSION,
+# away from ~/.cargo/bin and from the project's target/. Dies if that fails.
+cargo_tool() {
+  local name=$1 version=$2 root
+  root="${XDG_CACHE_HOME:-$HOME/.cache}/websockify-rs/$name-$version"
+  if [ ! -x "$root/bin/$name" ]; then
+    log "installing $name $version into $root (cargo install --locked; a few minutes, once)"
+    env -u CARGO_TARGET_DIR cargo install "$name" --version "$version" --locked --root "$root" >&2 \
+      || die "cargo install $name --version $version --locked failed"
+  fi
+  printf '%s\n' "$root/bin/$name"
+}
+
 # need_node MAJOR [WHY]: node on PATH, version MAJOR or newer.
 need_node() {
   command -v node >/dev/null 2>&1 || die "node not found: Node.js >= $1 is needed${2:+ by $2}"
