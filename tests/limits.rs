@@ -76,7 +76,7 @@ async fn silent_and_slow_clients_are_cut_off_at_the_handshake_timeout() {
 async fn oversized_request_head_is_refused() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
-    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
+    let s = TcpStream::connect(proxy.addr()).await.unwrap();
     let big = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(64 * 1024)
