@@ -92,11 +92,11 @@ need_packages() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
-# Rust 1.85 or newer must be on PATH (Debian 12's own rustc is too old).
+# Rust 1.88 or newer must be on PATH (Debian 12's own rustc is too old).
 need_cargo() {
   # shellcheck source=/dev/null
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.85 with rustup (https://rustup.rs), then run this again"
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.88 with rustup (https://rustup.rs), then run this again"
 }
 
 # cargo_tool NAME VERSION: prints the path of the cargo-installed tool NAME
