@@ -1,5 +1,6 @@
 //! Conf files through the real binary: every fixture in tests/fixtures/conf
 //! (valid ones pass `--check`, invalid ones fail naming file, line and key),
+//! the example confs the package ships (debian/examples) through `--check`,
 //! and the command line overriding the conf.
 
 mod common;
@@ -51,6 +52,62 @@ fn every_valid_fixture_passes_check() {
         assert!(ok, "{}: {out}", conf.display());
         assert!(out.contains(": OK"), "{}: {out}", conf.display());
     }
+}
+
+/// The websockify confs in debian/examples, as shipped, through `--check`.
+/// Only where the files they name live differs: what an installation has
+/// under /etc/websockify (the certificate the package generates, the tokens
+/// file the admin copies beside the conf) and noVNC's /usr/share/novnc are
+/// made in a temp dir, and those paths rewritten to it. The nginx-*.conf
+/// examples are nginx's own, not websockify's.
+#[test]
+fn every_shipped_example_conf_passes_check() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/examples");
+    let dir = TempDir::new("examples");
+    let root = dir.path();
+    let etc = root.join("etc/websockify");
+    std::fs::create_dir_all(etc.join("ssl")).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(etc.join("ssl/websockify.crt"), made.cert.pem()).unwrap();
+    std::fs::write(
+        etc.join("ssl/websockify.key"),
+        made.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    std::fs::copy(
+        examples.join("desktops.tokens"),
+        etc.join("desktops.tokens"),
+    )
+    .unwrap();
+    let web = root.join("usr/share/novnc");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("vnc.html"), "noVNC").unwrap();
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !name.ends_with(".conf") || name.starts_with("nginx-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let moved = text
+            .replace("/etc/websockify/", &format!("{}/", etc.display()))
+            .replace("/usr/share/novnc", web.to_str().unwrap());
+        let conf = dir.write(&name, moved);
+        let (ok, out) = check(&conf);
+        assert!(ok && out.contains(": OK"), "debian/examples/{name}: {out}");
+        checked.push(name);
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "desktops.conf",
+            "display1-behind-nginx.conf",
+            "display1.conf"
+        ],
+        "the websockify confs in debian/examples"
+    );
 }
 
 #[test]

@@ -80,6 +80,7 @@ async fn jwt_tokens_signed_with_the_configured_key() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt");
     let private = std::fs::read(fixtures.join("rsa-private.pem")).unwrap();
     let claims = serde_json::json!({"host": "127.0.0.1", "port": target.port()});
+    websockify::access::token::install_jwt_crypto();
     let token = encode(
         &Header::new(Algorithm::RS256),
         &claims,

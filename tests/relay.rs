@@ -139,9 +139,8 @@ async fn client_close_delivers_everything_in_flight_then_eof() {
     assert_eq!(sha256(&got), sha256(&data));
     // The proxy echoes the client's close code.
     let (_, close) = read_until_close(&mut ws).await;
-    if let Some(close) = close {
-        assert_eq!(close.code, CloseCode::Normal);
-    }
+    let close = close.expect("the proxy's close frame (a bare EOF is a failure)");
+    assert_eq!(close.code, CloseCode::Normal);
 }
 
 #[tokio::test]

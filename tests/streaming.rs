@@ -251,7 +251,6 @@ async fn hashing_sink() -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Receiver<(usize, String)>,
 ) {
-    use sha2::{Digest, Sha256};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -266,7 +265,7 @@ async fn hashing_sink() -> (
             hash.update(&buf[..got]);
             n += got;
         }
-        let _ = tx.send((n, format!("{:x}", hash.finalize())));
+        let _ = tx.send((n, hash.hex()));
     });
     (addr, rx)
 }
@@ -288,7 +287,6 @@ fn watch_peak(
 
 #[tokio::test]
 async fn a_256_mib_message_streams_each_way_in_fixed_memory() {
-    use sha2::{Digest, Sha256};
     const SIZE: usize = 256 << 20;
     let block: Vec<u8> = pattern(1 << 20, 9);
     let (sink, hashed) = hashing_sink().await;
@@ -315,7 +313,7 @@ async fn a_256_mib_message_streams_each_way_in_fixed_memory() {
         .await
         .expect("target EOF")
         .expect("sink");
-    assert_eq!((n, got), (SIZE, format!("{:x}", want.finalize())));
+    assert_eq!((n, got), (SIZE, want.hex()));
     // Target to client: 256 MiB from a source target, frame by frame.
     let data: Vec<u8> = block.iter().copied().cycle().take(SIZE).collect();
     let want = sha256(&data);

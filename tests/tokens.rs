@@ -386,6 +386,7 @@ fn now() -> i64 {
 }
 
 fn sign(alg: Algorithm, key: &str, claims: Value) -> String {
+    websockify::access::token::install_jwt_crypto();
     let pem = std::fs::read(fixture(key)).unwrap();
     let key = match alg {
         // The key file is the base64url `k` of an oct JWK, as for jwcrypto.
@@ -513,6 +514,7 @@ async fn jwt_garbage_and_attacks() {
     let hs = plugin("JWTTokenApi", key("symmetric.key"));
     // The public key's bytes used as an HMAC secret (algorithm confusion).
     let pem = std::fs::read(fixture("rsa-public.pem")).unwrap();
+    websockify::access::token::install_jwt_crypto();
     let confused = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({"host": "evil", "port": 1}),

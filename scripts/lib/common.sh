@@ -92,11 +92,26 @@ need_packages() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
-# Rust 1.85 or newer must be on PATH (Debian 12's own rustc is too old).
+# Rust 1.88 or newer must be on PATH (Debian 12's own rustc is too old).
 need_cargo() {
   # shellcheck source=/dev/null
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.85 with rustup (https://rustup.rs), then run this again"
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust >= 1.88 with rustup (https://rustup.rs), then run this again"
+}
+
+# cargo_tool NAME VERSION: prints the path of the cargo-installed tool NAME
+# at VERSION, installing it from crates.io the first time (`cargo install
+# --locked`, a few minutes, once) into ~/.cache/websockify-rs/NAME-VERSION,
+# away from ~/.cargo/bin and from the project's target/. Dies if that fails.
+cargo_tool() {
+  local name=$1 version=$2 root
+  root="${XDG_CACHE_HOME:-$HOME/.cache}/websockify-rs/$name-$version"
+  if [ ! -x "$root/bin/$name" ]; then
+    log "installing $name $version into $root (cargo install --locked; a few minutes, once)"
+    env -u CARGO_TARGET_DIR cargo install "$name" --version "$version" --locked --root "$root" >&2 \
+      || die "cargo install $name --version $version --locked failed"
+  fi
+  printf '%s\n' "$root/bin/$name"
 }
 
 # need_node MAJOR [WHY]: node on PATH, version MAJOR or newer.

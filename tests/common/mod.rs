@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -179,7 +178,33 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 /// SHA-256 as hex.
 pub fn sha256(data: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(data))
+    let mut hash = Sha256::new();
+    hash.update(data);
+    hash.hex()
+}
+
+/// SHA-256 on ring (the product's own crypto stack), as lowercase hex.
+pub struct Sha256(ring::digest::Context);
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Self(ring::digest::Context::new(&ring::digest::SHA256))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn hex(self) -> String {
+        let digest = self.0.finish();
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A TCP target on 127.0.0.1 that echoes every byte back.

@@ -202,12 +202,26 @@ mod tests {
     }
 
     #[test]
-    fn comparison_is_constant_time_over_fixed_length_digests() {
-        // The check goes through `subtle::ConstantTimeEq` on two SHA-256
-        // digests: equal length whatever was sent, no early exit.
+    fn the_whole_value_is_compared() {
+        // What a test can show of the comparison (its timing it cannot): a
+        // difference anywhere in `user:password`, first byte, last byte, or
+        // length, refuses, and only the exact value passes. The comparison
+        // itself is `subtle::ConstantTimeEq` over two SHA-256 digests, so
+        // its length and no early exit do not depend on what was sent.
+        let right = "alice:pa:ss wörd";
         let c = creds();
-        assert_eq!(c.digest.len(), 32);
-        assert_eq!(c.digest, sha256("alice:pa:ss wörd".as_bytes()));
+        assert!(c.check(&basic(right)).is_ok());
+        let last = right.len() - 1; // 'd'
+        for wrong in [
+            format!("Alice{}", &right[5..]),
+            format!("{}D", &right[..last]),
+            right[..last].to_owned(),
+            format!("{right}d"),
+            format!("{right}\0"),
+        ] {
+            let r = c.check(&basic(&wrong)).unwrap_err();
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{wrong:?}");
+        }
         let p = presented(&basic("x:y")).expect("well formed");
         assert_eq!((p.user(), p.password()), (&b"x"[..], &b"y"[..]));
     }

@@ -52,6 +52,7 @@ pub(super) struct JwtTokenApi {
 
 impl JwtTokenApi {
     pub(super) fn new(source: &str) -> anyhow::Result<Self> {
+        super::jwt_ring::install();
         let bytes = std::fs::read(source).with_context(|| format!("JWT key file {source}"))?;
         let (key, algorithms) =
             load_key(&bytes).with_context(|| format!("JWT key file {source}"))?;

@@ -13,6 +13,7 @@ mod dir;
 mod file;
 mod filename;
 mod jwt;
+mod jwt_ring;
 mod redis;
 mod unix;
 
@@ -25,6 +26,10 @@ use serde_json::Value;
 /// Where a token leads: the same as any target (`host:port` or a unix socket).
 pub use crate::addr::Target as TokenTarget;
 use crate::addr::TargetAddr;
+/// Puts jsonwebtoken's signatures on ring for this process (done by the
+/// JWTTokenApi plugin; callers that sign tokens themselves, as tests do,
+/// call it first).
+pub use jwt_ring::install as install_jwt_crypto;
 
 /// A lookup that could not say whether the token is known. Messages never
 /// hold a whole token, a password or a key.
