@@ -7,8 +7,10 @@
 //! may open a session, and to where) -> `session` (target connect, the relay).
 //! Beside the flow: `config` (command line and conf files into settings),
 //! `daemon` (the process: signals, reload, readiness), `tls`, `systemd`,
-//! `web` (static files), and the leaves `addr`, `defaults`, `response` and
-//! `shutdown`. A module only uses modules below it in that flow, or leaves.
+//! `web` (static files), `ctl` (`websockifyctl`, the administrator's tool,
+//! which uses `config` and `tls`), and the leaves `addr`, `defaults`,
+//! `response` and `shutdown`. A module only uses modules below it in that
+//! flow, or leaves.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -16,6 +18,7 @@ pub mod access;
 pub mod addr;
 pub mod config;
 pub mod conn;
+pub mod ctl;
 pub mod daemon;
 mod defaults;
 mod http;

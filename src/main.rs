@@ -1,5 +1,6 @@
-//! The `websockify` command, and `websockify-generator` (a link to it that
-//! systemd runs as a generator): one binary, so both read confs alike.
+//! The `websockify` command, `websockify-generator` (a link to it that
+//! systemd runs as a generator) and `websockifyctl` (a link for
+//! administrators): one binary, so all read confs alike.
 
 use std::process::ExitCode;
 
@@ -13,6 +14,9 @@ fn main() -> ExitCode {
         .unwrap_or("");
     if called.ends_with("-generator") {
         return websockify::systemd::generator::main(&args);
+    }
+    if called == "websockifyctl" {
+        return websockify::ctl::main(&args);
     }
     websockify::daemon::main(websockify::config::cli::Cli::parse())
 }

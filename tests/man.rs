@@ -1,7 +1,7 @@
 //! The man pages in `man/` against the program: every long option the command
 //! line accepts has an entry in websockify(1) and every conf key one in
-//! websockify.conf(5) (and no entry documents something that no longer
-//! exists); every page renders without a warning from `mandoc -Tlint` and
+//! websockify.conf(5), every option of websockifyctl one in websockifyctl(8)
+//! (and no entry documents something that no longer exists); every page renders without a warning from `mandoc -Tlint` and
 //! `groff -ww` (packages `mandoc` and `groff-base`: a missing tool fails the
 //! test, it never skips it).
 
@@ -14,6 +14,7 @@ const PAGES: &[&str] = &[
     "websockify.1",
     "websockify.conf.5",
     "websockify-generator.8",
+    "websockifyctl.8",
 ];
 
 fn page_path(name: &str) -> PathBuf {
@@ -155,6 +156,50 @@ fn every_long_option_has_an_entry_in_websockify_1() {
         stale.is_empty(),
         "man/websockify.1 documents options the binary does not accept: {stale:?}"
     );
+}
+
+#[test]
+fn every_websockifyctl_option_has_an_entry_in_websockifyctl_8() {
+    let roff = page("websockifyctl.8");
+    let unfont = |t: &String| {
+        ["\\fB", "\\fI", "\\fP", "\\fR", "\\c"]
+            .iter()
+            .fold(t.clone(), |t, f| t.replace(f, ""))
+    };
+    let documented: Vec<String> = ["OPTIONS", "COMMANDS"]
+        .iter()
+        .flat_map(|s| tags(&roff, s))
+        .flat_map(|t| long_options(&unfont(&t)))
+        .collect();
+    let mut cmd = websockify::ctl::Ctl::command();
+    cmd.build();
+    let mut accepted = Vec::new();
+    collect(&cmd, &mut accepted);
+    let missing: Vec<&String> = accepted
+        .iter()
+        .filter(|o| !documented.contains(o))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "websockifyctl options without an entry (.TP) in man/websockifyctl.8: {missing:?}"
+    );
+    let stale: Vec<&String> = documented
+        .iter()
+        .filter(|o| !accepted.contains(o))
+        .collect();
+    assert!(stale.is_empty(), "man/websockifyctl.8 documents {stale:?}");
+    // And every command has its entry.
+    let text = plain(&roff);
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = sub.get_name();
+        assert!(
+            text.contains(&format!(".BI \"{name} "))
+                || text.contains(&format!(".B {name}\n"))
+                || text.contains(&format!(".BR {name} "))
+                || text.contains(&format!("\\fB{name}\\fP")),
+            "command {name} has no entry in man/websockifyctl.8"
+        );
+    }
 }
 
 #[test]

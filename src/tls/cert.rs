@@ -8,11 +8,13 @@
 //! DNS name), `serverAuth` extended key usage, valid from an hour ago (clock
 //! skew) for [`VALIDITY_DAYS`] days.
 //!
-//! Files are never overwritten: an existing certificate or key is an error
+//! [`generate`] never overwrites: an existing certificate or key is an error
 //! naming it. Each file is written to a temporary file in its own directory
 //! (the key with mode 0600 from its creation on), fsynced, and then hard-linked
 //! to its name, which fails rather than replaces when the name exists, so there
 //! is never a half-written or world-readable key under the real name.
+//! [`replace`] (`websockifyctl cert renew`) is the explicit way to overwrite:
+//! the same temporary files, renamed over the old ones.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -75,6 +77,24 @@ pub fn generate(cert: &Path, key: &Path, names: &[String]) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// Writes a new certificate and key for `names` in place of the files at
+/// `cert` and `key` (which need not exist). Each is written to a temporary
+/// file beside it and renamed over the old one, so a reader (the daemon on
+/// SIGHUP) finds the old file or the new one, never a part. The key keeps the
+/// old key's owner, group and mode (never more than 0640); the certificate is
+/// 0644.
+pub fn replace(cert: &Path, key: &Path, names: &[String]) -> Result<()> {
+    let names = check_names(names)?;
+    let (cert_pem, key_pem) = make(&names)?;
+    let old_key = key.metadata().ok();
+    if cert == key {
+        let both = key_pem + &cert_pem;
+        return write_over(key, both.as_bytes(), 0o600, old_key.as_ref());
+    }
+    write_over(key, key_pem.as_bytes(), 0o600, old_key.as_ref())?;
+    write_over(cert, cert_pem.as_bytes(), 0o644, None)
 }
 
 /// The names a certificate for this host should carry: the host name, its
@@ -193,16 +213,7 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = parent(path);
     let tmp = temp_name(path);
     let guard = RemoveOnDrop(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(data)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(file);
+    write_temp(&tmp, data, mode, None)?;
     std::fs::hard_link(&tmp, path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             anyhow!("{}: file exists; refusing to overwrite it", path.display())
@@ -216,6 +227,49 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync directory {}", dir.display()))?;
     Ok(())
+}
+
+/// Writes `data` to `path` in place of what is there: temp file, fsync,
+/// rename. With `like`, the file gets its owner, group and mode (at most 0640).
+fn write_over(path: &Path, data: &[u8], mode: u32, like: Option<&std::fs::Metadata>) -> Result<()> {
+    let dir = parent(path);
+    if !dir.is_dir() {
+        bail!(
+            "{}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let tmp = temp_name(path);
+    let _guard = RemoveOnDrop(&tmp);
+    write_temp(&tmp, data, mode, like)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+/// Creates `tmp` (never existing) with `mode`, or `like`'s owner and mode,
+/// and writes and fsyncs `data`.
+fn write_temp(tmp: &Path, data: &[u8], mode: u32, like: Option<&std::fs::Metadata>) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Some(old) = like {
+        // Owner first: chown clears no bits here, and the mode is never wider.
+        std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()))
+            .and_then(|()| {
+                file.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o640))
+            })
+            .with_context(|| format!("cannot give {} the old file's owner", tmp.display()))?;
+    }
+    file.write_all(data)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))
 }
 
 /// `.NAME.tmp-PID-NANOS` beside `path`.
@@ -467,6 +521,24 @@ mod tests {
         std::os::unix::fs::symlink(dir.path("elsewhere"), &key).unwrap();
         assert!(generate(&crt, &key, &strings(&["h"])).is_err());
         assert!(!dir.path("elsewhere").exists());
+    }
+
+    #[test]
+    fn replace_writes_new_files_keeping_the_key_mode() {
+        let dir = TempDir::new();
+        let (crt, key) = (dir.path("r.crt"), dir.path("r.key"));
+        generate(&crt, &key, &strings(&["old"])).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = std::fs::read(&crt).unwrap();
+        replace(&crt, &key, &strings(&["new", "127.0.0.1"])).unwrap();
+        assert_ne!(std::fs::read(&crt).unwrap(), before);
+        assert_eq!(mode(&key), 0o640);
+        assert_eq!(dir.entries(), ["r.crt", "r.key"], "no temp files left");
+        assert!(verifies_for(&crt, "new") && !verifies_for(&crt, "old"));
+        crate::tls::server_config(&crt, Some(&key), &Default::default()).unwrap();
+        // Missing files are simply made.
+        replace(&dir.path("n.crt"), &dir.path("n.key"), &strings(&["n"])).unwrap();
+        assert_eq!(mode(&dir.path("n.key")), 0o600);
     }
 
     #[test]

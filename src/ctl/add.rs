@@ -1,0 +1,217 @@
+//! `websockifyctl add NAME --target HOST:PORT`: writes `CONF_DIR/NAME.conf`
+//! (checked with the code of `websockify --check` before it is renamed into
+//! place; an existing one only with `--force`), makes the generated
+//! certificate when missing and, with `--user`, a password, then enables and
+//! starts websockify@NAME (or its socket) and waits for it, and prints the
+//! URLs to open and the certificate's fingerprint.
+//!
+//! Defaults: the first port from 6080 that no other conf uses and that can be
+//! bound now, on every address; noVNC from /usr/share/novnc; TLS only with
+//! the generated certificate; heartbeat 20 s. `--behind-nginx` writes the
+//! loopback form instead: plain, 127.0.0.1 only, loopback as trusted proxy.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::files::{self, Existing};
+use super::{cert, instance, passwd, status, systemctl, Ctx};
+use crate::addr::{ListenAddr, TargetAddr};
+
+/// noVNC's files from the Debian package.
+pub const NOVNC: &str = "/usr/share/novnc";
+
+/// What noVNC needs in its URL to connect at once, scaled, to /websockify.
+pub const NOVNC_QUERY: &str = "vnc.html?autoconnect=true&resize=scale&path=websockify";
+
+/// The heartbeat every written conf sets (below nginx's 60 s read timeout).
+const HEARTBEAT: u64 = 20;
+
+/// `add` options.
+#[derive(Args)]
+pub struct AddArgs {
+    /// The instance: letters, digits and _.- (websockify@NAME, NAME.conf).
+    pub name: String,
+    /// The VNC server, HOST:PORT (display :1 is port 5901).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: String,
+    /// Where to listen, [ADDR:]PORT (repeatable). [default: the first free port from 6080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// noVNC's files. [default: /usr/share/novnc]
+    #[arg(long, value_name = "DIR")]
+    pub web: Option<PathBuf>,
+    /// Plain, on 127.0.0.1 only, trusting loopback as a proxy: for nginx in
+    /// front (see the nginx command).
+    #[arg(long)]
+    pub behind_nginx: bool,
+    /// Ask for a password for USER (CONF_DIR/htpasswd) and require it.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// With --user: read the password as one line from standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Write the conf but do not enable or start the instance.
+    #[arg(long)]
+    pub no_start: bool,
+    /// Enable and start websockify@NAME.socket (socket activation) instead of the service.
+    #[arg(long)]
+    pub socket: bool,
+    /// Replace an existing NAME.conf.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `add`.
+pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
+    instance::check_name(&args.name)?;
+    ctx.need_root("add")?;
+    let path = ctx.conf(&args.name);
+    if path.exists() && !args.force {
+        bail!(
+            "{}: exists: instance {} is set up already (--force replaces it)",
+            path.display(),
+            args.name
+        );
+    }
+    TargetAddr::parse(&args.target).context("--target")?;
+    let listen = listen(ctx, &args)?;
+    let vnc = status::probe(&args.target);
+    if !vnc.starts_with("RFB") {
+        eprintln!("websockifyctl: warning: target {}: {vnc}", args.target);
+    }
+    if !args.behind_nginx {
+        cert::ensure(ctx)?;
+    }
+    let auth_file = match &args.user {
+        Some(user) => {
+            let password = passwd::read_password(user, args.stdin)?;
+            passwd::set(&ctx.htpasswd(), user, &password)?;
+            Some(ctx.htpasswd())
+        }
+        None => None,
+    };
+    let text = render(ctx, &args, &listen, auth_file.as_deref());
+    instance::check(&path, &text)?;
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    files::write(&path, text.as_bytes(), 0o644, None, existing)?;
+    println!("wrote {}", path.display());
+    start(ctx, &args)?;
+    print_urls(ctx, &args, &listen)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The listen addresses: as given (each port free), or the next free port.
+fn listen(ctx: &Ctx, args: &AddArgs) -> Result<Vec<String>> {
+    if args.listen.is_empty() {
+        let port = instance::next_port(ctx, &args.name)?;
+        return Ok(vec![if args.behind_nginx {
+            format!("127.0.0.1:{port}")
+        } else {
+            port.to_string()
+        }]);
+    }
+    for l in &args.listen {
+        let addr = ListenAddr::parse(l).context("--listen")?;
+        instance::require_port(ctx, &args.name, addr.port)?;
+    }
+    Ok(args.listen.clone())
+}
+
+/// The conf file's text.
+fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>) -> String {
+    use instance::{toml_list, toml_str};
+    let path = ctx.conf(&args.name);
+    let web = args.web.clone().unwrap_or_else(|| PathBuf::from(NOVNC));
+    let mut t = format!(
+        "# {}: instance {}, written by websockifyctl add (see websockify.conf(5)).\n\
+         # Check: websockify --check --config {0}\n\n",
+        path.display(),
+        args.name
+    );
+    t += &toml_list("listen", listen);
+    t += &format!("target = {}\n", toml_str(&args.target));
+    t += &format!("web = {}\n", toml_str(&web.to_string_lossy()));
+    if args.behind_nginx {
+        t += &loopback_lines();
+    } else {
+        t += &format!("cert = {}\n", toml_str(&ctx.cert().to_string_lossy()));
+        t += &format!("key = {}\n", toml_str(&ctx.key().to_string_lossy()));
+        t += "ssl-only = true\n";
+    }
+    t += &format!("heartbeat = {HEARTBEAT}\n");
+    if let Some(file) = auth_file {
+        t += &format!("auth-file = {}\n", toml_str(&file.to_string_lossy()));
+        // Browsers send the password on the WebSocket only after a page asked.
+        t += "web-auth = true\n";
+    }
+    t
+}
+
+/// What the behind-nginx form sets besides `listen`.
+pub fn loopback_lines() -> String {
+    "# nginx on this host is the proxy: its X-Forwarded-For names the client.\n\
+     trusted-proxies = [\"127.0.0.1/32\", \"::1/128\"]\n"
+        .into()
+}
+
+/// Enables and starts the unit and waits until it is active.
+fn start(ctx: &Ctx, args: &AddArgs) -> Result<()> {
+    let unit = if args.socket {
+        systemctl::socket(&args.name)
+    } else {
+        systemctl::service(&args.name)
+    };
+    if !ctx.systemd.enabled() || args.no_start {
+        println!("start it with: systemctl enable --now {unit}");
+        return Ok(());
+    }
+    // The generator turns the conf's listen into the socket's addresses.
+    ctx.systemd.run(&["daemon-reload"])?;
+    ctx.systemd.run(&["enable", &unit])?;
+    ctx.systemd.run(&["restart", &unit])?;
+    ctx.systemd.wait_active(&unit)?;
+    println!("started {unit}");
+    Ok(())
+}
+
+/// The URLs to open (every name the certificate has, for a wildcard listen
+/// address) and the certificate's fingerprint.
+fn print_urls(ctx: &Ctx, args: &AddArgs, listen: &[String]) -> Result<()> {
+    let tls = (!args.behind_nginx)
+        .then(|| cert::info(&ctx.cert()))
+        .transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let all_names = tls.as_ref().map(|c| c.names.clone()).unwrap_or_default();
+    println!("open:");
+    for l in listen {
+        let addr = ListenAddr::parse(l)?;
+        let hosts = match addr.host {
+            Some(h) => vec![h],
+            None if all_names.is_empty() => vec!["localhost".to_owned()],
+            None => all_names.clone(),
+        };
+        for host in hosts {
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            println!("  {scheme}://{host}:{}/{NOVNC_QUERY}", addr.port);
+        }
+    }
+    match tls {
+        Some(c) => println!("certificate SHA-256 fingerprint: {}", c.fingerprint),
+        None => println!(
+            "behind nginx: websockifyctl nginx {} --server-name HOST writes its site",
+            args.name
+        ),
+    }
+    Ok(())
+}

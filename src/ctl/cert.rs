@@ -1,0 +1,148 @@
+//! `websockifyctl cert [show|renew]`: the generated certificate
+//! `CONF_DIR/ssl/websockify.crt` (names, expiry, SHA-256 fingerprint), and a
+//! new one for the host's current names, renamed over the old files, after
+//! which running instances that use it reload (sessions stay). Also what
+//! `add` and `status` need: making the certificate when it is missing, as
+//! postinst does, and reading any certificate's names and expiry.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand};
+use x509_parser::extensions::GeneralName;
+
+use super::{files, instance, Ctx};
+use crate::tls::cert as tls_cert;
+
+/// `cert` options.
+#[derive(Args)]
+pub struct CertArgs {
+    /// show (the default) or renew.
+    #[command(subcommand)]
+    pub action: Option<CertAction>,
+}
+
+/// What `cert` does.
+#[derive(Subcommand, Clone, Copy)]
+pub enum CertAction {
+    /// Names, expiry and SHA-256 fingerprint of the certificate.
+    Show,
+    /// A new certificate for this host's current names, in place of the old
+    /// one; running instances that use it reload.
+    Renew,
+}
+
+/// What a certificate says about itself.
+pub struct CertInfo {
+    /// Subject alternative names (DNS names and IP addresses).
+    pub names: Vec<String>,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
+    /// Whole days left (negative once expired).
+    pub days_left: i64,
+    /// SHA-256 of the DER, as openssl prints it (AA:BB:...).
+    pub fingerprint: String,
+}
+
+/// Reads the first certificate of the PEM file `path`.
+pub fn info(path: &Path) -> Result<CertInfo> {
+    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
+        .map_err(|e| anyhow!("{}: not a PEM certificate: {e}", path.display()))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| anyhow!("{}: not a certificate: {e}", path.display()))?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(n) => names.push((*n).to_owned()),
+                GeneralName::IPAddress(b) => names.extend(ip(b).map(|a| a.to_string())),
+                _ => {}
+            }
+        }
+    }
+    let not_after = cert.validity().not_after.to_datetime();
+    let now = time::OffsetDateTime::now_utc();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    Ok(CertInfo {
+        names,
+        not_after: not_after
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        days_left: (not_after - now).whole_days(),
+        fingerprint: hex.join(":"),
+    })
+}
+
+fn ip(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
+        _ => None,
+    }
+}
+
+/// Makes the generated certificate when neither file exists (as postinst
+/// does: `ssl/` 0750 and the key 0640, group websockify when it exists).
+pub fn ensure(ctx: &Ctx) -> Result<()> {
+    let (crt, key) = (ctx.cert(), ctx.key());
+    if crt.exists() && key.exists() {
+        return Ok(());
+    }
+    files::ensure_dir(files::parent(&crt), 0o750)?;
+    tls_cert::generate(&crt, &key, &tls_cert::default_names())?;
+    share_key(&key)?;
+    println!("made {} for this host's names", crt.display());
+    Ok(())
+}
+
+/// The key readable by the service's group, as postinst leaves it.
+fn share_key(key: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(gid) = files::service_gid() {
+        std::os::unix::fs::chown(key, None, Some(gid))
+            .with_context(|| format!("cannot give {} group websockify", key.display()))?;
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(())
+}
+
+/// Runs `cert`.
+pub fn run(ctx: &Ctx, args: CertArgs) -> Result<ExitCode> {
+    if let Some(CertAction::Renew) = args.action {
+        renew(ctx)?;
+    }
+    show(&ctx.cert())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(path: &Path) -> Result<()> {
+    let info = info(path)?;
+    println!("certificate: {}", path.display());
+    println!("names: {}", info.names.join(", "));
+    println!("expires: {} ({} days)", info.not_after, info.days_left);
+    println!("SHA-256 fingerprint: {}", info.fingerprint);
+    Ok(())
+}
+
+fn renew(ctx: &Ctx) -> Result<()> {
+    ctx.need_root("cert renew")?;
+    let (crt, key) = (ctx.cert(), ctx.key());
+    let had_key = key.exists();
+    files::ensure_dir(files::parent(&crt), 0o750)?;
+    tls_cert::replace(&crt, &key, &tls_cert::default_names())?;
+    if !had_key {
+        share_key(&key)?;
+    }
+    println!("renewed {}", crt.display());
+    let users: Vec<String> = instance::all(ctx)?
+        .into_iter()
+        .filter(|i| i.options.cert.as_deref() == Some(crt.as_path()))
+        .map(|i| i.name)
+        .collect();
+    ctx.systemd.reload_running(&users)
+}

@@ -1,0 +1,139 @@
+//! Writing files so that nobody sees half of one: a temporary file beside
+//! the target, fsynced, then renamed over it (or linked, when an existing
+//! file must not be replaced), with the mode (and group) it is created with.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// The group the services run as (sysusers makes it at installation).
+pub const SERVICE_GROUP: &str = "websockify";
+
+/// How [`write`] treats an existing file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it.
+    Replace,
+    /// Fail, naming it.
+    Refuse,
+}
+
+/// Writes `data` to `path` with `mode` and, when given, group `gid`.
+pub fn write(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    gid: Option<u32>,
+    existing: Existing,
+) -> Result<()> {
+    let dir = parent(path);
+    let tmp = temp_name(path);
+    let result = write_temp(&tmp, data, mode, gid).and_then(|()| match existing {
+        Existing::Replace => std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace {}", path.display())),
+        Existing::Refuse => std::fs::hard_link(&tmp, path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow!("{}: exists; refusing to overwrite it", path.display())
+            } else {
+                anyhow!("cannot create {}: {e}", path.display())
+            }
+        }),
+    });
+    let _ = std::fs::remove_file(&tmp);
+    result?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", dir.display()))
+}
+
+fn write_temp(tmp: &Path, data: &[u8], mode: u32, gid: Option<u32>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::fchown(&file, None, Some(gid))
+            .with_context(|| format!("cannot give {} group {gid}", tmp.display()))?;
+    }
+    // The umask may have taken bits away; the mode is what was asked.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(data))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))
+}
+
+/// The group id of [`SERVICE_GROUP`], if that group exists.
+pub fn service_gid() -> Option<u32> {
+    nix::unistd::Group::from_name(SERVICE_GROUP)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+/// Creates directory `dir` with `mode` (and the service group) if missing.
+pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if !parent(dir).is_dir() {
+        bail!("{}: no such directory", parent(dir).display());
+    }
+    std::fs::DirBuilder::new()
+        .mode(mode)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(gid) = service_gid() {
+        std::os::unix::fs::chown(dir, None, Some(gid))
+            .with_context(|| format!("cannot give {} group {SERVICE_GROUP}", dir.display()))?;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", dir.display()))
+}
+
+/// `PATH.removed-YYYYMMDDTHHMMSS` (UTC), with `-N` added if that exists.
+pub fn aside_name(path: &Path) -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let base = format!("{}.removed-{stamp}", path.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1;
+    while candidate.symlink_metadata().is_ok() {
+        n += 1;
+        candidate = PathBuf::from(format!("{base}-{n}"));
+    }
+    candidate
+}
+
+/// The directory a file is in (`.` for a bare name).
+pub fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// `.NAME.tmp-PID-NANOS` beside `path`.
+fn temp_name(path: &Path) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    parent(path).join(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
+}

@@ -1,0 +1,144 @@
+//! `websockifyctl`: the administrator's tool for instances, a link to the
+//! `websockify` binary that `main` dispatches here by its name. One file per
+//! command (`add`, `status` for list and status, `remove`, `passwd`, `cert`,
+//! `nginx`); `instance` reads and writes conf files, `files` writes any file
+//! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`).
+//!
+//! Everything lives under one directory (`--conf-dir`, default
+//! `/etc/websockify`): `NAME.conf` per instance, `ssl/websockify.{crt,key}`
+//! (the generated certificate) and `htpasswd` (the default password file).
+
+mod add;
+mod cert;
+mod files;
+mod instance;
+mod nginx;
+mod passwd;
+mod remove;
+mod status;
+mod systemctl;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+
+use systemctl::Systemd;
+
+/// Where confs, the certificate and the password file live by default.
+pub const DEFAULT_CONF_DIR: &str = "/etc/websockify";
+
+/// Sets up, lists, and removes websockify instances (websockify@NAME).
+///
+/// Each instance is a conf file CONF_DIR/NAME.conf (see websockify.conf(5))
+/// served by the systemd unit websockify@NAME.service or .socket.
+#[derive(Parser)]
+#[command(name = "websockifyctl", version, max_term_width = 100)]
+pub struct Ctl {
+    /// Directory of the conf files, the certificate (ssl/) and the password
+    /// file (htpasswd). [default: /etc/websockify]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub conf_dir: Option<PathBuf>,
+
+    /// Change files only: never call systemctl (states show as "unknown").
+    #[arg(long, global = true)]
+    pub no_systemd: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write CONF_DIR/NAME.conf for a VNC server, start websockify@NAME and
+    /// print the URLs to open.
+    Add(add::AddArgs),
+    /// Every instance: state, addresses, target, auth, certificate.
+    List(status::ListArgs),
+    /// As list, for one instance or all; exit status 1 when an enabled one failed.
+    Status(status::StatusArgs),
+    /// Stop and disable websockify@NAME and move its conf aside.
+    Remove(remove::RemoveArgs),
+    /// Set or delete a user's password (bcrypt) in an htpasswd file.
+    Passwd(passwd::PasswdArgs),
+    /// Show or renew the generated certificate.
+    Cert(cert::CertArgs),
+    /// Write an nginx site in front of an instance and move it to loopback.
+    Nginx(nginx::NginxArgs),
+}
+
+/// What every command needs: where the files are and whether to call systemd.
+pub struct Ctx {
+    /// The conf directory.
+    pub dir: PathBuf,
+    /// `--conf-dir` was not given: writing needs root.
+    pub default_dir: bool,
+    /// systemctl, or nothing.
+    pub systemd: Systemd,
+}
+
+impl Ctx {
+    /// The conf file of instance `name`.
+    pub fn conf(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.conf"))
+    }
+
+    /// The generated certificate.
+    pub fn cert(&self) -> PathBuf {
+        self.dir.join("ssl/websockify.crt")
+    }
+
+    /// The generated certificate's key.
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("ssl/websockify.key")
+    }
+
+    /// The default password file.
+    pub fn htpasswd(&self) -> PathBuf {
+        self.dir.join("htpasswd")
+    }
+
+    /// Fails unless the caller may write into the default conf directory.
+    pub fn need_root(&self, what: &str) -> Result<()> {
+        if self.default_dir && !nix::unistd::geteuid().is_root() {
+            bail!(
+                "{what} writes into {DEFAULT_CONF_DIR}: run it as root (sudo websockifyctl ...), \
+                 or give --conf-dir DIR"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs `websockifyctl` with these arguments (argv[0] first).
+pub fn main(args: &[String]) -> ExitCode {
+    let ctl = Ctl::parse_from(args);
+    let ctx = Ctx {
+        default_dir: ctl.conf_dir.is_none(),
+        // Absolute: confs name the certificate and password file by it.
+        dir: ctl.conf_dir.map_or_else(
+            || PathBuf::from(DEFAULT_CONF_DIR),
+            |d| std::path::absolute(&d).unwrap_or(d),
+        ),
+        systemd: Systemd::new(!ctl.no_systemd),
+    };
+    let result = match ctl.command {
+        Command::Add(a) => add::run(&ctx, a),
+        Command::List(a) => status::list(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Remove(a) => remove::run(&ctx, a),
+        Command::Passwd(a) => passwd::run(&ctx, a),
+        Command::Cert(a) => cert::run(&ctx, a),
+        Command::Nginx(a) => nginx::run(&ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("websockifyctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `websockifyctl passwd [--file FILE] [--delete] [--stdin] USER`: sets (or
+//! deletes) a user's bcrypt entry in an htpasswd file (default
+//! `CONF_DIR/htpasswd`), rewritten atomically with mode 0640 and group
+//! websockify, then reloads the running instances whose `auth-file` it is.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::files::{self, Existing};
+use super::{instance, Ctx};
+use crate::defaults::MAX_BCRYPT_COST;
+
+/// bcrypt cost of new entries: about 60 ms per login on one core today.
+pub const COST: u32 = 10;
+const _: () = assert!(COST <= MAX_BCRYPT_COST, "the daemon would refuse the file");
+
+/// `passwd` options.
+#[derive(Args)]
+pub struct PasswdArgs {
+    /// The htpasswd file. [default: CONF_DIR/htpasswd]
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Delete the user instead of setting a password.
+    #[arg(long)]
+    pub delete: bool,
+    /// Read the password as one line from standard input (no prompt).
+    #[arg(long)]
+    pub stdin: bool,
+    /// The user name.
+    pub user: String,
+}
+
+/// Runs `passwd`.
+pub fn run(ctx: &Ctx, args: PasswdArgs) -> Result<ExitCode> {
+    let file = args.file.clone().unwrap_or_else(|| ctx.htpasswd());
+    if args.file.is_none() {
+        ctx.need_root("passwd")?;
+    }
+    if args.delete {
+        delete(&file, &args.user)?;
+        println!("deleted {} from {}", args.user, file.display());
+    } else {
+        let password = read_password(&args.user, args.stdin)?;
+        set(&file, &args.user, &password)?;
+        println!("set the password of {} in {}", args.user, file.display());
+    }
+    reload_users_of(ctx, &file)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `user`'s password in `file` (made when missing).
+pub fn set(file: &Path, user: &str, password: &str) -> Result<()> {
+    check_user(user)?;
+    let hash = bcrypt::hash(password, COST).context("hashing the password")?;
+    let mut lines = read_lines(file)?;
+    let entry = format!("{user}:{hash}");
+    match lines.iter().position(|l| user_of(l) == Some(user)) {
+        Some(i) => lines[i] = entry,
+        None => lines.push(entry),
+    }
+    write(file, &lines)
+}
+
+fn delete(file: &Path, user: &str) -> Result<()> {
+    let mut lines = read_lines(file)?;
+    let before = lines.len();
+    lines.retain(|l| user_of(l) != Some(user));
+    if lines.len() == before {
+        bail!("{}: no user {user}", file.display());
+    }
+    write(file, &lines)
+}
+
+/// Names the htpasswd format can hold.
+fn check_user(user: &str) -> Result<()> {
+    if user.is_empty() || user.contains(':') || user.chars().any(|c| c.is_control()) {
+        bail!("{user:?}: not a user name (no colon, no control characters)");
+    }
+    Ok(())
+}
+
+fn user_of(line: &str) -> Option<&str> {
+    line.split_once(':').map(|(u, _)| u)
+}
+
+fn read_lines(file: &Path) -> Result<Vec<String>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+}
+
+/// 0640; group websockify, else the old file's group, else ours.
+fn write(file: &Path, lines: &[String]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let gid = files::service_gid().or_else(|| file.metadata().ok().map(|m| m.gid()));
+    let mut text = lines.join("\n");
+    text.push('\n');
+    files::write(file, text.as_bytes(), 0o640, gid, Existing::Replace)
+}
+
+/// One line of standard input, or asked twice on the terminal.
+pub fn read_password(user: &str, stdin: bool) -> Result<String> {
+    let password = if stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for the password on: give it on standard input with --stdin");
+        }
+        let first = rpassword::prompt_password(format!("Password for {user}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the passwords differ; nothing changed");
+        }
+        first
+    };
+    if password.is_empty() {
+        bail!("empty password refused");
+    }
+    Ok(password)
+}
+
+/// Reloads the running instances whose `auth-file` is `file`.
+fn reload_users_of(ctx: &Ctx, file: &Path) -> Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let file = canon(file);
+    let users: Vec<String> = instance::all(ctx)?
+        .into_iter()
+        .filter(|i| i.auth_file().is_some_and(|f| canon(f) == file))
+        .map(|i| i.name)
+        .collect();
+    ctx.systemd.reload_running(&users)
+}

@@ -1,0 +1,185 @@
+//! `websockifyctl list` and `status [NAME]` (`--json` for scripts): for each
+//! conf, the units' states, listen addresses, the target and whether it
+//! answers as a VNC server (its 12-byte `RFB xxx.yyy\n` banner within 2 s),
+//! auth on or off, and the certificate's expiry. Exit status 1 when an
+//! enabled instance has failed.
+
+use std::io::Read;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::instance::{self, Instance};
+use super::systemctl::{self, Systemd};
+use super::{cert, Ctx};
+
+/// How long the target has to accept and send its banner.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `list` options.
+#[derive(Args)]
+pub struct ListArgs {
+    /// One JSON array of objects instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `status` options.
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The instance (default: all).
+    pub name: Option<String>,
+    /// One JSON array of objects instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `list`.
+pub fn list(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
+    report(ctx, instance::all(ctx)?, args.json)
+}
+
+/// Runs `status`.
+pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
+    let instances = match &args.name {
+        Some(name) => vec![instance::one(ctx, name)?],
+        None => instance::all(ctx)?,
+    };
+    report(ctx, instances, args.json)
+}
+
+fn report(ctx: &Ctx, instances: Vec<Instance>, as_json: bool) -> Result<ExitCode> {
+    let values: Vec<Value> = instances
+        .iter()
+        .map(|i| describe(&ctx.systemd, i))
+        .collect();
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&values)?);
+    } else if values.is_empty() {
+        println!("no instances in {}", ctx.dir.display());
+    } else {
+        values.iter().for_each(print_text);
+    }
+    let failed = values.iter().any(|v| v["failed"] == json!(true));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One instance as JSON.
+fn describe(systemd: &Systemd, inst: &Instance) -> Value {
+    let units = [
+        systemctl::service(&inst.name),
+        systemctl::socket(&inst.name),
+    ];
+    let state = |u: &str| {
+        json!({"unit": u, "active": systemd.query("is-active", u),
+               "enabled": systemd.query("is-enabled", u)})
+    };
+    let states: Vec<Value> = units.iter().map(|u| state(u)).collect();
+    let failed = states
+        .iter()
+        .any(|s| s["active"] == "failed" && s["enabled"] == "enabled");
+    let o = &inst.options;
+    let target = o.target.clone().or_else(|| {
+        o.unix_target
+            .as_ref()
+            .map(|p| format!("unix:{}", p.display()))
+    });
+    let certificate = o.cert.as_ref().map(|path| match cert::info(path) {
+        Ok(c) => json!({"path": path, "expires": c.not_after, "days_left": c.days_left,
+                        "fingerprint": c.fingerprint}),
+        Err(e) => json!({"path": path, "error": format!("{e:#}")}),
+    });
+    json!({
+        "name": inst.name, "conf": inst.path, "conf_error": inst.error,
+        "service": states[0], "socket": states[1], "failed": failed,
+        "listen": inst.listen(), "target": target,
+        "vnc": o.target.as_deref().map(probe),
+        "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
+        "auth_file": o.auth_file, "tls": o.cert.is_some(), "certificate": certificate,
+    })
+}
+
+/// Whether `target` (`host:port`) answers as a VNC server: "RFB 003.008",
+/// "not VNC (...)" or "not answering (...)".
+pub fn probe(target: &str) -> String {
+    let Ok(addr) = crate::addr::TargetAddr::parse(target) else {
+        return "not answering (bad address)".into();
+    };
+    let addrs = match (addr.host.as_str(), addr.port).to_socket_addrs() {
+        Ok(a) => a.collect::<Vec<_>>(),
+        Err(e) => return format!("not answering ({e})"),
+    };
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
+            Ok(stream) => return banner(stream),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    format!("not answering ({last})")
+}
+
+fn banner(mut stream: TcpStream) -> String {
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let mut buf = [0u8; 12];
+    match stream.read_exact(&mut buf) {
+        Ok(()) if buf.starts_with(b"RFB ") && buf[11] == b'\n' => {
+            String::from_utf8_lossy(&buf[..11]).into_owned()
+        }
+        Ok(()) => "not VNC (no RFB banner)".into(),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "not VNC (closed without a banner)".into()
+        }
+        Err(_) => "not VNC (no banner within 2 s)".into(),
+    }
+}
+
+fn print_text(v: &Value) {
+    let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    println!("{}  ({})", s(&v["name"]), s(&v["conf"]));
+    if !v["conf_error"].is_null() {
+        println!("  conf error: {}", s(&v["conf_error"]));
+    }
+    for unit in [&v["service"], &v["socket"]] {
+        println!(
+            "  {}: {}, {}",
+            s(&unit["unit"]),
+            s(&unit["active"]),
+            s(&unit["enabled"])
+        );
+    }
+    let listen: Vec<String> = v["listen"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
+    println!("  listen: {}", listen.join(", "));
+    println!("  target: {}  [{}]", s(&v["target"]), s(&v["vnc"]));
+    let auth = if v["auth"] == json!(true) {
+        "on"
+    } else {
+        "off"
+    };
+    println!("  auth: {auth}");
+    let c = &v["certificate"];
+    if !c.is_null() {
+        match c.get("error") {
+            Some(e) => println!("  certificate: {}: {}", s(&c["path"]), s(e)),
+            None => println!(
+                "  certificate: {} expires {} ({} days)",
+                s(&c["path"]),
+                s(&c["expires"]),
+                c["days_left"]
+            ),
+        }
+    }
+}
