@@ -70,3 +70,44 @@ async fn sessions_are_listed_and_one_can_be_killed() {
     assert!(proxy.wait_for_log("session closed").contains("close 1008"));
     assert_eq!(command(&sock, "sessions").await, "[]\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
+    let target = echo_target().await;
+    let dir = TempDir::new("control-ctl");
+    let sock = dir.path().join("d1.sock");
+    let conf = dir.write(
+        "conf/d1.conf",
+        format!(
+            "listen = \"127.0.0.1:0\"\ntarget = \"{target}\"\ncontrol-socket = \"{}\"\n",
+            sock.display()
+        ),
+    );
+    let mut proxy = Proxy::start(&["--config", conf.to_str().expect("utf-8")]);
+    proxy.wait_for_log("control socket on");
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut ws, b"hello").await;
+    std::os::unix::fs::symlink(bin(), dir.path().join("websockifyctl")).expect("link");
+    let ctl = |args: &[&str]| {
+        std::process::Command::new(dir.path().join("websockifyctl"))
+            .arg("--conf-dir")
+            .arg(dir.path().join("conf"))
+            .arg("--no-systemd")
+            .args(args)
+            .output()
+            .expect("run websockifyctl")
+    };
+    let out = tokio::task::block_in_place(|| ctl(&["sessions", "d1", "--json"]));
+    assert!(out.status.success(), "{out:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let id = listed[0]["id"].as_u64().expect("one session");
+    let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
+    assert!(out.status.success(), "{out:?}");
+    assert!(proxy.wait_for_log("session closed").contains("close 1008"));
+    let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
+    assert!(!out.status.success(), "a second kill must fail");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session"),
+        "{out:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `websockifyctl`: the administrator's tool for instances, a link to the
 //! `websockify` binary that `main` dispatches here by its name. One file per
 //! command (`add`, `status` for list and status, `remove`, `passwd`, `cert`,
-//! `nginx`); `instance` reads and writes conf files, `files` writes any file
+//! `nginx`; `live` for sessions, kill and drain over the running instance's
+//! control socket); `instance` reads and writes conf files, `files` writes any file
 //! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`).
 //!
 //! Everything lives under one directory (`--conf-dir`, default
@@ -12,6 +13,7 @@ mod add;
 mod cert;
 mod files;
 mod instance;
+mod live;
 mod nginx;
 mod passwd;
 mod remove;
@@ -68,6 +70,13 @@ pub enum Command {
     Cert(cert::CertArgs),
     /// Write an nginx site in front of an instance and move it to loopback.
     Nginx(nginx::NginxArgs),
+    /// The live sessions of a running instance (id, client, user, target,
+    /// bytes each way, age).
+    Sessions(live::SessionsArgs),
+    /// Close one session of a running instance (code 1008, logged).
+    Kill(live::KillArgs),
+    /// Drain a running instance: health checks fail, then it stops (as SIGTERM).
+    Drain(live::DrainArgs),
 }
 
 /// What every command needs: where the files are and whether to call systemd.
@@ -133,6 +142,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Passwd(a) => passwd::run(&ctx, a),
         Command::Cert(a) => cert::run(&ctx, a),
         Command::Nginx(a) => nginx::run(&ctx, a),
+        Command::Sessions(a) => live::sessions(&ctx, a),
+        Command::Kill(a) => live::kill(&ctx, a),
+        Command::Drain(a) => live::drain(&ctx, a),
     };
     match result {
         Ok(code) => code,
