@@ -155,3 +155,31 @@ async fn draining_fails_health_first_and_still_accepts() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     assert!(proxy.wait_exit().success());
 }
+
+#[tokio::test]
+async fn readyz_fails_while_the_target_does_not_answer() {
+    let target = dead_target().await;
+    let mut proxy = Proxy::start(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let metrics = metrics_addr(&mut proxy);
+    // The first check runs at start; until it is done /readyz may still say 200.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = get(metrics, "/readyz").await;
+        if status == 503 {
+            assert_eq!(body, "target not answering\n");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz stayed {status}"
+        );
+        tokio::task::yield_now().await;
+    }
+    // Alive, just not ready: the instance itself is serving.
+    assert_eq!(get(metrics, "/healthz").await.0, 200);
+}
