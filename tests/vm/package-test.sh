@@ -24,7 +24,9 @@ def ws(url, payload, reload_unit=None):
         ctx.check_hostname = False
         s = ctx.wrap_socket(s, server_hostname=host)
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+    auth = os.environ.get("WS_AUTH")
+    auth = f"Authorization: Basic {base64.b64encode(auth.encode()).decode()}\r\n" if auth else ""
+    s.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n{auth}"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -45,7 +47,11 @@ def ws(url, payload, reload_unit=None):
             if op == 0x2: got += body
         assert got == data, (got, data)
     echo(payload)
-    if reload_unit:
+    if reload_unit and reload_unit.startswith("cmd:"):
+        # Any admin command while the session is open; it must go on after.
+        subprocess.run(reload_unit[4:], shell=True, check=True)
+        echo(payload + b" after the command")
+    elif reload_unit:
         subprocess.run(["systemctl", "reload", reload_unit], check=True)
         echo(payload + b" after reload")
     s.close()
@@ -178,6 +184,45 @@ ok "service started by the socket"
 journalctl -u websockify@display1 --no-pager | grep 'passed in by systemd' >/dev/null || fail "daemon used the passed socket"
 ok "daemon used the passed socket"
 systemctl stop websockify@display1.socket websockify@display1.service
+
+# -------------------------------------------- websockifyctl, as an admin ---
+# From the installed package to a desktop behind a password in one command.
+echo 'alice-s3cret' | websockifyctl add desk --target localhost:5901 --user alice --stdin > /tmp/add.txt \
+  || { cat /tmp/add.txt; journalctl -u websockify@desk --no-pager | tail -n 20; fail "websockifyctl add desk --user alice"; }
+cat /tmp/add.txt
+port=$(sed -n 's|.*https://[^ ]*:\([0-9][0-9]*\)/vnc.html.*|\1|p' /tmp/add.txt | head -n1)
+[ -n "$port" ] || fail "websockifyctl add printed no https:// URL"
+grep -qi 'sha-\?256' /tmp/add.txt || fail "websockifyctl add printed no certificate fingerprint"
+systemctl is-active --quiet websockify@desk || fail "websockify@desk active after add"
+ok "websockifyctl add desk --target localhost:5901 --user alice: active, https on port $port"
+status() { python3 - "$1" "${2:-}" <<'PY'
+import base64, ssl, sys, urllib.request
+req = urllib.request.Request(sys.argv[1])
+if sys.argv[2]:
+    req.add_header("Authorization", "Basic " + base64.b64encode(sys.argv[2].encode()).decode())
+ctx = ssl.create_default_context(cafile="/etc/websockify/ssl/websockify.crt")
+ctx.check_hostname = False
+try:
+    print(urllib.request.urlopen(req, context=ctx, timeout=10).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
+}
+[ "$(status "https://127.0.0.1:$port/vnc.html")" = 401 ] || fail "noVNC page without the password is not 401"
+[ "$(status "https://127.0.0.1:$port/vnc.html" alice:alice-s3cret)" = 200 ] || fail "noVNC page with alice's password is not 200"
+ok "https page: 401 without the password, 200 with alice's"
+WS_AUTH=alice:wrong python3 /tmp/wsclient.py "wss://127.0.0.1:$port/websockify" x 2>/dev/null && fail "a wrong password opened a session"
+ok "a wrong password opens no session"
+WS_AUTH=alice:alice-s3cret python3 /tmp/wsclient.py "wss://127.0.0.1:$port/websockify" "desk" \
+  "cmd:websockifyctl sessions desk | grep 127.0.0.1 && websockifyctl cert renew" \
+  || fail "session with alice's password, listed by websockifyctl sessions, alive across cert renew"
+ok "wss session with alice's password; websockifyctl sessions lists it; it survives websockifyctl cert renew"
+websockifyctl status desk || fail "websockifyctl status desk"
+ok "websockifyctl status desk"
+websockifyctl remove desk || fail "websockifyctl remove desk"
+if systemctl is-active --quiet websockify@desk; then fail "websockify@desk still active after remove"; fi
+ls /etc/websockify/desk.conf.removed-* >/dev/null || fail "remove did not move the conf aside"
+ok "websockifyctl remove desk: stopped, conf moved aside"
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
 apt-get purge -y "$PKG" >/dev/null
