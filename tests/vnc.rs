@@ -2,7 +2,8 @@
 //! targets that are not VNC servers, and `vnc-password-file` answers a fake
 //! RFB server's VNC Authentication (3.8 and 3.3) while the browser is offered
 //! security type None; refusals close with 1011 and a reason, never logging
-//! the password; `--check` warns about a target that is not a VNC server.
+//! the password; `--check` warns about a target that is not a VNC server;
+//! and a real x11vnc on Xvfb (when installed) behind the proxy.
 
 mod common;
 
@@ -326,4 +327,93 @@ async fn check_warns_about_a_target_that_is_not_vnc() {
     let (vnc, _) = fake_vnc(Fake::V38).await;
     let (ok, err) = check(vnc).await.unwrap();
     assert!(ok && !err.contains("warning"), "{err}");
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program ARGS` quietly, or `None` when it is not installed.
+fn spawn(program: &str, args: &[&str]) -> Option<Child> {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Child(child))
+}
+
+/// A TCP port free now (the kernel's pick, released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Real x11vnc on Xvfb with `-rfbauth` (both from apt): through the proxy
+/// the browser sees security type None and gets ServerInit with the screen
+/// size. Skipped when either is not installed.
+#[tokio::test]
+async fn real_x11vnc_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let display = format!(":{}", 90 + std::process::id() % 400);
+    let Some(_xvfb) = spawn(
+        "Xvfb",
+        &[&display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+    ) else {
+        return eprintln!("skipped: no Xvfb");
+    };
+    let port = free_port();
+    let vnc_args = [
+        "-display",
+        &display,
+        "-rfbport",
+        &port.to_string(),
+        "-rfbauth",
+        pw.to_str().unwrap(),
+        "-localhost",
+        "-forever",
+        "-shared",
+        "-noipv6",
+        "-nopw",
+    ];
+    let Some(_vnc) = spawn("x11vnc", &vnc_args) else {
+        return eprintln!("skipped: no x11vnc");
+    };
+    let target: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = std::time::Instant::now() + WAIT;
+    while TcpStream::connect(target).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "x11vnc did not listen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let proxy = Proxy::start(&[
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+    ]);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let version = data(&mut s).await;
+    assert!(version.starts_with(b"RFB 003.00"), "{version:?}");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    let offered = data(&mut s).await;
+    assert_eq!(offered, [1, 1], "None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, [0, 0, 0, 0]);
+    s.write_all(&frame(&[1])).await.unwrap();
+    let init = data(&mut s).await;
+    assert_eq!(&init[..4], &[0x02, 0x80, 0x01, 0xe0], "ServerInit: 640x480");
 }
