@@ -90,26 +90,38 @@ where
             return Err(target_refusal(&why, why.clone()));
         }
     }
-    let mut frames = Frames::new(client, mode);
-    let browser = async {
-        browser::present(&mut frames, version).await?;
-        frames.finish().await
-    };
-    let rest = match timeout(limits.client, browser).await {
-        Ok(Ok(rest)) => rest,
-        Ok(Err(stop)) => return Err(client_refusal(stop)),
-        Err(_) => {
-            return Err(client_refusal(Stop::Fault(
-                1008,
-                "RFB handshake timed out".into(),
-            )))
-        }
-    };
+    let rest = browser_side(client, mode, version, limits.client).await?;
     // Whatever the client sent beyond the handshake (ClientInit) goes first.
     target
         .write_all(&rest)
         .await
         .map_err(|e| target_refusal("Target connection error", format!("target: {e}")))
+}
+
+/// The browser's handshake; what it sent beyond it (ClientInit, if it came
+/// in the same message).
+async fn browser_side<C>(
+    client: &mut C,
+    mode: Mode,
+    version: banner::Version,
+    limit: Duration,
+) -> Result<Vec<u8>, Refusal>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut frames = Frames::new(client, mode);
+    let browser = async {
+        browser::present(&mut frames, version).await?;
+        frames.finish().await
+    };
+    match timeout(limit, browser).await {
+        Ok(Ok(rest)) => Ok(rest),
+        Ok(Err(stop)) => Err(client_refusal(stop)),
+        Err(_) => Err(client_refusal(Stop::Fault(
+            1008,
+            "RFB handshake timed out".into(),
+        ))),
+    }
 }
 
 /// The target's fault: 1011 with `reason`.
