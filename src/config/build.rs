@@ -18,6 +18,7 @@ use crate::access::token::TokenPlugin;
 use crate::access::{Gate, Route};
 use crate::addr::{Target, TargetAddr};
 use crate::defaults;
+use crate::session::rfb::{Policy, VncPassword};
 use crate::tls;
 use crate::web::Web;
 
@@ -60,6 +61,38 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         limits: connection_limits(m)?,
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
+        rfb: rfb(m)?,
+    })
+}
+
+/// `require-rfb` and `vnc-password-file`. The password lets anyone who
+/// reaches the proxy into the VNC server, so it needs access control.
+fn rfb(m: &Merged) -> Result<Policy> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let password = match &o.vnc_password_file {
+        Some(file) => {
+            let guarded = o.auth_plugin.is_some()
+                || o.auth_file.is_some()
+                || o.token_plugin.is_some()
+                || o.target_config.is_some()
+                || o.verify_client == Some(true);
+            if !guarded {
+                bail!(
+                    "{}: `vnc-password-file` lets every client into the VNC server without its password: \
+                     set up access control first (`auth-file` or `auth-plugin`, `token-plugin` or \
+                     `target-config`, or `verify-client`)",
+                    at("vnc-password-file")
+                );
+            }
+            let path = credential(file).with_context(|| at("vnc-password-file"))?;
+            Some(VncPassword::load(&path).with_context(|| at("vnc-password-file"))?)
+        }
+        None => None,
+    };
+    Ok(Policy {
+        require_rfb: o.require_rfb == Some(true),
+        password,
     })
 }
 

@@ -118,6 +118,18 @@ pub struct Cli {
     #[arg(long)]
     pub ssl_target: bool,
 
+    /// Close a session with 1011 when its target does not open with an RFB
+    /// (VNC) version within --connect-timeout.
+    #[arg(long)]
+    pub require_rfb: bool,
+
+    /// The target VNC server's password (plain text: the first line; or a
+    /// vncpasswd file): the proxy answers VNC Authentication and offers the
+    /// browser no authentication. Needs access control (auth, tokens or
+    /// --verify-client). credential:NAME reads systemd's credential NAME.
+    #[arg(long, value_name = "FILE")]
+    pub vnc_password_file: Option<PathBuf>,
+
     /// Listen on this unix socket (an existing file is replaced).
     #[arg(long, value_name = "FILE")]
     pub unix_listen: Option<PathBuf>,
@@ -309,6 +321,8 @@ impl Cli {
             verify_client: self.verify_client.then_some(true),
             cafile: self.cafile.clone(),
             ssl_target: self.ssl_target.then_some(true),
+            require_rfb: self.require_rfb.then_some(true),
+            vnc_password_file: self.vnc_password_file.clone(),
             unix_listen: self.unix_listen.clone(),
             unix_listen_mode: self.unix_listen_mode.clone(),
             unix_target: self.unix_target.clone(),

@@ -63,6 +63,8 @@ pub struct Config {
     pub traffic: bool,
     /// Record sessions to `FILE.N` (`--record`).
     pub record: Option<PathBuf>,
+    /// VNC checks and password injection (`require-rfb`, `vnc-password-file`).
+    pub rfb: crate::session::rfb::Policy,
 }
 
 #[cfg(test)]

@@ -104,6 +104,10 @@ options! {
     cafile: PathBuf => "cafile",
     /// Connect to the target over TLS.
     ssl_target: bool => "ssl-target",
+    /// Close sessions whose target does not open with an RFB version.
+    require_rfb: bool => "require-rfb",
+    /// The target VNC server's password (plain text or vncpasswd), answered by the proxy.
+    vnc_password_file: PathBuf => "vnc-password-file",
     /// Listen on a unix socket instead of (or besides) TCP.
     unix_listen: PathBuf => "unix-listen",
     /// Mode of the listening unix socket, octal.

@@ -1,8 +1,9 @@
 //! The `websockify` process: options, logging, sockets (inherited from
 //! systemd or stdin, or bound here: `sockets`), readiness and signals
-//! (`serve`), reload on SIGHUP (`reload`), and Python's server-lifetime
-//! options (`lifetime`).
+//! (`serve`), reload on SIGHUP (`reload`), Python's server-lifetime
+//! options (`lifetime`), and `--check`'s look at the target (`check`).
 
+mod check;
 mod control;
 mod health;
 mod lifetime;
@@ -51,6 +52,9 @@ pub fn main(cli: Cli) -> ExitCode {
     if cli.check {
         let what = conf_path.map_or("options".into(), |p| p.display().to_string());
         println!("{what}: OK (target {})", settings.config.gate.route);
+        if let Some(warning) = check::target_warning(&settings.config) {
+            eprintln!("websockify: warning: {warning}");
+        }
         return ExitCode::SUCCESS;
     }
     let reload = Reload::new(conf_path, cli.options());

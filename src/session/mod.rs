@@ -1,5 +1,6 @@
-//! One WebSocket session: after the 101, connect the target (`target`), pump
-//! bytes both ways (`relay`), observe them (`record`), and log the result.
+//! One WebSocket session: after the 101, connect the target (`target`), check
+//! or authenticate it as a VNC server when asked (`rfb`), pump bytes both
+//! ways (`relay`), observe them (`record`), and log the result.
 //! The live count (`count`) and the shared context (`context`) live here too,
 //! because the session is the lowest layer that needs them.
 
@@ -8,6 +9,7 @@ mod context;
 mod count;
 pub mod record;
 pub mod relay;
+pub mod rfb;
 pub mod table;
 pub mod target;
 
@@ -56,10 +58,19 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     let _live = LiveSession::new(&sessions);
     let mut io = TokioIo::new(upgraded);
     let started = Instant::now();
-    let Some(stream) = connect(&mut io, &client, &target, &config).await else {
+    let Some(mut stream) = connect(&mut io, &client, &target, &config).await else {
         let secs = started.elapsed().as_secs_f64();
         return metrics::global().session_closed(0, 0, 1011, secs);
     };
+    let timeouts = rfb::Timeouts {
+        target: config.limits.connect_timeout,
+        client: config.limits.handshake_timeout,
+    };
+    if let Err(r) = rfb::prepare(&mut io, &mut stream, &config.rfb, mode, timeouts).await {
+        let code = refuse(&mut io, &client, &target, r).await;
+        let secs = started.elapsed().as_secs_f64();
+        return metrics::global().session_closed(0, 0, code, secs);
+    }
     let (client_s, target_s) = (client.as_str(), target.to_string());
     let mode_name = mode.name();
     log::info!(
@@ -122,6 +133,21 @@ async fn connect(
             None
         }
     }
+}
+
+/// Ends a session the RFB step refused: logs why, sends its close frame;
+/// the close code, for the metrics (1006 when the client was gone).
+async fn refuse(io: &mut TokioIo<Upgraded>, client: &str, target: &Target, r: rfb::Refusal) -> u16 {
+    let code = r.close.as_ref().map_or(1006, |(code, _)| *code);
+    log::warn!(
+        client = client, target_addr = target.to_string().as_str(), close_code = code;
+        "{client}: session refused: target {target}: {}; close {code}", r.log
+    );
+    if let Some((code, reason)) = r.close {
+        let mut writer = relay::ClientWriter::new(io);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(Some(code), &reason)).await;
+    }
+    code
 }
 
 /// The `--record` file for this session, if recording is on and it opens.

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt as _, AsyncWrite};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{lookup_host, TcpStream, UnixStream};
 use tokio::time::timeout;
 
@@ -62,6 +65,47 @@ impl TargetStream {
                 (TargetReader::Tls(r), Box::new(w))
             }
         }
+    }
+}
+
+/// One call on whichever stream this is.
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            TargetStream::Tcp($s) => $e,
+            TargetStream::Unix($s) => $e,
+            TargetStream::Tls($s) => $e,
+        }
+    };
+}
+
+/// Whole-stream reads, for what a session says to the target before the
+/// relay splits it (the RFB handshake).
+impl AsyncRead for TargetStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for TargetStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
     }
 }
 

@@ -7,7 +7,11 @@ use std::io;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
 use crate::session::codec::{self, Opcode};
+use crate::session::Mode;
 
 /// Bytes kept free in front of a payload for its frame header (2 to 10).
 pub(super) const HEADER_ROOM: usize = 10;
@@ -35,8 +39,26 @@ impl<W: AsyncWrite + Unpin> ClientWriter<W> {
         self.w.flush().await
     }
 
+    /// `data` as one data frame in the session's `mode` (binary, or base64
+    /// text), copied: for the few bytes a session sends before the relay.
+    pub(crate) async fn payload(&mut self, mode: Mode, data: &[u8]) -> io::Result<()> {
+        let (opcode, mut framed) = match mode {
+            Mode::Binary => {
+                let mut framed = vec![0u8; HEADER_ROOM];
+                framed.extend_from_slice(data);
+                (Opcode::Binary, framed)
+            }
+            Mode::Base64 => {
+                let mut framed = vec![0u8; HEADER_ROOM];
+                framed.extend_from_slice(BASE64.encode(data).as_bytes());
+                (Opcode::Text, framed)
+            }
+        };
+        self.data(opcode, &mut framed).await
+    }
+
     /// A ping or pong (payload at most 125 bytes).
-    pub(super) async fn control(&mut self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
+    pub(crate) async fn control(&mut self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
         let mut frame = [0u8; HEADER_ROOM + 125];
         let len = payload.len().min(125);
         frame[HEADER_ROOM..HEADER_ROOM + len].copy_from_slice(&payload[..len]);

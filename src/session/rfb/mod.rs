@@ -1,0 +1,151 @@
+//! VNC awareness, each part opt in, run between the target connect and the
+//! relay. `require-rfb`: the target must open with an RFB ProtocolVersion
+//! (`banner`), which then goes to the client as the target's first bytes.
+//! `vnc-password-file`: the proxy answers the target's VNC Authentication
+//! itself (`auth`: the password and DES; `handshake`: the target's side)
+//! and offers the browser security type None (`browser`), speaking RFB in
+//! WebSocket frames until the relay takes over (`frames`).
+
+mod auth;
+pub mod banner;
+mod browser;
+mod frames;
+mod handshake;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::time::timeout;
+
+pub use auth::VncPassword;
+use frames::{Frames, Stop};
+
+use super::relay::ClientWriter;
+use super::target::TargetStream;
+use super::Mode;
+
+/// The close reason when the target does not open with an RFB version.
+pub const NOT_VNC: &str = "target is not a VNC server";
+
+/// What sessions do with RFB before relaying.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// The target must open with an RFB ProtocolVersion (`require-rfb`).
+    pub require_rfb: bool,
+    /// The target's VNC password, answered by the proxy (`vnc-password-file`).
+    pub password: Option<VncPassword>,
+}
+
+/// How long each side of the handshake may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// The target's banner, and its handshake (`connect-timeout`).
+    pub target: Duration,
+    /// The browser's answers (`handshake-timeout`).
+    pub client: Duration,
+}
+
+/// Why a session ends before its relay starts: the close frame to send
+/// (none when the client is gone) and the text of the log line. Neither
+/// ever holds the password.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The close code, and the reason sent with it; `None`: send nothing.
+    pub close: Option<(u16, String)>,
+    /// What happened, for the log.
+    pub log: String,
+}
+
+/// Runs what `policy` asks on a connected target; `Ok` when the relay may start.
+pub async fn prepare<C>(
+    client: &mut C,
+    target: &mut TargetStream,
+    policy: &Policy,
+    mode: Mode,
+    limits: Timeouts,
+) -> Result<(), Refusal>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    if policy.password.is_none() && !policy.require_rfb {
+        return Ok(());
+    }
+    let (banner, version) = banner::read(target, limits.target)
+        .await
+        .map_err(|e| target_refusal(NOT_VNC, format!("target {e}")))?;
+    let Some(password) = &policy.password else {
+        // Only checked: the banner is the first thing the client receives.
+        let sent = ClientWriter::new(&mut *client).payload(mode, &banner).await;
+        return sent.map_err(|e| client_refusal(Stop::Gone(e.to_string())));
+    };
+    let auth = handshake::authenticate(target, version, password);
+    match timeout(limits.target, auth).await {
+        Ok(Ok(())) => {}
+        Ok(Err(handshake::Refused(why))) => return Err(target_refusal(&why, why.clone())),
+        Err(_) => {
+            let why = format!(
+                "the VNC server did not finish its handshake within {:?}",
+                limits.target
+            );
+            return Err(target_refusal(&why, why.clone()));
+        }
+    }
+    let rest = browser_side(client, mode, version, limits.client).await?;
+    // Whatever the client sent beyond the handshake (ClientInit) goes first.
+    target
+        .write_all(&rest)
+        .await
+        .map_err(|e| target_refusal("Target connection error", format!("target: {e}")))
+}
+
+/// The browser's handshake; what it sent beyond it (ClientInit, if it came
+/// in the same message).
+async fn browser_side<C>(
+    client: &mut C,
+    mode: Mode,
+    version: banner::Version,
+    limit: Duration,
+) -> Result<Vec<u8>, Refusal>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut frames = Frames::new(client, mode);
+    let browser = async {
+        browser::present(&mut frames, version).await?;
+        frames.finish().await
+    };
+    match timeout(limit, browser).await {
+        Ok(Ok(rest)) => Ok(rest),
+        Ok(Err(stop)) => Err(client_refusal(stop)),
+        Err(_) => Err(client_refusal(Stop::Fault(
+            1008,
+            "RFB handshake timed out".into(),
+        ))),
+    }
+}
+
+/// The target's fault: 1011 with `reason`.
+fn target_refusal(reason: &str, log: String) -> Refusal {
+    Refusal {
+        close: Some((1011, reason.to_owned())),
+        log,
+    }
+}
+
+/// The client's side of the handshake failed.
+fn client_refusal(stop: Stop) -> Refusal {
+    match stop {
+        Stop::Fault(code, why) => Refusal {
+            log: format!("the client broke the RFB handshake: {why}"),
+            close: Some((code, why)),
+        },
+        Stop::Closed(code) => Refusal {
+            close: Some((code.unwrap_or(1000), String::new())),
+            log: "the client closed during the RFB handshake".into(),
+        },
+        Stop::Gone(why) => Refusal {
+            close: None,
+            log: format!("the client went away during the RFB handshake: {why}"),
+        },
+    }
+}

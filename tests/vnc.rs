@@ -1,0 +1,419 @@
+//! VNC awareness through the real binary: `require-rfb` closes sessions to
+//! targets that are not VNC servers, and `vnc-password-file` answers a fake
+//! RFB server's VNC Authentication (3.8 and 3.3) while the browser is offered
+//! security type None; refusals close with 1011 and a reason, never logging
+//! the password; `--check` warns about a target that is not a VNC server;
+//! and a real x11vnc on Xvfb (when installed) behind the proxy.
+
+mod common;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+
+const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+/// `x11vnc -storepasswd password FILE` writes these 8 bytes.
+const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
+/// The challenge the fake server sends, and VNC's DES answer to it under
+/// "password" (`openssl enc -des-ecb -nopad -K 0e86ceceeef64e26`).
+const CHALLENGE: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const RESPONSE: [u8; 16] = [
+    0xb8, 0x66, 0x92, 0x41, 0x25, 0xc8, 0xee, 0xbb, 0x9d, 0xeb, 0xc1, 0xdb, 0x61, 0xc5, 0x38, 0xe2,
+];
+const SERVER_INIT: &[u8] = b"fake ServerInit";
+
+/// How the fake RFB server behaves.
+#[derive(Clone, Copy)]
+enum Fake {
+    /// 3.8, security types [2], then echo.
+    V38,
+    /// 3.3, the server chooses type 2, then echo.
+    V33,
+    /// 3.8 offering only TLS and VeNCrypt.
+    TlsOnly,
+}
+
+/// A one-connection fake VNC server; reports whether the proxy's DES
+/// response was right.
+async fn fake_vnc(kind: Fake) -> (std::net::SocketAddr, oneshot::Receiver<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let v = if matches!(kind, Fake::V33) {
+            b"RFB 003.003\n"
+        } else {
+            b"RFB 003.008\n"
+        };
+        s.write_all(v).await.unwrap();
+        let mut answer = [0u8; 12];
+        s.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, v, "the proxy answers the server's version");
+        match kind {
+            Fake::TlsOnly => {
+                s.write_all(&[2, 18, 19]).await.unwrap();
+                let _ = s.read(&mut [0u8; 1]).await;
+                return;
+            }
+            Fake::V33 => s.write_all(&2u32.to_be_bytes()).await.unwrap(),
+            Fake::V38 => {
+                s.write_all(&[1, 2]).await.unwrap();
+                let mut pick = [0u8; 1];
+                s.read_exact(&mut pick).await.unwrap();
+                assert_eq!(pick, [2], "the proxy chooses VNC Authentication");
+            }
+        }
+        s.write_all(&CHALLENGE).await.unwrap();
+        let mut response = [0u8; 16];
+        s.read_exact(&mut response).await.unwrap();
+        let right = response == RESPONSE;
+        let _ = tx.send(right);
+        if !right {
+            let reason = b"Authentication failed";
+            let mut fail = 1u32.to_be_bytes().to_vec();
+            if !matches!(kind, Fake::V33) {
+                fail.extend_from_slice(&(reason.len() as u32).to_be_bytes());
+                fail.extend_from_slice(reason);
+            }
+            s.write_all(&fail).await.unwrap();
+            return;
+        }
+        s.write_all(&0u32.to_be_bytes()).await.unwrap();
+        let mut client_init = [0u8; 1];
+        s.read_exact(&mut client_init).await.unwrap();
+        s.write_all(SERVER_INIT).await.unwrap();
+        let (mut r, mut w) = s.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+    });
+    (addr, rx)
+}
+
+/// A masked binary client frame.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x82, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&MASK);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    f
+}
+
+/// Upgrades a raw socket at `path` (subprotocol `binary`).
+async fn upgrade(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    while !got.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        timeout(WAIT, s.read_exact(&mut b))
+            .await
+            .expect("101")
+            .unwrap();
+        got.push(b[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    s
+}
+
+/// One server frame (short payloads only): (opcode, payload).
+async fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    timeout(WAIT, s.read_exact(&mut h))
+        .await
+        .expect("frame")
+        .expect("read");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).await.unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).await.unwrap();
+    (h[0] & 0x0F, payload)
+}
+
+/// The next binary frame's payload.
+async fn data(s: &mut TcpStream) -> Vec<u8> {
+    let (op, p) = read_frame(s).await;
+    assert_eq!(
+        op,
+        2,
+        "binary frame expected, got {op:#x} {:?}",
+        String::from_utf8_lossy(&p)
+    );
+    p
+}
+
+/// The close frame's code and reason.
+async fn close(s: &mut TcpStream) -> (u16, String) {
+    let (op, p) = read_frame(s).await;
+    assert_eq!(
+        op,
+        8,
+        "close expected, got {op:#x} {:?}",
+        String::from_utf8_lossy(&p)
+    );
+    (
+        u16::from_be_bytes([p[0], p[1]]),
+        String::from_utf8_lossy(&p[2..]).into_owned(),
+    )
+}
+
+/// A proxy with a token file (its access control) routing `vnc` to `target`.
+fn proxy(dir: &TempDir, target: std::net::SocketAddr, password: &[u8]) -> Proxy {
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let pw = dir.write("vnc.pass", password);
+    Proxy::start(&[
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+    ])
+}
+
+#[tokio::test]
+async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
+    let dir = TempDir::new("vnc38");
+    let (target, right) = fake_vnc(Fake::V38).await;
+    let proxy = proxy(&dir, target, &VNCPASSWD_OF_PASSWORD);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, [0, 0, 0, 0], "SecurityResult OK");
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap(); // ClientInit, shared
+    assert_eq!(data(&mut s).await, SERVER_INIT);
+    s.write_all(&frame(b"after")).await.unwrap();
+    assert_eq!(data(&mut s).await, b"after");
+}
+
+#[tokio::test]
+async fn rfb_3_3_the_server_chooses_and_the_browser_gets_none() {
+    let dir = TempDir::new("vnc33");
+    let (target, right) = fake_vnc(Fake::V33).await;
+    let proxy = proxy(&dir, target, b"password\n");
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.003\n");
+    s.write_all(&frame(b"RFB 003.003\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [0, 0, 0, 1],
+        "3.3: the server chose None"
+    );
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, SERVER_INIT);
+}
+
+#[tokio::test]
+async fn a_wrong_password_closes_1011_and_is_never_logged() {
+    let dir = TempDir::new("vncwrong");
+    let (target, right) = fake_vnc(Fake::V38).await;
+    let mut proxy = proxy(&dir, target, b"wrongpass\n");
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    assert!(!right.await.unwrap());
+    assert_eq!(code, 1011);
+    assert!(
+        reason.contains("refused the password: Authentication failed"),
+        "{reason}"
+    );
+    proxy.wait_for_log("refused the password");
+    for line in proxy.log() {
+        assert!(!line.contains("wrongpa"), "password logged: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_vnc_authentication_is_named() {
+    let dir = TempDir::new("vnctls");
+    let (target, _) = fake_vnc(Fake::TlsOnly).await;
+    let proxy = proxy(&dir, target, b"password\n");
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("18 (TLS), 19 (VeNCrypt)"), "{reason}");
+}
+
+#[tokio::test]
+async fn require_rfb_closes_sessions_to_other_services() {
+    let echo = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--require-rfb",
+        "--connect-timeout",
+        "1",
+        "127.0.0.1:0",
+        &echo.to_string(),
+    ]);
+    let mut s = upgrade(proxy.addr(), "/websockify").await;
+    assert_eq!(
+        close(&mut s).await,
+        (1011, "target is not a VNC server".into())
+    );
+    proxy.wait_for_log("not a VNC server");
+}
+
+#[tokio::test]
+async fn require_rfb_passes_the_banner_on_and_without_it_anything_relays() {
+    let (vnc, _) = fake_vnc(Fake::V38).await;
+    let proxy = Proxy::start(&["--require-rfb", "127.0.0.1:0", &vnc.to_string()]);
+    let mut s = upgrade(proxy.addr(), "/websockify").await;
+    assert_eq!(
+        data(&mut s).await,
+        b"RFB 003.008\n",
+        "the banner is not lost"
+    );
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [1, 2],
+        "the server's own security types"
+    );
+    let echo = echo_target().await;
+    let plain = Proxy::start(&["127.0.0.1:0", &echo.to_string()]);
+    let mut s = upgrade(plain.addr(), "/websockify").await;
+    s.write_all(&frame(b"not vnc")).await.unwrap();
+    assert_eq!(data(&mut s).await, b"not vnc");
+}
+
+#[test]
+fn a_password_without_access_control_is_refused_at_start() {
+    let dir = TempDir::new("vncopen");
+    let pw = dir.write("vnc.pass", "password\n");
+    let (ok, err) = run_to_exit(&[
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+        "127.0.0.1:5901",
+    ]);
+    assert!(!ok, "started without access control");
+    assert!(err.contains("set up access control first"), "{err}");
+    assert!(!err.contains("password\n"), "{err}");
+}
+
+#[tokio::test]
+async fn check_warns_about_a_target_that_is_not_vnc() {
+    let check = |target: std::net::SocketAddr| {
+        tokio::task::spawn_blocking(move || {
+            let target = target.to_string();
+            run_to_exit(&["--check", "--connect-timeout", "1", "127.0.0.1:0", &target])
+        })
+    };
+    let (ok, err) = check(echo_target().await).await.unwrap();
+    assert!(ok, "--check only warns: {err}");
+    assert!(err.contains("answers, but is not a VNC server"), "{err}");
+    let (vnc, _) = fake_vnc(Fake::V38).await;
+    let (ok, err) = check(vnc).await.unwrap();
+    assert!(ok && !err.contains("warning"), "{err}");
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program ARGS` quietly, or `None` when it is not installed.
+fn spawn(program: &str, args: &[&str]) -> Option<Child> {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Child(child))
+}
+
+/// A TCP port free now (the kernel's pick, released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Real x11vnc on Xvfb with `-rfbauth` (both from apt): through the proxy
+/// the browser sees security type None and gets ServerInit with the screen
+/// size. Skipped when either is not installed.
+#[tokio::test]
+async fn real_x11vnc_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let display = format!(":{}", 90 + std::process::id() % 400);
+    let Some(_xvfb) = spawn(
+        "Xvfb",
+        &[&display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+    ) else {
+        return eprintln!("skipped: no Xvfb");
+    };
+    let port = free_port();
+    let vnc_args = [
+        "-display",
+        &display,
+        "-rfbport",
+        &port.to_string(),
+        "-rfbauth",
+        pw.to_str().unwrap(),
+        "-localhost",
+        "-forever",
+        "-shared",
+        "-noipv6",
+        "-nopw",
+    ];
+    let Some(_vnc) = spawn("x11vnc", &vnc_args) else {
+        return eprintln!("skipped: no x11vnc");
+    };
+    let target: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = std::time::Instant::now() + WAIT;
+    while TcpStream::connect(target).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "x11vnc did not listen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let proxy = Proxy::start(&[
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+    ]);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let version = data(&mut s).await;
+    assert!(version.starts_with(b"RFB 003.00"), "{version:?}");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    let offered = data(&mut s).await;
+    assert_eq!(offered, [1, 1], "None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, [0, 0, 0, 0]);
+    s.write_all(&frame(&[1])).await.unwrap();
+    let init = data(&mut s).await;
+    assert_eq!(&init[..4], &[0x02, 0x80, 0x01, 0xe0], "ServerInit: 640x480");
+}
