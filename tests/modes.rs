@@ -13,7 +13,7 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unix_listen_with_mode_and_unix_target() {
     let dir = TempDir::new("unix");
     // A unix echo target.
@@ -62,7 +62,7 @@ async fn unix_listen_with_mode_and_unix_target() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn inetd_serves_the_listening_socket_on_stdin() {
     let target = echo_target().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -77,7 +77,7 @@ async fn inetd_serves_the_listening_socket_on_stdin() {
     echo_once(&mut ws, b"from inetd").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn run_once_exits_after_the_first_session() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--run-once", "127.0.0.1:0", &target.to_string()]);
@@ -88,7 +88,7 @@ async fn run_once_exits_after_the_first_session() {
     proxy.wait_for_log("--run-once");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn timeout_stops_accepting_but_lets_sessions_finish() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--timeout", "1", "127.0.0.1:0", &target.to_string()]);
@@ -101,7 +101,7 @@ async fn timeout_stops_accepting_but_lets_sessions_finish() {
     assert!(proxy.wait_exit().success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn idle_timeout_exits_only_when_no_session_is_live() {
     let target = echo_target().await;
     let start = Instant::now();
@@ -119,7 +119,7 @@ async fn idle_timeout_exits_only_when_no_session_is_live() {
     proxy.wait_for_log("--idle-timeout");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn daemon_detaches_and_keeps_serving() {
     let target = echo_target().await;
     let dir = TempDir::new("daemon");
@@ -164,7 +164,7 @@ async fn daemon_detaches_and_keeps_serving() {
     .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn tls_1_3_only_and_cipher_list() {
     let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls13");
@@ -239,7 +239,7 @@ fn refused_options_exit_2_naming_the_option() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn record_writes_novnc_playback_files() {
     let data = b"RFB 003.008\n'quote'\x00\xff".to_vec();
     let target = source_target(data.clone()).await;
@@ -279,7 +279,7 @@ async fn record_writes_novnc_playback_files() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn traffic_prints_frame_symbols() {
     let target = echo_target().await;
     let mut child = Command::new(bin())
@@ -322,7 +322,7 @@ async fn traffic_prints_frame_symbols() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
     let target = echo_target().await;
     let dir = TempDir::new("syslog");
@@ -364,7 +364,7 @@ async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
     assert!(!ok && err.contains("needs `syslog`"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn debian_novnc_proxy_runs_our_binary_unchanged() {
     let script = std::path::Path::new("/usr/share/novnc/utils/novnc_proxy");
     assert!(

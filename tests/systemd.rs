@@ -37,7 +37,7 @@ fn sighup(pid: u32) {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn socket_activation_serves_passed_tcp_and_unix_sockets() {
     let target = echo_target().await;
     let dir = TempDir::new("activation");
@@ -118,7 +118,7 @@ impl Notify {
     fn next(&mut self) -> String {
         let mut buf = vec![0u8; 4096];
         loop {
-            let n = self.sock.recv(&mut buf).expect("no notify message");
+            let n = blocking(|| self.sock.recv(&mut buf)).expect("no notify message");
             let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
             if msg.trim() == "WATCHDOG=1" {
                 self.watchdog.push(Instant::now());
@@ -139,7 +139,7 @@ impl Notify {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn notify_ready_status_reload_stopping_and_watchdog() {
     let target = echo_target().await;
     let other = echo_target().await;
@@ -202,7 +202,7 @@ async fn notify_ready_status_reload_stopping_and_watchdog() {
     assert!(proxy.wait_exit().success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn reload_keeps_live_bytes_and_new_sessions_use_the_new_conf() {
     let first = echo_target().await;
     let second = echo_target().await;
@@ -261,7 +261,7 @@ async fn reload_keeps_live_bytes_and_new_sessions_use_the_new_conf() {
     assert!(opened.contains(&second.to_string()), "{opened}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_waits_the_grace_period_then_sends_1001() {
     let target = echo_target().await;
     let dir = TempDir::new("grace");

@@ -67,7 +67,7 @@ impl RedisServer {
             ),
         };
         self.child = Some(child);
-        self.wait_ready();
+        crate::common::blocking(|| self.wait_ready());
     }
 
     /// Waits until it answers PING (or asks for a password).
