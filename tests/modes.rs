@@ -88,33 +88,56 @@ async fn run_once_exits_after_the_first_session() {
     proxy.wait_for_log("--run-once");
 }
 
+/// How long a test holds a session open past a lifetime limit, checking
+/// the server keeps running: well past the limit, on a loaded machine too.
+const HOLD: Duration = Duration::from_secs(3);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn timeout_stops_accepting_but_lets_sessions_finish() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&["--timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    // The session must open within these 2 s of start-up; if it does not,
+    // the connect or the log check below fails (the test cannot pass idle).
+    let mut proxy = Proxy::start(&["--timeout", "2", "127.0.0.1:0", &target.to_string()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    proxy.wait_for_log("stopped accepting");
-    // Past the timeout: no new connections, the live session still relays.
+    proxy.wait_for_log("session open to");
+    // The timeout fires with the session live, as the log says...
+    let line = proxy.wait_for_log("stopped accepting");
+    assert!(line.contains("waiting for 1 sessions"), "{line}");
+    // ...and the server keeps running while it lives: no new connections,
+    // the live session still relays.
+    assert_eq!(
+        proxy.wait_exit_within(HOLD),
+        None,
+        "exited with a session live"
+    );
     assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err());
     echo_once(&mut ws, b"after the timeout").await;
     ws.close(None).await.unwrap();
+    // Once it ends the server exits.
     assert!(proxy.wait_exit().success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_timeout_exits_only_when_no_session_is_live() {
     let target = echo_target().await;
-    let start = Instant::now();
-    let mut proxy = Proxy::start(&["--idle-timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    // The session must open within these 2 s of start-up; if it does not,
+    // the server exits and the connect fails (the test cannot pass idle).
+    let mut proxy = Proxy::start(&["--idle-timeout", "2", "127.0.0.1:0", &target.to_string()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    // A live session keeps it running past the idle time...
-    let mut n = 0u8;
-    while start.elapsed() < Duration::from_millis(1500) {
-        echo_once(&mut ws, &[n]).await;
-        n = n.wrapping_add(1);
-    }
+    proxy.wait_for_log("session open to");
+    // A live session, silent or not, keeps it running past the idle time...
+    assert_eq!(
+        proxy.wait_exit_within(HOLD),
+        None,
+        "exited with a session live"
+    );
+    echo_once(&mut ws, b"still here").await;
+    // ...still accepting, as it is not idle...
+    let (mut second, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut second, b"a second session").await;
+    second.close(None).await.unwrap();
     ws.close(None).await.unwrap();
-    // ...and once it is gone the server exits by itself.
+    // ...and once they are gone the server exits by itself.
     assert!(proxy.wait_exit().success());
     proxy.wait_for_log("--idle-timeout");
 }
