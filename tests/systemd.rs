@@ -46,28 +46,26 @@ async fn socket_activation_serves_passed_tcp_and_unix_sockets() {
         format!("target = \"{target}\"\nheartbeat = 0\n"),
     );
     let sock = dir.path().join("ws.sock");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let mut cmd = Command::new(tool("systemd-socket-activate"));
-    cmd.args([
-        "-l",
-        &format!("127.0.0.1:{port}"),
-        "-l",
-        sock.to_str().unwrap(),
-    ])
-    .arg("--fdname=web:local")
-    .args([bin(), "--config", conf.to_str().unwrap()]);
+    // The TCP socket is bound here, on a port the kernel picks, and handed to
+    // systemd-socket-activate as systemd would (fd 3, LISTEN_FDS=1 for its
+    // pid): it passes on the sockets it receives along with those of `-l`.
+    // (Probing for a free port and letting the tool bind it would race.)
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&0 </dev/null; exec "$0" "$@""#)
+        .arg(tool("systemd-socket-activate"))
+        .args(["-l", sock.to_str().unwrap()])
+        .arg("--fdname=web:local")
+        .args([bin(), "--config", conf.to_str().unwrap()])
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            listener,
+        )));
     let mut proxy = Proxy::spawn(&mut cmd, 0);
-    // systemd-socket-activate starts the daemon on the first connection.
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let tcp = loop {
-        match tokio::net::TcpStream::connect(addr).await {
-            Ok(s) => break s,
-            Err(_) => tokio::task::yield_now().await,
-        }
-    };
+    // systemd-socket-activate starts the daemon on the first connection;
+    // the socket exists already, so this connects at once.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
         format!("ws://{addr}/websockify"),
     )
