@@ -147,13 +147,9 @@ async fn daemon_detaches_and_keeps_serving() {
     let target = echo_target().await;
     let dir = TempDir::new("daemon");
     let log = dir.path().join("websockify.log");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
     let out = Command::new(bin())
         .args(["-D", "--log-file", log.to_str().unwrap()])
-        .args([&format!("127.0.0.1:{port}"), &target.to_string()])
+        .args(["127.0.0.1:0", &target.to_string()])
         .env_remove("NOTIFY_SOCKET")
         .output()
         .unwrap();
@@ -162,11 +158,26 @@ async fn daemon_detaches_and_keeps_serving() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    // The daemon logs where the kernel put it.
+    let deadline = Instant::now() + WAIT;
+    let (text, addr) = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let addr = text
+            .lines()
+            .find_map(|l| l.split("listening on ").nth(1))
+            .map(|a| a.trim().parse::<std::net::SocketAddr>().unwrap());
+        if let Some(addr) = addr {
+            break (text, addr);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listen address logged: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let port = addr.port();
     let (mut ws, _) = ws_connect(addr, None).await;
     echo_once(&mut ws, b"daemonized").await;
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("listening on"), "{text}");
     let pid_line = text.lines().find(|l| l.contains("listening on")).unwrap();
     // Stop the daemon: find it by its listening port.
     let ss = Command::new("ss")
