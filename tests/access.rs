@@ -38,7 +38,7 @@ fn status(head: &str) -> u16 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_file_routes_each_token_and_refuses_missing_or_unknown_ones() {
     let a = echo_target().await;
     let b = echo_target().await;
@@ -85,7 +85,7 @@ async fn token_file_routes_each_token_and_refuses_missing_or_unknown_ones() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn host_token_uses_the_host_name() {
     let a = echo_target().await;
     let dir = TempDir::new("host-token");
@@ -102,7 +102,7 @@ async fn host_token_uses_the_host_name() {
     assert_eq!(status(&upgrade(proxy.addr(), "/", "").await), 101);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn basic_auth_from_source_and_from_an_htpasswd_file() {
     let target = echo_target().await;
     let t = target.to_string();
@@ -162,7 +162,7 @@ async fn basic_auth_from_source_and_from_an_htpasswd_file() {
     assert!(!resp.contains("private page"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
     let target = echo_target().await;
     let t = target.to_string();
@@ -198,7 +198,7 @@ async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
     assert_eq!(status(&upgrade(listed.addr(), "/", &own).await), 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn real_client_from_x_forwarded_for_and_proxy_protocol() {
     let target = echo_target().await;
     let t = target.to_string();
@@ -233,7 +233,7 @@ async fn real_client_from_x_forwarded_for_and_proxy_protocol() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn connection_and_target_caps() {
     let target = echo_target().await;
     let t = target.to_string();
@@ -268,7 +268,7 @@ async fn connection_and_target_caps() {
 #[path = "token_servers/mod.rs"]
 mod token_servers;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn two_proxies_share_one_redis_token_table() {
     let a = echo_target().await;
     let redis = token_servers::RedisServer::start(&[]);

@@ -32,7 +32,7 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     h
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn proxy_v1_over_tcp_leaves_the_request_in_the_stream() {
     let (mut proxy, mut server) = tcp_pair().await;
     let request = b"GET /websockify HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -47,7 +47,7 @@ async fn proxy_v1_over_tcp_leaves_the_request_in_the_stream() {
     assert_eq!(rest, request);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn proxy_v2_split_across_segments() {
     let (mut proxy, mut server) = tcp_pair().await;
     let mut frame = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".to_vec();
@@ -76,7 +76,7 @@ async fn proxy_v2_split_across_segments() {
     drop(writer.await.expect("writer"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn proxy_header_errors_on_real_sockets() {
     // A peer that closes mid-header.
     let (mut proxy, mut server) = tcp_pair().await;
@@ -179,7 +179,7 @@ fn htpasswd_errors_name_file_and_line() {
     assert!(err.contains("no-colon.htpasswd:2:"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn caps_follow_real_connections() {
     let limits = Caps::new(Maximums {
         global: Some(10),

@@ -77,7 +77,7 @@ fn threads(pid: u32) -> usize {
         .expect("Threads: line")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
     let target = echo_target().await;
     let dir = TempDir::new("auth-lockout");
@@ -256,7 +256,7 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_client_without_cafile_warns_that_every_public_ca_is_trusted() {
     let (cert, key, _) = self_signed();
     let dir = TempDir::new("mtls-nocafile");

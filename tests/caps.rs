@@ -43,7 +43,7 @@ async fn session(addr: SocketAddr, prefix: &[u8], extra: &str) -> (u16, TcpStrea
     (status, s)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_gets_64_connections_by_default_then_503() {
     let t = echo_target().await.to_string();
     let mut proxy = Proxy::start(&["127.0.0.1:0", &t]);
@@ -59,7 +59,7 @@ async fn a_client_gets_64_connections_by_default_then_503() {
     assert!(line.contains("127.0.0.1:"), "{line}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn total_cap_defaults_to_half_the_open_file_limit_less_a_reserve() {
     let t = echo_target().await.to_string();
     // 200 descriptors: (200 - 64 reserved) / 2 = 68 connections.
@@ -84,7 +84,7 @@ async fn total_cap_defaults_to_half_the_open_file_limit_less_a_reserve() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_cap_of_0_is_no_cap() {
     let t = echo_target().await.to_string();
     let proxy = Proxy::start(&["--max-connections-per-client", "0", "127.0.0.1:0", &t]);
@@ -96,7 +96,7 @@ async fn a_cap_of_0_is_no_cap() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn untrusted_client_over_its_cap_gets_503_also_behind_tls() {
     let t = echo_target().await.to_string();
     let (cert, key, der) = self_signed();
@@ -125,7 +125,7 @@ async fn untrusted_client_over_its_cap_gets_503_also_behind_tls() {
     assert!(line.contains("127.0.0.1:"), "{line}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn per_client_cap_counts_each_forwarded_client() {
     let t = echo_target().await.to_string();
     let mut proxy = Proxy::start(&[
@@ -152,7 +152,7 @@ async fn per_client_cap_counts_each_forwarded_client() {
     assert!(line.contains("203.0.113.1 (via 127.0.0.1:"), "{line}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn per_client_cap_counts_each_proxy_protocol_source() {
     let t = echo_target().await.to_string();
     let mut proxy = Proxy::start(&[
@@ -189,7 +189,7 @@ fn unix_proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path:
     (proxy, path)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn forwarded_for_from_an_unnamed_unix_peer_is_not_believed() {
     let t = echo_target().await.to_string();
     let dir = TempDir::new("caps-unix-untrusted");
@@ -205,7 +205,7 @@ async fn forwarded_for_from_an_unnamed_unix_peer_is_not_believed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn forwarded_for_from_a_trusted_unix_uid_is_believed() {
     let t = echo_target().await.to_string();
     let dir = TempDir::new("caps-unix-trusted");

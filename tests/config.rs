@@ -139,7 +139,7 @@ fn missing_conf_file_is_named() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn command_line_overrides_the_conf() {
     let target = echo_target().await;
     let dir = TempDir::new("override");
@@ -167,7 +167,7 @@ async fn command_line_overrides_the_conf() {
     assert_eq!(got, Message::binary(b"cli wins".to_vec()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn conf_alone_runs_the_daemon() {
     let target = echo_target().await;
     let dir = TempDir::new("conf-only");

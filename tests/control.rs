@@ -27,7 +27,7 @@ async fn command(path: &std::path::Path, line: &str) -> String {
     answer
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_listed_and_one_can_be_killed() {
     let target = echo_target().await;
     let dir = TempDir::new("control");

@@ -45,7 +45,7 @@ impl Journal {
     fn next_with(&self, needle: &str) -> Entry {
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = self.0.recv(&mut buf).expect("no journal entry");
+            let n = blocking(|| self.0.recv(&mut buf)).expect("no journal entry");
             let entry = parse(&buf[..n]);
             eprintln!("[journal] {:?}", entry.get("MESSAGE"));
             if entry.get("MESSAGE").is_some_and(|m| m.contains(needle)) {
@@ -55,7 +55,7 @@ impl Journal {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn session_lines_carry_structured_journal_fields() {
     assert!(
         nix::unistd::geteuid().is_root(),
@@ -115,7 +115,7 @@ async fn session_lines_carry_structured_journal_fields() {
     );
     let closed = journal.next_with("session closed");
     let _ = child.kill();
-    let _ = child.wait();
+    let _ = blocking(|| child.wait());
     let field = |k: &str| {
         closed
             .get(k)

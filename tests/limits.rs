@@ -53,7 +53,7 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn silent_and_slow_clients_are_cut_off_at_the_handshake_timeout() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&[
@@ -72,7 +72,7 @@ async fn silent_and_slow_clients_are_cut_off_at_the_handshake_timeout() {
     proxy.wait_for_log("sent nothing within");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn oversized_request_head_is_refused() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -104,7 +104,7 @@ async fn oversized_request_head_is_refused() {
     assert!(resp.starts_with("HTTP/1.1 431"), "{resp:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_claimed_1_gib_message_is_closed_with_1009_without_memory_growth() {
     let target = echo_target().await;
     let limit = (16 << 20).to_string();
@@ -150,7 +150,7 @@ fn tcp_buffer_max() -> usize {
         .unwrap_or(32 << 20)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_never_reads_does_not_grow_the_proxy() {
     // The target offers 512 MiB; the client reads none of it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -196,7 +196,7 @@ async fn a_client_that_never_reads_does_not_grow_the_proxy() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn heartbeat_keeps_live_clients_and_drops_dead_ones() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--heartbeat", "1", "127.0.0.1:0", &target.to_string()]);
@@ -225,7 +225,7 @@ async fn heartbeat_keeps_live_clients_and_drops_dead_ones() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_sessions_with_1001_and_exits_0() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -247,7 +247,7 @@ async fn sigterm_closes_sessions_with_1001_and_exits_0() {
     assert!(proxy.wait_exit().success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_clients_do_not_stall_good_ones() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -270,7 +270,7 @@ async fn bad_clients_do_not_stall_good_ones() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn soft_fd_limit_is_raised_to_the_hard_limit() {
     let target = echo_target().await;
     // Start it with a soft limit below the hard one, as a login shell has.

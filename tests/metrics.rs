@@ -67,7 +67,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn counters_follow_sessions_and_refusals() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&[
@@ -130,7 +130,7 @@ async fn counters_follow_sessions_and_refusals() {
     assert_eq!(get(metrics, "/other").await.0, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn draining_fails_health_first_and_still_accepts() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&[
@@ -156,7 +156,7 @@ async fn draining_fails_health_first_and_still_accepts() {
     assert!(proxy.wait_exit().success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn readyz_fails_while_the_target_does_not_answer() {
     let target = dead_target().await;
     let mut proxy = Proxy::start(&[

@@ -13,7 +13,7 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unix_listen_with_mode_and_unix_target() {
     let dir = TempDir::new("unix");
     // A unix echo target.
@@ -62,7 +62,7 @@ async fn unix_listen_with_mode_and_unix_target() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn inetd_serves_the_listening_socket_on_stdin() {
     let target = echo_target().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -77,7 +77,7 @@ async fn inetd_serves_the_listening_socket_on_stdin() {
     echo_once(&mut ws, b"from inetd").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn run_once_exits_after_the_first_session() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--run-once", "127.0.0.1:0", &target.to_string()]);
@@ -88,49 +88,68 @@ async fn run_once_exits_after_the_first_session() {
     proxy.wait_for_log("--run-once");
 }
 
-#[tokio::test]
+/// How long a test holds a session open past a lifetime limit, checking
+/// the server keeps running: well past the limit, on a loaded machine too.
+const HOLD: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread")]
 async fn timeout_stops_accepting_but_lets_sessions_finish() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&["--timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    // The session must open within these 2 s of start-up; if it does not,
+    // the connect or the log check below fails (the test cannot pass idle).
+    let mut proxy = Proxy::start(&["--timeout", "2", "127.0.0.1:0", &target.to_string()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    proxy.wait_for_log("stopped accepting");
-    // Past the timeout: no new connections, the live session still relays.
+    proxy.wait_for_log("session open to");
+    // The timeout fires with the session live, as the log says...
+    let line = proxy.wait_for_log("stopped accepting");
+    assert!(line.contains("waiting for 1 sessions"), "{line}");
+    // ...and the server keeps running while it lives: no new connections,
+    // the live session still relays.
+    assert_eq!(
+        proxy.wait_exit_within(HOLD),
+        None,
+        "exited with a session live"
+    );
     assert!(tokio::net::TcpStream::connect(proxy.addr()).await.is_err());
     echo_once(&mut ws, b"after the timeout").await;
     ws.close(None).await.unwrap();
+    // Once it ends the server exits.
     assert!(proxy.wait_exit().success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn idle_timeout_exits_only_when_no_session_is_live() {
     let target = echo_target().await;
-    let start = Instant::now();
-    let mut proxy = Proxy::start(&["--idle-timeout", "1", "127.0.0.1:0", &target.to_string()]);
+    // The session must open within these 2 s of start-up; if it does not,
+    // the server exits and the connect fails (the test cannot pass idle).
+    let mut proxy = Proxy::start(&["--idle-timeout", "2", "127.0.0.1:0", &target.to_string()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    // A live session keeps it running past the idle time...
-    let mut n = 0u8;
-    while start.elapsed() < Duration::from_millis(1500) {
-        echo_once(&mut ws, &[n]).await;
-        n = n.wrapping_add(1);
-    }
+    proxy.wait_for_log("session open to");
+    // A live session, silent or not, keeps it running past the idle time...
+    assert_eq!(
+        proxy.wait_exit_within(HOLD),
+        None,
+        "exited with a session live"
+    );
+    echo_once(&mut ws, b"still here").await;
+    // ...still accepting, as it is not idle...
+    let (mut second, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut second, b"a second session").await;
+    second.close(None).await.unwrap();
     ws.close(None).await.unwrap();
-    // ...and once it is gone the server exits by itself.
+    // ...and once they are gone the server exits by itself.
     assert!(proxy.wait_exit().success());
     proxy.wait_for_log("--idle-timeout");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn daemon_detaches_and_keeps_serving() {
     let target = echo_target().await;
     let dir = TempDir::new("daemon");
     let log = dir.path().join("websockify.log");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
     let out = Command::new(bin())
         .args(["-D", "--log-file", log.to_str().unwrap()])
-        .args([&format!("127.0.0.1:{port}"), &target.to_string()])
+        .args(["127.0.0.1:0", &target.to_string()])
         .env_remove("NOTIFY_SOCKET")
         .output()
         .unwrap();
@@ -139,11 +158,26 @@ async fn daemon_detaches_and_keeps_serving() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    // The daemon logs where the kernel put it.
+    let deadline = Instant::now() + WAIT;
+    let (text, addr) = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let addr = text
+            .lines()
+            .find_map(|l| l.split("listening on ").nth(1))
+            .map(|a| a.trim().parse::<std::net::SocketAddr>().unwrap());
+        if let Some(addr) = addr {
+            break (text, addr);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listen address logged: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let port = addr.port();
     let (mut ws, _) = ws_connect(addr, None).await;
     echo_once(&mut ws, b"daemonized").await;
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("listening on"), "{text}");
     let pid_line = text.lines().find(|l| l.contains("listening on")).unwrap();
     // Stop the daemon: find it by its listening port.
     let ss = Command::new("ss")
@@ -164,7 +198,7 @@ async fn daemon_detaches_and_keeps_serving() {
     .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn tls_1_3_only_and_cipher_list() {
     let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls13");
@@ -239,7 +273,7 @@ fn refused_options_exit_2_naming_the_option() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn record_writes_novnc_playback_files() {
     let data = b"RFB 003.008\n'quote'\x00\xff".to_vec();
     let target = source_target(data.clone()).await;
@@ -279,7 +313,7 @@ async fn record_writes_novnc_playback_files() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn traffic_prints_frame_symbols() {
     let target = echo_target().await;
     let mut child = Command::new(bin())
@@ -322,7 +356,7 @@ async fn traffic_prints_frame_symbols() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
     let target = echo_target().await;
     let dir = TempDir::new("syslog");
@@ -364,7 +398,7 @@ async fn syslog_to_a_unix_socket_and_udp_in_both_formats() {
     assert!(!ok && err.contains("needs `syslog`"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn debian_novnc_proxy_runs_our_binary_unchanged() {
     let script = std::path::Path::new("/usr/share/novnc/utils/novnc_proxy");
     assert!(

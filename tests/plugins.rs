@@ -48,7 +48,7 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn http_token_apis() {
     let target = echo_target().await;
     let json = leak(format!(
@@ -73,7 +73,7 @@ async fn http_token_apis() {
     assert_eq!(upgrade(proxy.addr(), "/?token=bad", "").await, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn jwt_tokens_signed_with_the_configured_key() {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     let target = echo_target().await;
@@ -103,7 +103,7 @@ async fn jwt_tokens_signed_with_the_configured_key() {
     assert_eq!(upgrade(proxy.addr(), "/?token=not.a.jwt", "").await, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn file_name_socket_directory_read_only_file_and_target_config() {
     let target = echo_target().await;
     let dir = TempDir::new("plugins");
@@ -154,7 +154,7 @@ async fn file_name_socket_directory_read_only_file_and_target_config() {
     assert_eq!(upgrade(proxy.addr(), "/?token=ro", "").await, 101);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
     let target = echo_target().await;
     let t = target.to_string();
@@ -203,7 +203,7 @@ async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
     proxy.wait_for_log("connection cap reached");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn garbage_proxy_headers_are_refused_and_the_daemon_keeps_serving() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--proxy-protocol", "127.0.0.1:0", &target.to_string()]);

@@ -102,7 +102,7 @@ fn carried(chunks: &[(char, Vec<u8>)], mark: char) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn record_never_follows_a_symlink_planted_at_the_next_name() {
     let dir = TempDir::new("record-symlink");
     let victim = dir.write("victim", "precious\n");
@@ -121,7 +121,7 @@ async fn record_never_follows_a_symlink_planted_at_the_next_name() {
     assert_eq!(carried(&chunks(&found[0].1), '}'), b"typed password");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn record_skips_a_fifo_planted_at_the_next_name() {
     let dir = TempDir::new("record-fifo");
     let fifo = dir.path().join("session.1");
@@ -131,7 +131,7 @@ async fn record_skips_a_fifo_planted_at_the_next_name() {
     assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [2]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_run_continues_the_numbering_of_the_first() {
     let dir = TempDir::new("record-restart");
     let base = dir.path().join("session");
@@ -146,7 +146,7 @@ async fn a_second_run_continues_the_numbering_of_the_first() {
     assert_eq!(carried(&chunks(&found[1].1), '}'), b"second run");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_recording_of_a_multi_mib_session_is_complete_when_it_closes() {
     let dir = TempDir::new("record-big");
     let target = echo_target().await;
@@ -193,7 +193,7 @@ async fn a_recording_of_a_multi_mib_session_is_complete_when_it_closes() {
     assert_eq!(back, sent);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn traffic_to_a_stalled_stdout_does_not_stall_sessions() {
     let dir = TempDir::new("traffic-stall");
     let fifo = dir.path().join("stdout");

@@ -34,7 +34,7 @@ fn target_arg(addr: std::net::SocketAddr) -> String {
     addr.to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn echo_round_trips_in_order() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -54,7 +54,7 @@ async fn echo_round_trips_in_order() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn target_to_client_64_mib_exact_then_1000() {
     let data = pattern(64 << 20, 7);
     let want = sha256(&data);
@@ -69,7 +69,7 @@ async fn target_to_client_64_mib_exact_then_1000() {
     assert_eq!(close.reason.as_str(), "Target closed");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn client_to_target_64_mib_exact_in_odd_sized_messages() {
     let data = pattern(64 << 20, 11);
     let want = sha256(&data);
@@ -93,7 +93,7 @@ async fn client_to_target_64_mib_exact_in_odd_sized_messages() {
     assert_eq!(sha256(&got), want);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_16_mib_message_arrives_whole_and_a_bigger_one_gets_1009() {
     let (target, received) = sink_target().await;
     let limit = (16 << 20).to_string();
@@ -119,7 +119,7 @@ async fn a_16_mib_message_arrives_whole_and_a_bigger_one_gets_1009() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn client_close_delivers_everything_in_flight_then_eof() {
     let (target, received) = sink_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -143,7 +143,7 @@ async fn client_close_delivers_everything_in_flight_then_eof() {
     assert_eq!(close.code, CloseCode::Normal);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn target_half_close_lets_the_client_finish_sending() {
     // The target sends a greeting, shuts its write side, then reads to EOF.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -171,7 +171,7 @@ async fn target_half_close_lets_the_client_finish_sending() {
     assert_eq!(got, b"world");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn dead_target_gets_1011_and_a_log_line() {
     let target = dead_target().await;
     let mut proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -187,7 +187,7 @@ async fn dead_target_gets_1011_and_a_log_line() {
     assert!(line.contains(&target.to_string()), "{line}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn text_frame_in_binary_mode_gets_1003() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -197,7 +197,7 @@ async fn text_frame_in_binary_mode_gets_1003() {
     assert_eq!(close.expect("close").code, CloseCode::Unsupported);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn subprotocol_binary_is_chosen_from_any_offer() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -210,7 +210,7 @@ async fn subprotocol_binary_is_chosen_from_any_offer() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn subprotocol_base64_speaks_text_frames_both_ways() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -230,7 +230,7 @@ async fn subprotocol_base64_speaks_text_frames_both_ways() {
     assert_eq!(got, data);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unknown_subprotocol_and_bad_handshakes_get_400() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
@@ -258,7 +258,7 @@ pub async fn raw_http(addr: std::net::SocketAddr, req: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn ipv6_loopback_both_ends() {
     let listener = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
     let target = listener.local_addr().unwrap();
@@ -275,20 +275,27 @@ async fn ipv6_loopback_both_ends() {
     assert_eq!(got, Message::binary(b"over v6".to_vec()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bare_port_listens_on_ipv4_and_ipv6() {
     let target = echo_target().await;
-    // Port 0 twice would give two different ports: find one free on both.
-    let port = {
-        let v6 = std::net::TcpListener::bind("[::]:0").unwrap();
-        v6.local_addr().unwrap().port()
+    // Bare port 0: 0.0.0.0 and [::] each on a port the kernel picks (a
+    // nonzero bare port takes the same code path with that port for both;
+    // probing for one free on both would race).
+    let proxy = Proxy::start_expecting(&["0", &target_arg(target)], 2);
+    let v4 = proxy.addrs.iter().find(|a| a.is_ipv4());
+    let v6 = proxy.addrs.iter().find(|a| a.is_ipv6());
+    let (Some(v4), Some(v6)) = (v4, v6) else {
+        panic!("not on both families: {:?}", proxy.addrs)
     };
-    let proxy = Proxy::start_expecting(&[&port.to_string(), &target_arg(target)], 2);
-    assert!(proxy.addrs.iter().any(|a| a.is_ipv4()), "{:?}", proxy.addrs);
-    assert!(proxy.addrs.iter().any(|a| a.is_ipv6()), "{:?}", proxy.addrs);
-    for host in ["127.0.0.1", "[::1]"] {
-        let addr = format!("{host}:{port}").parse().unwrap();
-        let (mut ws, _) = ws_connect(addr, None).await;
+    assert!(
+        v4.ip().is_unspecified() && v6.ip().is_unspecified(),
+        "{:?}",
+        proxy.addrs
+    );
+    for host in ["127.0.0.1", "::1"] {
+        let ip: std::net::IpAddr = host.parse().unwrap();
+        let port = if ip.is_ipv4() { v4.port() } else { v6.port() };
+        let (mut ws, _) = ws_connect((ip, port).into(), None).await;
         ws.send(Message::binary(host.as_bytes().to_vec()))
             .await
             .unwrap();

@@ -33,7 +33,7 @@ async fn request(addr: std::net::SocketAddr, head: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verbose_request_lines_show_parameter_names_not_values() {
     let target = echo_target().await.to_string();
     let dir = TempDir::new("secrets");

@@ -107,7 +107,7 @@ async fn read_data(s: &mut TcpStream, want: usize, pong: &[u8]) -> (Vec<u8>, boo
     (data, ponged)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_ping_between_fragments_is_answered_and_the_message_arrives() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -121,7 +121,7 @@ async fn a_ping_between_fragments_is_answered_and_the_message_arrives() {
     assert!(ponged, "no pong for the ping between the fragments");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_frame_header_split_anywhere_across_writes_still_relays() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -137,7 +137,7 @@ async fn a_frame_header_split_anywhere_across_writes_still_relays() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn base64_groups_split_across_frames_decode_whole() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -155,7 +155,7 @@ async fn base64_groups_split_across_frames_decode_whole() {
     assert_eq!((op, &payload[..2]), (0x8, &1007u16.to_be_bytes()[..]));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_message_limit_counts_decoded_base64_bytes() {
     let (target, received) = sink_target().await;
     let proxy = Proxy::start(&[
@@ -205,7 +205,7 @@ fn pss_kib(pid: u32) -> u64 {
         .expect("Pss value")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unfinished_messages_hold_no_memory() {
     const SESSIONS: usize = 200;
     const SENT: usize = 1 << 20;
@@ -285,7 +285,7 @@ fn watch_peak(
     })
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_256_mib_message_streams_each_way_in_fixed_memory() {
     const SIZE: usize = 256 << 20;
     let block: Vec<u8> = pattern(1 << 20, 9);
@@ -337,7 +337,7 @@ async fn a_256_mib_message_streams_each_way_in_fixed_memory() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_16_mib_base64_message_passes_by_default() {
     let (sink, hashed) = hashing_sink().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &sink.to_string()]);
@@ -356,7 +356,7 @@ async fn a_16_mib_base64_message_passes_by_default() {
     assert_eq!((n, got), (data.len(), sha256(&data)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_target_that_stops_reading_is_blamed_not_the_client() {
     // The target accepts and then reads nothing, ever.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

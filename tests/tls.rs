@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn tls_and_plain_share_one_port_with_combined_pem() {
     let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls-combined");
@@ -40,7 +40,7 @@ async fn tls_and_plain_share_one_port_with_combined_pem() {
     assert_eq!(sha256(&got), sha256(&data));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn ssl_only_refuses_plain_clients_but_serves_tls() {
     let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls-only");
@@ -92,7 +92,7 @@ fn missing_or_bad_cert_is_a_startup_error_naming_the_file() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn tls_client_without_configured_cert_is_dropped_and_logged() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
@@ -117,7 +117,7 @@ fn ca_and_client(cn: &str) -> (String, Vec<u8>, Vec<u8>) {
     (ca.pem(), cert.der().to_vec(), key.serialize_der())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_client_requires_a_certificate_from_cafile() {
     let (cert, key, server_der) = self_signed();
     let (ca_pem, client_der, client_key) = ca_and_client("alice");
@@ -155,7 +155,7 @@ async fn verify_client_requires_a_certificate_from_cafile() {
     echo_once(&mut ws, b"mutual TLS").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
     // A TLS echo target with a self-signed certificate for localhost.
     let (cert, key, _) = self_signed();
@@ -202,7 +202,7 @@ async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn client_cert_cn_auth_admits_listed_names_only() {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -34,7 +34,7 @@ async fn found(p: &TokenPlugin, token: &str) -> Option<TokenTarget> {
 
 // ---- TokenFile, ReadOnlyTokenFile ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_file_formats() {
     let dir = TempDir::new("tokfmt");
     let file = dir.write(
@@ -72,7 +72,7 @@ async fn token_file_formats() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_file_picks_up_edits_and_read_only_does_not() {
     let dir = TempDir::new("tokedit");
     let file = dir.write("tokens", "a: h:1\n");
@@ -104,7 +104,7 @@ async fn token_file_picks_up_edits_and_read_only_does_not() {
     assert_eq!(found(&frozen, "a").await, tcp("h", 1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_directory() {
     let dir = TempDir::new("tokdir");
     dir.write("one", "a: h:1\n");
@@ -150,7 +150,7 @@ fn token_file_sources_checked_at_start() {
 
 // ---- TokenFileName ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_file_name() {
     let dir = TempDir::new("tokname");
     dir.write("vm1", "127.0.0.1:5901\n");
@@ -192,7 +192,7 @@ async fn token_file_name() {
 
 // ---- UnixDomainSocketDirectory ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unix_socket_directory_stays_inside() {
     let root = TempDir::new("uds");
     let socks = root.path().join("socks");
@@ -278,7 +278,7 @@ fn api_handler(other: String) -> Handler {
     })
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_api_over_http() {
     let elsewhere = Api::start(api_handler(String::new()), None).await;
     let to = format!("http://{}/text/good", elsewhere.addr);
@@ -321,7 +321,7 @@ async fn token_api_over_http() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_api_outages() {
     let closed = plugin(
         "BaseTokenAPI",
@@ -338,7 +338,7 @@ async fn token_api_outages() {
     assert!(started.elapsed() < Duration::from_secs(10), "bounded wait");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn token_api_over_https() {
     let (acceptor, cert_pem) = tls_acceptor();
     let (_, other_pem) = tls_acceptor();
@@ -411,7 +411,7 @@ fn key(name: &str) -> String {
     fixture(name).to_str().unwrap().to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn jwt_made_by_python_jwcrypto() {
     let hs = plugin("JWTTokenApi", key("symmetric.key"));
     let rs = plugin("JWTTokenApi", key("rsa-public.pem"));
@@ -443,7 +443,7 @@ async fn jwt_made_by_python_jwcrypto() {
     assert!(err.to_string().contains("JWE"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn jwt_algorithms_and_times() {
     let t = now();
     let target = |extra: Value| {
@@ -508,7 +508,7 @@ async fn jwt_algorithms_and_times() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn jwt_garbage_and_attacks() {
     let rs = plugin("JWTTokenApi", key("rsa-public.pem"));
     let hs = plugin("JWTTokenApi", key("symmetric.key"));
@@ -554,7 +554,7 @@ async fn jwt_garbage_and_attacks() {
 
 // ---- TokenRedis ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn redis_shared_table_changes_at_once() {
     let server = RedisServer::start(&[]);
     let mut admin = server.admin(None).await;
@@ -608,7 +608,7 @@ async fn redis_shared_table_changes_at_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn redis_source_forms_and_bad_values() {
     let server = RedisServer::start(&["--requirepass", "s3:cret"]);
     let mut admin = server.admin(Some("s3:cret")).await;
@@ -688,7 +688,7 @@ fn plugins_are_built_outside_a_runtime() {
     assert_eq!(answer.unwrap(), tcp("h", 1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn redis_outage_and_recovery() {
     let dead = plugin("TokenRedis", format!("127.0.0.1:{}", free_port()));
     let err = dead.lookup("vm").await.unwrap_err();

@@ -47,7 +47,7 @@ fn web_root() -> (TempDir, TempDir) {
     (root, outside)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn root_serves_vnc_html_and_files_have_types() {
     let (root, _outside) = web_root();
     let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
@@ -75,7 +75,7 @@ async fn root_serves_vnc_html_and_files_have_types() {
     assert_eq!((status, body.as_str()), (200, "index page"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn no_listing_no_traversal_no_symlink_escape_no_redirect() {
     let (root, _outside) = web_root();
     let proxy = Proxy::start(&["--web", root.arg(), "127.0.0.1:0", "localhost:5901"]);
@@ -111,7 +111,7 @@ async fn no_listing_no_traversal_no_symlink_escape_no_redirect() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn without_web_get_is_405_and_other_methods_always_are() {
     let proxy = Proxy::start(&["127.0.0.1:0", "localhost:5901"]);
     for method in ["GET", "HEAD"] {
@@ -142,7 +142,7 @@ fn link(root: &TempDir, to: impl AsRef<std::path::Path>, link: &str) {
     std::os::unix::fs::symlink(to, at).unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn index_files_are_confined_too_and_inner_symlinks_work() {
     let (root, outside) = web_root();
     let secret = outside.path().join("secret.txt");
@@ -178,7 +178,7 @@ async fn index_files_are_confined_too_and_inner_symlinks_work() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_reading_is_cut_and_others_are_served() {
     const SIZE: usize = 32 << 20;
     let (root, _outside) = web_root();

@@ -1,5 +1,23 @@
 //! Shared test harness: the real `websockify` binary on real loopback sockets,
 //! TCP targets (echo, source, sink), and WebSocket clients (plain and TLS).
+//!
+//! # Blocking in async tests
+//!
+//! The harness waits synchronously (`Proxy::start`, `next_line`,
+//! `wait_for_log`, `wait_exit`, `run_to_exit`), and tests read datagram
+//! sockets and run short commands synchronously too. On Tokio's default
+//! current-thread test runtime any such wait also stops the test's own
+//! tasks (echo targets, writers, token APIs), so a test could stall on a
+//! condition only those tasks can bring about. Hence the rule:
+//!
+//! - every async test here is `#[tokio::test(flavor = "multi_thread")]`:
+//!   its body runs on the `block_on` thread, not on a worker, so it may
+//!   block while the workers run its tasks;
+//! - a blocking wait inside a spawned task goes through [`blocking`]
+//!   (`block_in_place`), or `spawn_blocking`;
+//! - the harness's own waits go through [`blocking`], which panics on a
+//!   current-thread runtime: a test that forgets the flavor fails at once,
+//!   naming the fix, instead of stalling now and then.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -18,6 +36,22 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the blocking `wait` without stalling the Tokio runtime this thread
+/// belongs to (see the module docs): through `block_in_place` on a
+/// multi-thread runtime, directly outside any runtime, and never on a
+/// current-thread runtime, where it would stop the test's own tasks.
+pub fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => wait(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+        Ok(flavor) => panic!(
+            "a blocking test helper on a {flavor:?} Tokio runtime would stop the test's \
+             own tasks: use #[tokio::test(flavor = \"multi_thread\")] (tests/common/mod.rs)"
+        ),
+    }
+}
 
 /// A running proxy process; killed when dropped.
 pub struct Proxy {
@@ -96,8 +130,8 @@ impl Proxy {
 
     /// Next log line, failing the test if none comes within `WAIT`.
     pub fn next_line(&mut self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
+        let lines = &self.lines;
+        blocking(|| lines.recv_timeout(WAIT))
             .unwrap_or_else(|_| panic!("websockify logged nothing more; log: {:?}", self.log()))
     }
 
@@ -123,17 +157,24 @@ impl Proxy {
 
     /// Waits for the process to exit and returns its status.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+        self.wait_exit_within(WAIT)
+            .unwrap_or_else(|| panic!("websockify did not exit; log: {:?}", self.log()))
+    }
+
+    /// The exit status if the process exits within `limit`, else `None`
+    /// (it is then still running).
+    pub fn wait_exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        let child = &mut self.child;
+        blocking(|| loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Some(status);
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "websockify did not exit"
-            );
-            std::thread::park_timeout(Duration::from_millis(20));
-        }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        })
     }
 }
 
@@ -151,11 +192,13 @@ pub fn bin() -> &'static str {
 
 /// Runs the binary to completion (for start-up errors) and returns (success, stderr).
 pub fn run_to_exit(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_websockify"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run websockify");
+    let out = blocking(|| {
+        Command::new(env!("CARGO_BIN_EXE_websockify"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+    })
+    .expect("run websockify");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

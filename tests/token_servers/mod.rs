@@ -1,5 +1,5 @@
 //! Real servers for the token plugin tests: `redis-server` on a free
-//! loopback port, and a small HTTP(S) token API on 127.0.0.1.
+//! loopback port (retried if taken), and a small HTTP(S) token API on 127.0.0.1.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -37,18 +37,45 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one on a free port; `extra` are more `redis-server` options
     /// (e.g. `--requirepass`).
+    ///
+    /// The port is probed and released, then bound by redis-server: someone
+    /// else may take it in between. TokenRedis speaks TCP only (no unix
+    /// socket to hand redis-server instead, and `--port 0` turns TCP off), so
+    /// a redis-server that exits before answering (as it does when the port
+    /// is taken) is started again on another port, a few times.
     pub fn start(extra: &[&str]) -> RedisServer {
+        const ATTEMPTS: usize = 5;
         let mut server = RedisServer {
             child: None,
-            port: free_port(),
+            port: 0,
             args: extra.iter().map(|s| s.to_string()).collect(),
         };
-        server.restart();
-        server
+        for attempt in 1..=ATTEMPTS {
+            server.port = free_port();
+            match server.try_start() {
+                Ok(()) => return server,
+                Err(exited) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "redis-server on port {} {exited}; another port",
+                        server.port
+                    )
+                }
+                Err(exited) => panic!("redis-server {exited}, {ATTEMPTS} times"),
+            }
+        }
+        unreachable!()
     }
 
     /// (Re)starts it on the same port, e.g. after `kill`.
     pub fn restart(&mut self) {
+        if let Err(exited) = self.try_start() {
+            panic!("redis-server {exited} on restart (port {})", self.port);
+        }
+    }
+
+    /// (Re)starts it on `self.port` and waits until it answers; `Err` (how
+    /// it exited) if it exits first.
+    fn try_start(&mut self) -> Result<(), String> {
         self.kill();
         let spawned = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -67,11 +94,11 @@ impl RedisServer {
             ),
         };
         self.child = Some(child);
-        self.wait_ready();
+        crate::common::blocking(|| self.wait_ready())
     }
 
-    /// Waits until it answers PING (or asks for a password).
-    fn wait_ready(&mut self) {
+    /// Waits until it answers PING (or asks for a password); `Err` if it exits.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Ok(mut s) = StdStream::connect(("127.0.0.1", self.port)) {
@@ -81,16 +108,16 @@ impl RedisServer {
                     if let Ok(n) = s.read(&mut answer) {
                         let answer = String::from_utf8_lossy(&answer[..n]);
                         if answer.starts_with("+PONG") || answer.contains("NOAUTH") {
-                            return;
+                            return Ok(());
                         }
                     }
                 }
             }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            assert!(exited.is_none(), "redis-server exited: {exited:?}");
+            let child = self.child.as_mut().expect("started");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Err(format!("exited ({status})"));
+            }
             assert!(start.elapsed() < READY, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
