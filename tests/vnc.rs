@@ -185,7 +185,7 @@ fn proxy(dir: &TempDir, target: std::net::SocketAddr, password: &[u8]) -> Proxy 
     ])
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
     let dir = TempDir::new("vnc38");
     let (target, right) = fake_vnc(Fake::V38).await;
@@ -206,7 +206,7 @@ async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
     assert_eq!(data(&mut s).await, b"after");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn rfb_3_3_the_server_chooses_and_the_browser_gets_none() {
     let dir = TempDir::new("vnc33");
     let (target, right) = fake_vnc(Fake::V33).await;
@@ -227,7 +227,7 @@ async fn rfb_3_3_the_server_chooses_and_the_browser_gets_none() {
     assert_eq!(data(&mut s).await, SERVER_INIT);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_closes_1011_and_is_never_logged() {
     let dir = TempDir::new("vncwrong");
     let (target, right) = fake_vnc(Fake::V38).await;
@@ -246,7 +246,7 @@ async fn a_wrong_password_closes_1011_and_is_never_logged() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_server_without_vnc_authentication_is_named() {
     let dir = TempDir::new("vnctls");
     let (target, _) = fake_vnc(Fake::TlsOnly).await;
@@ -257,7 +257,7 @@ async fn a_server_without_vnc_authentication_is_named() {
     assert!(reason.contains("18 (TLS), 19 (VeNCrypt)"), "{reason}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn require_rfb_closes_sessions_to_other_services() {
     let echo = echo_target().await;
     let mut proxy = Proxy::start(&[
@@ -275,7 +275,7 @@ async fn require_rfb_closes_sessions_to_other_services() {
     proxy.wait_for_log("not a VNC server");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn require_rfb_passes_the_banner_on_and_without_it_anything_relays() {
     let (vnc, _) = fake_vnc(Fake::V38).await;
     let proxy = Proxy::start(&["--require-rfb", "127.0.0.1:0", &vnc.to_string()]);
@@ -313,7 +313,7 @@ fn a_password_without_access_control_is_refused_at_start() {
     assert!(!err.contains("password\n"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn check_warns_about_a_target_that_is_not_vnc() {
     let check = |target: std::net::SocketAddr| {
         tokio::task::spawn_blocking(move || {
@@ -361,7 +361,7 @@ fn free_port() -> u16 {
 /// the browser sees security type None and gets ServerInit with the screen
 /// size. Fails loudly when either is not installed (scripts/test installs
 /// both): a skip would pass unnoticed.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn real_x11vnc_behind_the_proxy() {
     let dir = TempDir::new("x11vnc");
     let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
