@@ -101,8 +101,8 @@ fn long_options(text: &str) -> Vec<String> {
     out
 }
 
-/// The long options the binary's command line accepts (clap's own `--help`
-/// and `--version` included; hidden ones are not part of the interface).
+/// The long options the binary's command line accepts and `--help` lists
+/// (`--help` and `--version` included).
 fn cli_long_options() -> Vec<String> {
     let mut cmd = websockify::config::cli::Cli::command();
     cmd.build();
@@ -110,6 +110,39 @@ fn cli_long_options() -> Vec<String> {
     collect(&cmd, &mut out);
     out.sort();
     out.dedup();
+    out
+}
+
+/// The long options accepted but hidden from `--help`: Python's options that
+/// are refused (exit status 2), documented in the man page's Compatibility
+/// subsection only.
+fn hidden_long_options() -> Vec<String> {
+    let mut cmd = websockify::config::cli::Cli::command();
+    cmd.build();
+    let mut out: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.is_hide_set())
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The tag lines of the `.SS` subsection `sub` of section `section`.
+fn subsection_tags(roff: &str, section: &str, sub: &str) -> Vec<String> {
+    let text = plain(roff);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| *l != format!(".SH {section}"))
+        .skip_while(|l| *l != format!(".SS {sub}"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(".SS") && !l.starts_with(".SH"));
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if line == ".TP" || line == ".TQ" {
+            out.extend(lines.next().map(str::to_owned));
+        }
+    }
     out
 }
 
@@ -139,6 +172,24 @@ fn every_long_option_has_an_entry_in_websockify_1() {
         .collect();
     let accepted = cli_long_options();
     assert!(accepted.len() >= 10, "clap knows only {accepted:?}");
+    // The refused options are hidden from --help but documented, under
+    // Compatibility.
+    let hidden = hidden_long_options();
+    assert!(
+        hidden.contains(&"key-password".to_owned()) && hidden.contains(&"wrap-mode".to_owned()),
+        "the refused options should be hidden from --help: {hidden:?}"
+    );
+    let compat: Vec<String> = subsection_tags(&roff, "OPTIONS", "Compatibility")
+        .iter()
+        .flat_map(|t| long_options(t))
+        .collect();
+    for opt in &hidden {
+        assert!(
+            compat.contains(opt),
+            "--{opt} is hidden from --help: man/websockify.1 documents it under OPTIONS, Compatibility"
+        );
+    }
+    let accepted: Vec<String> = accepted.into_iter().chain(hidden).collect();
 
     let missing: Vec<&String> = accepted
         .iter()
@@ -218,6 +269,25 @@ fn the_binary_agrees_with_clap_about_its_options() {
             in_help.contains(&opt),
             "--{opt} is not in websockify --help"
         );
+    }
+    // The refused Python options are accepted (exit status 2, tests/modes.rs)
+    // but neither listed nor in the usage line.
+    for opt in hidden_long_options() {
+        assert!(
+            !in_help.contains(&opt),
+            "--{opt} is refused, yet websockify --help lists it"
+        );
+    }
+    assert!(!help.contains("WRAP_COMMAND"), "{help}");
+    // Options are grouped under the man page's headings.
+    for heading in [
+        "General:",
+        "Listening:",
+        "TLS:",
+        "Limits:",
+        "Logging and recording:",
+    ] {
+        assert!(help.lines().any(|l| l == heading), "no {heading} in --help");
     }
 }
 

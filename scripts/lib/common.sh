@@ -70,17 +70,24 @@ free_port() {
 
 # ------------------------------------------------------- prerequisites ---
 # apt_install PKG...: apt-get install (no recommends), via sudo when not root.
+# With APT_LOG=FILE set, apt's own output goes to FILE (appended) and only one
+# line per step is printed; a failure names FILE.
 apt_install() {
-  local sudo=()
+  local sudo=() out=/dev/stderr where=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || die "missing packages ($*); run as root: apt-get install $*"
     sudo=(sudo)
   fi
-  log "installing Debian packages: $*"
+  if [ -n "${APT_LOG:-}" ]; then
+    out=$APT_LOG where=" (its output: $APT_LOG)"
+  fi
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >&2 || die "apt-get update failed"
-  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" >&2 \
-    || die "apt-get install $* failed"
+  log "apt-get update${where}"
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >>"$out" 2>&1 \
+    || die "apt-get update failed${where}"
+  log "installing Debian packages: $*${where}"
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" >>"$out" 2>&1 \
+    || die "apt-get install $* failed${where}"
 }
 
 # need_packages PKG...: installs the Debian packages that are not installed.
@@ -132,16 +139,27 @@ DESKTOP_COLOUR="${DESKTOP_COLOUR:-#1f8f3a}"
 XTERM_TITLE="${XTERM_TITLE:-websockify-demo}"
 XTERM_GEOMETRY="${XTERM_GEOMETRY:-100x30+40+40}"
 XTERM_CMD="${XTERM_CMD:-echo \"This desktop reached you through websockify-rs.\"; exec bash -i}"
+# DESKTOP_USER=NAME runs Xvfb, the xterm (and its shell) and x11vnc as that
+# user instead of the caller (needs root; the user must exist).
+DESKTOP_USER="${DESKTOP_USER:-}"
+# as_desktop_user CMD... &: execs CMD as $DESKTOP_USER, so that $! is CMD's
+# pid. Only in the background (`&`): it replaces the shell that runs it.
+as_desktop_user() {
+  if [ -n "$DESKTOP_USER" ]; then
+    exec setpriv --reuid="$DESKTOP_USER" --regid="$(id -g "$DESKTOP_USER")" --init-groups --reset-env "$@"
+  fi
+  exec "$@"
+}
 _xterm_mapped() { xwininfo -display "$XDISP" -name "$XTERM_TITLE" 2>/dev/null | grep -q 'Map State: IsViewable'; }
 start_desktop() {
   local tmp=$1 logs=${2:-$1} xwi pid
-  Xvfb -displayfd 3 -screen 0 "${DESKTOP_SIZE}x24" -nolisten tcp -noreset 3>"$tmp/displayfd" >"$logs/xvfb.log" 2>&1 &
+  as_desktop_user Xvfb -displayfd 3 -screen 0 "${DESKTOP_SIZE}x24" -nolisten tcp -noreset 3>"$tmp/displayfd" >"$logs/xvfb.log" 2>&1 &
   pid=$!; track_pid $pid
   wait_for "Xvfb" 10 $pid grep -q '^[0-9]' "$tmp/displayfd" || { cat "$logs/xvfb.log" >&2; die "Xvfb did not start"; }
   XDISP=":$(head -n1 "$tmp/displayfd" | tr -dc 0-9)"
   wait_for "X display $XDISP" 10 $pid xdpyinfo -display "$XDISP" || die "X display $XDISP does not answer"
   xsetroot -display "$XDISP" -solid "$DESKTOP_COLOUR"
-  xterm -display "$XDISP" -T "$XTERM_TITLE" -geometry "$XTERM_GEOMETRY" -bg white -fg black \
+  as_desktop_user xterm -display "$XDISP" -T "$XTERM_TITLE" -geometry "$XTERM_GEOMETRY" -bg white -fg black -xrm 'XTerm*allowTitleOps: false' \
     -e /bin/sh -c "$XTERM_CMD" >"$logs/xterm.log" 2>&1 &
   pid=$!; track_pid $pid
   wait_for "xterm window" 10 $pid _xterm_mapped || { cat "$logs/xterm.log" >&2; die "xterm did not appear"; }
@@ -158,7 +176,7 @@ start_vnc() {
   local logs=$1 quiet=(-quiet); shift
   [ "${VNC_QUIET:-1}" = 1 ] || quiet=()
   VNC_PORT=$(free_port)
-  x11vnc -display "$XDISP" -localhost -rfbport "$VNC_PORT" -forever -shared "${quiet[@]}" "$@" >"$logs/x11vnc.log" 2>&1 &
+  as_desktop_user x11vnc -display "$XDISP" -localhost -rfbport "$VNC_PORT" -forever -shared "${quiet[@]}" "$@" >"$logs/x11vnc.log" 2>&1 &
   track_pid $!
   wait_for "x11vnc on port $VNC_PORT" 20 $! port_open "$VNC_PORT" || { tail -n 30 "$logs/x11vnc.log" >&2; die "x11vnc did not start"; }
   log "VNC server on 127.0.0.1:$VNC_PORT"

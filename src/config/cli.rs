@@ -15,7 +15,13 @@ use crate::config::options::{OneOrMany, Options};
 /// TARGET_ADDR:TARGET_PORT. Options may also come from a conf file
 /// (--config, see websockify.conf(5)); the command line overrides it.
 #[derive(Parser)]
-#[command(name = "websockify", version, max_term_width = 100)]
+#[command(
+    name = "websockify",
+    version,
+    max_term_width = 100,
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// Where to listen: a port (all IPv4 and IPv6 addresses), ADDR:PORT or [V6ADDR]:PORT.
     #[arg(value_name = "[SOURCE_ADDR:]SOURCE_PORT")]
@@ -25,265 +31,277 @@ pub struct Cli {
     #[arg(value_name = "TARGET_ADDR:TARGET_PORT")]
     pub target: Option<String>,
 
-    /// Read options from this TOML file (keys are the long option names).
-    #[arg(long, value_name = "FILE")]
+    /// Read options from this TOML file (keys are the long option names). [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "General")]
     pub config: Option<PathBuf>,
 
     /// Validate the options (and conf file, certificate, web root), print the
     /// result and exit: 0 when valid, 1 when not. Nothing is bound.
-    #[arg(long)]
+    #[arg(long, help_heading = "General")]
     pub check: bool,
 
-    /// Write a new self-signed certificate to --cert and its key to --key (the
-    /// same file when --key is not given), with this host's names and
-    /// addresses as subject alternative names, then exit. Existing files are
-    /// never overwritten.
-    #[arg(long)]
-    pub generate_cert: bool,
+    /// Log debug messages too (each HTTP request, TLS and handshake failures).
+    #[arg(short, long, help_heading = "General")]
+    pub verbose: bool,
 
-    /// With --generate-cert: a name or address for the certificate, first in
-    /// its subject (repeatable; this host's names and addresses are added).
-    #[arg(long, value_name = "NAME")]
-    pub cert_name: Vec<String>,
+    /// Print help (a summary with -h, every detail with --help).
+    #[arg(short, long, action = clap::ArgAction::Help, help_heading = "General")]
+    pub help: Option<bool>,
 
-    /// Serve static files (e.g. noVNC, /usr/share/novnc) from DIR on the same port.
-    /// "/" serves index.html, or vnc.html when there is none; never a directory listing.
-    #[arg(long, value_name = "DIR")]
-    pub web: Option<PathBuf>,
+    /// Print the version.
+    #[arg(short = 'V', long, action = clap::ArgAction::Version, help_heading = "General")]
+    pub version: Option<bool>,
 
-    /// Accepted for compatibility: directory listings are always off.
-    #[arg(long)]
-    pub file_only: bool,
+    /// Listen on this unix socket (an existing file is replaced). [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Listening")]
+    pub unix_listen: Option<PathBuf>,
 
-    /// TLS certificate chain (PEM); may also contain the private key.
-    #[arg(long, value_name = "FILE")]
-    pub cert: Option<PathBuf>,
+    /// Mode of the --unix-listen socket, octal. [default: 0600]
+    #[arg(long, value_name = "MODE", help_heading = "Listening")]
+    pub unix_listen_mode: Option<String>,
 
-    /// TLS private key (PEM) when it is not in the --cert file.
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
+    /// Use the listening socket on standard input (inetd, systemd StandardInput=socket).
+    #[arg(long, help_heading = "Listening")]
+    pub inetd: bool,
 
-    /// Refuse plain (non-TLS) connections. Without it, plain and TLS clients share the port.
-    #[arg(long)]
-    pub ssl_only: bool,
+    /// Prefer IPv6 when resolving the listen address (every resolved address is bound anyway).
+    #[arg(short = '6', long, help_heading = "Listening")]
+    pub prefer_ipv6: bool,
 
-    /// Send a WebSocket ping every SECONDS and close sessions whose peer stops
-    /// answering; 0 turns it off. Keeps sessions alive behind reverse proxies. [default: 20]
-    #[arg(long, value_name = "SECONDS")]
-    pub heartbeat: Option<u64>,
-
-    /// Seconds a client has to finish the TLS handshake and send its HTTP request. [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub handshake_timeout: Option<u64>,
-
-    /// Seconds to wait for a TCP connection to each address of the target. [default: 5]
-    #[arg(long, value_name = "SECONDS")]
-    pub connect_timeout: Option<u64>,
-
-    /// Largest WebSocket message accepted from a client, in payload bytes after base64 decoding (bigger: close 1009). [default: no limit]
-    #[arg(long, value_name = "BYTES")]
-    pub max_message_size: Option<usize>,
-
-    /// Largest HTTP request head accepted (at least 8192). [default: 16384]
-    #[arg(long, value_name = "BYTES")]
-    pub max_header_size: Option<usize>,
-
-    /// Seconds live sessions may go on after SIGTERM before they are closed with 1001. [default: 0]
-    #[arg(long, value_name = "SECONDS")]
-    pub shutdown_grace: Option<u64>,
-
-    /// Password of an encrypted --key. Not supported: decrypt the key instead
-    /// (`openssl pkey -in enc.pem -out key.pem`); a password on the command line is visible in `ps`.
-    #[arg(long, value_name = "PASSWORD")]
-    pub key_password: Option<String>,
-
-    /// Lowest TLS version accepted: default (TLS 1.2), tlsv1_2 or tlsv1_3 (tlsv1_1 is refused: rustls has no TLS 1.1).
-    #[arg(long, value_name = "VERSION")]
-    pub ssl_version: Option<String>,
-
-    /// Allowed TLS cipher suites, OpenSSL names separated by ':' (e.g.
-    /// ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256); unknown names are an error.
-    #[arg(long, value_name = "LIST")]
-    pub ssl_ciphers: Option<String>,
-
-    /// Require clients to present a certificate signed by --cafile.
-    #[arg(long)]
-    pub verify_client: bool,
-
-    /// CA certificates (PEM) for --verify-client.
-    #[arg(long, value_name = "FILE")]
-    pub cafile: Option<PathBuf>,
+    /// Relay to this unix socket instead of a TCP target. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
+    pub unix_target: Option<PathBuf>,
 
     /// Connect to the target over TLS, verified against the system's CAs.
-    #[arg(long)]
+    #[arg(long, help_heading = "Target")]
     pub ssl_target: bool,
 
     /// Close a session with 1011 when its target does not open with an RFB
     /// (VNC) version within --connect-timeout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Target")]
     pub require_rfb: bool,
 
     /// The target VNC server's password (plain text: the first line; or a
     /// vncpasswd file): the proxy answers VNC Authentication and offers the
     /// browser no authentication. Needs access control (auth, tokens or
     /// --verify-client). credential:NAME reads systemd's credential NAME.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub vnc_password_file: Option<PathBuf>,
 
-    /// Listen on this unix socket (an existing file is replaced).
-    #[arg(long, value_name = "FILE")]
-    pub unix_listen: Option<PathBuf>,
+    /// Seconds to wait for a TCP connection to each address of the target. [default: 5]
+    #[arg(long, value_name = "SECONDS", help_heading = "Target")]
+    pub connect_timeout: Option<u64>,
 
-    /// Mode of the --unix-listen socket, octal. [default: 0600]
-    #[arg(long, value_name = "MODE")]
-    pub unix_listen_mode: Option<String>,
+    /// Serve static files (e.g. noVNC, /usr/share/novnc) from DIR on the same port.
+    /// "/" serves index.html, or vnc.html when there is none; never a directory listing. [default: none: no web pages]
+    #[arg(long, value_name = "DIR", help_heading = "Web pages")]
+    pub web: Option<PathBuf>,
 
-    /// Relay to this unix socket instead of a TCP target.
-    #[arg(long, value_name = "FILE")]
-    pub unix_target: Option<PathBuf>,
+    /// Accepted for compatibility: directory listings are always off.
+    #[arg(long, help_heading = "Web pages")]
+    pub file_only: bool,
 
-    /// Use the listening socket on standard input (inetd, systemd StandardInput=socket).
-    #[arg(long)]
-    pub inetd: bool,
+    /// Apply --auth-plugin to the static web pages too.
+    #[arg(long, help_heading = "Web pages")]
+    pub web_auth: bool,
 
-    /// Prefer IPv6 when resolving the listen address (every resolved address is bound anyway).
-    #[arg(short = '6', long)]
-    pub prefer_ipv6: bool,
+    /// TLS certificate chain (PEM); may also contain the private key. [default: none: no TLS]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
 
-    /// Detach from the terminal and run in the background.
-    #[arg(short = 'D', long)]
-    pub daemon: bool,
+    /// TLS private key (PEM) when it is not in the --cert file. [default: in the --cert file]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub key: Option<PathBuf>,
 
-    /// Exit after the first WebSocket session ends.
-    #[arg(long)]
-    pub run_once: bool,
+    /// Refuse plain (non-TLS) connections. Without it, plain and TLS clients share the port.
+    #[arg(long, help_heading = "TLS")]
+    pub ssl_only: bool,
 
-    /// Stop accepting SECONDS after start and exit once live sessions end (0: never).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
+    /// Lowest TLS version accepted: default (TLS 1.2), tlsv1_2 or tlsv1_3 (tlsv1_1 is refused: rustls has no TLS 1.1). [default: default]
+    #[arg(long, value_name = "VERSION", help_heading = "TLS")]
+    pub ssl_version: Option<String>,
 
-    /// Exit after SECONDS with no live session (0: never).
-    #[arg(long, value_name = "SECONDS")]
-    pub idle_timeout: Option<u64>,
+    /// Allowed TLS cipher suites, OpenSSL names separated by ':' (e.g.
+    /// ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256); unknown names are an error.
+    /// [default: every suite of rustls's safe profile]
+    #[arg(long, value_name = "LIST", help_heading = "TLS")]
+    pub ssl_ciphers: Option<String>,
+
+    /// Require clients to present a certificate signed by --cafile.
+    #[arg(long, help_heading = "TLS")]
+    pub verify_client: bool,
+
+    /// CA certificates (PEM) for --verify-client. [default: the system's CAs]
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cafile: Option<PathBuf>,
+
+    /// Write a new self-signed certificate to --cert and its key to --key (the
+    /// same file when --key is not given), with this host's names and
+    /// addresses as subject alternative names, then exit. Existing files are
+    /// never overwritten.
+    #[arg(long, help_heading = "Certificates")]
+    pub generate_cert: bool,
+
+    /// With --generate-cert: a name or address for the certificate, first in
+    /// its subject (repeatable; this host's names and addresses are added).
+    #[arg(long, value_name = "NAME", help_heading = "Certificates")]
+    pub cert_name: Vec<String>,
 
     /// Route each session by a token: TokenFile, ReadOnlyTokenFile, TokenFileName,
     /// BaseTokenAPI, JSONTokenApi, JWTTokenApi, TokenRedis or UnixDomainSocketDirectory.
-    #[arg(long, value_name = "CLASS")]
+    /// [default: none: every session goes to TARGET_ADDR:TARGET_PORT]
+    #[arg(long, value_name = "CLASS", help_heading = "Tokens")]
     pub token_plugin: Option<String>,
 
-    /// Argument of --token-plugin (file, directory, URL, key file or Redis address).
-    #[arg(long, value_name = "ARG")]
+    /// Argument of --token-plugin (file, directory, URL, key file or Redis address). [default: none]
+    #[arg(long, value_name = "ARG", help_heading = "Tokens")]
     pub token_source: Option<String>,
 
     /// Take the token from the Host header instead of `?token=`.
-    #[arg(long)]
+    #[arg(long, help_heading = "Tokens")]
     pub host_token: bool,
 
-    /// Deprecated: same as --token-plugin TokenFile --token-source FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Deprecated: same as --token-plugin TokenFile --token-source FILE. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Tokens")]
     pub target_config: Option<PathBuf>,
 
     /// Check each WebSocket request: BasicHTTPAuth, ExpectOrigin or ClientCertCNAuth.
-    #[arg(long, value_name = "CLASS")]
+    /// [default: none: no authentication]
+    #[arg(long, value_name = "CLASS", help_heading = "Access control")]
     pub auth_plugin: Option<String>,
 
-    /// Argument of --auth-plugin (user:password, origins, or client certificate CNs).
-    #[arg(long, value_name = "ARG")]
+    /// Argument of --auth-plugin (user:password, origins, or client certificate CNs). [default: none]
+    #[arg(long, value_name = "ARG", help_heading = "Access control")]
     pub auth_source: Option<String>,
 
-    /// Apply --auth-plugin to the static web pages too.
-    #[arg(long)]
-    pub web_auth: bool,
-
     /// HTTP Basic auth from an Apache htpasswd file (bcrypt, SHA-crypt, APR1, SHA1 lines).
-    #[arg(long, value_name = "FILE")]
+    /// [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Access control")]
     pub auth_file: Option<PathBuf>,
 
     /// Origins allowed to open sessions, separated by spaces or commas, or "*".
     /// [default: the origin of the page, i.e. scheme://Host]
-    #[arg(long, value_name = "ORIGINS")]
+    #[arg(long, value_name = "ORIGINS", help_heading = "Access control")]
     pub allowed_origins: Option<String>,
 
     /// Proxies (addresses or CIDRs, separated by spaces or commas) whose
     /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed
     /// (over TCP; see --trusted-unix-peers). [default: 127.0.0.0/8 ::1]
-    #[arg(long, value_name = "CIDRS")]
+    #[arg(long, value_name = "CIDRS", help_heading = "Access control")]
     pub trusted_proxies: Option<String>,
 
     /// Users (names or uids, separated by spaces or commas) whose connections
     /// to --unix-listen are believed as a trusted proxy's. [default: none]
-    #[arg(long, value_name = "USERS")]
+    #[arg(long, value_name = "USERS", help_heading = "Access control")]
     pub trusted_unix_peers: Option<String>,
 
     /// Trusted proxies send a PROXY protocol v1/v2 header before anything else.
-    #[arg(long)]
+    #[arg(long, help_heading = "Access control")]
     pub proxy_protocol: bool,
+
+    /// Send a WebSocket ping every SECONDS and close sessions whose peer stops
+    /// answering; 0 turns it off. Keeps sessions alive behind reverse proxies. [default: 20]
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub heartbeat: Option<u64>,
+
+    /// Seconds a client has to finish the TLS handshake and send its HTTP request. [default: 10]
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    pub handshake_timeout: Option<u64>,
+
+    /// Largest WebSocket message accepted from a client, in payload bytes after base64 decoding (bigger: close 1009). [default: no limit]
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_message_size: Option<usize>,
+
+    /// Largest HTTP request head accepted (at least 8192). [default: 16384]
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    pub max_header_size: Option<usize>,
 
     /// Most connections at once (further ones are closed at once); 0: no cap.
     /// [default: the open-file limit less 64, halved]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
     pub max_connections: Option<usize>,
 
     /// Most connections at once from one client address (IPv6: per /64;
     /// further ones get 503); 0: no cap. [default: 64]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
     pub max_connections_per_client: Option<usize>,
 
     /// Most sessions at once to one target (e.g. 1: one desktop, one viewer);
     /// 0: no cap. [default: no cap]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
     pub max_sessions_per_target: Option<usize>,
 
     /// Serve /metrics, /healthz and /readyz on ADDR (host:port or a unix
     /// socket path; repeatable); never on the public listener. [default: off]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Metrics and health")]
     pub metrics_listen: Vec<String>,
 
     /// On SIGTERM, fail health checks for SECONDS while still accepting, so a
     /// load balancer moves new users elsewhere first. [default: 0]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help_heading = "Metrics and health")]
     pub drain_delay: Option<u64>,
 
     /// Answer `websockifyctl sessions|kill|drain` on this unix socket (mode
     /// 0660). [default: off; the unit: /run/websockify/NAME.sock]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Metrics and health")]
     pub control_socket: Option<PathBuf>,
 
-    /// Also write log lines to FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Detach from the terminal and run in the background.
+    #[arg(short = 'D', long, help_heading = "Lifetime")]
+    pub daemon: bool,
+
+    /// Exit after the first WebSocket session ends.
+    #[arg(long, help_heading = "Lifetime")]
+    pub run_once: bool,
+
+    /// Stop accepting SECONDS after start and exit once live sessions end (0: never). [default: 0]
+    #[arg(long, value_name = "SECONDS", help_heading = "Lifetime")]
+    pub timeout: Option<u64>,
+
+    /// Exit after SECONDS with no live session (0: never). [default: 0]
+    #[arg(long, value_name = "SECONDS", help_heading = "Lifetime")]
+    pub idle_timeout: Option<u64>,
+
+    /// Seconds live sessions may go on after SIGTERM before they are closed with 1001. [default: 0]
+    #[arg(long, value_name = "SECONDS", help_heading = "Lifetime")]
+    pub shutdown_grace: Option<u64>,
+
+    /// Also write log lines to FILE. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Logging and recording")]
     pub log_file: Option<PathBuf>,
 
-    /// Also log to syslog: a unix socket path (e.g. /dev/log) or UDP HOST:PORT.
-    #[arg(long, value_name = "SERVER")]
+    /// Also log to syslog: a unix socket path (e.g. /dev/log) or UDP HOST:PORT. [default: none]
+    #[arg(long, value_name = "SERVER", help_heading = "Logging and recording")]
     pub syslog: Option<String>,
 
     /// Use the old BSD syslog format (RFC 3164) instead of RFC 5424.
-    #[arg(long)]
+    #[arg(long, help_heading = "Logging and recording")]
     pub legacy_syslog: bool,
 
     /// Print a symbol per WebSocket frame to standard output.
-    #[arg(long)]
+    #[arg(long, help_heading = "Logging and recording")]
     pub traffic: bool,
 
-    /// Record each session's traffic to FILE.N in noVNC's playback format.
-    #[arg(long, value_name = "FILE")]
+    /// Record each session's traffic to FILE.N in noVNC's playback format. [default: none]
+    #[arg(long, value_name = "FILE", help_heading = "Logging and recording")]
     pub record: Option<PathBuf>,
 
     /// Deprecated Python server variant; accepted, behaves as without it.
-    #[arg(long)]
+    #[arg(long, help_heading = "Compatibility")]
     pub libserver: bool,
 
-    /// Wrap mode (exit, ignore, respawn): not supported, see WRAP_COMMAND.
-    #[arg(long, value_name = "MODE")]
+    /// Refused (exit 2; hidden from --help): password of an encrypted --key. Not supported: decrypt the key instead
+    /// (`openssl pkey -in enc.pem -out key.pem`); a password on the command line is visible in `ps`.
+    #[arg(long, value_name = "PASSWORD", hide = true)]
+    pub key_password: Option<String>,
+
+    /// Refused (exit 2; hidden from --help): wrap mode (exit, ignore, respawn), see WRAP_COMMAND.
+    #[arg(long, value_name = "MODE", hide = true)]
     pub wrap_mode: Option<String>,
 
-    /// Wrap mode (`-- COMMAND ARGS`, which needs rebind.so): not supported.
-    #[arg(last = true, value_name = "WRAP_COMMAND")]
+    /// Refused (exit 2; hidden from --help): wrap mode (`-- COMMAND ARGS`, which needs rebind.so).
+    #[arg(last = true, value_name = "WRAP_COMMAND", hide = true)]
     pub wrap_command: Vec<String>,
-
-    /// Log debug messages too (each HTTP request, TLS and handshake failures).
-    #[arg(short, long)]
-    pub verbose: bool,
 }
 
 /// Shows the options as [`Options`] does, with secrets masked.
