@@ -11,6 +11,7 @@ pub mod origin;
 mod password;
 mod refusal;
 pub mod token;
+pub mod vnc_password;
 
 pub use refusal::Refusal;
 

@@ -9,16 +9,17 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::options::{Merged, OneOrMany, Options};
+use super::RfbPolicy as Policy;
 use super::{Config, Limits};
 use crate::access::auth::AuthPlugin;
 use crate::access::caps::Maximums;
 use crate::access::forwarded::parse_trusted;
 use crate::access::origin::OriginPolicy;
 use crate::access::token::TokenPlugin;
+use crate::access::vnc_password::VncPassword;
 use crate::access::{Gate, Route};
 use crate::addr::{Target, TargetAddr};
 use crate::defaults;
-use crate::session::rfb::{Policy, VncPassword};
 use crate::tls;
 use crate::web::Web;
 

@@ -81,10 +81,8 @@ pub struct Cli {
     #[arg(long, help_heading = "Target")]
     pub require_rfb: bool,
 
-    /// The target VNC server's password (plain text: the first line; or a
-    /// vncpasswd file): the proxy answers VNC Authentication and offers the
-    /// browser no authentication. Needs access control (auth, tokens or
-    /// --verify-client). credential:NAME reads systemd's credential NAME.
+    /// The target VNC server's password file (text or vncpasswd; credential:NAME):
+    /// the proxy answers VNC Authentication, the browser gets none. Needs access control.
     #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub vnc_password_file: Option<PathBuf>,
 
@@ -135,10 +133,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub cafile: Option<PathBuf>,
 
-    /// Write a new self-signed certificate to --cert and its key to --key (the
-    /// same file when --key is not given), with this host's names and
-    /// addresses as subject alternative names, then exit. Existing files are
-    /// never overwritten.
+    /// Write a new self-signed certificate to --cert and its key to --key (or
+    /// --cert), naming this host's names and addresses, then exit; never overwrites.
     #[arg(long, help_heading = "Certificates")]
     pub generate_cert: bool,
 

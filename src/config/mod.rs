@@ -64,7 +64,16 @@ pub struct Config {
     /// Record sessions to `FILE.N` (`--record`).
     pub record: Option<PathBuf>,
     /// VNC checks and password injection (`require-rfb`, `vnc-password-file`).
-    pub rfb: crate::session::rfb::Policy,
+    pub rfb: RfbPolicy,
+}
+
+/// What sessions do with RFB before relaying (the session's `rfb` runs it).
+#[derive(Debug, Clone, Default)]
+pub struct RfbPolicy {
+    /// The target must open with an RFB ProtocolVersion (`require-rfb`).
+    pub require_rfb: bool,
+    /// The target's VNC password, answered by the proxy (`vnc-password-file`).
+    pub password: Option<crate::access::vnc_password::VncPassword>,
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
-use super::auth::VncPassword;
 use super::banner::Version;
+use crate::access::vnc_password::VncPassword;
 
 /// Security type None.
 const NONE: u8 = 1;

@@ -2,11 +2,10 @@
 //! relay. `require-rfb`: the target must open with an RFB ProtocolVersion
 //! (`banner`), which then goes to the client as the target's first bytes.
 //! `vnc-password-file`: the proxy answers the target's VNC Authentication
-//! itself (`auth`: the password and DES; `handshake`: the target's side)
+//! itself (`access::vnc_password`: the password and DES; `handshake`: the target's side)
 //! and offers the browser security type None (`browser`), speaking RFB in
 //! WebSocket frames until the relay takes over (`frames`).
 
-mod auth;
 pub mod banner;
 mod browser;
 mod frames;
@@ -17,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::timeout;
 
-pub use auth::VncPassword;
+pub use crate::config::RfbPolicy as Policy;
 use frames::{Frames, Stop};
 
 use super::relay::ClientWriter;
@@ -26,15 +25,6 @@ use super::Mode;
 
 /// The close reason when the target does not open with an RFB version.
 pub const NOT_VNC: &str = "target is not a VNC server";
-
-/// What sessions do with RFB before relaying.
-#[derive(Debug, Clone, Default)]
-pub struct Policy {
-    /// The target must open with an RFB ProtocolVersion (`require-rfb`).
-    pub require_rfb: bool,
-    /// The target's VNC password, answered by the proxy (`vnc-password-file`).
-    pub password: Option<VncPassword>,
-}
 
 /// How long each side of the handshake may take.
 #[derive(Debug, Clone, Copy)]
