@@ -365,13 +365,24 @@ fn free_port() -> u16 {
 async fn real_x11vnc_behind_the_proxy() {
     let dir = TempDir::new("x11vnc");
     let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
-    let display = format!(":{}", 90 + std::process::id() % 400);
+    let number = 90 + std::process::id() % 400;
+    let display = format!(":{number}");
     let Some(_xvfb) = spawn(
         "Xvfb",
         &[&display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
     ) else {
         panic!("Xvfb is needed: apt-get install xvfb");
     };
+    // x11vnc gives up on a display that is not there yet: wait for Xvfb's socket.
+    let socket = std::path::PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+    let deadline = std::time::Instant::now() + WAIT;
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Xvfb did not start on {display}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let port = free_port();
     let vnc_args = [
         "-display",
