@@ -189,7 +189,7 @@ fn owned(event: Event<'_>) -> OwnedEvent {
 /// ignored); `Err` for a partial group or a bad one.
 fn reference_base64(text: &[u8]) -> Result<Vec<u8>, ()> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(());
     }
     let mut out = Vec::new();
