@@ -31,3 +31,40 @@ mod shutdown;
 pub mod systemd;
 pub mod tls;
 mod web;
+
+/// What the fuzz targets in `fuzz/` need from private modules, and nothing
+/// more; cargo-fuzz builds with `--cfg fuzzing`, so no other build has it.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+
+    pub use crate::http::handshake::accept;
+    pub use crate::session::codec::{
+        base64_decoded_len_max, Base64Decoder, CloseReason, Decoder, Event,
+    };
+    pub use crate::session::Mode;
+
+    /// A request path of `--web` as the relative path opened under the root.
+    pub fn web_path(path: &str) -> Option<PathBuf> {
+        crate::web::decode(path)
+    }
+
+    /// A token plugin's target (`host:port`, `unix_socket:/path`).
+    pub fn token_target(text: &str) -> Result<crate::addr::Target, String> {
+        crate::access::token::parse_target(text)
+    }
+
+    /// The entries of one token file's bytes (bad lines are skipped).
+    pub fn token_file(bytes: &[u8]) -> HashMap<String, crate::addr::Target> {
+        let mut table = HashMap::new();
+        crate::access::token::parse_file(
+            Path::new("fuzz.tokens"),
+            bytes,
+            &mut table,
+            log::Level::Debug,
+        );
+        table
+    }
+}

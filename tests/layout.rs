@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 const ROOTS: &[&str] = &[
-    "src/", "systemd/", "debian/", "man/", "tests/", "scripts/", "bench/",
+    "src/", "systemd/", "debian/", "man/", "tests/", "scripts/", "bench/", "fuzz/",
 ];
 
 /// The fenced block of README's Layout section.

@@ -55,7 +55,7 @@ fn not_found() -> Response<Body> {
 
 /// The request path as a relative path of plain names; `None` for anything
 /// that could leave the root or be read as another host (`..`, `//host`, `\`).
-fn decode(path: &str) -> Option<PathBuf> {
+pub(crate) fn decode(path: &str) -> Option<PathBuf> {
     if path.starts_with("//") {
         return None;
     }

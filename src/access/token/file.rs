@@ -217,7 +217,7 @@ fn read_table(stamp: &Stamp, level: log::Level) -> HashMap<String, TokenTarget> 
 /// Adds the entries of one file to `table`, warning (with file and line)
 /// about each line that is not an entry. A later entry for the same token
 /// wins, as in Python.
-fn parse_file(
+pub(crate) fn parse_file(
     file: &Path,
     bytes: &[u8],
     table: &mut HashMap<String, TokenTarget>,

@@ -17,6 +17,9 @@ mod jwt_ring;
 mod redis;
 mod unix;
 
+#[cfg(fuzzing)]
+pub(crate) use file::parse_file;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -181,7 +184,7 @@ pub fn redact(token: &str) -> String {
 /// Parses a target as the token plugins write it: `host:port` split at the
 /// last colon (so `::1:5900` and `[::1]:5900` are IPv6), or
 /// `unix_socket:/path`. Surrounding whitespace is ignored.
-fn parse_target(text: &str) -> Result<TokenTarget, String> {
+pub(crate) fn parse_target(text: &str) -> Result<TokenTarget, String> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("unix_socket:") {
         if path.is_empty() {
