@@ -7,6 +7,7 @@
 
 mod open;
 mod reply;
+mod walk;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Opens the file a request names, confined beneath the web root. Every open
 //! is `openat2(RESOLVE_BENEATH)` relative to a directory fd of the root taken
-//! once, so no `..`, no symlink leading out (absolute or relative) and no
+//! once (or, where a seccomp filter refuses `openat2`, the same done by hand
+//! in `walk`), so no `..`, no symlink leading out (absolute or relative) and no
 //! rename between a check and the open can reach a file outside the root.
 //! The files the server picks itself (`dir/index.html`, `vnc.html` at `/`)
 //! go through the same open: the check is the open, and the open is what is served.
@@ -9,10 +10,21 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
+
+/// ENOSYS or EPERM: the call itself is refused (seccomp, old kernel).
+fn unavailable(e: &io::Error) -> bool {
+    let code = e.raw_os_error();
+    code == Some(Errno::ENOSYS as i32) || code == Some(Errno::EPERM as i32)
+}
+
+/// Set once `openat2` answered ENOSYS or EPERM (a seccomp filter that does
+/// not know it): from then on every open walks the path (`walk`).
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// The web root as an `O_PATH` directory fd that every open is relative to.
 #[derive(Debug)]
@@ -29,14 +41,13 @@ pub struct Opened {
 }
 
 impl Root {
-    /// Opens `dir` (canonical) and checks that `openat2` works here, so a
-    /// kernel without it (Linux < 5.6, or a seccomp filter) fails at start
-    /// rather than on every request.
+    /// Opens `dir` (canonical) and checks that an open beneath it works, so
+    /// a problem shows at start rather than on every request.
     pub fn open(dir: &Path) -> io::Result<Root> {
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let root = Root(nix::fcntl::open(dir, flags, Mode::empty())?);
         root.open_beneath(Path::new(""))
-            .map_err(|e| io::Error::new(e.kind(), format!("openat2 beneath the web root: {e}")))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("open beneath the web root: {e}")))?;
         Ok(root)
     }
 
@@ -88,6 +99,21 @@ impl Root {
     /// FIFO in the root cannot hang the open (it is then refused as not a
     /// regular file); no magic links (`/proc/self/fd/N`).
     fn open_beneath(&self, relative: &Path) -> io::Result<File> {
+        if NO_OPENAT2.load(Ordering::Relaxed) {
+            return super::walk::open_beneath(&self.0, relative);
+        }
+        match self.openat2(relative) {
+            Err(e) if unavailable(&e) => {
+                if !NO_OPENAT2.swap(true, Ordering::Relaxed) {
+                    log::info!("openat2 is not available here ({e}): confining the web root by walking each path");
+                }
+                super::walk::open_beneath(&self.0, relative)
+            }
+            other => other,
+        }
+    }
+
+    fn openat2(&self, relative: &Path) -> io::Result<File> {
         let how = OpenHow::new()
             .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
