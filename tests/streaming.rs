@@ -35,62 +35,9 @@ fn frame_claiming(b0: u8, payload: &[u8], len: u64) -> Vec<u8> {
     f
 }
 
-/// Completes the upgrade on a raw socket, offering `protocol` if any.
+/// Completes the upgrade at /websockify on a raw socket, offering `protocol`.
 async fn upgrade(addr: std::net::SocketAddr, protocol: Option<&str>) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    s.set_nodelay(true).expect("nodelay");
-    let offer = protocol.map_or(String::new(), |p| {
-        format!("Sec-WebSocket-Protocol: {p}\r\n")
-    });
-    let head = format!(
-        "GET /websockify HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n{offer}\r\n"
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    let mut got = Vec::new();
-    while !got.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        timeout(WAIT, s.read_exact(&mut b))
-            .await
-            .expect("101")
-            .expect("read");
-        got.push(b[0]);
-    }
-    assert!(
-        got.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
-    s
-}
-
-/// Reads one server frame: (opcode, payload).
-async fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut h = [0u8; 2];
-    timeout(WAIT, s.read_exact(&mut h))
-        .await
-        .expect("frame")
-        .expect("read");
-    let len = match h[1] & 0x7F {
-        126 => {
-            let mut l = [0u8; 2];
-            s.read_exact(&mut l).await.expect("len16");
-            u16::from_be_bytes(l) as usize
-        }
-        127 => {
-            let mut l = [0u8; 8];
-            s.read_exact(&mut l).await.expect("len64");
-            u64::from_be_bytes(l) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    timeout(WAIT, s.read_exact(&mut payload))
-        .await
-        .expect("payload")
-        .expect("read");
-    (h[0] & 0x0F, payload)
+    raw_upgrade(addr, "/websockify", protocol).await
 }
 
 /// Data frames until `want` payload bytes came, and whether a pong with

@@ -11,7 +11,6 @@ use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-use tokio::time::timeout;
 
 const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 /// `x11vnc -storepasswd password FILE` writes these 8 bytes.
@@ -101,48 +100,7 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 
 /// Upgrades a raw socket at `path` (subprotocol `binary`).
 async fn upgrade(addr: std::net::SocketAddr, path: &str) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n"
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    while !got.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        timeout(WAIT, s.read_exact(&mut b))
-            .await
-            .expect("101")
-            .unwrap();
-        got.push(b[0]);
-    }
-    assert!(
-        got.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
-    s
-}
-
-/// One server frame (short payloads only): (opcode, payload).
-async fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut h = [0u8; 2];
-    timeout(WAIT, s.read_exact(&mut h))
-        .await
-        .expect("frame")
-        .expect("read");
-    let len = match h[1] & 0x7F {
-        126 => {
-            let mut l = [0u8; 2];
-            s.read_exact(&mut l).await.unwrap();
-            u16::from_be_bytes(l) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    s.read_exact(&mut payload).await.unwrap();
-    (h[0] & 0x0F, payload)
+    raw_upgrade(addr, path, Some("binary")).await
 }
 
 /// The next binary frame's payload.

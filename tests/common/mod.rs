@@ -461,3 +461,62 @@ where
         }
     }
 }
+
+/// Completes a WebSocket upgrade at `path` on a raw socket (no client
+/// library, so tests can write any bytes), offering `protocol` if any.
+pub async fn raw_upgrade(addr: SocketAddr, path: &str, protocol: Option<&str>) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let offer = protocol.map_or(String::new(), |p| {
+        format!("Sec-WebSocket-Protocol: {p}\r\n")
+    });
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{offer}\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut got = Vec::new();
+    while !got.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        tokio::time::timeout(WAIT, s.read_exact(&mut b))
+            .await
+            .expect("101")
+            .expect("read");
+        got.push(b[0]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    s
+}
+
+/// Reads one server frame from a raw socket: (opcode, payload).
+pub async fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    tokio::time::timeout(WAIT, s.read_exact(&mut h))
+        .await
+        .expect("frame")
+        .expect("read");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).await.expect("len16");
+            u16::from_be_bytes(l) as usize
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).await.expect("len64");
+            u64::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    tokio::time::timeout(WAIT, s.read_exact(&mut payload))
+        .await
+        .expect("payload")
+        .expect("read");
+    (h[0] & 0x0F, payload)
+}
