@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod addr;
+mod atomic_file;
 pub mod config;
 pub mod conn;
 pub mod ctl;

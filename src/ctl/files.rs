@@ -2,13 +2,12 @@
 //! the target, fsynced, then renamed over it (or linked, when an existing
 //! file must not be replaced), with the mode (and group) it is created with.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context, Result};
+
+pub use crate::atomic_file::parent;
+use crate::atomic_file::{create_temp, sync_dir, temp_name, write_synced, RemoveOnDrop};
 
 /// The group the services run as (sysusers makes it at installation).
 pub const SERVICE_GROUP: &str = "websockify";
@@ -30,43 +29,34 @@ pub fn write(
     gid: Option<u32>,
     existing: Existing,
 ) -> Result<()> {
-    let dir = parent(path);
     let tmp = temp_name(path);
-    let result = write_temp(&tmp, data, mode, gid).and_then(|()| match existing {
+    let _guard = RemoveOnDrop(&tmp);
+    write_temp(&tmp, data, mode, gid)?;
+    match existing {
         Existing::Replace => std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display())),
+            .with_context(|| format!("cannot replace {}", path.display()))?,
         Existing::Refuse => std::fs::hard_link(&tmp, path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 anyhow!("{}: exists; refusing to overwrite it", path.display())
             } else {
                 anyhow!("cannot create {}: {e}", path.display())
             }
-        }),
-    });
-    let _ = std::fs::remove_file(&tmp);
-    result?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", dir.display()))
+        })?,
+    }
+    sync_dir(parent(path))
 }
 
 fn write_temp(tmp: &Path, data: &[u8], mode: u32, gid: Option<u32>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let file = create_temp(tmp, mode)?;
     if let Some(gid) = gid {
         std::os::unix::fs::fchown(&file, None, Some(gid))
             .with_context(|| format!("cannot give {} group {gid}", tmp.display()))?;
     }
     // The umask may have taken bits away; the mode is what was asked.
     file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .and_then(|()| file.write_all(data))
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))
+        .with_context(|| format!("cannot set the mode of {}", tmp.display()))?;
+    write_synced(file, tmp, data)
 }
 
 /// The group id of [`SERVICE_GROUP`], if that group exists.
@@ -118,22 +108,4 @@ pub fn aside_name(path: &Path) -> PathBuf {
         candidate = PathBuf::from(format!("{base}-{n}"));
     }
     candidate
-}
-
-/// The directory a file is in (`.` for a bare name).
-pub fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// `.NAME.tmp-PID-NANOS` beside `path`.
-fn temp_name(path: &Path) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    parent(path).join(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
 }

@@ -16,16 +16,15 @@
 //! [`replace`] (`websockifyctl cert renew`) is the explicit way to overwrite:
 //! the same temporary files, renamed over the old ones.
 
-use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::atomic_file::{create_temp, parent, sync_dir, temp_name, write_synced, RemoveOnDrop};
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
@@ -200,13 +199,6 @@ fn make(names: &[(String, SanType)]) -> Result<(String, String)> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 /// Writes `data` to a new file `path` with `mode` (less the umask), never
 /// replacing an existing one: temp file in the same directory, fsync, link.
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
@@ -222,11 +214,7 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         }
     })?;
     drop(guard);
-    // The directory entry itself must survive a crash too.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", dir.display()))?;
-    Ok(())
+    sync_dir(dir)
 }
 
 /// Writes `data` to `path` in place of what is there: temp file, fsync,
@@ -244,21 +232,14 @@ fn write_over(path: &Path, data: &[u8], mode: u32, like: Option<&std::fs::Metada
     let _guard = RemoveOnDrop(&tmp);
     write_temp(&tmp, data, mode, like)?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", dir.display()))
+    sync_dir(dir)
 }
 
 /// Creates `tmp` (never existing) with `mode`, or `like`'s owner and mode,
 /// and writes and fsyncs `data`.
 fn write_temp(tmp: &Path, data: &[u8], mode: u32, like: Option<&std::fs::Metadata>) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let file = create_temp(tmp, mode)?;
     if let Some(old) = like {
         // Owner first: chown clears no bits here, and the mode is never wider.
         std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()))
@@ -267,29 +248,7 @@ fn write_temp(tmp: &Path, data: &[u8], mode: u32, like: Option<&std::fs::Metadat
             })
             .with_context(|| format!("cannot give {} the old file's owner", tmp.display()))?;
     }
-    file.write_all(data)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))
-}
-
-/// `.NAME.tmp-PID-NANOS` beside `path`.
-fn temp_name(path: &Path) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mut name = OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".tmp-{}-{nanos}", std::process::id()));
-    parent(path).join(name)
-}
-
-struct RemoveOnDrop<'a>(&'a Path);
-
-impl Drop for RemoveOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0);
-    }
+    write_synced(file, tmp, data)
 }
 
 fn host_name() -> Option<String> {
@@ -359,6 +318,7 @@ fn usable(ip: &IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
     use std::process::Command;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
