@@ -164,7 +164,7 @@ async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
     let key_path = dir.write("target.key", &key);
     let server =
         websockify::tls::server_config(&cert_path, Some(&key_path), &Default::default()).unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let acceptor = tokio_rustls::TlsAcceptor::from(server.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {

@@ -246,7 +246,7 @@ fn target(m: &Merged) -> Result<Target> {
     }
 }
 
-fn tls(m: &Merged) -> Result<Option<Arc<rustls::ServerConfig>>> {
+fn tls(m: &Merged) -> Result<Option<tls::Server>> {
     let o: &Options = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let cert = o
@@ -271,9 +271,9 @@ fn tls(m: &Merged) -> Result<Option<Arc<rustls::ServerConfig>>> {
         bail!("{}: `verify-client` needs `cert`", at("verify-client"));
     }
     match (&cert, &key) {
-        (Some(cert), key) => Ok(Some(Arc::new(
+        (Some(cert), key) => Ok(Some(
             tls::server_config(cert, key.as_deref(), &profile).with_context(|| at("cert"))?,
-        ))),
+        )),
         (None, Some(_)) => bail!("{}: `key` needs `cert`", at("key")),
         (None, None) if o.ssl_only == Some(true) => {
             bail!("{}: `ssl-only` needs `cert`", at("ssl-only"))

@@ -86,7 +86,9 @@ where
         Err(_) => return log::info!("{peer}: sent nothing within {limit:?}; closed"),
     };
     match (&config.tls, looks_like_tls(first)) {
-        (Some(tls), true) => serve_tls(stream, peer, TlsAcceptor::from(tls.clone()), ctx).await,
+        (Some(tls), true) => {
+            serve_tls(stream, peer, TlsAcceptor::from(tls.config.clone()), ctx).await
+        }
         (None, true) => log::info!("{peer}: TLS connection refused: no --cert configured"),
         (_, false) if config.ssl_only => {
             log::info!("{peer}: plain connection refused: --ssl-only is set")

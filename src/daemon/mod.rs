@@ -3,6 +3,7 @@
 //! (`serve`), reload on SIGHUP (`reload`), Python's server-lifetime
 //! options (`lifetime`), and `--check`'s look at the target (`check`).
 
+mod certs;
 mod check;
 mod control;
 mod health;

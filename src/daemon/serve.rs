@@ -41,6 +41,7 @@ pub(super) async fn serve(
     for socket in control {
         super::control::start(socket)?;
     }
+    tokio::spawn(super::certs::keep_current(config_rx.clone()));
     tokio::spawn(notify::watchdog());
     tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
     notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));

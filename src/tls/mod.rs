@@ -1,18 +1,26 @@
 //! TLS server settings from PEM files, with rustls (TLS 1.2 and 1.3 only),
 //! and Python websockify's `--ssl-version` / `--ssl-ciphers` mapped onto them.
 //!
-//! `cert` makes the self-signed certificate of `--generate-cert` and the package.
+//! `cert` makes the self-signed certificate of `--generate-cert` and the package;
+//! the certificate a listener presents lives in a `resolver::Certs` that
+//! `files` (changed `cert`/`key` files) replaces while the daemon serves.
 
 pub mod cert;
+pub mod files;
+pub mod pem;
+pub mod resolver;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{CipherSuite, SupportedProtocolVersion};
+use rustls::server::{ServerConfig, WantsServerCert};
+use rustls::{CipherSuite, ConfigBuilder, SupportedProtocolVersion};
+
+use files::CertFiles;
+use pem::load_certs;
+use resolver::Certs;
 
 /// OpenSSL's names for the suites rustls offers, so Python users' cipher
 /// lists keep working; IANA names (`TLS_ECDHE_RSA_WITH_...`) work too.
@@ -120,42 +128,76 @@ impl Profile {
     }
 }
 
-/// Builds the server config from `cert` (a chain, possibly followed by the key,
-/// as `openssl req -keyout x.pem -out x.pem` writes it) and an optional `key` file.
-pub fn server_config(
-    cert: &Path,
-    key: Option<&Path>,
-    profile: &Profile,
-) -> Result<rustls::ServerConfig> {
-    let certs = load_certs(cert)?;
-    let key = load_key(key.unwrap_or(cert))?;
+/// A TLS listener's settings and where its certificate comes from.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// What `TlsAcceptor` takes; its certificate resolver is `certs`.
+    pub config: Arc<ServerConfig>,
+    /// The certificate new handshakes get.
+    pub certs: Arc<Certs>,
+    /// What keeps `certs` current.
+    pub source: Arc<Source>,
+}
+
+/// Where the certificate comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// `cert`/`key` files, polled for changes.
+    Files(CertFiles),
+}
+
+impl Server {
+    /// Keeps the certificate current until the future is dropped: polls the
+    /// files. The daemon runs one per configuration and drops it on reload.
+    pub async fn keep_current(&self) {
+        match &*self.source {
+            Source::Files(files) => files.watch(&self.certs).await,
+        }
+    }
+}
+
+/// Builds the server settings from `cert` (a chain, possibly followed by the
+/// key, as `openssl req -keyout x.pem -out x.pem` writes it) and an optional
+/// `key` file.
+pub fn server_config(cert: &Path, key: Option<&Path>, profile: &Profile) -> Result<Server> {
     let provider = Arc::new(profile.provider()?);
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+    let (files, first) = CertFiles::open(cert, key, provider.clone())?;
+    let certs = Arc::new(Certs::new(first));
+    let config = builder(profile, provider)?.with_cert_resolver(certs.clone());
+    Ok(Server {
+        config: Arc::new(config),
+        certs,
+        source: Arc::new(Source::Files(files)),
+    })
+}
+
+/// Versions, suites and client certificates from the profile.
+fn builder(
+    profile: &Profile,
+    provider: Arc<CryptoProvider>,
+) -> Result<ConfigBuilder<ServerConfig, WantsServerCert>> {
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(profile.versions()?)
         .context("no cipher suite left for these TLS versions")?;
-    let builder = if profile.verify_client {
-        let roots = match &profile.client_ca {
-            Some(path) => roots_from(path)?,
-            None => {
-                log::warn!(
-                    "verify-client without cafile: any client certificate from a CA this \
-                     system trusts is accepted, and that includes every public CA; set cafile \
-                     to the CA that issues your client certificates"
-                );
-                system_roots()?
-            }
-        };
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .context("client certificate verifier")?;
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
+    if !profile.verify_client {
+        return Ok(builder.with_no_client_auth());
+    }
+    let roots = match &profile.client_ca {
+        Some(path) => roots_from(path)?,
+        None => {
+            log::warn!(
+                "verify-client without cafile: any client certificate from a CA this \
+                 system trusts is accepted, and that includes every public CA; set cafile \
+                 to the CA that issues your client certificates"
+            );
+            system_roots()?
+        }
     };
-    builder
-        .with_single_cert(certs, key)
-        .with_context(|| format!("certificate {} does not match its key", cert.display()))
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .context("client certificate verifier")?;
+    Ok(builder.with_client_cert_verifier(verifier))
 }
 
 /// Settings for `--ssl-target`: the system's CAs (`SSL_CERT_FILE` or
@@ -186,31 +228,6 @@ fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
             .with_context(|| format!("{}: not a usable CA certificate", path.display()))?;
     }
     Ok(roots)
-}
-
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow!("{}: bad PEM certificate: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(anyhow!("{}: no PEM certificate found", path.display()));
-    }
-    Ok(certs)
-}
-
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    let pem = read(path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        anyhow!(
-            "{}: no usable PEM private key ({e}); give it with --key",
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]

@@ -406,11 +406,34 @@ pub async fn tls_connect(
     addr: SocketAddr,
     cert_der: &[u8],
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    tls_connect_as(addr, "localhost", &[cert_der]).await
+}
+
+/// The certificate (DER) `addr` presents for `name`, verified against the
+/// `roots` (DER) only.
+pub async fn served_cert(
+    addr: SocketAddr,
+    name: &str,
+    roots: &[&[u8]],
+) -> std::io::Result<Vec<u8>> {
+    let tls = tls_connect_as(addr, name, roots).await?;
+    let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+    Ok(leaf.expect("a verified server sent a certificate").to_vec())
+}
+
+/// A TLS connection to `addr` for the server name `name`, trusting only `roots`.
+pub async fn tls_connect_as(
+    addr: SocketAddr,
+    name: &str,
+    roots_der: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     use rustls::pki_types::{CertificateDer, ServerName};
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(cert_der.to_vec()))
-        .expect("add root");
+    for der in roots_der {
+        roots
+            .add(CertificateDer::from(der.to_vec()))
+            .expect("add root");
+    }
     let provider = rustls::crypto::ring::default_provider();
     let config = rustls::ClientConfig::builder_with_provider(provider.into())
         .with_safe_default_protocol_versions()
@@ -419,7 +442,7 @@ pub async fn tls_connect(
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").unwrap();
+    let name = ServerName::try_from(name.to_owned()).unwrap();
     timeout_io(connector.connect(name, tcp)).await
 }
 
