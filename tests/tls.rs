@@ -87,7 +87,7 @@ fn missing_or_bad_cert_is_a_startup_error_naming_the_file() {
     let (ok, err) = run_to_exit(&["--ssl-only", "0", "localhost:5901"]);
     assert!(!ok);
     assert!(
-        err.contains("ssl-only") && err.contains("needs `cert`"),
+        err.contains("ssl-only") && err.contains("needs `cert` or `acme-domain`"),
         "{err}"
     );
 }

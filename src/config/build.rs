@@ -267,8 +267,16 @@ fn tls(m: &Merged) -> Result<Option<tls::Server>> {
         verify_client: o.verify_client == Some(true),
         client_ca: o.cafile.clone(),
     };
+    if let Some(acme) = super::acme::settings(m)? {
+        return Ok(Some(
+            tls::acme_config(acme, &profile).with_context(|| at("acme-domain"))?,
+        ));
+    }
     if profile.verify_client && cert.is_none() {
-        bail!("{}: `verify-client` needs `cert`", at("verify-client"));
+        bail!(
+            "{}: `verify-client` needs `cert` or `acme-domain`",
+            at("verify-client")
+        );
     }
     match (&cert, &key) {
         (Some(cert), key) => Ok(Some(
@@ -276,7 +284,10 @@ fn tls(m: &Merged) -> Result<Option<tls::Server>> {
         )),
         (None, Some(_)) => bail!("{}: `key` needs `cert`", at("key")),
         (None, None) if o.ssl_only == Some(true) => {
-            bail!("{}: `ssl-only` needs `cert`", at("ssl-only"))
+            bail!(
+                "{}: `ssl-only` needs `cert` or `acme-domain`",
+                at("ssl-only")
+            )
         }
         (None, None) => Ok(None),
     }

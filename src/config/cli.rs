@@ -133,6 +133,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub cafile: Option<PathBuf>,
 
+    /// The --acme-* options (cli_acme.rs).
+    #[command(flatten)]
+    pub acme: crate::config::cli_acme::AcmeArgs,
     /// Write a new self-signed certificate to --cert and its key to --key (or
     /// --cert), naming this host's names and addresses, then exit; never overwrites.
     #[arg(long, help_heading = "Certificates")]
@@ -300,7 +303,6 @@ pub struct Cli {
     pub wrap_command: Vec<String>,
 }
 
-/// Shows the options as [`Options`] does, with secrets masked.
 impl std::fmt::Debug for Cli {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cli")
@@ -315,8 +317,7 @@ impl std::fmt::Debug for Cli {
 impl Cli {
     /// The options given on the command line (flags only count when present).
     pub fn options(&self) -> Options {
-        // With --inetd there is no listen argument: Python takes the one
-        // positional argument as the target.
+        // With --inetd Python takes the one positional argument as the target.
         let (listen, target) = match (self.inetd, &self.listen, &self.target) {
             (true, Some(only), None) => (None, Some(only.clone())),
             _ => (self.listen.clone(), self.target.clone()),
@@ -393,7 +394,7 @@ impl Cli {
             record: self.record.clone(),
             libserver: self.libserver.then_some(true),
             wrap_mode: self.wrap_mode.clone(),
-            ..Options::default()
+            ..self.acme.options()
         }
     }
 }

@@ -7,8 +7,10 @@
 //! found here, before any socket is bound, with an error naming where the
 //! value came from (`FILE:LINE: key` or `command line: key`) and what is wrong.
 
+mod acme;
 mod build;
 pub mod cli;
+pub mod cli_acme;
 pub mod options;
 mod settings;
 

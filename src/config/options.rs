@@ -102,6 +102,18 @@ options! {
     verify_client: bool => "verify-client",
     /// CA bundle for client certificates.
     cafile: PathBuf => "cafile",
+    /// Names to get an ACME certificate for (instead of `cert`/`key`).
+    acme_domain: OneOrMany => "acme-domain",
+    /// Contact address of the ACME account.
+    acme_email: String => "acme-email",
+    /// ACME directory URL (default: Let's Encrypt).
+    acme_directory: String => "acme-directory",
+    /// CAs (PEM) to trust for the ACME server itself.
+    acme_ca: PathBuf => "acme-ca",
+    /// Where the ACME account and certificates are kept.
+    acme_state: PathBuf => "acme-state",
+    /// Plain listener answering HTTP-01 challenges.
+    acme_http_listen: String => "acme-http-listen",
     /// Connect to the target over TLS.
     ssl_target: bool => "ssl-target",
     /// Close sessions whose target does not open with an RFB version.

@@ -11,6 +11,8 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
+use crate::tls::resolver::ACME_TLS_ALPN;
+
 use crate::access::ConnInfo;
 use crate::http;
 use crate::listen::Peer;
@@ -112,6 +114,10 @@ where
     let limit = ctx.config.limits.handshake_timeout;
     match timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) => {
+            if tls_stream.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
+                // A CA validating TLS-ALPN-01: the handshake was the answer.
+                return log::info!("{peer}: ACME TLS-ALPN-01 validation handshake");
+            }
             let client_cn = tls_stream
                 .get_ref()
                 .1

@@ -65,16 +65,40 @@ pub async fn watchdog() {
     }
 }
 
-/// Keeps `STATUS=` up to date with the number of live sessions.
+/// Keeps `STATUS=` up to date with the number of live sessions, and with
+/// the ACME certificate's expiry and last error when `acme-domain` is set.
 pub async fn track_sessions(
     mut sessions: watch::Receiver<crate::session::SessionCount>,
-    config: watch::Receiver<Arc<Config>>,
+    mut config: watch::Receiver<Arc<Config>>,
 ) {
+    let mut acme = acme_status(&config);
     loop {
-        if sessions.changed().await.is_err() {
-            return std::future::pending().await;
+        tokio::select! {
+            changed = sessions.changed() => if changed.is_err() {
+                return std::future::pending().await;
+            },
+            Ok(()) = config.changed() => acme = acme_status(&config),
+            Some(()) = changed(&mut acme) => {}
         }
         let n = sessions.borrow_and_update().live;
-        status(&status_line(n, &config.borrow().gate.route));
+        let mut line = status_line(n, &config.borrow().gate.route);
+        if let Some(acme) = &acme {
+            line = format!("{line}; {}", *acme.borrow());
+        }
+        status(&line);
+    }
+}
+
+type AcmeStatus = watch::Receiver<crate::tls::acme::Status>;
+
+fn acme_status(config: &watch::Receiver<Arc<Config>>) -> Option<AcmeStatus> {
+    config.borrow().tls.as_ref().and_then(|t| t.acme_status())
+}
+
+/// When the ACME status changes; never without ACME.
+async fn changed(acme: &mut Option<AcmeStatus>) -> Option<()> {
+    match acme {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
     }
 }

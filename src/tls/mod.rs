@@ -3,8 +3,10 @@
 //!
 //! `cert` makes the self-signed certificate of `--generate-cert` and the package;
 //! the certificate a listener presents lives in a `resolver::Certs` that
-//! `files` (changed `cert`/`key` files) replaces while the daemon serves.
+//! `files` (changed `cert`/`key` files) or `acme` (certificates from an ACME
+//! CA) replaces while the daemon serves.
 
+pub mod acme;
 pub mod cert;
 pub mod files;
 pub mod pem;
@@ -18,6 +20,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::{ServerConfig, WantsServerCert};
 use rustls::{CipherSuite, ConfigBuilder, SupportedProtocolVersion};
 
+use acme::Acme;
 use files::CertFiles;
 use pem::load_certs;
 use resolver::Certs;
@@ -144,16 +147,48 @@ pub struct Server {
 pub enum Source {
     /// `cert`/`key` files, polled for changes.
     Files(CertFiles),
+    /// An ACME CA (`acme-domain`).
+    Acme(Acme),
 }
 
 impl Server {
     /// Keeps the certificate current until the future is dropped: polls the
-    /// files. The daemon runs one per configuration and drops it on reload.
+    /// files, or orders and renews. The daemon runs one per configuration
+    /// and drops it on reload.
     pub async fn keep_current(&self) {
         match &*self.source {
             Source::Files(files) => files.watch(&self.certs).await,
+            Source::Acme(acme) => acme.run(&self.certs).await,
         }
     }
+
+    /// ACME's state, for `STATUS=` (`None` with certificate files).
+    pub fn acme_status(&self) -> Option<tokio::sync::watch::Receiver<acme::Status>> {
+        match &*self.source {
+            Source::Files(_) => None,
+            Source::Acme(acme) => Some(acme.status()),
+        }
+    }
+}
+
+/// The server settings for `acme-domain`: the last or a temporary
+/// certificate now, the CA's once `keep_current` got it. Without
+/// `acme-http-listen` the listener also speaks `acme-tls/1` (TLS-ALPN-01).
+pub fn acme_config(settings: acme::Settings, profile: &Profile) -> Result<Server> {
+    let provider = Arc::new(profile.provider()?);
+    let alpn = settings.http_listen.is_none();
+    let (acme, first) = Acme::open(settings, provider.clone())?;
+    let certs = Arc::new(Certs::new(first));
+    let mut config = builder(profile, provider)?.with_cert_resolver(certs.clone());
+    if alpn {
+        // http/1.1 first: ordinary clients that offer ALPN get it.
+        config.alpn_protocols = vec![b"http/1.1".to_vec(), resolver::ACME_TLS_ALPN.to_vec()];
+    }
+    Ok(Server {
+        config: Arc::new(config),
+        certs,
+        source: Arc::new(Source::Acme(acme)),
+    })
 }
 
 /// Builds the server settings from `cert` (a chain, possibly followed by the
@@ -210,7 +245,7 @@ pub fn client_config() -> Result<rustls::ClientConfig> {
         .with_no_client_auth())
 }
 
-fn system_roots() -> Result<rustls::RootCertStore> {
+pub(crate) fn system_roots() -> Result<rustls::RootCertStore> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -220,7 +255,7 @@ fn system_roots() -> Result<rustls::RootCertStore> {
     Ok(roots)
 }
 
-fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
+pub(crate) fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(path)? {
         roots
