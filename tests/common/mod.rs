@@ -456,8 +456,15 @@ async fn timeout_io<T>(
 
 /// A wss:// WebSocket client trusting only `cert_der`.
 pub async fn wss_connect(addr: SocketAddr, cert_der: &[u8]) -> WssStream {
-    let tls = tls_connect(addr, cert_der).await.expect("TLS handshake");
-    let req = format!("wss://localhost:{}/websockify", addr.port())
+    wss_connect_as(addr, "localhost", &[cert_der]).await
+}
+
+/// A wss:// WebSocket client for the server name `name`, trusting only `roots`.
+pub async fn wss_connect_as(addr: SocketAddr, name: &str, roots: &[&[u8]]) -> WssStream {
+    let tls = tls_connect_as(addr, name, roots)
+        .await
+        .expect("TLS handshake");
+    let req = format!("wss://{name}:{}/websockify", addr.port())
         .into_client_request()
         .unwrap();
     let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))

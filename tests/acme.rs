@@ -1,0 +1,339 @@
+//! Built-in ACME against Debian's pebble on loopback, validating for real
+//! (tests/acme/pebble.rs): a certificate by TLS-ALPN-01 and by HTTP-01 that
+//! a client trusting only pebble's root accepts for the name, with a
+//! WebSocket session over it; renewal of short-lived certificates under a
+//! streaming session; the CA down or refusing (the temporary certificate
+//! stays, the error is logged, the order retried); conf errors.
+
+mod common;
+#[path = "acme/pebble.rs"]
+mod pebble;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use pebble::{free_port, Pebble, Setup};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+const NAME: &str = "vnc.example.test";
+
+fn daemon(pebble: &Pebble, setup: &Setup, state: &TempDir, extra: &[&str]) -> Proxy {
+    let dir = pebble.directory();
+    let ca = pebble.ca();
+    let listen = format!("127.0.0.1:{}", setup.tls_port);
+    let target = blocking(|| tokio::runtime::Handle::current().block_on(echo_target()));
+    let mut args = vec![
+        "--acme-domain",
+        NAME,
+        "--acme-email",
+        "admin@example.test",
+        "--acme-directory",
+        &dir,
+        "--acme-ca",
+        ca.to_str().unwrap(),
+        "--acme-state",
+        state.arg(),
+    ];
+    args.extend_from_slice(extra);
+    let target = target.to_string();
+    args.extend_from_slice(&[&listen, &target]);
+    Proxy::start(&args)
+}
+
+/// The daemon got its certificate: a client trusting only pebble's root
+/// verifies it for the name, a WebSocket session works over it, and the
+/// state files are private.
+async fn check_issued(proxy: &mut Proxy, pebble: &Pebble, state: &TempDir) -> Vec<u8> {
+    let line = proxy.wait_for_log("ACME: new certificate for");
+    assert!(line.contains(NAME), "{line}");
+    let root = pebble.root().await;
+    let served = served_cert(proxy.addr(), NAME, &[&root])
+        .await
+        .expect("the served chain verifies against pebble's root for the name");
+    let mut wss = wss_connect_as(proxy.addr(), NAME, &[&root]).await;
+    echo_once(&mut wss, b"over an ACME certificate").await;
+    for file in ["account.json", "cert.pem", "key.pem"] {
+        let mode = std::fs::metadata(state.path().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    served
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 3600,
+    };
+    let pebble = Pebble::start(&setup);
+    let state = TempDir::new("acme-alpn");
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    check_issued(&mut proxy, &pebble, &state).await;
+    assert!(proxy
+        .log()
+        .iter()
+        .any(|l| l.contains("ACME TLS-ALPN-01 validation handshake")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_01_on_acme_http_listen_gets_a_trusted_certificate() {
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 3600,
+    };
+    let pebble = Pebble::start(&setup);
+    let state = TempDir::new("acme-http");
+    let http = format!("127.0.0.1:{}", setup.http_port);
+    let mut proxy = daemon(&pebble, &setup, &state, &["--acme-http-listen", &http]);
+    proxy.wait_for_log("answering HTTP-01 challenges");
+    check_issued(&mut proxy, &pebble, &state).await;
+    assert!(!proxy
+        .log()
+        .iter()
+        .any(|l| l.contains("TLS-ALPN-01 validation handshake")));
+}
+
+async fn send_all(wss: &mut WssStream, data: &[u8]) {
+    for chunk in data.chunks(1 << 16) {
+        wss.feed(Message::binary(chunk.to_vec())).await.unwrap();
+    }
+    wss.flush().await.unwrap();
+}
+
+async fn receive(wss: &mut WssStream, len: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < len {
+        match timeout(WAIT, wss.next()).await.expect("echo timed out") {
+            Some(Ok(Message::Binary(b))) => got.extend_from_slice(&b),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renewal_keeps_a_session_streaming_and_new_handshakes_get_the_new_serial() {
+    // 15 s certificates: renewed 10 to 10.75 s after issue.
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 15,
+    };
+    let pebble = Pebble::start(&setup);
+    let state = TempDir::new("acme-renew");
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let first = check_issued(&mut proxy, &pebble, &state).await;
+    let root = pebble.root().await;
+
+    let data = pattern(8 << 20, 99);
+    let (head, tail) = data.split_at(data.len() / 2);
+    let mut wss = wss_connect_as(proxy.addr(), NAME, &[&root]).await;
+    send_all(&mut wss, head).await;
+    let mut got = receive(&mut wss, head.len()).await;
+
+    let line = proxy.wait_for_log("ACME: new certificate for");
+    eprintln!("renewed: {line}");
+    let deadline = Instant::now() + WAIT;
+    let second = loop {
+        let served = served_cert(proxy.addr(), NAME, &[&root]).await.unwrap();
+        if served != first {
+            break served;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate is not served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(serial(&first), serial(&second));
+    assert!(
+        line.contains(&serial(&second)),
+        "{line} vs {}",
+        serial(&second)
+    );
+
+    send_all(&mut wss, tail).await;
+    got.extend(receive(&mut wss, tail.len()).await);
+    assert_eq!(sha256(&got), sha256(&data), "the session's bytes changed");
+}
+
+/// The serial number in the log's spelling (lower-case hex).
+fn serial(der: &[u8]) -> String {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    cert.raw_serial_as_string().replace(':', "")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ca_down_then_up_the_temporary_certificate_serves_until_a_retry_succeeds() {
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 3600,
+    };
+    let mut pebble = Pebble::start(&setup);
+    pebble.stop();
+    let state = TempDir::new("acme-down");
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let line = proxy.wait_for_log("ACME: no certificate for");
+    assert!(
+        line.contains("still serving the previous one") && line.contains("next try in 10s"),
+        "{line}"
+    );
+    // TLS keeps working with the temporary self-signed certificate.
+    let temporary = any_served_cert(proxy.addr()).await;
+    let mut wss = wss_connect_as(proxy.addr(), NAME, &[&temporary]).await;
+    echo_once(&mut wss, b"on the temporary certificate").await;
+    let line = proxy.wait_for_log("ACME: no certificate for");
+    assert!(line.contains("next try in 20s"), "{line}");
+    pebble.resume();
+    check_issued(&mut proxy, &pebble, &state).await;
+    echo_once(&mut wss, b"the early session went on").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_validation_is_logged_and_the_certificate_kept() {
+    // pebble validates on a port where nobody answers.
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 3600,
+    };
+    let refusing = Setup {
+        tls_port: free_port(),
+        ..setup
+    };
+    let pebble = Pebble::start(&refusing);
+    let state = TempDir::new("acme-refused");
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let line = proxy.wait_for_log("ACME: no certificate for");
+    // pebble's reason reaches the log.
+    assert!(
+        line.contains("tls-alpn-01") && line.contains("acme:error:unauthorized"),
+        "{line}"
+    );
+    let root = pebble.root().await;
+    assert!(served_cert(proxy.addr(), NAME, &[&root]).await.is_err());
+    let temporary = any_served_cert(proxy.addr()).await;
+    let mut wss = wss_connect_as(proxy.addr(), NAME, &[&temporary]).await;
+    echo_once(&mut wss, b"still served").await;
+    let again = proxy.wait_for_log("ACME: ordering a certificate");
+    assert!(again.contains(NAME), "{again}");
+}
+
+#[test]
+fn acme_domain_beside_cert_or_without_a_name_is_a_conf_error() {
+    let (cert, key, _) = self_signed();
+    let dir = TempDir::new("acme-conf");
+    let cert = dir.write("c.pem", cert);
+    let key = dir.write("k.pem", key);
+    let (ok, err) = run_to_exit(&[
+        "--check",
+        "--acme-domain",
+        NAME,
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "6443",
+        "localhost:5901",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("`acme-domain` and `cert` exclude each other"),
+        "{err}"
+    );
+    let (ok, err) = run_to_exit(&[
+        "--check",
+        "--acme-email",
+        "a@b.test",
+        "6443",
+        "localhost:5901",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("`acme-email` needs `acme-domain`"), "{err}");
+    let (ok, err) = run_to_exit(&[
+        "--check",
+        "--acme-domain",
+        "*.example.test",
+        "6443",
+        "localhost:5901",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("wildcards"), "{err}");
+}
+
+/// Whatever certificate the daemon serves (for the temporary one, which
+/// no client can know in advance).
+async fn any_served_cert(addr: std::net::SocketAddr) -> Vec<u8> {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    #[derive(Debug)]
+    struct Anything(rustls::crypto::CryptoProvider);
+    impl ServerCertVerifier for Anything {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone().into())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(Anything(provider)))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = timeout(
+        WAIT,
+        connector.connect(ServerName::try_from(NAME).unwrap(), tcp),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
