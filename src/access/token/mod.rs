@@ -92,7 +92,9 @@ pub struct TokenPlugin {
 enum Inner {
     File(file::TokenFile),
     FileName(filename::TokenFileName),
-    Api(api::TokenApi),
+    // Boxed: the HTTPS client is large (hyper with HTTP/2, which
+    // instant-acme's client brings into the build), the others small.
+    Api(Box<api::TokenApi>),
     Jwt(jwt::JwtTokenApi),
     Redis(redis::TokenRedis),
     UnixDir(unix::SocketDirectory),
@@ -113,8 +115,8 @@ impl TokenPlugin {
             "TokenFile" => Inner::File(file::TokenFile::new(source, true)?),
             "ReadOnlyTokenFile" => Inner::File(file::TokenFile::new(source, false)?),
             "TokenFileName" => Inner::FileName(filename::TokenFileName::new(source)?),
-            "BaseTokenAPI" => Inner::Api(api::TokenApi::new(source, api::Answer::Text)?),
-            "JSONTokenApi" => Inner::Api(api::TokenApi::new(source, api::Answer::Json)?),
+            "BaseTokenAPI" => Inner::Api(Box::new(api::TokenApi::new(source, api::Answer::Text)?)),
+            "JSONTokenApi" => Inner::Api(Box::new(api::TokenApi::new(source, api::Answer::Json)?)),
             "JWTTokenApi" => Inner::Jwt(jwt::JwtTokenApi::new(source)?),
             "TokenRedis" => Inner::Redis(redis::TokenRedis::new(source)?),
             "UnixDomainSocketDirectory" => Inner::UnixDir(unix::SocketDirectory::new(source)?),
