@@ -21,26 +21,43 @@ use tokio_tungstenite::tungstenite::Message;
 const NAME: &str = "vnc.example.test";
 
 fn daemon(pebble: &Pebble, setup: &Setup, state: &TempDir, extra: &[&str]) -> Proxy {
-    let dir = pebble.directory();
-    let ca = pebble.ca();
-    let listen = format!("127.0.0.1:{}", setup.tls_port);
+    daemon_with(
+        pebble,
+        setup,
+        extra,
+        &[("STATE_DIRECTORY", state.arg())],
+        true,
+    )
+}
+
+/// The daemon for `pebble`, with `env`; `--acme-state` is left to its
+/// default ($STATE_DIRECTORY/acme) unless `state_arg` is set.
+fn daemon_with(
+    pebble: &Pebble,
+    setup: &Setup,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    state_arg: bool,
+) -> Proxy {
     let target = blocking(|| tokio::runtime::Handle::current().block_on(echo_target()));
-    let mut args = vec![
-        "--acme-domain",
-        NAME,
-        "--acme-email",
-        "admin@example.test",
-        "--acme-directory",
-        &dir,
-        "--acme-ca",
-        ca.to_str().unwrap(),
-        "--acme-state",
-        state.arg(),
-    ];
-    args.extend_from_slice(extra);
-    let target = target.to_string();
-    args.extend_from_slice(&[&listen, &target]);
-    Proxy::start(&args)
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["--acme-domain", NAME, "--acme-email", "admin@example.test"])
+        .arg("--acme-directory")
+        .arg(pebble.directory())
+        .arg("--acme-ca")
+        .arg(pebble.ca())
+        .args(extra)
+        .arg(format!("127.0.0.1:{}", setup.tls_port))
+        .arg(target.to_string())
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+        if state_arg && *k == "STATE_DIRECTORY" {
+            cmd.arg("--acme-state")
+                .arg(std::path::Path::new(v).join("acme"));
+        }
+    }
+    Proxy::spawn(&mut cmd, 1)
 }
 
 /// The daemon got its certificate: a client trusting only pebble's root
@@ -56,7 +73,7 @@ async fn check_issued(proxy: &mut Proxy, pebble: &Pebble, state: &TempDir) -> Ve
     let mut wss = wss_connect_as(proxy.addr(), NAME, &[&root]).await;
     echo_once(&mut wss, b"over an ACME certificate").await;
     for file in ["account.json", "cert.pem", "key.pem"] {
-        let mode = std::fs::metadata(state.path().join(file))
+        let mode = std::fs::metadata(state.path().join("acme").join(file))
             .unwrap_or_else(|e| panic!("{file}: {e}"))
             .permissions()
             .mode();
@@ -74,8 +91,32 @@ async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
     };
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-alpn");
-    let mut proxy = daemon(&pebble, &setup, &state, &[]);
-    check_issued(&mut proxy, &pebble, &state).await;
+    let notify = Notify::new(&state);
+    let mut proxy = daemon_with(
+        &pebble,
+        &setup,
+        &[],
+        &[
+            ("STATE_DIRECTORY", state.arg()),
+            ("NOTIFY_SOCKET", &notify.path()),
+        ],
+        true,
+    );
+    let served = check_issued(&mut proxy, &pebble, &state).await;
+    // systemctl status shows the expiry.
+    let status = notify.until("ACME certificate until");
+    let (_, cert) = x509_parser::parse_x509_certificate(&served).unwrap();
+    let until = cert.validity().not_after.to_datetime();
+    let until = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        until.year(),
+        u8::from(until.month()),
+        until.day(),
+        until.hour(),
+        until.minute(),
+        until.second()
+    );
+    assert!(status.contains(&until), "{status:?} lacks {until}");
     assert!(proxy
         .log()
         .iter()
@@ -92,7 +133,14 @@ async fn http_01_on_acme_http_listen_gets_a_trusted_certificate() {
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-http");
     let http = format!("127.0.0.1:{}", setup.http_port);
-    let mut proxy = daemon(&pebble, &setup, &state, &["--acme-http-listen", &http]);
+    // No --acme-state: the default is $STATE_DIRECTORY/acme, as under the unit.
+    let mut proxy = daemon_with(
+        &pebble,
+        &setup,
+        &["--acme-http-listen", &http],
+        &[("STATE_DIRECTORY", state.arg())],
+        false,
+    );
     proxy.wait_for_log("answering HTTP-01 challenges");
     check_issued(&mut proxy, &pebble, &state).await;
     assert!(!proxy
@@ -213,8 +261,24 @@ async fn a_refused_validation_is_logged_and_the_certificate_kept() {
     };
     let pebble = Pebble::start(&refusing);
     let state = TempDir::new("acme-refused");
-    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let notify = Notify::new(&state);
+    let mut proxy = daemon_with(
+        &pebble,
+        &setup,
+        &[],
+        &[
+            ("STATE_DIRECTORY", state.arg()),
+            ("NOTIFY_SOCKET", &notify.path()),
+        ],
+        true,
+    );
     let line = proxy.wait_for_log("ACME: no certificate for");
+    let status = notify.until("last error");
+    assert!(
+        status.contains("STATUS=0 sessions")
+            && status.contains("ACME: temporary self-signed certificate; last error: validation"),
+        "{status:?}"
+    );
     // pebble's reason reaches the log.
     assert!(
         line.contains("tls-alpn-01") && line.contains("acme:error:unauthorized"),
@@ -269,6 +333,37 @@ fn acme_domain_beside_cert_or_without_a_name_is_a_conf_error() {
     ]);
     assert!(!ok);
     assert!(err.contains("wildcards"), "{err}");
+}
+
+/// A NOTIFY_SOCKET, as systemd gives the service.
+struct Notify {
+    sock: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+}
+
+impl Notify {
+    fn new(dir: &TempDir) -> Notify {
+        let path = dir.path().join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        Notify { sock, path }
+    }
+
+    fn path(&self) -> String {
+        self.path.to_str().unwrap().to_owned()
+    }
+
+    /// Skips messages until one contains `needle`.
+    fn until(&self, needle: &str) -> String {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = blocking(|| self.sock.recv(&mut buf)).expect("no notify message");
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.contains(needle) {
+                return msg;
+            }
+        }
+    }
 }
 
 /// Whatever certificate the daemon serves (for the temporary one, which
@@ -336,4 +431,81 @@ async fn any_served_cert(addr: std::net::SocketAddr) -> Vec<u8> {
     .unwrap()
     .unwrap();
     tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+/// Sends `request` on a fresh connection to `addr` and returns the reply.
+async fn http_get(addr: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut reply = Vec::new();
+    let _ = timeout(WAIT, tcp.read_to_end(&mut reply))
+        .await
+        .expect("reply");
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
+    use tokio::io::AsyncReadExt;
+    // No CA at all: the listener serves while orders fail.
+    let http = format!("127.0.0.1:{}", free_port());
+    let state = TempDir::new("acme-http-bounds");
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--acme-domain",
+        NAME,
+        "--acme-directory",
+        &format!("https://localhost:{}/dir", free_port()),
+        "--acme-state",
+        state.arg(),
+        "--acme-http-listen",
+        &http,
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    proxy.wait_for_log("answering HTTP-01 challenges");
+    let reply = http_get(
+        &http,
+        b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    let reply = http_get(&http, b"GET /vnc.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    // A head over 8192 bytes is not read to its end.
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let reply = http_get(&http, big.as_bytes()).await;
+    assert!(
+        !reply.contains(" 200 ") && !reply.contains(" 404 "),
+        "{reply}"
+    );
+
+    // 64 silent connections hold every slot; the 65th is closed at once.
+    let opened = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(tokio::net::TcpStream::connect(&http).await.unwrap());
+    }
+    let mut extra = tokio::net::TcpStream::connect(&http).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = timeout(Duration::from_secs(5), extra.read(&mut buf))
+        .await
+        .expect("the 65th connection was kept waiting");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    proxy.wait_for_log("ACME HTTP-01 listener busy");
+    // Each silent connection is closed after 10 seconds.
+    let mut first = held.remove(0);
+    let n = timeout(WAIT, first.read(&mut buf))
+        .await
+        .expect("idle connection kept");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let took = opened.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "closed after {took:?}"
+    );
 }
