@@ -117,6 +117,42 @@ async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
         until.second()
     );
     assert!(status.contains(&until), "{status:?} lacks {until}");
+
+    // websockifyctl status reads the kept certificate's expiry.
+    let conf = TempDir::new("acme-ctl");
+    conf.write(
+        "display1.conf",
+        format!(
+            "listen = \"443\"\ntarget = \"localhost:5901\"\nacme-domain = [\"{NAME}\"]\nacme-state = \"{}\"\n",
+            state.path().join("acme").display()
+        ),
+    );
+    std::os::unix::fs::symlink(bin(), conf.path().join("websockifyctl")).unwrap();
+    let out = blocking(|| {
+        std::process::Command::new(conf.path().join("websockifyctl"))
+            .args([
+                "--conf-dir",
+                conf.arg(),
+                "--no-systemd",
+                "status",
+                "--json",
+                "display1",
+            ])
+            .output()
+            .unwrap()
+    });
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let c = &all[0]["certificate"];
+    assert_eq!(all[0]["tls"], true, "{all}");
+    assert!(
+        c["expires"].as_str().unwrap().contains(&until[..10]),
+        "{c} vs {until}"
+    );
+    assert!(
+        c["path"].as_str().unwrap().ends_with("acme/cert.pem"),
+        "{c}"
+    );
     assert!(proxy
         .log()
         .iter()

@@ -1,11 +1,13 @@
 //! `websockifyctl list` and `status [NAME]` (`--json` for scripts): for each
 //! conf, the units' states, listen addresses, the target and whether it
 //! answers as a VNC server (its 12-byte `RFB xxx.yyy\n` banner within 2 s),
-//! auth on or off, and the certificate's expiry. Exit status 1 when an
+//! auth on or off, and the certificate's expiry (for `acme-domain`, the one
+//! kept in `acme-state`, with the last ACME error from `STATUS=`). Exit status 1 when an
 //! enabled instance has failed.
 
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -92,10 +94,17 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
             .as_ref()
             .map(|p| format!("unix:{}", p.display()))
     });
-    let certificate = o.cert.as_ref().map(|path| match cert::info(path) {
-        Ok(c) => json!({"path": path, "expires": c.not_after, "days_left": c.days_left,
-                        "fingerprint": c.fingerprint}),
-        Err(e) => json!({"path": path, "error": format!("{e:#}")}),
+    let acme_cert = o.acme_domain.as_ref().map(|_| acme_cert(inst));
+    let certificate = o.cert.as_ref().or(acme_cert.as_ref()).map(|path| {
+        let mut c = match cert::info(path) {
+            Ok(c) => json!({"path": path, "expires": c.not_after, "days_left": c.days_left,
+                            "fingerprint": c.fingerprint}),
+            Err(e) => json!({"path": path, "error": format!("{e:#}")}),
+        };
+        if acme_cert.is_some() {
+            c["acme_last_error"] = acme_error(systemd, inst).into();
+        }
+        c
     });
     json!({
         "name": inst.name, "conf": inst.path, "conf_error": inst.error,
@@ -103,8 +112,26 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
         "listen": inst.listen(), "target": target,
         "vnc": o.target.as_deref().map(probe),
         "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
-        "auth_file": o.auth_file, "tls": o.cert.is_some(), "certificate": certificate,
+        "auth_file": o.auth_file, "tls": o.cert.is_some() || o.acme_domain.is_some(),
+        "certificate": certificate,
     })
+}
+
+/// The certificate ACME keeps for the instance: in `acme-state`, by default
+/// under the unit's `StateDirectory=websockify/%i`.
+fn acme_cert(inst: &Instance) -> PathBuf {
+    let state = inst.options.acme_state.clone().unwrap_or_else(|| {
+        Path::new("/var/lib/websockify")
+            .join(&inst.name)
+            .join("acme")
+    });
+    state.join("cert.pem")
+}
+
+/// The last ACME error the running service reported in its `STATUS=`.
+fn acme_error(systemd: &Systemd, inst: &Instance) -> Option<String> {
+    let status = systemd.property(&systemctl::service(&inst.name), "StatusText");
+    status.split("; last error: ").nth(1).map(str::to_owned)
 }
 
 /// Whether `target` (`host:port`) answers as a VNC server: "RFB 003.008",
@@ -180,6 +207,9 @@ fn print_text(v: &Value) {
                 s(&c["expires"]),
                 c["days_left"]
             ),
+        }
+        if let Some(e) = c["acme_last_error"].as_str() {
+            println!("  last ACME error: {e}");
         }
     }
 }

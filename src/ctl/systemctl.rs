@@ -62,11 +62,20 @@ impl Systemd {
     /// What `systemctl VERB UNIT` prints (`is-active`, `is-enabled`), or
     /// "unknown".
     pub fn query(&self, verb: &str, unit: &str) -> String {
+        self.output(&[verb, unit])
+    }
+
+    /// A unit's property (`StatusText`), or "unknown".
+    pub fn property(&self, unit: &str, name: &str) -> String {
+        self.output(&["show", "-p", name, "--value", unit])
+    }
+
+    fn output(&self, args: &[&str]) -> String {
         if !self.enabled {
             return UNKNOWN.into();
         }
         Command::new("systemctl")
-            .args([verb, unit])
+            .args(args)
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
