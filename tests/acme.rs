@@ -284,6 +284,31 @@ async fn ca_down_then_up_the_temporary_certificate_serves_until_a_retry_succeeds
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
+    let setup = Setup {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity: 3600,
+    };
+    let mut pebble = Pebble::start(&setup);
+    let state = TempDir::new("acme-restart");
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let first = check_issued(&mut proxy, &pebble, &state).await;
+    let root = pebble.root().await;
+    drop(proxy);
+    pebble.stop();
+    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let served = served_cert(proxy.addr(), NAME, &[&root])
+        .await
+        .expect("the kept certificate, trusted");
+    assert_eq!(served, first);
+    let line = proxy.wait_for_log("to be renewed at");
+    assert!(line.contains(&serial(&first)), "{line}");
+    let mut wss = wss_connect_as(proxy.addr(), NAME, &[&root]).await;
+    echo_once(&mut wss, b"after a restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_validation_is_logged_and_the_certificate_kept() {
     // pebble validates on a port where nobody answers.
     let setup = Setup {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::options::Merged;
 use crate::tls::acme::{Settings, LETS_ENCRYPT};
@@ -40,11 +40,22 @@ pub(super) fn settings(m: &Merged) -> Result<Option<Settings>> {
             );
         }
     }
+    if o.verify_client == Some(true) && o.acme_http_listen.is_none() {
+        bail!(
+            "{}: `verify-client` with `acme-domain` needs `acme-http-listen`: the CA's \
+             TLS-ALPN-01 check has no client certificate",
+            at("verify-client")
+        );
+    }
     if domains.is_empty() {
         bail!("{}: give at least one name", at("acme-domain"));
     }
     for name in &domains {
         check_name(name).map_err(|e| anyhow::anyhow!("{}: {name:?}: {e}", at("acme-domain")))?;
+    }
+    if let Some(ca) = &o.acme_ca {
+        // Read now, so that --check and a reload catch a bad file.
+        crate::tls::roots_from(ca).with_context(|| at("acme-ca"))?;
     }
     Ok(Some(Settings {
         domains,

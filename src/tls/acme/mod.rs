@@ -289,3 +289,60 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(lifetime: Duration) -> Leaf {
+        let not_before = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Leaf {
+            serial: "01".into(),
+            not_before,
+            not_after: not_before + lifetime,
+        }
+    }
+
+    #[test]
+    fn renewal_is_due_two_thirds_in_plus_at_most_a_twentieth() {
+        let lifetime = Duration::from_secs(90 * 86400);
+        let l = leaf(lifetime);
+        for _ in 0..100 {
+            let due = renewal_time(&l).duration_since(l.not_before).unwrap();
+            assert!(due >= lifetime * 2 / 3, "{due:?}");
+            assert!(due <= lifetime * 2 / 3 + lifetime / 20, "{due:?}");
+        }
+    }
+
+    #[test]
+    fn a_kept_certificate_is_reused_only_for_its_names_and_before_expiry() {
+        let provider = rustls::crypto::ring::default_provider();
+        let names = vec!["vnc.example.test".to_owned(), "b.example.test".to_owned()];
+        let key = alpn::temporary(&names, &provider).unwrap();
+        let current = Leaf::of(&key).unwrap();
+        assert!(usable(&current, &key, &names));
+        assert!(usable(&current, &key, &names[..1]));
+        assert!(!usable(&current, &key, &["other.example.test".to_owned()]));
+        let expired = Leaf {
+            not_after: SystemTime::now() - Duration::from_secs(1),
+            ..current
+        };
+        assert!(!usable(&expired, &key, &names));
+    }
+
+    #[test]
+    fn status_line_names_expiry_and_last_error() {
+        let s = Status {
+            leaf: Some(leaf(Duration::from_secs(3600))),
+            last_error: Some("validation: refused".into()),
+        };
+        assert_eq!(
+            s.to_string(),
+            "ACME certificate until 2023-11-14T23:13:20Z; last error: validation: refused"
+        );
+        assert_eq!(
+            Status::default().to_string(),
+            "ACME: temporary self-signed certificate"
+        );
+    }
+}
