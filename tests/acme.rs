@@ -297,7 +297,20 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
     let root = pebble.root().await;
     drop(proxy);
     pebble.stop();
-    let mut proxy = daemon(&pebble, &setup, &state, &[]);
+    let notify = Notify::new(&state);
+    let mut proxy = daemon_with(
+        &pebble,
+        &setup,
+        &[],
+        &[
+            ("STATE_DIRECTORY", state.arg()),
+            ("NOTIFY_SOCKET", &notify.path()),
+        ],
+        true,
+    );
+    // STATUS= names the kept certificate's expiry before any session.
+    let status = notify.until("ACME certificate until");
+    assert!(status.contains("STATUS=0 sessions"), "{status:?}");
     let served = served_cert(proxy.addr(), NAME, &[&root])
         .await
         .expect("the kept certificate, trusted");

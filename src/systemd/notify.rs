@@ -77,7 +77,11 @@ pub async fn track_sessions(
             changed = sessions.changed() => if changed.is_err() {
                 return std::future::pending().await;
             },
-            Ok(()) = config.changed() => acme = acme_status(&config),
+            Ok(()) = config.changed() => {
+                // The reload sends its own READY=1 with a status line.
+                acme = acme_status(&config);
+                continue;
+            }
             Some(()) = changed(&mut acme) => {}
         }
         let n = sessions.borrow_and_update().live;
@@ -91,8 +95,11 @@ pub async fn track_sessions(
 
 type AcmeStatus = watch::Receiver<crate::tls::acme::Status>;
 
+/// A new configuration's ACME status, marked changed so it is shown at once.
 fn acme_status(config: &watch::Receiver<Arc<Config>>) -> Option<AcmeStatus> {
-    config.borrow().tls.as_ref().and_then(|t| t.acme_status())
+    let mut rx = config.borrow().tls.as_ref().and_then(|t| t.acme_status())?;
+    rx.mark_changed();
+    Some(rx)
 }
 
 /// When the ACME status changes; never without ACME.

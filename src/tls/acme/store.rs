@@ -5,6 +5,7 @@
 //! without its key's match: the key is renamed first and a mismatched pair
 //! is ignored at the next start, which orders anew.
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -86,5 +87,3 @@ impl Store {
         sync_dir(parent(&path))
     }
 }
-
-use std::os::unix::fs::DirBuilderExt as _;
