@@ -319,6 +319,23 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
     assert!(line.contains(&serial(&first)), "{line}");
     let mut wss = wss_connect_as(proxy.addr(), NAME, &[&root]).await;
     echo_once(&mut wss, b"after a restart").await;
+
+    // A reload (SIGHUP) keeps the certificate too, and the session.
+    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    proxy.wait_for_log("reload: relaying new sessions");
+    let line = proxy.wait_for_log("to be renewed at");
+    assert!(line.contains(&serial(&first)), "{line}");
+    let served = served_cert(proxy.addr(), NAME, &[&root]).await.unwrap();
+    assert_eq!(served, first);
+    echo_once(&mut wss, b"after a reload").await;
+    assert!(
+        !proxy
+            .log()
+            .iter()
+            .any(|l| l.contains("ordering a certificate")),
+        "a kept, valid certificate was ordered again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
