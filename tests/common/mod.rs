@@ -20,6 +20,8 @@
 //!   naming the fix, instead of stalling now and then.
 #![allow(dead_code)]
 
+pub mod rfb;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

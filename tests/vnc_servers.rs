@@ -1,0 +1,221 @@
+//! Real VNC servers behind the proxy with `vnc-password-file`: x11vnc on
+//! Xvfb (`-rfbauth`, RFB 3.8 and 3.3) and TigerVNC's Xvnc with its default
+//! security types (VeNCrypt and VNC Authentication) and a password file made
+//! by TigerVNC's own `vncpasswd`. The browser side sees security type None
+//! and gets the server's ServerInit. Each test fails loudly when its server
+//! is not installed (scripts/test installs them): a skip would pass unnoticed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::rfb::{close, connect_as_browser, upgrade};
+use common::*;
+use tokio::net::TcpStream;
+
+/// `x11vnc -storepasswd password FILE` writes these 8 bytes.
+const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program ARGS` quietly; panics naming the package when it is
+/// not installed.
+fn spawn(program: &str, args: &[&str], package: &str) -> Child {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is needed (apt-get install {package}): {e}"));
+    Child(child)
+}
+
+/// Polls until `path` exists.
+async fn wait_for_path(path: &Path, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} never appeared",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The display number an X server wrote to its `-displayfd` file.
+async fn read_display(file: &Path) -> u32 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(n) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the X server wrote no display number (not installed?)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A TCP port free now (the kernel's pick, released): x11vnc takes no
+/// listening socket from its parent.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A proxy with a token file (its access control) routing `vnc` to `target`
+/// (`host:port` or `unix_socket:PATH`), answering with the password in `pw`.
+fn proxy(dir: &TempDir, target: &str, pw: &Path) -> Proxy {
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let args = [
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+    ];
+    Proxy::start(&[&args[..], &["127.0.0.1:0"]].concat())
+}
+
+/// Xvfb on a display it picks (`-displayfd`) and x11vnc with `-rfbauth
+/// FILE` on it; returns both and x11vnc's `host:port`.
+async fn x11vnc(dir: &TempDir, pw: &Path, extra: &[&str]) -> (Child, Child, String) {
+    let number = dir.path().join("display");
+    let script = format!(
+        "exec Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3>'{}'",
+        number.display()
+    );
+    let xvfb = spawn("sh", &["-c", &script], "xvfb");
+    let display = format!(":{}", read_display(&number).await);
+    // x11vnc gives up on a display that is not there yet: Xvfb writes its
+    // number once it is ready.
+    let port = free_port().to_string();
+    let log = dir.path().join("x11vnc.log");
+    let args = [
+        "-display",
+        &display,
+        "-rfbport",
+        &port,
+        "-rfbauth",
+        pw.to_str().unwrap(),
+        "-localhost",
+        "-forever",
+        "-shared",
+        "-noipv6",
+        "-nopw",
+        "-o",
+        log.to_str().unwrap(),
+    ];
+    let vnc = spawn("x11vnc", &[&args[..], extra].concat(), "x11vnc");
+    let target = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(&target).await.is_err() {
+        assert!(Instant::now() < deadline, "x11vnc did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (xvfb, vnc, target)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x11vnc_3_8_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc38");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x11vnc_3_3_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc33");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let (_x, _vnc, target) = x11vnc(&dir, &pw, &["-rfbversion", "3.3"]).await;
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.003".into(), 640, 480));
+}
+
+/// TigerVNC's `vncpasswd -f`: the password file of `password` as TigerVNC
+/// writes it.
+fn tigervnc_passwd(dir: &TempDir, password: &str) -> PathBuf {
+    use std::io::Write as _;
+    let mut child = Command::new("vncpasswd")
+        .arg("-f")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("vncpasswd is needed (apt-get install tigervnc-tools)");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "vncpasswd -f: {out:?}");
+    assert_eq!(out.stdout.len(), 8, "a vncpasswd file is 8 bytes");
+    dir.write("tigervnc.passwd", out.stdout)
+}
+
+/// TigerVNC's Xvnc with its default security types, `-rfbauth FILE`, on a
+/// display it picks (`-displayfd`) and a unix socket only (no TCP port to
+/// pick). Returns the server and its socket.
+async fn xvnc(dir: &TempDir, pw: &Path) -> (Child, PathBuf) {
+    let socket = dir.path().join("xvnc.sock");
+    let display = dir.path().join("display");
+    let script = format!(
+        "exec Xvnc -displayfd 3 -geometry 800x600 -rfbport -1 -rfbunixpath '{}' \
+         -rfbauth '{}' 3>'{}' 2>'{}'",
+        socket.display(),
+        pw.display(),
+        display.display(),
+        dir.path().join("xvnc.log").display()
+    );
+    let child = spawn("sh", &["-c", &script], "dash");
+    wait_for_path(&socket, "Xvnc (apt-get install tigervnc-standalone-server)").await;
+    (child, socket)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_with_its_default_security_types_behind_the_proxy() {
+    let dir = TempDir::new("xvnc");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw).await;
+    let target = format!("unix_socket:{}", socket.display());
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.008".into(), 800, 600));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_refuses_a_wrong_password_with_1011() {
+    let dir = TempDir::new("xvncwrong");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw).await;
+    let wrong = dir.write("wrong", "wrongpass\n");
+    let target = format!("unix_socket:{}", socket.display());
+    let mut proxy = proxy(&dir, &target, &wrong);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    assert_eq!(code, 1011, "{reason}");
+    assert!(reason.contains("refused the password"), "{reason}");
+    eprintln!("TigerVNC, wrong password: close {code} {reason:?}");
+    proxy.wait_for_log("refused the password");
+    for line in proxy.log() {
+        assert!(!line.contains("wrongpa"), "password logged: {line}");
+    }
+}
