@@ -5,7 +5,7 @@
 
 use crate::access::Route;
 use crate::config::Config;
-use crate::session::{rfb, target};
+use crate::session::rfb::probe::Probe;
 
 /// A warning about the fixed target, if it does not answer as a VNC server
 /// within the connect timeout; `None` when it does, or sessions choose it.
@@ -21,14 +21,17 @@ pub(super) fn target_warning(config: &Config) -> Option<String> {
         Err(e) => return Some(format!("cannot check target {t}: {e}")),
     };
     let limit = config.limits.connect_timeout;
-    runtime.block_on(async {
-        let mut stream = match target::connect(t, limit, config.target_tls.as_ref()).await {
-            Ok(s) => s,
-            Err(e) => return Some(format!("target {t} does not answer: {e}")),
-        };
-        match rfb::banner::read(&mut stream, limit).await {
-            Ok(_) => None,
-            Err(e) => Some(format!("target {t} answers, but is {e}")),
-        }
-    })
+    let probe = runtime.block_on(Probe::run(t, limit, config.target_tls.as_ref()));
+    match probe {
+        Probe::Vnc(_) => None,
+        Probe::NotVnc(why) => Some(format!(
+            "target {t} answers, but is not a VNC server: {why}{}",
+            if config.rfb.require_rfb {
+                " (require-rfb is set: every session will be refused)"
+            } else {
+                ""
+            }
+        )),
+        Probe::Down(why) => Some(format!("target {t} does not answer: {why}")),
+    }
 }
