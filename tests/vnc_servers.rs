@@ -2,7 +2,8 @@
 //! Xvfb (`-rfbauth`, RFB 3.8 and 3.3) and TigerVNC's Xvnc with its default
 //! security types (VeNCrypt and VNC Authentication) and a password file made
 //! by TigerVNC's own `vncpasswd`. The browser side sees security type None
-//! and gets the server's ServerInit. Each test fails loudly when its server
+//! and gets the server's ServerInit. A TigerVNC offering only VeNCrypt's TLS
+//! subtypes is refused with 1011 naming them. Each test fails loudly when its server
 //! is not installed (scripts/test installs them): a skip would pass unnoticed.
 
 mod common;
@@ -173,12 +174,12 @@ fn tigervnc_passwd(dir: &TempDir, password: &str) -> PathBuf {
 /// TigerVNC's Xvnc with its default security types, `-rfbauth FILE`, on a
 /// display it picks (`-displayfd`) and a unix socket only (no TCP port to
 /// pick). Returns the server and its socket.
-async fn xvnc(dir: &TempDir, pw: &Path) -> (Child, PathBuf) {
+async fn xvnc(dir: &TempDir, pw: &Path, extra: &str) -> (Child, PathBuf) {
     let socket = dir.path().join("xvnc.sock");
     let display = dir.path().join("display");
     let script = format!(
         "exec Xvnc -displayfd 3 -geometry 800x600 -rfbport -1 -rfbunixpath '{}' \
-         -rfbauth '{}' 3>'{}' 2>'{}'",
+         -rfbauth '{}' {extra} 3>'{}' 2>'{}'",
         socket.display(),
         pw.display(),
         display.display(),
@@ -193,7 +194,7 @@ async fn xvnc(dir: &TempDir, pw: &Path) -> (Child, PathBuf) {
 async fn tigervnc_with_its_default_security_types_behind_the_proxy() {
     let dir = TempDir::new("xvnc");
     let pw = tigervnc_passwd(&dir, "password");
-    let (_xvnc, socket) = xvnc(&dir, &pw).await;
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
     let target = format!("unix_socket:{}", socket.display());
     let proxy = proxy(&dir, &target, &pw);
     let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
@@ -205,7 +206,7 @@ async fn tigervnc_with_its_default_security_types_behind_the_proxy() {
 async fn tigervnc_refuses_a_wrong_password_with_1011() {
     let dir = TempDir::new("xvncwrong");
     let pw = tigervnc_passwd(&dir, "password");
-    let (_xvnc, socket) = xvnc(&dir, &pw).await;
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
     let wrong = dir.write("wrong", "wrongpass\n");
     let target = format!("unix_socket:{}", socket.display());
     let mut proxy = proxy(&dir, &target, &wrong);
@@ -218,4 +219,21 @@ async fn tigervnc_refuses_a_wrong_password_with_1011() {
     for line in proxy.log() {
         assert!(!line.contains("wrongpa"), "password logged: {line}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_with_vencrypt_only_is_refused_naming_its_subtypes() {
+    let dir = TempDir::new("xvnctls");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "-SecurityTypes TLSVnc,X509Vnc").await;
+    let target = format!("unix_socket:{}", socket.display());
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    eprintln!("TigerVNC, VeNCrypt only: close {code} {reason:?}");
+    assert_eq!(code, 1011, "{reason}");
+    assert_eq!(
+        reason,
+        "the VNC server offers no VNC Authentication: security types 19 (VeNCrypt: TLSVnc, X509Vnc)"
+    );
 }

@@ -6,12 +6,14 @@
 //! and offers the browser security type None (`browser`), speaking RFB in
 //! WebSocket frames until the relay takes over (`frames`). `probe`: the
 //! target check of `--check`, `/readyz` and `websockifyctl status`.
+//! `vencrypt`: the subtypes a VeNCrypt-only server offers, for its refusal.
 
 pub mod banner;
 mod browser;
 mod frames;
 mod handshake;
 pub mod probe;
+mod vencrypt;
 
 use std::time::Duration;
 
