@@ -49,7 +49,9 @@ async fn fake_vnc(kind: Fake) -> (std::net::SocketAddr, oneshot::Receiver<bool>)
         };
         s.write_all(v).await.unwrap();
         let mut answer = [0u8; 12];
-        s.read_exact(&mut answer).await.unwrap();
+        if s.read_exact(&mut answer).await.is_err() {
+            return; // a probe (--check): the banner only, then it closes
+        }
         assert_eq!(&answer, v, "the proxy answers the server's version");
         match kind {
             Fake::TlsOnly => {
@@ -245,4 +247,32 @@ async fn check_warns_about_a_target_that_is_not_vnc() {
     let (vnc, _) = fake_vnc(Fake::V38).await;
     let (ok, err) = check(vnc).await.unwrap();
     assert!(ok && !err.contains("warning"), "{err}");
+    // With the password, --check logs in, and says so when that fails.
+    let dir = TempDir::new("vnccheck");
+    let pw = dir.write("vnc.pass", "wrongpass\n");
+    let (vnc, right) = fake_vnc(Fake::V38).await;
+    let (ok, err) = tokio::task::spawn_blocking(move || {
+        let pw = pw.to_str().unwrap().to_owned();
+        let vnc = vnc.to_string();
+        run_to_exit(&[
+            "--check",
+            "--auth-plugin",
+            "BasicHTTPAuth",
+            "--auth-source",
+            "u:p",
+            "--vnc-password-file",
+            &pw,
+            "127.0.0.1:0",
+            &vnc,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!right.await.unwrap(), "the fake server saw a wrong answer");
+    assert!(ok, "--check only warns: {err}");
+    assert!(
+        err.contains("is a VNC server (RFB 003.008) but did not let the proxy in: the VNC server refused the password"),
+        "{err}"
+    );
+    assert!(!err.contains("wrongpa"), "{err}");
 }

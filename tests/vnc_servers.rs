@@ -237,3 +237,97 @@ async fn tigervnc_with_vencrypt_only_is_refused_naming_its_subtypes() {
         "the VNC server offers no VNC Authentication: security types 19 (VeNCrypt: TLSVnc, X509Vnc)"
     );
 }
+
+/// The metrics address the binary logged.
+fn metrics_addr(proxy: &mut Proxy) -> std::net::SocketAddr {
+    let line = proxy.wait_for_log("metrics: serving on ");
+    let addr = line
+        .split("metrics: serving on ")
+        .nth(1)
+        .unwrap_or_default();
+    addr.trim().parse().expect("metrics address")
+}
+
+/// `/readyz`'s status line and body.
+async fn readyz(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = got.lines().next().unwrap_or_default().to_owned();
+    format!(
+        "{status} {}",
+        got.split("\r\n\r\n").nth(1).unwrap_or_default()
+    )
+}
+
+/// `count` connections that read TigerVNC's banner and close: each one
+/// is a black mark on the address (unix sockets: all peers share one).
+async fn banner_only(socket: &Path, count: usize) {
+    for _ in 0..count {
+        let mut c = tokio::net::UnixStream::connect(socket).await.unwrap();
+        let mut banner = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut c, &mut banner)
+            .await
+            .unwrap();
+    }
+}
+
+/// `/readyz` logs in to TigerVNC with the password, and so does `--check`;
+/// a check that logs in clears TigerVNC's black marks (which every
+/// connection that does not log in adds, 5 at most before the address is
+/// refused), so a proxy checking its target does not lock its users out.
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_log_in_to_tigervnc_so_its_blacklist_never_locks_users_out() {
+    let dir = TempDir::new("xvncready");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    let common = [
+        "--auth-plugin",
+        "BasicHTTPAuth",
+        "--auth-source",
+        "u:p",
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "--unix-target",
+        socket.to_str().unwrap(),
+    ];
+    let metrics = ["--metrics-listen", "127.0.0.1:0", "127.0.0.1:0"];
+    let mut proxy = Proxy::start(&[&common[..], &metrics].concat());
+    let metrics = metrics_addr(&mut proxy);
+    let deadline = Instant::now() + WAIT;
+    let mut answer = readyz(metrics).await;
+    while answer.contains("not checked yet") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = readyz(metrics).await;
+    }
+    let took = "ready: target is a VNC server (RFB 003.008) and took the VNC password\n";
+    assert_eq!(answer, format!("HTTP/1.1 200 OK {took}"));
+    // From here on no background check: marks are counted exactly.
+    drop(proxy);
+    let proxy = Proxy::start(&[&common[..], &["127.0.0.1:0"]].concat());
+    let session = || async {
+        let auth = "Authorization: Basic dTpw\r\n"; // u:p
+        raw_upgrade_with(proxy.addr(), "/websockify", Some("binary"), auth).await
+    };
+    // Four marks, a check that logs in (--check), four more: the session
+    // after them is in. Without the login it would be the tenth.
+    banner_only(&socket, 4).await;
+    let check = [&common[..], &["--check", "127.0.0.1:0"]].concat();
+    let (ok, err) = run_to_exit(&check);
+    assert!(ok && !err.contains("warning"), "{err}");
+    banner_only(&socket, 4).await;
+    let got = connect_as_browser(&mut session().await).await;
+    assert_eq!(got, ("RFB 003.008".into(), 800, 600));
+    // The hazard itself: six connections that do not log in, and TigerVNC
+    // refuses the next one, the proxy's session included.
+    banner_only(&socket, 5).await;
+    let (code, reason) = close(&mut session().await).await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("Too many security failures"), "{reason}");
+}

@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     }
     let target = TargetAddr::parse(&args.target).context("--target")?;
     let listen = listen(ctx, &args)?;
-    let vnc = status::probe_target(&Target::Tcp(target), None);
+    let vnc = status::probe_target(&Target::Tcp(target), None, None);
     if vnc.rfb().is_none() {
         eprintln!("websockifyctl: warning: target {}: {vnc}", args.target);
     }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::instance::{self, Instance};
 use super::systemctl::{self, Systemd};
 use super::{cert, Ctx};
+use crate::access::vnc_password::VncPassword;
 use crate::addr::{Target, TargetAddr};
 use crate::config::options::Options;
 use crate::session::rfb::probe::Probe;
@@ -133,16 +134,28 @@ fn probe(o: &Options) -> Option<Probe> {
         },
         _ => None,
     };
-    Some(probe_target(&target, tls.as_ref()))
+    // A password file by path is read to log in (see rfb::probe: TigerVNC
+    // counts a check that does not); `credential:` ones are the service's.
+    let password = o
+        .vnc_password_file
+        .as_ref()
+        .filter(|p| !p.to_string_lossy().starts_with("credential:"))
+        .and_then(|p| VncPassword::load(p).ok());
+    Some(probe_target(&target, tls.as_ref(), password.as_ref()))
 }
 
-/// Probes `target` for an RFB banner within 2 s (`add` warns with it).
-pub fn probe_target(target: &Target, tls: Option<&Arc<rustls::ClientConfig>>) -> Probe {
+/// Probes `target` for an RFB banner within 2 s, logging in with
+/// `password` if given (`add` warns with it).
+pub fn probe_target(
+    target: &Target,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    password: Option<&VncPassword>,
+) -> Probe {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     match runtime {
-        Ok(rt) => rt.block_on(Probe::run(target, PROBE_TIMEOUT, tls)),
+        Ok(rt) => rt.block_on(Probe::run(target, PROBE_TIMEOUT, tls, password)),
         Err(e) => Probe::Down(format!("cannot check: {e}")),
     }
 }

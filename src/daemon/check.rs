@@ -1,7 +1,8 @@
 //! What `--check` says about a fixed target beyond the settings: whether it
-//! answers, and as a VNC server. Only warnings: the target may be down while
-//! the conf is checked, and a non-VNC target is allowed (without
-//! `require-rfb` any TCP service is relayed).
+//! answers, as a VNC server, and takes `vnc-password-file`'s password. Only
+//! warnings: the target may be down while the conf is checked, and a
+//! non-VNC target is allowed (without `require-rfb` any TCP service is
+//! relayed).
 
 use crate::access::Route;
 use crate::config::Config;
@@ -21,9 +22,13 @@ pub(super) fn target_warning(config: &Config) -> Option<String> {
         Err(e) => return Some(format!("cannot check target {t}: {e}")),
     };
     let limit = config.limits.connect_timeout;
-    let probe = runtime.block_on(Probe::run(t, limit, config.target_tls.as_ref()));
+    let (tls, password) = (config.target_tls.as_ref(), config.rfb.password.as_ref());
+    let probe = runtime.block_on(Probe::run(t, limit, tls, password));
     match probe {
-        Probe::Vnc(_) => None,
+        Probe::Vnc(_) | Probe::LoggedIn(_) => None,
+        Probe::Refused(banner, why) => Some(format!(
+            "target {t} is a VNC server ({banner}) but did not let the proxy in: {why}"
+        )),
         Probe::NotVnc(why) => Some(format!(
             "target {t} answers, but is not a VNC server: {why}{}",
             if config.rfb.require_rfb {

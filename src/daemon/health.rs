@@ -1,5 +1,7 @@
 //! The target check behind `/readyz`: every few seconds, whether the fixed
-//! target accepts a connection and opens with an RFB banner (`rfb::probe`).
+//! target accepts a connection and opens with an RFB banner, and with
+//! `vnc-password-file` whether it takes the password (`rfb::probe`; a
+//! refused password is not ready: every session would be refused).
 //! Cached, so a load balancer polling often costs the target one connection
 //! per interval, not one per poll. A target that answers but is not a VNC
 //! server is ready (plain TCP targets are legitimate) unless `require-rfb`
@@ -31,7 +33,8 @@ pub(super) async fn check_target(config: watch::Receiver<Arc<Config>>, health: A
         let check = match &current.gate.route {
             Route::Fixed(t) => {
                 let limit = current.limits.connect_timeout;
-                let probe = Probe::run(t, limit, current.target_tls.as_ref()).await;
+                let tls = current.target_tls.as_ref();
+                let probe = Probe::run(t, limit, tls, current.rfb.password.as_ref()).await;
                 judge(probe, current.rfb.require_rfb)
             }
             Route::Token { .. } => TargetCheck {
@@ -53,6 +56,14 @@ pub(super) async fn check_target(config: watch::Receiver<Arc<Config>>, health: A
 fn judge(probe: Probe, require_rfb: bool) -> TargetCheck {
     let (ready, said) = match probe {
         Probe::Vnc(banner) => (true, format!("target is a VNC server ({banner})")),
+        Probe::LoggedIn(banner) => (
+            true,
+            format!("target is a VNC server ({banner}) and took the VNC password"),
+        ),
+        Probe::Refused(banner, why) => (
+            false,
+            format!("target is a VNC server ({banner}) but did not let the proxy in: {why}"),
+        ),
         Probe::NotVnc(why) if require_rfb => (
             false,
             format!("target is not a VNC server ({why}) and require-rfb is set"),
@@ -77,5 +88,7 @@ mod tests {
         assert!(!judge(not_vnc(), true).ready);
         assert!(judge(Probe::Vnc("RFB 003.008".into()), true).ready);
         assert!(!judge(Probe::Down("refused".into()), false).ready);
+        let refused = Probe::Refused("RFB 003.008".into(), "wrong".into());
+        assert!(!judge(refused, false).ready);
     }
 }

@@ -35,7 +35,15 @@ pub async fn authenticate<T>(t: &mut T, version: Version, pw: &VncPassword) -> R
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    t.write_all(version.banner()).await?;
+    if let Err(e) = t.write_all(version.banner()).await {
+        // A server that refuses at once (TigerVNC's blacklist: "Too many
+        // security failures") sends 3.3's refusal and closes without
+        // reading; its reason is still there to read.
+        return Err(match t.read_u32().await {
+            Ok(0) => refused(t, "the VNC server refused the connection").await,
+            _ => Refused::from(e),
+        });
+    }
     let chosen = match version {
         Version::V3_3 => match t.read_u32().await? {
             0 => return Err(refused(t, "the VNC server refused the connection").await),
