@@ -331,3 +331,44 @@ async fn checks_log_in_to_tigervnc_so_its_blacklist_never_locks_users_out() {
     assert_eq!(code, 1011);
     assert!(reason.contains("Too many security failures"), "{reason}");
 }
+
+/// `websockifyctl status` logs in with a conf's password file (a path) and
+/// says so; a wrong one is named, as TigerVNC's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_status_logs_in_to_tigervnc_with_the_conf_password() {
+    let dir = TempDir::new("xvncstatus");
+    let pw = tigervnc_passwd(&dir, "password");
+    let wrong = dir.write("wrong", "wrongpass\n");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    for (name, file) in [("good", &pw), ("bad", &wrong)] {
+        let conf = format!(
+            "listen = \"127.0.0.1:6080\"\nunix-target = \"{}\"\nvnc-password-file = \"{}\"\n",
+            socket.display(),
+            file.display()
+        );
+        dir.write(&format!("conf/{name}.conf"), conf);
+    }
+    let link = dir.path().join("websockifyctl");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let conf_dir = dir.path().join("conf");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(link)
+            .args(["--conf-dir", conf_dir.to_str().unwrap(), "--no-systemd"])
+            .args(["status", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vnc = |n: &str| {
+        let one = all.as_array().unwrap().iter().find(|i| i["name"] == n);
+        one.unwrap()["vnc"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(vnc("good"), "RFB 003.008, password accepted");
+    assert_eq!(
+        vnc("bad"),
+        "RFB 003.008, but: the VNC server refused the password: Authentication failure"
+    );
+}
