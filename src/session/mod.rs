@@ -115,10 +115,14 @@ async fn run(
     let live = table::table().register(client_s, None, &target_s);
     let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
     finish(&mut observe).await; // before the session is reported closed
-    let secs = started.elapsed().as_secs_f64();
+    report_closed(client_s, &target_s, &out, started.elapsed().as_secs_f64());
+}
+
+/// Counts and logs a session that ran, with what it carried and how it ended.
+fn report_closed(client: &str, target: &str, out: &relay::Outcome, secs: f64) {
     metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);
     log::info!(
-        client = client_s, target_addr = target_s.as_str(),
+        client = client, target_addr = target,
         bytes_to_target = out.to_target, bytes_to_client = out.to_client,
         duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
         "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",
