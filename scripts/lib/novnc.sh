@@ -13,13 +13,12 @@
 #        in our page tests/browser/rfb.html (what noVNC's own vnc_lite.html
 #        does), which the test copies next to core/.
 #
-# Debian packages come through apt-get download with a private apt state
-# (sources list, lists and cache under the version's cache folder), so the
-# machine's own apt configuration is neither read for sources nor changed.
+# Debian packages come through deb_download (scripts/lib/debdownload.sh).
 # Needs log/die from scripts/lib/common.sh. Every failure dies, naming why.
+# shellcheck source=scripts/lib/debdownload.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debdownload.sh"
 
 NOVNC_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/websockify-rs/novnc"
-NOVNC_DEBIAN_MIRROR="${NOVNC_DEBIAN_MIRROR:-${DEBROOT_MIRROR:-http://deb.debian.org/debian}}"
 NOVNC_VERSIONS_KNOWN="1.0 1.3 1.6 1.7"
 
 # novnc_source VERSION: "debian SUITE PKGVERSION-PREFIX" or "npm SPEC".
@@ -44,38 +43,15 @@ novnc_page() {
 # _novnc_from_debian DIR SUITE VERSION_PREFIX: DIR/webroot from the suite's
 # novnc package; its origin line to DIR/SOURCE.part.
 _novnc_from_debian() {
-  local dir=$1 suite=$2 want=$3 apt=$1/apt deb version sha
-  need_packages debian-archive-keyring
-  rm -rf "$apt"
-  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/dl"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-    "$NOVNC_DEBIAN_MIRROR" "$suite" >"$apt/sources.list"
-  local -a opts=(
-    -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Dir::State::status=/dev/null
-    -o APT::Sandbox::User=root -o Acquire::Languages=none
-    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
-    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
-  )
-  log "noVNC from Debian $suite: apt-get update (private state in $apt)"
-  apt-get "${opts[@]}" update -q >"$apt/update.log" 2>&1 \
-    || { tail -n 20 "$apt/update.log" >&2; die "apt-get update for Debian $suite ($NOVNC_DEBIAN_MIRROR) failed"; }
-  version=$(apt-cache "${opts[@]}" show novnc 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
-  case "$version" in
-    "$want"*) ;;
-    *) die "Debian $suite offers novnc '${version:-nothing}', expected $want*" ;;
-  esac
-  (cd "$apt/dl" && apt-get "${opts[@]}" download "novnc=$version" >"$apt/download.log" 2>&1) \
-    || { cat "$apt/download.log" >&2; die "apt-get download novnc=$version from Debian $suite failed"; }
-  local debs=("$apt"/dl/novnc_*.deb); deb=${debs[0]}
-  [ -f "$deb" ] || die "apt-get download left no novnc .deb in $apt/dl"
+  local dir=$1 suite=$2 want=$3 deb sha
+  deb=$(deb_download "$suite" novnc "$want" "$dir") || die "noVNC: no novnc package from Debian $suite"
   sha=$(sha256sum "$deb" | cut -d' ' -f1)
-  dpkg-deb -x "$deb" "$apt/x" || die "dpkg-deb -x $deb failed"
-  [ -f "$apt/x/usr/share/novnc/vnc.html" ] || die "$deb has no usr/share/novnc/vnc.html"
-  mv "$apt/x/usr/share/novnc" "$dir/webroot"
+  dpkg-deb -x "$deb" "$dir/x" || die "dpkg-deb -x $deb failed"
+  [ -f "$dir/x/usr/share/novnc/vnc.html" ] || die "$deb has no usr/share/novnc/vnc.html"
+  mv "$dir/x/usr/share/novnc" "$dir/webroot"
   printf 'Debian %s package novnc %s (%s, sha256 %s, checked by apt against the signed Release file)\n' \
-    "$suite" "$version" "$(basename "$deb")" "$sha" >"$dir/SOURCE.part"
-  rm -rf "$apt"
+    "$suite" "$(dpkg-deb -f "$deb" Version)" "$(basename "$deb")" "$sha" >"$dir/SOURCE.part"
+  rm -rf "$dir/x" "$deb"
 }
 
 # _novnc_from_npm DIR SPEC: DIR/webroot from the npm package's tarball
