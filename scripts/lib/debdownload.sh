@@ -24,7 +24,7 @@ deb_download() {
     -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
   )
   log "Debian $suite's $pkg: apt-get update (private state in $apt)"
-  apt-get "${opts[@]}" update -q >"$apt/update.log" 2>&1 \
+  apt-get "${opts[@]}" update -q --error-on=any >"$apt/update.log" 2>&1 \
     || { tail -n 20 "$apt/update.log" >&2; die "apt-get update for Debian $suite ($DEB_MIRROR) failed"; }
   version=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n1)
   case "$version" in
