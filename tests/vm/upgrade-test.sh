@@ -12,7 +12,8 @@
 #      the old binary was not diverted aside; in the VM the instance runs
 #      again, on the new binary (/proc/MAINPID/exe --version), and serves a
 #      session with the same password
-#   4. purge: the diversion goes with the package
+#   4. python3-websockify (which 0.1.0 removed) installs beside us
+#   5. purge: the diversion goes with the package, Python's script comes back
 # Prints "ok - ..." per check and fails at the first broken one.
 set -Eeuo pipefail
 MODE=${HARNESS_MODE:-vm}
@@ -157,9 +158,17 @@ else
   ok "the conf written for $old_v checks with $new_v"
 fi
 
+# 0.1.0 removed Python's library; with the upgrade it may come back, beside us.
+apt-get install -y -q python3-websockify >/tmp/lib.log 2>&1 || { cat /tmp/lib.log; fail "apt-get install python3-websockify after the upgrade"; }
+[ "$(websockify --version)" = "websockify ${new_v%-*}" ] || fail "python3-websockify took /usr/bin/websockify: $(websockify --version)"
+head -n1 /usr/bin/websockify.python3 | grep -q python3 || fail "Python's script is not at /usr/bin/websockify.python3"
+python3 -c 'import websockify' || fail "python3 -c 'import websockify'"
+ok "python3-websockify installable after the upgrade: its script at /usr/bin/websockify.python3, ours at /usr/bin/websockify"
+
 apt-get purge -y -q "$PKG" >/tmp/purge.log 2>&1 || { cat /tmp/purge.log; fail "apt-get purge $PKG"; }
 [ -z "$(dpkg-divert --list '*websockify*')" ] || fail "purge left a diversion: $(dpkg-divert --list '*websockify*')"
-[ ! -e /usr/bin/websockify ] && [ ! -e /usr/bin/websockify.python3 ] || fail "purge left /usr/bin/websockify*"
+[ ! -e /usr/bin/websockify.python3 ] || fail "purge left /usr/bin/websockify.python3"
+dpkg -S /usr/bin/websockify | grep -q '^python3-websockify: ' || fail "/usr/bin/websockify after purge: $(dpkg -S /usr/bin/websockify 2>&1)"
 [ -f /etc/websockify/display1.conf ] && [ -f "$htpasswd" ] && [ -f /var/lib/websockify/acme/account/key.pem ] \
   || fail "purge removed the administrator's files"
-ok "purge after the upgrade: no diversion, no binary; the administrator's conf, htpasswd and ACME state stay"
+ok "purge after the upgrade: no diversion, Python's /usr/bin/websockify back; the administrator's conf, htpasswd and ACME state stay"
