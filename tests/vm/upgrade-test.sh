@@ -152,6 +152,22 @@ if [ "$MODE" = vm ]; then
   [ "$(session alice:wrong | head -n1)" = "HTTP/1.1 401 Unauthorized" ] || fail "a wrong password was not refused after the upgrade"
   session alice:alice-s3cret | grep -q '^echo ok' || fail "no session with alice's password after the upgrade"
   ok "websockify@display1 restarted on the new binary (PID $old_pid -> $pid, /proc/$pid/exe --version: websockify ${new_v%-*}), still enabled; 401 with a wrong password, a wss session with alice's"
+  # After a boot websockify.target is active (enabled, WantedBy=multi-user):
+  # then the target's try-restart restarts the instance (PartOf=). Here the
+  # package came after the boot, so the target was inactive above and the
+  # postinst restarted the instance by name; now the other way, with a
+  # reinstall (an upgrade to the same version for the maintainer scripts).
+  systemctl start websockify.target
+  apt-get install -y -q --reinstall "$NEW_DEB" >/tmp/reinstall.log 2>&1 || { cat /tmp/reinstall.log; fail "apt-get install --reinstall $NEW_DEB"; }
+  deadline=$((SECONDS + 60))
+  until systemctl is-active --quiet websockify@display1 \
+    && pid2=$(systemctl show -p MainPID --value websockify@display1) && [ "$pid2" != 0 ] && [ "$pid2" != "$pid" ]; do
+    [ $SECONDS -lt $deadline ] || fail "websockify@display1 not restarted by a reinstall with websockify.target active (still PID $pid)"
+    sleep 0.2
+  done
+  wait_port 6080 || fail "websockify@display1 does not listen on 6080 after the reinstall"
+  session alice:alice-s3cret | grep -q '^echo ok' || fail "no session with alice's password after the reinstall"
+  ok "reinstall with websockify.target active: the instance restarted through the target (PID $pid -> $pid2) and serves alice"
   systemctl stop websockify@display1
 else
   websockify --config /etc/websockify/display1.conf --check || fail "the old conf checks with $new_v"
