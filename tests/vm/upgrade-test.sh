@@ -47,18 +47,27 @@ cert = "$crt"
 key = "$key"
 auth-file = "$htpasswd"
 CONF
-# What an ACME client keeps (an account key, an issued certificate), and a
-# file of the administrator's own: state the package must never touch.
-install -d -m 0700 /var/lib/websockify/acme/account /var/lib/websockify/acme/certs
-head -c 512 /dev/urandom | base64 >/var/lib/websockify/acme/account/key.pem
-printf '{"contact":["mailto:admin@example.org"]}\n' >/var/lib/websockify/acme/account/account.json
-cp "$crt" /var/lib/websockify/acme/certs/vnc.example.org.crt
+# What an ACME client keeps (an account key, an issued certificate): under
+# the unit in the instance's state folder (acme-state's default there,
+# /var/lib/websockify/NAME/acme, the service user's), outside one in
+# /var/lib/websockify/acme; and a file of the administrator's own. State the
+# package must never touch.
+acme_state() { # acme_state DIR OWNER
+  install -d -m 0700 -o "$2" -g "$2" "$1" "$1/account" "$1/certs"
+  head -c 512 /dev/urandom | base64 >"$1/account/key.pem"
+  printf '{"contact":["mailto:admin@example.org"]}\n' >"$1/account/account.json"
+  cp "$crt" "$1/certs/vnc.example.org.crt"
+  chown "$2:$2" "$1"/*/*
+  chmod 0600 "$1"/*/*
+}
+install -d -m 0755 /var/lib/websockify
+install -d -m 0700 -o websockify -g websockify /var/lib/websockify/display1
+acme_state /var/lib/websockify/display1/acme websockify
+acme_state /var/lib/websockify/acme root
 echo "kept by the administrator" >/etc/websockify/NOTES
 state() {
-  find /etc/websockify /var/lib/websockify -path /var/lib/websockify/display1 -prune -o -print0 | sort -z \
-    | xargs -0 stat -c '%n %U:%G %a %F' >/tmp/state-meta.txt
-  find /etc/websockify /var/lib/websockify -path /var/lib/websockify/display1 -prune -o -type f -print0 \
-    | sort -z | xargs -0 sha256sum
+  find /etc/websockify /var/lib/websockify -print0 | sort -z | xargs -0 stat -c '%n %U:%G %a %F' >/tmp/state-meta.txt
+  find /etc/websockify /var/lib/websockify -type f -print0 | sort -z | xargs -0 sha256sum
   cat /tmp/state-meta.txt
 }
 wait_port() {
