@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use std::time::{Duration, Instant};
+
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -27,6 +29,29 @@ async fn command(path: &std::path::Path, line: &str) -> String {
     answer
 }
 
+/// The only listed session, once its byte counts both reach `bytes`: the relay
+/// counts a write after it returns, which may be just after the client read
+/// it, so the listing is polled (5 s deadline).
+async fn listed_once_counted(sock: &std::path::Path, bytes: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listed: serde_json::Value =
+            serde_json::from_str(&command(sock, "sessions").await).expect("JSON");
+        let sessions = listed.as_array().expect("a list");
+        assert_eq!(sessions.len(), 1, "{listed}");
+        let s = &sessions[0];
+        let counts = (s["bytes_to_target"].as_u64(), s["bytes_to_client"].as_u64());
+        if counts == (Some(bytes), Some(bytes)) {
+            return s.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counts stay {counts:?}: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_are_listed_and_one_can_be_killed() {
     let target = echo_target().await;
@@ -42,16 +67,8 @@ async fn sessions_are_listed_and_one_can_be_killed() {
     proxy.wait_for_log("control socket on");
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, &[1u8; 300]).await;
-    let listed: serde_json::Value =
-        serde_json::from_str(&command(&sock, "sessions").await).expect("JSON");
-    let sessions = listed.as_array().expect("a list");
-    assert_eq!(sessions.len(), 1, "{listed}");
-    let s = &sessions[0];
+    let s = listed_once_counted(&sock, 300).await;
     assert_eq!(s["target"], target.to_string());
-    assert_eq!(
-        (s["bytes_to_target"].as_u64(), s["bytes_to_client"].as_u64()),
-        (Some(300), Some(300))
-    );
     let id = s["id"].as_u64().expect("id");
     assert!(command(&sock, "kill 999999")
         .await

@@ -139,6 +139,9 @@ DESKTOP_COLOUR="${DESKTOP_COLOUR:-#1f8f3a}"
 XTERM_TITLE="${XTERM_TITLE:-websockify-demo}"
 XTERM_GEOMETRY="${XTERM_GEOMETRY:-100x30+40+40}"
 XTERM_CMD="${XTERM_CMD:-echo \"This desktop reached you through websockify-rs.\"; exec bash -i}"
+# DESKTOP_X=Xvnc makes the X server TigerVNC's Xvnc (itself the VNC server)
+# instead of Xvfb; DESKTOP_X_ARGS (an array) adds arguments to it.
+DESKTOP_X="${DESKTOP_X:-Xvfb}"
 # DESKTOP_USER=NAME runs Xvfb, the xterm (and its shell) and x11vnc as that
 # user instead of the caller (needs root; the user must exist).
 DESKTOP_USER="${DESKTOP_USER:-}"
@@ -153,9 +156,12 @@ as_desktop_user() {
 _xterm_mapped() { xwininfo -display "$XDISP" -name "$XTERM_TITLE" 2>/dev/null | grep -q 'Map State: IsViewable'; }
 start_desktop() {
   local tmp=$1 logs=${2:-$1} xwi pid
-  as_desktop_user Xvfb -displayfd 3 -screen 0 "${DESKTOP_SIZE}x24" -nolisten tcp -noreset 3>"$tmp/displayfd" >"$logs/xvfb.log" 2>&1 &
+  local screen=(-screen 0 "${DESKTOP_SIZE}x24")
+  [ "$DESKTOP_X" != Xvnc ] || screen=(-geometry "$DESKTOP_SIZE" -depth 24)
+  as_desktop_user "$DESKTOP_X" -displayfd 3 "${screen[@]}" -nolisten tcp -noreset ${DESKTOP_X_ARGS[@]+"${DESKTOP_X_ARGS[@]}"} \
+    3>"$tmp/displayfd" >"$logs/xvfb.log" 2>&1 &
   pid=$!; track_pid $pid
-  wait_for "Xvfb" 10 $pid grep -q '^[0-9]' "$tmp/displayfd" || { cat "$logs/xvfb.log" >&2; die "Xvfb did not start"; }
+  wait_for "$DESKTOP_X" 10 $pid grep -q '^[0-9]' "$tmp/displayfd" || { cat "$logs/xvfb.log" >&2; die "$DESKTOP_X did not start"; }
   XDISP=":$(head -n1 "$tmp/displayfd" | tr -dc 0-9)"
   wait_for "X display $XDISP" 10 $pid xdpyinfo -display "$XDISP" || die "X display $XDISP does not answer"
   xsetroot -display "$XDISP" -solid "$DESKTOP_COLOUR"

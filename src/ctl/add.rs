@@ -18,7 +18,7 @@ use clap::Args;
 
 use super::files::{self, Existing};
 use super::{cert, instance, passwd, status, systemctl, Ctx};
-use crate::addr::{ListenAddr, TargetAddr};
+use crate::addr::{ListenAddr, Target, TargetAddr};
 
 /// noVNC's files from the Debian package.
 pub const NOVNC: &str = "/usr/share/novnc";
@@ -76,10 +76,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
             args.name
         );
     }
-    TargetAddr::parse(&args.target).context("--target")?;
+    let target = TargetAddr::parse(&args.target).context("--target")?;
     let listen = listen(ctx, &args)?;
-    let vnc = status::probe(&args.target);
-    if !vnc.starts_with("RFB") {
+    let vnc = status::probe_target(&Target::Tcp(target), None, None);
+    if vnc.rfb().is_none() {
         eprintln!("websockifyctl: warning: target {}: {vnc}", args.target);
     }
     if !args.behind_nginx {

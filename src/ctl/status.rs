@@ -1,12 +1,13 @@
 //! `websockifyctl list` and `status [NAME]` (`--json` for scripts): for each
 //! conf, the units' states, listen addresses, the target and whether it
-//! answers as a VNC server (its 12-byte `RFB xxx.yyy\n` banner within 2 s),
-//! auth on or off, and the certificate's expiry. Exit status 1 when an
-//! enabled instance has failed.
+//! answers as a VNC server (its 12-byte `RFB xxx.yyy\n` banner within 2 s,
+//! `rfb::probe`), auth on or off, and the certificate's expiry. Exit status
+//! 1 when an enabled instance has failed; a target that is down or not a
+//! VNC server is reported, not a failure (a plain TCP target is
+//! legitimate), with a warning when `require-rfb` makes it refuse sessions.
 
-use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -16,6 +17,10 @@ use serde_json::{json, Value};
 use super::instance::{self, Instance};
 use super::systemctl::{self, Systemd};
 use super::{cert, Ctx};
+use crate::access::vnc_password::VncPassword;
+use crate::addr::{Target, TargetAddr};
+use crate::config::options::Options;
+use crate::session::rfb::probe::Probe;
 
 /// How long the target has to accept and send its banner.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -92,6 +97,7 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
             .as_ref()
             .map(|p| format!("unix:{}", p.display()))
     });
+    let probe = probe(o);
     let certificate = o.cert.as_ref().map(|path| match cert::info(path) {
         Ok(c) => json!({"path": path, "expires": c.not_after, "days_left": c.days_left,
                         "fingerprint": c.fingerprint}),
@@ -101,44 +107,56 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
         "name": inst.name, "conf": inst.path, "conf_error": inst.error,
         "service": states[0], "socket": states[1], "failed": failed,
         "listen": inst.listen(), "target": target,
-        "vnc": o.target.as_deref().map(probe),
+        "vnc": probe.as_ref().map(Probe::to_string),
+        "target_answers": probe.as_ref().map(Probe::answers),
+        "target_rfb": probe.as_ref().and_then(Probe::rfb),
+        "require_rfb": o.require_rfb == Some(true),
         "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
         "auth_file": o.auth_file, "tls": o.cert.is_some(), "certificate": certificate,
     })
 }
 
-/// Whether `target` (`host:port`) answers as a VNC server: "RFB 003.008",
-/// "not VNC (...)" or "not answering (...)".
-pub fn probe(target: &str) -> String {
-    let Ok(addr) = crate::addr::TargetAddr::parse(target) else {
-        return "not answering (bad address)".into();
+/// The target as `websockify` would reach it (`target` or `unix-target`,
+/// over TLS with `ssl-target`), probed for an RFB banner within 2 s.
+fn probe(o: &Options) -> Option<Probe> {
+    let target = match (&o.target, &o.unix_target) {
+        (Some(t), _) => match TargetAddr::parse(t) {
+            Ok(addr) => Target::Tcp(addr),
+            Err(e) => return Some(Probe::Down(format!("{e:#}"))),
+        },
+        (None, Some(path)) => Target::Unix(path.clone()),
+        (None, None) => return None,
     };
-    let addrs = match (addr.host.as_str(), addr.port).to_socket_addrs() {
-        Ok(a) => a.collect::<Vec<_>>(),
-        Err(e) => return format!("not answering ({e})"),
+    let tls = match o.ssl_target {
+        Some(true) => match crate::tls::client_config() {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => return Some(Probe::Down(format!("TLS: {e:#}"))),
+        },
+        _ => None,
     };
-    let mut last = String::from("no address");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
-            Ok(stream) => return banner(stream),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    format!("not answering ({last})")
+    // A password file by path is read to log in (see rfb::probe: TigerVNC
+    // counts a check that does not); `credential:` ones are the service's.
+    let password = o
+        .vnc_password_file
+        .as_ref()
+        .filter(|p| !p.to_string_lossy().starts_with("credential:"))
+        .and_then(|p| VncPassword::load(p).ok());
+    Some(probe_target(&target, tls.as_ref(), password.as_ref()))
 }
 
-fn banner(mut stream: TcpStream) -> String {
-    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
-    let mut buf = [0u8; 12];
-    match stream.read_exact(&mut buf) {
-        Ok(()) if buf.starts_with(b"RFB ") && buf[11] == b'\n' => {
-            String::from_utf8_lossy(&buf[..11]).into_owned()
-        }
-        Ok(()) => "not VNC (no RFB banner)".into(),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "not VNC (closed without a banner)".into()
-        }
-        Err(_) => "not VNC (no banner within 2 s)".into(),
+/// Probes `target` for an RFB banner within 2 s, logging in with
+/// `password` if given (`add` warns with it).
+pub fn probe_target(
+    target: &Target,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    password: Option<&VncPassword>,
+) -> Probe {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(rt) => rt.block_on(Probe::run(target, PROBE_TIMEOUT, tls, password)),
+        Err(e) => Probe::Down(format!("cannot check: {e}")),
     }
 }
 
@@ -164,6 +182,12 @@ fn print_text(v: &Value) {
         .collect();
     println!("  listen: {}", listen.join(", "));
     println!("  target: {}  [{}]", s(&v["target"]), s(&v["vnc"]));
+    if v["require_rfb"] == json!(true)
+        && v["target_answers"] == json!(true)
+        && v["target_rfb"].is_null()
+    {
+        println!("  warning: require-rfb is set and the target is not a VNC server: every session is refused");
+    }
     let auth = if v["auth"] == json!(true) {
         "on"
     } else {

@@ -1,11 +1,12 @@
 //! What `--check` says about a fixed target beyond the settings: whether it
-//! answers, and as a VNC server. Only warnings: the target may be down while
-//! the conf is checked, and a non-VNC target is allowed (without
-//! `require-rfb` any TCP service is relayed).
+//! answers, as a VNC server, and takes `vnc-password-file`'s password. Only
+//! warnings: the target may be down while the conf is checked, and a
+//! non-VNC target is allowed (without `require-rfb` any TCP service is
+//! relayed).
 
 use crate::access::Route;
 use crate::config::Config;
-use crate::session::{rfb, target};
+use crate::session::rfb::probe::Probe;
 
 /// A warning about the fixed target, if it does not answer as a VNC server
 /// within the connect timeout; `None` when it does, or sessions choose it.
@@ -21,14 +22,21 @@ pub(super) fn target_warning(config: &Config) -> Option<String> {
         Err(e) => return Some(format!("cannot check target {t}: {e}")),
     };
     let limit = config.limits.connect_timeout;
-    runtime.block_on(async {
-        let mut stream = match target::connect(t, limit, config.target_tls.as_ref()).await {
-            Ok(s) => s,
-            Err(e) => return Some(format!("target {t} does not answer: {e}")),
-        };
-        match rfb::banner::read(&mut stream, limit).await {
-            Ok(_) => None,
-            Err(e) => Some(format!("target {t} answers, but is {e}")),
-        }
-    })
+    let (tls, password) = (config.target_tls.as_ref(), config.rfb.password.as_ref());
+    let probe = runtime.block_on(Probe::run(t, limit, tls, password));
+    match probe {
+        Probe::Vnc(_) | Probe::LoggedIn(_) => None,
+        Probe::Refused(banner, why) => Some(format!(
+            "target {t} is a VNC server ({banner}) but did not let the proxy in: {why}"
+        )),
+        Probe::NotVnc(why) => Some(format!(
+            "target {t} answers, but is not a VNC server: {why}{}",
+            if config.rfb.require_rfb {
+                " (require-rfb is set: every session will be refused)"
+            } else {
+                ""
+            }
+        )),
+        Probe::Down(why) => Some(format!("target {t} does not answer: {why}")),
+    }
 }

@@ -41,10 +41,7 @@ pub(super) async fn answer(
     let (ctx, mode) = (ctx.clone(), accepted.mode);
     tokio::spawn(async move {
         let _permit = permit;
-        match on_upgrade.await {
-            Ok(upgraded) => session::run(upgraded, client, target, mode, ctx).await,
-            Err(e) => log::info!("{client}: upgrade failed: {e}"),
-        }
+        session::start(on_upgrade, client, target, mode, ctx).await;
     });
     switching_protocols(accepted)
 }

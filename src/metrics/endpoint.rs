@@ -79,9 +79,22 @@ fn answer<B>(req: &Request<B>, health: &Health) -> Response<Body> {
         }
         "/healthz" if health.draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" if health.ready() => text(StatusCode::OK, "ready\n"),
-        "/readyz" if health.draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "target not answering\n"),
+        "/readyz" => readyz(health),
         _ => text(StatusCode::NOT_FOUND, "Not Found\n"),
+    }
+}
+
+/// 200 `ready: WHAT THE TARGET CHECK FOUND`, or 503 with why not.
+fn readyz(health: &Health) -> Response<Body> {
+    if health.draining() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
+    let target = health.target();
+    match target.ready {
+        true => text_owned(StatusCode::OK, format!("ready: {}\n", target.said)),
+        false => text_owned(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", target.said),
+        ),
     }
 }

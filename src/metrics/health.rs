@@ -1,22 +1,37 @@
 //! What `/healthz` and `/readyz` answer: whether the instance is draining
 //! (both 503 from the first moment, so a load balancer stops sending new
-//! users before anyone is refused), and whether the target accepted TCP at
-//! the last check (a cached answer, so polling costs the target nothing).
+//! users before anyone is refused), and what the last target check found
+//! (a cached answer, so polling costs the target nothing). The daemon's
+//! check decides whether that finding is ready; this module only keeps it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// The latest target check: whether sessions can be served, and what
+/// `/readyz` says about the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetCheck {
+    /// Sessions can reach a usable target.
+    pub ready: bool,
+    /// One line for the answer's body, e.g. `target is a VNC server (RFB 003.008)`.
+    pub said: String,
+}
 
 /// The instance's health, shared by the endpoint and the daemon.
 #[derive(Debug)]
 pub struct Health {
     draining: AtomicBool,
-    target_ready: AtomicBool,
+    target: Mutex<TargetCheck>,
 }
 
 impl Default for Health {
     fn default() -> Self {
         Self {
             draining: AtomicBool::new(false),
-            target_ready: AtomicBool::new(true),
+            target: Mutex::new(TargetCheck {
+                ready: true,
+                said: "target not checked yet".into(),
+            }),
         }
     }
 }
@@ -33,12 +48,15 @@ impl Health {
     }
 
     /// The result of the latest target check.
-    pub fn set_target_ready(&self, ready: bool) {
-        self.target_ready.store(ready, Ordering::Relaxed);
+    pub fn set_target(&self, check: TargetCheck) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = check;
     }
 
-    /// Serving and the target answering.
-    pub fn ready(&self) -> bool {
-        !self.draining() && self.target_ready.load(Ordering::Relaxed)
+    /// The latest target check.
+    pub fn target(&self) -> TargetCheck {
+        self.target
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

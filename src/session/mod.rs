@@ -15,7 +15,7 @@ pub mod target;
 
 use std::time::Instant;
 
-use hyper::upgrade::Upgraded;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
 pub use context::Ctx;
@@ -47,8 +47,31 @@ impl Mode {
     }
 }
 
-/// Runs a session on an upgraded connection until both sides have closed.
-pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode, ctx: Ctx) {
+/// Runs a session once its 101 is out, until both sides have closed.
+///
+/// The target connect starts at once, beside the write of the 101, rather
+/// than after it: setting up a session then waits for one loopback round trip
+/// less, which `scripts/bench` counts in connections/s. A client whose
+/// upgrade fails only costs a target connection that is closed at once.
+pub async fn start(on_upgrade: OnUpgrade, client: String, target: Target, mode: Mode, ctx: Ctx) {
+    let started = Instant::now();
+    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&target, &ctx.config));
+    match upgraded {
+        Ok(upgraded) => run(upgraded, connected, client, target, mode, ctx, started).await,
+        Err(e) => log::info!("{client}: upgrade failed: {e}"),
+    }
+}
+
+/// The session on its upgraded connection, `connected` the target connect's result.
+async fn run(
+    upgraded: Upgraded,
+    connected: std::io::Result<TargetStream>,
+    client: String,
+    target: Target,
+    mode: Mode,
+    ctx: Ctx,
+    started: Instant,
+) {
     let Ctx {
         config,
         mut shutdown,
@@ -57,10 +80,13 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     } = ctx;
     let _live = LiveSession::new(&sessions);
     let mut io = TokioIo::new(upgraded);
-    let started = Instant::now();
-    let Some(mut stream) = connect(&mut io, &client, &target, &config).await else {
-        let secs = started.elapsed().as_secs_f64();
-        return metrics::global().session_closed(0, 0, 1011, secs);
+    let mut stream = match connected {
+        Ok(stream) => stream,
+        Err(e) => {
+            unreachable_target(&mut io, &client, &target, e).await;
+            let secs = started.elapsed().as_secs_f64();
+            return metrics::global().session_closed(0, 0, 1011, secs);
+        }
     };
     let timeouts = rfb::Timeouts {
         target: config.limits.connect_timeout,
@@ -89,10 +115,14 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     let live = table::table().register(client_s, None, &target_s);
     let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
     finish(&mut observe).await; // before the session is reported closed
-    let secs = started.elapsed().as_secs_f64();
+    report_closed(client_s, &target_s, &out, started.elapsed().as_secs_f64());
+}
+
+/// Counts and logs a session that ran, with what it carried and how it ended.
+fn report_closed(client: &str, target: &str, out: &relay::Outcome, secs: f64) {
     metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);
     log::info!(
-        client = client_s, target_addr = target_s.as_str(),
+        client = client, target_addr = target,
         bytes_to_target = out.to_target, bytes_to_client = out.to_client,
         duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
         "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",
@@ -103,36 +133,36 @@ pub async fn run(upgraded: Upgraded, client: String, target: Target, mode: Mode,
     );
 }
 
-/// The connected target, or `None` after telling the client 1011 and logging why.
-async fn connect(
+/// Connects the target, counting the outcome in the metrics.
+async fn connect(target: &Target, config: &Config) -> std::io::Result<TargetStream> {
+    let timeout = config.limits.connect_timeout;
+    let started = Instant::now();
+    let connected = target::connect(target, timeout, config.target_tls.as_ref()).await;
+    match &connected {
+        Ok(_) => metrics::global().target_connected(started.elapsed().as_secs_f64()),
+        Err(e) => metrics::global().target_failed(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "refused",
+            std::io::ErrorKind::TimedOut => "timeout",
+            _ => "other",
+        }),
+    }
+    connected
+}
+
+/// Tells the client 1011 when its target could not be reached, and logs why.
+async fn unreachable_target(
     io: &mut TokioIo<Upgraded>,
     client: &str,
     target: &Target,
-    config: &Config,
-) -> Option<TargetStream> {
-    let timeout = config.limits.connect_timeout;
-    let started = Instant::now();
-    match target::connect(target, timeout, config.target_tls.as_ref()).await {
-        Ok(stream) => {
-            metrics::global().target_connected(started.elapsed().as_secs_f64());
-            Some(stream)
-        }
-        Err(e) => {
-            metrics::global().target_failed(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "refused",
-                std::io::ErrorKind::TimedOut => "timeout",
-                _ => "other",
-            });
-            log::warn!(
-                client = client, target_addr = target.to_string().as_str(), close_code = 1011;
-                "{client}: session refused: target {target}: {e}; sent close 1011"
-            );
-            let mut writer = relay::ClientWriter::new(io);
-            let reason = "Failed to connect to downstream server";
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(Some(1011), reason)).await;
-            None
-        }
-    }
+    e: std::io::Error,
+) {
+    log::warn!(
+        client = client, target_addr = target.to_string().as_str(), close_code = 1011;
+        "{client}: session refused: target {target}: {e}; sent close 1011"
+    );
+    let mut writer = relay::ClientWriter::new(io);
+    let reason = "Failed to connect to downstream server";
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer.close(Some(1011), reason)).await;
 }
 
 /// Ends a session the RFB step refused: logs why, sends its close frame;

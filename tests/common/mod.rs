@@ -20,6 +20,8 @@
 //!   naming the fix, instead of stalling now and then.
 #![allow(dead_code)]
 
+pub mod rfb;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -465,6 +467,16 @@ where
 /// Completes a WebSocket upgrade at `path` on a raw socket (no client
 /// library, so tests can write any bytes), offering `protocol` if any.
 pub async fn raw_upgrade(addr: SocketAddr, path: &str, protocol: Option<&str>) -> TcpStream {
+    raw_upgrade_with(addr, path, protocol, "").await
+}
+
+/// [`raw_upgrade`] with `extra` header lines (each ending in `\r\n`).
+pub async fn raw_upgrade_with(
+    addr: SocketAddr,
+    path: &str,
+    protocol: Option<&str>,
+    extra: &str,
+) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.set_nodelay(true).expect("nodelay");
     let offer = protocol.map_or(String::new(), |p| {
@@ -473,7 +485,7 @@ pub async fn raw_upgrade(addr: SocketAddr, path: &str, protocol: Option<&str>) -
     let head = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n{offer}\r\n"
+         Sec-WebSocket-Version: 13\r\n{offer}{extra}\r\n"
     );
     s.write_all(head.as_bytes()).await.expect("write");
     let mut got = Vec::new();

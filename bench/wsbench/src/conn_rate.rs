@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Result};
 
 use crate::client::Client;
+use crate::cpu;
 use crate::measure::{record, secs, Common};
 use crate::target::MODE_ECHO;
 
@@ -33,7 +34,16 @@ async fn one_conn(common: &Common) -> Result<()> {
     c.close().await
 }
 
-pub async fn conn_rate(common: &Common, concurrency: usize, secs_: f64, max: u64) -> Result<()> {
+/// Sessions per second over `concurrency` workers; with `proxy`, also the
+/// CPU that process spent per session (`conn_cpu_us`).
+pub async fn conn_rate(
+    common: &Common,
+    concurrency: usize,
+    secs_: f64,
+    max: u64,
+    proxy: Option<u32>,
+) -> Result<()> {
+    let cpu_before = proxy.map(cpu::cpu_secs).transpose()?;
     let counts = Arc::new(Counts::default());
     let t0 = Instant::now();
     let deadline = t0 + secs(secs_);
@@ -46,11 +56,12 @@ pub async fn conn_rate(common: &Common, concurrency: usize, secs_: f64, max: u64
         t.await?;
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    record(
-        common,
-        "conn_rate",
-        counts.done.load(Ordering::Relaxed) as f64 / elapsed,
-    )?;
+    let done = counts.done.load(Ordering::Relaxed);
+    record(common, "conn_rate", done as f64 / elapsed)?;
+    if let (Some(pid), Some(before), true) = (proxy, cpu_before, done > 0) {
+        let spent = cpu::cpu_secs(pid)? - before;
+        record(common, "conn_cpu_us", spent * 1e6 / done as f64)?;
+    }
     record(common, "conn_concurrency", concurrency as f64)?;
     let e = counts.errors.load(Ordering::Relaxed);
     if e > 0 {

@@ -32,6 +32,7 @@
 mod attack;
 mod client;
 mod conn_rate;
+mod cpu;
 mod goals;
 mod huge;
 mod idle;
@@ -120,6 +121,9 @@ enum Cmd {
         secs: f64,
         #[arg(long, default_value_t = 30_000)]
         max_conns: u64,
+        /// The proxy's pid: also report its CPU time per session.
+        #[arg(long)]
+        proxy_pid: Option<u32>,
     },
     /// Open idle sessions, verify each with a round trip, measure the proxy's
     /// PSS (process tree of `--pid`) before and after.
@@ -211,7 +215,8 @@ async fn run(cmd: Cmd) -> Result<()> {
             concurrency,
             secs,
             max_conns,
-        } => conn_rate::conn_rate(&common, concurrency, secs, max_conns).await,
+            proxy_pid,
+        } => conn_rate::conn_rate(&common, concurrency, secs, max_conns, proxy_pid).await,
         Cmd::Idle {
             common,
             sessions,

@@ -56,6 +56,7 @@ const ROWS: &[(&str, Row)] = &[
     ("added p50 µs vs direct", Row::Added("rtt_p50_us")),
     ("added p99 µs vs direct", Row::Added("rtt_p99_us")),
     ("connections/s", Row::ConnRate),
+    ("proxy CPU µs per connection", Row::Plain("conn_cpu_us")),
     ("PSS KiB per idle session", Row::PssPerSession),
     ("proxy PSS KiB before → after", Row::PssBeforeAfter),
     ("attack: proxy PSS growth MiB", Row::AttackTotal),

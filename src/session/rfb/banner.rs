@@ -81,11 +81,11 @@ pub async fn read<R: AsyncRead + Unpin>(
     }
 }
 
+/// How the errors of `read` about what the target sent begin.
+pub const NOT_VNC_PREFIX: &str = "not a VNC server: ";
+
 fn not_vnc(why: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("not a VNC server: {why}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, format!("{NOT_VNC_PREFIX}{why}"))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::banner::Version;
+use super::vencrypt;
 use crate::access::vnc_password::VncPassword;
 
 /// Security type None.
@@ -34,7 +35,15 @@ pub async fn authenticate<T>(t: &mut T, version: Version, pw: &VncPassword) -> R
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    t.write_all(version.banner()).await?;
+    if let Err(e) = t.write_all(version.banner()).await {
+        // A server that refuses at once (TigerVNC's blacklist: "Too many
+        // security failures") sends 3.3's refusal and closes without
+        // reading; its reason is still there to read.
+        return Err(match t.read_u32().await {
+            Ok(0) => refused(t, "the VNC server refused the connection").await,
+            _ => Refused::from(e),
+        });
+    }
     let chosen = match version {
         Version::V3_3 => match t.read_u32().await? {
             0 => return Err(refused(t, "the VNC server refused the connection").await),
@@ -73,17 +82,36 @@ where
     t.read_exact(&mut types).await?;
     let chosen = [VNC_AUTH, NONE].into_iter().find(|c| types.contains(c));
     let Some(chosen) = chosen else {
-        let named: Vec<String> = types
-            .iter()
-            .map(|&n| format!("{n} ({})", type_name(u32::from(n))))
-            .collect();
-        return Err(Refused(format!(
-            "the VNC server offers no VNC Authentication: security types {}",
-            named.join(", ")
-        )));
+        return Err(no_vnc_auth(t, &types).await);
     };
     t.write_all(&[chosen]).await?;
     Ok(chosen)
+}
+
+/// The refusal naming the types offered; VeNCrypt's subtypes too, read
+/// from the server, since TigerVNC's `-SecurityTypes` names those.
+async fn no_vnc_auth<T>(t: &mut T, types: &[u8]) -> Refused
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let vencrypt = match types.contains(&vencrypt::VENCRYPT) {
+        true => vencrypt::subtypes(t).await.ok(),
+        false => None,
+    };
+    let named: Vec<String> = types
+        .iter()
+        .map(|&n| match (n, &vencrypt) {
+            (vencrypt::VENCRYPT, Some(subs)) => {
+                let subs: Vec<String> = subs.iter().map(|&s| vencrypt::subtype_name(s)).collect();
+                format!("{n} (VeNCrypt: {})", subs.join(", "))
+            }
+            _ => format!("{n} ({})", type_name(u32::from(n))),
+        })
+        .collect();
+    Refused(format!(
+        "the VNC server offers no VNC Authentication: security types {}",
+        named.join(", ")
+    ))
 }
 
 /// The SecurityResult: 0 is OK, 1 failed (3.8: with a reason), 2 too many

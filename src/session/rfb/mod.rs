@@ -4,12 +4,16 @@
 //! `vnc-password-file`: the proxy answers the target's VNC Authentication
 //! itself (`access::vnc_password`: the password and DES; `handshake`: the target's side)
 //! and offers the browser security type None (`browser`), speaking RFB in
-//! WebSocket frames until the relay takes over (`frames`).
+//! WebSocket frames until the relay takes over (`frames`). `probe`: the
+//! target check of `--check`, `/readyz` and `websockifyctl status`.
+//! `vencrypt`: the subtypes a VeNCrypt-only server offers, for its refusal.
 
 pub mod banner;
 mod browser;
 mod frames;
 mod handshake;
+pub mod probe;
+mod vencrypt;
 
 use std::time::Duration;
 

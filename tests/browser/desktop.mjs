@@ -1,0 +1,127 @@
+// Shared by the noVNC browser drivers (novnc-vncauth.mjs; novnc-check.mjs
+// may move to it): launching Debian's headless Chromium, logging what the
+// page does, and judging noVNC's canvas against the known desktop that
+// scripts/lib/common.sh's start_desktop paints (a solid root colour and a
+// white xterm with black text at a known place).
+
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+
+const t0 = Date.now();
+/** Seconds since the driver started, for log lines. */
+export const ts = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
+
+/** A persistent Chromium context on a fresh profile; `extra` goes to
+ * playwright's launchPersistentContext (e.g. httpCredentials). */
+export async function launch({ profile, executablePath, tls, screen, extra = {} }) {
+  const args = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-dev-shm-usage',
+  ];
+  if (tls) args.push('--ignore-certificate-errors');
+  return chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    chromiumSandbox: false,
+    args,
+    ignoreHTTPSErrors: tls,
+    viewport: { width: screen[0] + 160, height: screen[1] + 80 },
+    timeout: 30000,
+    ...extra,
+  });
+}
+
+/** Console, page errors, failed requests and WebSocket events to stdout. */
+export function logPage(page) {
+  page.on('console', (m) => console.log(`[console] ${ts()} ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[pageerror] ${ts()} ${e.message}`));
+  page.on('requestfailed', (r) =>
+    console.log(`[net] ${ts()} request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) console.log(`[net] ${ts()} HTTP ${r.status()} ${r.url()}`);
+  });
+  page.on('websocket', (ws) => {
+    console.log(`[ws] ${ts()} open ${ws.url()}`);
+    ws.on('socketerror', (e) => console.log(`[ws] ${ts()} error: ${e}`));
+    ws.on('close', () => console.log(`[ws] ${ts()} closed`));
+  });
+}
+
+/** Runs inside the page: noVNC 1.3's connection state and statistics of
+ * the remote framebuffer canvas. */
+export function probe({ rootRgb, xterm, tol }) {
+  const html = document.documentElement;
+  const statusEl = document.getElementById('noVNC_status');
+  const out = {
+    connected: html.classList.contains('noVNC_connected'),
+    htmlClass: html.className,
+    status: statusEl ? statusEl.textContent.trim() : null,
+    canvas: null,
+  };
+  const canvas = document.querySelector('#noVNC_container canvas');
+  if (!canvas || !canvas.width || !canvas.height) return out;
+  const { width: w, height: h } = canvas;
+  const data = canvas.getContext('2d').getImageData(0, 0, w, h).data;
+  const near = (i) => Math.abs(data[i] - rootRgb[0]) <= tol &&
+    Math.abs(data[i + 1] - rootRgb[1]) <= tol && Math.abs(data[i + 2] - rootRgb[2]) <= tol;
+  const [xx, xy, xw, xh] = xterm;
+  let root = 0, xtWhite = 0, xtBlack = 0, xtTotal = 0, outsideRoot = 0, outsideTotal = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 4;
+      const isRoot = near(i);
+      if (isRoot) root++;
+      // Inset by a few pixels so window borders don't count either way.
+      if (x >= xx + 4 && x < xx + xw - 4 && y >= xy + 4 && y < xy + xh - 4) {
+        xtTotal++;
+        if (data[i] >= 235 && data[i + 1] >= 235 && data[i + 2] >= 235) xtWhite++;
+        if (data[i] <= 20 && data[i + 1] <= 20 && data[i + 2] <= 20) xtBlack++;
+      } else if (x < xx - 4 || x >= xx + xw + 4 || y < xy - 4 || y >= xy + xh + 4) {
+        outsideTotal++;
+        if (isRoot) outsideRoot++;
+      }
+    }
+  }
+  out.canvas = {
+    width: w,
+    height: h,
+    rootFrac: root / (w * h),
+    xtermWhiteFrac: xtTotal ? xtWhite / xtTotal : 0,
+    xtermBlackPx: xtBlack,
+    outsideRootFrac: outsideTotal ? outsideRoot / outsideTotal : 0,
+  };
+  return out;
+}
+
+/** null when `s` (from probe) shows noVNC connected to the known desktop
+ * of size `screen`, else why not. */
+export function desktopVerdict(s, screen) {
+  if (!s) return 'no state yet';
+  if (!s.connected) return `noVNC not connected (html class "${s.htmlClass}", status "${s.status}")`;
+  const c = s.canvas;
+  if (!c) return 'no noVNC canvas with a size yet';
+  if (c.width !== screen[0] || c.height !== screen[1])
+    return `canvas is ${c.width}x${c.height}, remote screen is ${screen[0]}x${screen[1]}`;
+  if (c.outsideRootFrac < 0.95)
+    return `only ${(100 * c.outsideRootFrac).toFixed(1)}% of pixels outside the xterm are the root colour`;
+  if (c.xtermWhiteFrac < 0.6)
+    return `only ${(100 * c.xtermWhiteFrac).toFixed(1)}% of the xterm area is white (xterm background)`;
+  if (c.xtermBlackPx < 50) return `only ${c.xtermBlackPx} black pixels (xterm text) in the xterm area`;
+  return null;
+}
+
+/** Saves a page screenshot and, when there is one, the canvas as PNG. */
+export async function saveShots(page, screenshotPath, canvasPngPath) {
+  try {
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    if (!canvasPngPath) return;
+    const dataUrl = await page.evaluate(() => {
+      const c = document.querySelector('#noVNC_container canvas');
+      return c && c.width ? c.toDataURL('image/png') : null;
+    });
+    if (dataUrl) writeFileSync(canvasPngPath, Buffer.from(dataUrl.split(',')[1], 'base64'));
+  } catch (e) {
+    console.log(`[net] ${ts()} screenshot failed: ${e.message}`);
+  }
+}

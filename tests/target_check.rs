@@ -1,0 +1,219 @@
+//! The target check through the real binary: `/readyz` and `websockifyctl
+//! status` read the target's RFB banner. A VNC server is ready and named by
+//! its version; a target that answers but is not a VNC server is ready with
+//! a note (plain TCP targets are legitimate) unless `require-rfb` is set,
+//! when `/readyz` fails and `status` warns; a dead target fails `/readyz`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+
+/// The metrics address the binary logged.
+fn metrics_addr(proxy: &mut Proxy) -> SocketAddr {
+    let line = proxy.wait_for_log("metrics: serving on ");
+    let addr = line
+        .split("metrics: serving on ")
+        .nth(1)
+        .unwrap_or_default();
+    addr.trim().parse().expect("metrics address")
+}
+
+/// One GET: (status, body).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut got = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut got))
+        .await
+        .expect("answer")
+        .expect("read");
+    let status = got.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = got.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+/// A server that greets every connection like a VNC server and closes.
+async fn banner_target() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"RFB 003.008\n").await;
+        }
+    });
+    addr
+}
+
+/// `/readyz` once the first target check is in (before it, "not checked").
+async fn readyz_after_check(target: &str, extra: &[&str]) -> (u16, String) {
+    let args = [
+        &["--metrics-listen", "127.0.0.1:0", "--connect-timeout", "1"],
+        extra,
+        &["127.0.0.1:0", target],
+    ]
+    .concat();
+    let mut proxy = Proxy::start(&args);
+    let metrics = metrics_addr(&mut proxy);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = get(metrics, "/readyz").await;
+        if !body.contains("not checked yet") {
+            return (status, body);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no target check: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_names_a_vnc_server_by_its_version() {
+    let vnc = banner_target().await.to_string();
+    let (status, body) = readyz_after_check(&vnc, &[]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "ready: target is a VNC server (RFB 003.008)\n")
+    );
+    let (status, body) = readyz_after_check(&vnc, &["--require-rfb"]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_a_plain_tcp_target_is_ready_unless_require_rfb() {
+    let echo = echo_target().await.to_string();
+    let (status, body) = readyz_after_check(&echo, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        "ready: target answers, but is not a VNC server (it said nothing for 1s)\n"
+    );
+    let (status, body) = readyz_after_check(&echo, &["--require-rfb"]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("target is not a VNC server (")
+            && body.ends_with("and require-rfb is set\n"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_a_dead_target_is_not_ready() {
+    let dead = dead_target().await.to_string();
+    let (status, body) = readyz_after_check(&dead, &[]).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("target not answering ("), "{body}");
+}
+
+/// `websockifyctl --conf-dir DIR --no-systemd status --json` and its text.
+fn ctl_status(dir: &TempDir) -> (serde_json::Value, String) {
+    let link = dir.path().join("websockifyctl");
+    if !link.exists() {
+        std::os::unix::fs::symlink(bin(), &link).unwrap();
+    }
+    let run = |json: bool| {
+        let mut cmd = Command::new(&link);
+        cmd.args([
+            "--conf-dir",
+            dir.path().join("conf").to_str().unwrap(),
+            "--no-systemd",
+            "status",
+        ]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    (serde_json::from_str(&run(true)).unwrap(), run(false))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_probes_unix_and_tcp_targets_and_warns_when_require_rfb_would_refuse() {
+    let dir = TempDir::new("ctl-target-check");
+    let socket = dir.path().join("vnc.sock");
+    let unix = UnixListener::bind(&socket).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = unix.accept().await {
+            let _ = s.write_all(b"RFB 003.003\n").await;
+        }
+    });
+    let echo = echo_target().await;
+    let dead = dead_target().await;
+    let conf = |name: &str, body: String| dir.write(&format!("conf/{name}.conf"), body);
+    conf(
+        "unix",
+        format!(
+            "listen = \"127.0.0.1:6080\"\nunix-target = \"{}\"\n",
+            socket.display()
+        ),
+    );
+    conf(
+        "plain",
+        format!("listen = \"127.0.0.1:6081\"\ntarget = \"{echo}\"\n"),
+    );
+    conf(
+        "strict",
+        format!("listen = \"127.0.0.1:6082\"\ntarget = \"{echo}\"\nrequire-rfb = true\n"),
+    );
+    conf(
+        "dead",
+        format!("listen = \"127.0.0.1:6083\"\ntarget = \"{dead}\"\n"),
+    );
+    // The echo server runs on this runtime: probe from a blocking thread.
+    let (json, text) = tokio::task::spawn_blocking(move || {
+        let out = ctl_status(&dir);
+        drop(dir);
+        out
+    })
+    .await
+    .unwrap();
+    let by_name = |n: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == n)
+            .unwrap_or_else(|| panic!("{n} in {json}"))
+            .clone()
+    };
+    let unix = by_name("unix");
+    assert_eq!(
+        (&unix["target_answers"], &unix["target_rfb"]),
+        (&true.into(), &"RFB 003.003".into()),
+        "{unix}"
+    );
+    let plain = by_name("plain");
+    assert_eq!(
+        (&plain["target_answers"], &plain["target_rfb"]),
+        (&true.into(), &serde_json::Value::Null),
+        "{plain}"
+    );
+    assert_eq!(plain["require_rfb"], false);
+    assert_eq!(by_name("strict")["require_rfb"], true);
+    let dead = by_name("dead");
+    assert_eq!(dead["target_answers"], false, "{dead}");
+    assert!(
+        dead["vnc"].as_str().unwrap().starts_with("not answering ("),
+        "{dead}"
+    );
+    // Text: each finding, and one warning, for the instance that would refuse.
+    assert!(text.contains("[RFB 003.003]"), "{text}");
+    assert!(
+        text.contains("[not VNC (it said nothing for 2s)]"),
+        "{text}"
+    );
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains("require-rfb is set and the target is not a VNC server"),
+        "{text}"
+    );
+}

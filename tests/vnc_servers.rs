@@ -1,0 +1,374 @@
+//! Real VNC servers behind the proxy with `vnc-password-file`: x11vnc on
+//! Xvfb (`-rfbauth`, RFB 3.8 and 3.3) and TigerVNC's Xvnc with its default
+//! security types (VeNCrypt and VNC Authentication) and a password file made
+//! by TigerVNC's own `vncpasswd`. The browser side sees security type None
+//! and gets the server's ServerInit. A TigerVNC offering only VeNCrypt's TLS
+//! subtypes is refused with 1011 naming them. Each test fails loudly when its server
+//! is not installed (scripts/test installs them): a skip would pass unnoticed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::rfb::{close, connect_as_browser, upgrade};
+use common::*;
+use tokio::net::TcpStream;
+
+/// `x11vnc -storepasswd password FILE` writes these 8 bytes.
+const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program ARGS` quietly; panics naming the package when it is
+/// not installed.
+fn spawn(program: &str, args: &[&str], package: &str) -> Child {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is needed (apt-get install {package}): {e}"));
+    Child(child)
+}
+
+/// Polls until `path` exists.
+async fn wait_for_path(path: &Path, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {} never appeared",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The display number an X server wrote to its `-displayfd` file.
+async fn read_display(file: &Path) -> u32 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(n) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the X server wrote no display number (not installed?)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A TCP port free now (the kernel's pick, released): x11vnc takes no
+/// listening socket from its parent.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A proxy with a token file (its access control) routing `vnc` to `target`
+/// (`host:port` or `unix_socket:PATH`), answering with the password in `pw`.
+fn proxy(dir: &TempDir, target: &str, pw: &Path) -> Proxy {
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let args = [
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+    ];
+    Proxy::start(&[&args[..], &["127.0.0.1:0"]].concat())
+}
+
+/// Xvfb on a display it picks (`-displayfd`) and x11vnc with `-rfbauth
+/// FILE` on it; returns both and x11vnc's `host:port`.
+async fn x11vnc(dir: &TempDir, pw: &Path, extra: &[&str]) -> (Child, Child, String) {
+    let number = dir.path().join("display");
+    let script = format!(
+        "exec Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3>'{}'",
+        number.display()
+    );
+    let xvfb = spawn("sh", &["-c", &script], "xvfb");
+    let display = format!(":{}", read_display(&number).await);
+    // x11vnc gives up on a display that is not there yet: Xvfb writes its
+    // number once it is ready.
+    let port = free_port().to_string();
+    let log = dir.path().join("x11vnc.log");
+    let args = [
+        "-display",
+        &display,
+        "-rfbport",
+        &port,
+        "-rfbauth",
+        pw.to_str().unwrap(),
+        "-localhost",
+        "-forever",
+        "-shared",
+        "-noipv6",
+        "-nopw",
+        "-o",
+        log.to_str().unwrap(),
+    ];
+    let vnc = spawn("x11vnc", &[&args[..], extra].concat(), "x11vnc");
+    let target = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(&target).await.is_err() {
+        assert!(Instant::now() < deadline, "x11vnc did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (xvfb, vnc, target)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x11vnc_3_8_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc38");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x11vnc_3_3_behind_the_proxy() {
+    let dir = TempDir::new("x11vnc33");
+    let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
+    let (_x, _vnc, target) = x11vnc(&dir, &pw, &["-rfbversion", "3.3"]).await;
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.003".into(), 640, 480));
+}
+
+/// TigerVNC's `vncpasswd -f`: the password file of `password` as TigerVNC
+/// writes it.
+fn tigervnc_passwd(dir: &TempDir, password: &str) -> PathBuf {
+    use std::io::Write as _;
+    let mut child = Command::new("vncpasswd")
+        .arg("-f")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("vncpasswd is needed (apt-get install tigervnc-tools)");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "vncpasswd -f: {out:?}");
+    assert_eq!(out.stdout.len(), 8, "a vncpasswd file is 8 bytes");
+    dir.write("tigervnc.passwd", out.stdout)
+}
+
+/// TigerVNC's Xvnc with its default security types, `-rfbauth FILE`, on a
+/// display it picks (`-displayfd`) and a unix socket only (no TCP port to
+/// pick). Returns the server and its socket.
+async fn xvnc(dir: &TempDir, pw: &Path, extra: &str) -> (Child, PathBuf) {
+    let socket = dir.path().join("xvnc.sock");
+    let display = dir.path().join("display");
+    let script = format!(
+        "exec Xvnc -displayfd 3 -geometry 800x600 -rfbport -1 -rfbunixpath '{}' \
+         -rfbauth '{}' {extra} 3>'{}' 2>'{}'",
+        socket.display(),
+        pw.display(),
+        display.display(),
+        dir.path().join("xvnc.log").display()
+    );
+    let child = spawn("sh", &["-c", &script], "dash");
+    wait_for_path(&socket, "Xvnc (apt-get install tigervnc-standalone-server)").await;
+    (child, socket)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_with_its_default_security_types_behind_the_proxy() {
+    let dir = TempDir::new("xvnc");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    let target = format!("unix_socket:{}", socket.display());
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.008".into(), 800, 600));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_refuses_a_wrong_password_with_1011() {
+    let dir = TempDir::new("xvncwrong");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    let wrong = dir.write("wrong", "wrongpass\n");
+    let target = format!("unix_socket:{}", socket.display());
+    let mut proxy = proxy(&dir, &target, &wrong);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    assert_eq!(code, 1011, "{reason}");
+    assert!(reason.contains("refused the password"), "{reason}");
+    eprintln!("TigerVNC, wrong password: close {code} {reason:?}");
+    proxy.wait_for_log("refused the password");
+    for line in proxy.log() {
+        assert!(!line.contains("wrongpa"), "password logged: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tigervnc_with_vencrypt_only_is_refused_naming_its_subtypes() {
+    let dir = TempDir::new("xvnctls");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "-SecurityTypes TLSVnc,X509Vnc").await;
+    let target = format!("unix_socket:{}", socket.display());
+    let proxy = proxy(&dir, &target, &pw);
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let (code, reason) = close(&mut s).await;
+    eprintln!("TigerVNC, VeNCrypt only: close {code} {reason:?}");
+    assert_eq!(code, 1011, "{reason}");
+    assert_eq!(
+        reason,
+        "the VNC server offers no VNC Authentication: security types 19 (VeNCrypt: TLSVnc, X509Vnc)"
+    );
+}
+
+/// The metrics address the binary logged.
+fn metrics_addr(proxy: &mut Proxy) -> std::net::SocketAddr {
+    let line = proxy.wait_for_log("metrics: serving on ");
+    let addr = line
+        .split("metrics: serving on ")
+        .nth(1)
+        .unwrap_or_default();
+    addr.trim().parse().expect("metrics address")
+}
+
+/// `/readyz`'s status line and body.
+async fn readyz(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = got.lines().next().unwrap_or_default().to_owned();
+    format!(
+        "{status} {}",
+        got.split("\r\n\r\n").nth(1).unwrap_or_default()
+    )
+}
+
+/// `count` connections that read TigerVNC's banner and close: each one
+/// is a black mark on the address (unix sockets: all peers share one).
+async fn banner_only(socket: &Path, count: usize) {
+    for _ in 0..count {
+        let mut c = tokio::net::UnixStream::connect(socket).await.unwrap();
+        let mut banner = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut c, &mut banner)
+            .await
+            .unwrap();
+    }
+}
+
+/// `/readyz` logs in to TigerVNC with the password, and so does `--check`;
+/// a check that logs in clears TigerVNC's black marks (which every
+/// connection that does not log in adds, 5 at most before the address is
+/// refused), so a proxy checking its target does not lock its users out.
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_log_in_to_tigervnc_so_its_blacklist_never_locks_users_out() {
+    let dir = TempDir::new("xvncready");
+    let pw = tigervnc_passwd(&dir, "password");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    let common = [
+        "--auth-plugin",
+        "BasicHTTPAuth",
+        "--auth-source",
+        "u:p",
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "--unix-target",
+        socket.to_str().unwrap(),
+    ];
+    let metrics = ["--metrics-listen", "127.0.0.1:0", "127.0.0.1:0"];
+    let mut proxy = Proxy::start(&[&common[..], &metrics].concat());
+    let metrics = metrics_addr(&mut proxy);
+    let deadline = Instant::now() + WAIT;
+    let mut answer = readyz(metrics).await;
+    while answer.contains("not checked yet") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = readyz(metrics).await;
+    }
+    let took = "ready: target is a VNC server (RFB 003.008) and took the VNC password\n";
+    assert_eq!(answer, format!("HTTP/1.1 200 OK {took}"));
+    // From here on no background check: marks are counted exactly.
+    drop(proxy);
+    let proxy = Proxy::start(&[&common[..], &["127.0.0.1:0"]].concat());
+    let session = || async {
+        let auth = "Authorization: Basic dTpw\r\n"; // u:p
+        raw_upgrade_with(proxy.addr(), "/websockify", Some("binary"), auth).await
+    };
+    // Four marks, a check that logs in (--check), four more: the session
+    // after them is in. Without the login it would be the tenth.
+    banner_only(&socket, 4).await;
+    let check = [&common[..], &["--check", "127.0.0.1:0"]].concat();
+    let (ok, err) = run_to_exit(&check);
+    assert!(ok && !err.contains("warning"), "{err}");
+    banner_only(&socket, 4).await;
+    let got = connect_as_browser(&mut session().await).await;
+    assert_eq!(got, ("RFB 003.008".into(), 800, 600));
+    // The hazard itself: six connections that do not log in, and TigerVNC
+    // refuses the next one, the proxy's session included.
+    banner_only(&socket, 5).await;
+    let (code, reason) = close(&mut session().await).await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("Too many security failures"), "{reason}");
+}
+
+/// `websockifyctl status` logs in with a conf's password file (a path) and
+/// says so; a wrong one is named, as TigerVNC's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_status_logs_in_to_tigervnc_with_the_conf_password() {
+    let dir = TempDir::new("xvncstatus");
+    let pw = tigervnc_passwd(&dir, "password");
+    let wrong = dir.write("wrong", "wrongpass\n");
+    let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
+    for (name, file) in [("good", &pw), ("bad", &wrong)] {
+        let conf = format!(
+            "listen = \"127.0.0.1:6080\"\nunix-target = \"{}\"\nvnc-password-file = \"{}\"\n",
+            socket.display(),
+            file.display()
+        );
+        dir.write(&format!("conf/{name}.conf"), conf);
+    }
+    let link = dir.path().join("websockifyctl");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let conf_dir = dir.path().join("conf");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(link)
+            .args(["--conf-dir", conf_dir.to_str().unwrap(), "--no-systemd"])
+            .args(["status", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vnc = |n: &str| {
+        let one = all.as_array().unwrap().iter().find(|i| i["name"] == n);
+        one.unwrap()["vnc"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(vnc("good"), "RFB 003.008, password accepted");
+    assert_eq!(
+        vnc("bad"),
+        "RFB 003.008, but: the VNC server refused the password: Authentication failure"
+    );
+}
