@@ -19,7 +19,7 @@
 #                                away with the namespaces when CMD ends. With
 #                                --overlay, ROOT is only read: writes go to
 #                                DIR/upper (kept across calls with the same DIR)
-#   debroot_harness_files UPPER DEB TESTSCRIPT MODE TIMEOUT
+#   debroot_harness_files UPPER DEB TESTSCRIPT MODE TIMEOUT [FILE...]
 #                                /harness/run and what it needs, under UPPER
 #   debroot_rmtree DIR           deletes DIR, refusing if anything is mounted in it
 #   debroot_pkg_snapshot ROOT    "name version" of every installed package
@@ -48,9 +48,14 @@ DEBROOT_PACKAGES=(
   systemd systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools apt-utils
   novnc python3 python3-websockets curl ca-certificates iproute2 procps openssl socat
 )
+# Per suite, what only that suite's root needs: trixie's lintian checks the
+# package with Debian 13's rules (scripts/check-deb --suite trixie).
+case $DEBROOT_SUITE in
+  trixie) DEBROOT_PACKAGES+=(lintian) ;;
+esac
 # Packages whose .debs go into the root's local apt repository, so that a test
 # can reinstall them offline (e.g. after websockify-rs replaced them).
-DEBROOT_LOCAL_DEBS=(websockify python3-websockify)
+DEBROOT_LOCAL_DEBS=(websockify python3-websockify novnc)
 # Units that slow a boot down or wait for things a test VM does not have.
 DEBROOT_MASK_UNITS=(
   apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer
@@ -176,8 +181,8 @@ debroot_build() {
     # shellcheck disable=SC2016  # a dpkg-query format
     v=$(debroot_run "$root" dpkg-query -W -f='${Version}' "$p" 2>/dev/null) \
       || v=$(debroot_run "$root" apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
-    v=${v#*:}   # the epoch is not in the file name
-    f=$(find "$archives" -maxdepth 1 -name "${p}_${v}_*.deb" | head -n1)
+    # apt names the file with the epoch as "%3a" (novnc_1%3a1.6.0-2_all.deb)
+    f=$(find "$archives" -maxdepth 1 -name "${p}_${v/:/%3a}_*.deb" | head -n1)
     [ -n "$f" ] || die "no .deb of $p $v in $archives"
     cp "$f" "$root/var/local/debs/"
   done
@@ -317,24 +322,32 @@ debroot_run() {
     bash -c "$_DEBROOT_INNER" debroot-run "$root" "$own_net" "$overlay" "$n" "${binds[@]}" "$@"
 }
 
-# debroot_harness_files UPPER DEB TESTSCRIPT MODE TEST_TIMEOUT: the files a
-# test run adds to the root, under UPPER (the upper layer of an overlay): a
-# machine-id, and /harness with DEB, TESTSCRIPT as test.sh, and the runner
-# /harness/run. The runner (bash, as root, inside the root) installs DEB with
-# apt-get, prints what apt installed, removed or changed, runs test.sh with
-# HARNESS_MODE=MODE HARNESS_DEB HARNESS_PKG, bounded by TEST_TIMEOUT seconds,
+# debroot_harness_files UPPER DEB TESTSCRIPT MODE TEST_TIMEOUT [FILE...]: the
+# files a test run adds to the root, under UPPER (the upper layer of an
+# overlay): a machine-id, and /harness with DEB, TESTSCRIPT as test.sh, each
+# FILE under /harness/files/, and the runner /harness/run. The runner (bash,
+# as root, inside the root) installs DEB with apt-get, prints what apt
+# installed, removed or changed, runs test.sh with HARNESS_MODE=MODE
+# HARNESS_DEB HARNESS_PKG HARNESS_FILES (the FILEs' paths inside, separated
+# by spaces), bounded by TEST_TIMEOUT seconds,
 # and reports both exit statuses in lines HARNESS-INSTALL-STATUS=N and
 # HARNESS-TEST-STATUS=N and in the files /harness/install-status and
 # /harness/test-status (no test-status: the test did not run).
 debroot_harness_files() {
-  local upper=$1 deb=$2 test_script=$3 mode=$4 test_timeout=$5 pkg
+  local upper=$1 deb=$2 test_script=$3 mode=$4 test_timeout=$5 pkg f files=()
+  shift 5
   pkg=$(dpkg-deb -f "$deb" Package) || die "$deb is not a .deb"
-  mkdir -p "$upper/etc" "$upper/harness"
+  mkdir -p "$upper/etc" "$upper/harness/files"
   tr -d '-' </proc/sys/kernel/random/uuid >"$upper/etc/machine-id"
   cp "$deb" "$upper/harness/"
   cp "$test_script" "$upper/harness/test.sh"
-  printf 'HARNESS_MODE=%q\nHARNESS_DEB=%q\nHARNESS_PKG=%q\nHARNESS_TEST_TIMEOUT=%q\n' \
-    "$mode" "/harness/$(basename "$deb")" "$pkg" "$test_timeout" >"$upper/harness/env"
+  for f in "$@"; do
+    [ ! -e "$upper/harness/files/$(basename "$f")" ] || die "two harness files named $(basename "$f")"
+    cp "$f" "$upper/harness/files/" || die "cannot copy $f into the harness"
+    files+=("/harness/files/$(basename "$f")")
+  done
+  printf 'HARNESS_MODE=%q\nHARNESS_DEB=%q\nHARNESS_PKG=%q\nHARNESS_TEST_TIMEOUT=%q\nHARNESS_FILES=%q\n' \
+    "$mode" "/harness/$(basename "$deb")" "$pkg" "$test_timeout" "${files[*]}" >"$upper/harness/env"
   {
     echo '#!/bin/bash'
     echo '# Written by scripts/lib/debroot.sh (debroot_harness_files): install, test, report.'
@@ -357,7 +370,7 @@ echo "== running TESTSCRIPT ($HARNESS_MODE, timeout ${HARNESS_TEST_TIMEOUT}s)"
 t0=$(cut -d' ' -f1 /proc/uptime)
 timeout -k 10 "$HARNESS_TEST_TIMEOUT" \
   env HARNESS_MODE="$HARNESS_MODE" HARNESS_DEB="$HARNESS_DEB" HARNESS_PKG="$HARNESS_PKG" \
-  bash /harness/test.sh </dev/null
+  HARNESS_FILES="$HARNESS_FILES" bash /harness/test.sh </dev/null
 test_rc=$?
 [ "$test_rc" -ne 124 ] || echo "TESTSCRIPT timed out after ${HARNESS_TEST_TIMEOUT}s"
 echo "== TESTSCRIPT took $(awk -v t0="$t0" '{printf "%.1f", $1 - t0}' /proc/uptime)s"
@@ -370,7 +383,7 @@ echo "HARNESS-TEST-STATUS=$test_rc"
 exit 0
 EOF
   } >"$upper/harness/run"
-  chmod 0755 "$upper/harness" "$upper/harness/run"
+  chmod 0755 "$upper/harness" "$upper/harness/files" "$upper/harness/run"
 }
 
 # debroot_pkg_snapshot ROOT: "name version" per installed package, sorted.

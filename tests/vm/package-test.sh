@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The websockify-rs package on a clean Debian 12, run by scripts/chroot-test
+# The websockify-rs package on a clean Debian 12 or 13, run by scripts/chroot-test
 # (HARNESS_MODE=chroot: no systemd) and scripts/vm-test (HARNESS_MODE=vm: the
 # real systemd as PID 1) after `apt-get install ./websockify-rs_*.deb`.
 # Prints "ok - ..." per check and fails at the first broken one.
@@ -76,10 +76,16 @@ websockify --help | grep -- '--config' >/dev/null || fail "/usr/bin/websockify i
 ok "/usr/bin/websockify is websockify-rs (has --config)"
 dpkg-query -W -f='${Status}' novnc | grep 'install ok installed' >/dev/null || fail "novnc installed (its websockify dependency is met by $PKG)"
 ok "novnc installed (its websockify dependency is met by $PKG)"
-if dpkg-query -W -f='${Status}' python3-websockify 2>/dev/null | grep 'install ok installed' >/dev/null; then
-  fail "python3-websockify is still installed"
+# noVNC pulled Python's websockify into the root: its library stays (only the
+# websockify binary package goes), its script is diverted aside.
+dpkg-query -W -f='${Status}' python3-websockify | grep 'install ok installed' >/dev/null \
+  || fail "python3-websockify was removed"
+if dpkg-query -W -f='${Status}' websockify 2>/dev/null | grep 'install ok installed' >/dev/null; then
+  fail "the websockify binary package is still installed"
 fi
-ok "no Python websockify installed"
+dpkg-divert --list /usr/bin/websockify | grep -F "to /usr/bin/websockify.python3 by $PKG" >/dev/null \
+  || fail "/usr/bin/websockify not diverted: $(dpkg-divert --list '*websockify*')"
+ok "python3-websockify kept (its script diverted to /usr/bin/websockify.python3), the websockify package replaced"
 crt=/etc/websockify/ssl/websockify.crt key=/etc/websockify/ssl/websockify.key
 [ -f "$crt" ] && [ -f "$key" ] || fail "no generated certificate"
 [ "$(stat -c '%U:%G %a' "$key")" = "root:websockify 640" ] || fail "key is $(stat -c '%U:%G %a' "$key")"
@@ -112,10 +118,11 @@ if [ "$MODE" = chroot ]; then
   printf 'listen = "6080"\ntarget = "localhost:5901"\n' > /etc/websockify/display9.conf
   apt-get remove -y "$PKG" >/dev/null
   [ -f "$crt" ] && [ -f "$key" ] && [ -f /etc/websockify/display9.conf ] || fail "remove kept the certificate and confs"
-  [ ! -e /usr/bin/websockify ] || fail "remove left /usr/bin/websockify"
-  ok "remove keeps the certificate and the admin's conf"
+  head -n1 /usr/bin/websockify | grep python3 >/dev/null || fail "remove did not bring Python's /usr/bin/websockify back"
+  [ -z "$(dpkg-divert --list '*websockify*')" ] || fail "remove left the diversion"
+  ok "remove keeps the certificate and the admin's conf; Python's /usr/bin/websockify is back"
   apt-get purge -y "$PKG" >/dev/null
-  left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
+  left=$(for f in $files; do [ -f "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1 && echo "$f"; done || true)
   [ -z "$left" ] || fail "purge left: $left"
   [ ! -e /etc/websockify/ssl ] || fail "purge left /etc/websockify/ssl"
   [ -f /etc/websockify/display9.conf ] || fail "purge removed the admin's conf"
@@ -140,6 +147,12 @@ systemctl daemon-reload
 systemctl enable --now websockify@display1
 systemctl is-active --quiet websockify@display1 || { journalctl -u websockify@display1 --no-pager; fail "not active"; }
 ok "systemctl enable --now websockify@display1: $(systemctl show -p User --value websockify@display1) user, status '$(systemctl show -p StatusText --value websockify@display1)'"
+# systemd (252 on Debian 12, 257 on 13) took every directive of the shipped
+# units and the generator's drop-ins without a complaint.
+warn=$(journalctl -b --no-pager -o cat _PID=1 | grep -E 'websockify' \
+  | grep -iE 'unknown|ignoring|deprecated|obsolete|not supported|invalid' || true)
+[ -z "$warn" ] || fail "systemd $(systemctl --version | awk 'NR==1 {print $2}') warns about our units: $warn"
+ok "systemd $(systemctl --version | awk 'NR==1 {print $2}') logged no warning about the units"
 python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "plain" || fail "ws:// session"
 ok "ws:// session"
 python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify "tls" || fail "wss:// session with the generated certificate"
@@ -226,7 +239,7 @@ ok "websockifyctl remove desk: stopped, conf moved aside"
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
 apt-get purge -y "$PKG" >/dev/null
-left=$(for f in $files; do [ -f "$f" ] && echo "$f"; done || true)
+left=$(for f in $files; do [ -f "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1 && echo "$f"; done || true)
 [ -z "$left" ] || fail "purge left: $left"
 [ ! -e /etc/websockify/ssl ] || fail "purge left /etc/websockify/ssl"
 ok "purge removes the package's files and the generated certificate (the admin's display1.conf stays)"
