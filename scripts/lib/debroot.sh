@@ -43,10 +43,12 @@ DEBROOT_HOSTNAME="${DEBROOT_HOSTNAME:-wsrs-test}"
 # Bump to force every cached root to be rebuilt.
 DEBROOT_FORMAT=1
 # What a test of the websockify-rs package may need at run time, besides what
-# the package itself pulls in (novnc brings Python websockify, numpy, nodejs).
+# the package itself pulls in (novnc brings Python websockify, numpy, nodejs;
+# pebble, the ACME test CA, is for tests/vm/acme-test.sh).
 DEBROOT_PACKAGES=(
   systemd systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools apt-utils
   novnc python3 python3-websockets curl ca-certificates iproute2 procps openssl socat
+  pebble
 )
 # Per suite, what only that suite's root needs: trixie's lintian checks the
 # package with Debian 13's rules (scripts/check-deb --suite trixie).
