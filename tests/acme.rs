@@ -12,11 +12,10 @@ mod pebble;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
+use common::wss::{receive, send_all};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
 use pebble::{free_port, Pebble, Setup};
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
 
 const NAME: &str = "vnc.example.test";
 
@@ -183,25 +182,6 @@ async fn http_01_on_acme_http_listen_gets_a_trusted_certificate() {
         .log()
         .iter()
         .any(|l| l.contains("TLS-ALPN-01 validation handshake")));
-}
-
-async fn send_all(wss: &mut WssStream, data: &[u8]) {
-    for chunk in data.chunks(1 << 16) {
-        wss.feed(Message::binary(chunk.to_vec())).await.unwrap();
-    }
-    wss.flush().await.unwrap();
-}
-
-async fn receive(wss: &mut WssStream, len: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < len {
-        match timeout(WAIT, wss.next()).await.expect("echo timed out") {
-            Some(Ok(Message::Binary(b))) => got.extend_from_slice(&b),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    got
 }
 
 #[tokio::test(flavor = "multi_thread")]

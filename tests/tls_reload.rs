@@ -8,10 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::wss::{receive, send_all};
 use common::*;
-use futures_util::{SinkExt, StreamExt};
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
 
 /// The documented poll interval, and what a test allows on top of it (a
 /// loaded CI machine).
@@ -48,25 +46,6 @@ async fn wait_served(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn send_all(wss: &mut WssStream, data: &[u8]) {
-    for chunk in data.chunks(1 << 16) {
-        wss.feed(Message::binary(chunk.to_vec())).await.unwrap();
-    }
-    wss.flush().await.unwrap();
-}
-
-async fn receive(wss: &mut WssStream, len: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < len {
-        match timeout(WAIT, wss.next()).await.expect("echo timed out") {
-            Some(Ok(Message::Binary(b))) => got.extend_from_slice(&b),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    got
 }
 
 #[tokio::test(flavor = "multi_thread")]

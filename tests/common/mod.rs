@@ -20,7 +20,9 @@
 //!   naming the fix, instead of stalling now and then.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod rfb;
+pub mod wss;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
