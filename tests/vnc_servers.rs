@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http::{get, metrics_addr};
 use common::rfb::{close, connect_as_browser, upgrade};
 use common::*;
 use tokio::net::TcpStream;
@@ -238,34 +239,6 @@ async fn tigervnc_with_vencrypt_only_is_refused_naming_its_subtypes() {
     );
 }
 
-/// The metrics address the binary logged.
-fn metrics_addr(proxy: &mut Proxy) -> std::net::SocketAddr {
-    let line = proxy.wait_for_log("metrics: serving on ");
-    let addr = line
-        .split("metrics: serving on ")
-        .nth(1)
-        .unwrap_or_default();
-    addr.trim().parse().expect("metrics address")
-}
-
-/// `/readyz`'s status line and body.
-async fn readyz(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut got = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut got))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = got.lines().next().unwrap_or_default().to_owned();
-    format!(
-        "{status} {}",
-        got.split("\r\n\r\n").nth(1).unwrap_or_default()
-    )
-}
-
 /// `count` connections that read TigerVNC's banner and close: each one
 /// is a black mark on the address (unix sockets: all peers share one).
 async fn banner_only(socket: &Path, count: usize) {
@@ -301,13 +274,13 @@ async fn checks_log_in_to_tigervnc_so_its_blacklist_never_locks_users_out() {
     let mut proxy = Proxy::start(&[&common[..], &metrics].concat());
     let metrics = metrics_addr(&mut proxy);
     let deadline = Instant::now() + WAIT;
-    let mut answer = readyz(metrics).await;
-    while answer.contains("not checked yet") && Instant::now() < deadline {
+    let mut answer = get(metrics, "/readyz").await;
+    while answer.1.contains("not checked yet") && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = readyz(metrics).await;
+        answer = get(metrics, "/readyz").await;
     }
     let took = "ready: target is a VNC server (RFB 003.008) and took the VNC password\n";
-    assert_eq!(answer, format!("HTTP/1.1 200 OK {took}"));
+    assert_eq!(answer, (200, took.to_owned()));
     // From here on no background check: marks are counted exactly.
     drop(proxy);
     let proxy = Proxy::start(&[&common[..], &["127.0.0.1:0"]].concat());

@@ -1,6 +1,6 @@
-// Shared by the noVNC browser drivers (novnc-vncauth.mjs; novnc-check.mjs
-// may move to it): launching Debian's headless Chromium, logging what the
-// page does, and judging noVNC's canvas against the known desktop that
+// Shared by the noVNC browser drivers (novnc-check.mjs, novnc-vncauth.mjs):
+// launching Debian's headless Chromium, logging what the page does, and
+// judging noVNC's canvas against the known desktop that
 // scripts/lib/common.sh's start_desktop paints (a solid root colour and a
 // white xterm with black text at a known place).
 

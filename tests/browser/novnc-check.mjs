@@ -18,8 +18,7 @@
 // The browser console, page errors and WebSocket events are written to stdout
 // prefixed with "[console]", "[pageerror]", "[ws]", "[net]".
 
-import { chromium } from 'playwright-core';
-import { writeFileSync } from 'node:fs';
+import { desktopVerdict, launch, logPage, probe, saveShots, ts } from './desktop.mjs';
 
 function need(name) {
   const v = process.env[name];
@@ -41,131 +40,31 @@ const timeoutMs = Number(process.env.E2E_TIMEOUT_MS || 30000);
 const executablePath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 const tls = process.env.E2E_TLS === '1';
 
-const t0 = Date.now();
-const ts = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
-
-const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
-if (tls) args.push('--ignore-certificate-errors');
-
 let context;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    chromiumSandbox: false,
-    args,
-    ignoreHTTPSErrors: tls,
-    viewport: { width: screenW + 160, height: screenH + 80 },
-    timeout: 30000,
-  });
+  context = await launch({ profile, executablePath, tls, screen: [screenW, screenH] });
 } catch (e) {
   console.error(`novnc-check: could not launch ${executablePath}: ${e.message}`);
   process.exit(2);
 }
 
 const page = context.pages()[0] || (await context.newPage());
-page.on('console', (m) => console.log(`[console] ${ts()} ${m.type()}: ${m.text()}`));
-page.on('pageerror', (e) => console.log(`[pageerror] ${ts()} ${e.message}`));
-page.on('requestfailed', (r) =>
-  console.log(`[net] ${ts()} request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-page.on('response', (r) => {
-  if (r.status() >= 400) console.log(`[net] ${ts()} HTTP ${r.status()} ${r.url()}`);
-});
+logPage(page);
 let wsFramesIn = 0;
 let wsFramesOut = 0;
 page.on('websocket', (ws) => {
-  console.log(`[ws] ${ts()} open ${ws.url()}`);
   ws.on('framereceived', () => { wsFramesIn++; });
   ws.on('framesent', () => { wsFramesOut++; });
-  ws.on('socketerror', (e) => console.log(`[ws] ${ts()} error: ${e}`));
-  ws.on('close', () => console.log(`[ws] ${ts()} closed (frames in=${wsFramesIn} out=${wsFramesOut})`));
 });
 
-// Runs inside the page: connection state from noVNC 1.3's UI plus pixel
-// statistics of the remote framebuffer canvas.
-function probe({ rootRgb, xterm, tol }) {
-  const html = document.documentElement;
-  const statusEl = document.getElementById('noVNC_status');
-  const out = {
-    connected: html.classList.contains('noVNC_connected'),
-    htmlClass: html.className,
-    status: statusEl ? statusEl.textContent.trim() : null,
-    canvas: null,
-  };
-  const canvas = document.querySelector('#noVNC_container canvas');
-  if (!canvas || !canvas.width || !canvas.height) return out;
-  const w = canvas.width;
-  const h = canvas.height;
-  const data = canvas.getContext('2d').getImageData(0, 0, w, h).data;
-  const near = (i, r, g, b) =>
-    Math.abs(data[i] - r) <= tol && Math.abs(data[i + 1] - g) <= tol && Math.abs(data[i + 2] - b) <= tol;
-  let root = 0, white = 0, black = 0;
-  let xtWhite = 0, xtBlack = 0, xtTotal = 0, outsideRoot = 0, outsideTotal = 0;
-  const [xx, xy, xw, xh] = xterm;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = (y * w + x) * 4;
-      const isRoot = near(i, rootRgb[0], rootRgb[1], rootRgb[2]);
-      const isWhite = data[i] >= 235 && data[i + 1] >= 235 && data[i + 2] >= 235;
-      const isBlack = data[i] <= 20 && data[i + 1] <= 20 && data[i + 2] <= 20;
-      if (isRoot) root++;
-      if (isWhite) white++;
-      if (isBlack) black++;
-      // Inset by a few pixels so window borders don't count either way.
-      if (x >= xx + 4 && x < xx + xw - 4 && y >= xy + 4 && y < xy + xh - 4) {
-        xtTotal++;
-        if (isWhite) xtWhite++;
-        if (isBlack) xtBlack++;
-      } else if (x < xx - 4 || x >= xx + xw + 4 || y < xy - 4 || y >= xy + xh + 4) {
-        outsideTotal++;
-        if (isRoot) outsideRoot++;
-      }
-    }
-  }
-  const px = (x, y) => {
-    const i = (y * w + x) * 4;
-    return [data[i], data[i + 1], data[i + 2]];
-  };
-  out.canvas = {
-    width: w,
-    height: h,
-    rootFrac: root / (w * h),
-    whiteFrac: white / (w * h),
-    blackFrac: black / (w * h),
-    xtermWhiteFrac: xtTotal ? xtWhite / xtTotal : 0,
-    xtermBlackPx: xtBlack,
-    outsideRootFrac: outsideTotal ? outsideRoot / outsideTotal : 0,
-    corner: px(w - 5, h - 5),
-    xtermCentre: px(Math.min(w - 1, xx + (xw >> 1)), Math.min(h - 1, xy + (xh >> 1))),
-  };
-  return out;
-}
-
-// The pass criteria. Returns null when satisfied, else a reason.
+// The pass criteria: desktop.mjs's, plus noVNC's status text and the share
+// of the whole canvas in the root colour. Returns null when satisfied, else
+// a reason.
 function verdict(s) {
-  if (!s) return 'no state yet';
-  if (!s.connected) return `noVNC not connected (html class "${s.htmlClass}", status "${s.status}")`;
+  const r = desktopVerdict(s, [screenW, screenH]);
+  if (r) return r;
   if (!/^Connected/.test(s.status || '')) return `status text is "${s.status}", not "Connected ..."`;
-  const c = s.canvas;
-  if (!c) return 'no noVNC canvas with a size yet';
-  if (c.width !== screenW || c.height !== screenH)
-    return `canvas is ${c.width}x${c.height}, remote screen is ${screenW}x${screenH}`;
-  if (c.outsideRootFrac < 0.95)
-    return `only ${(100 * c.outsideRootFrac).toFixed(1)}% of pixels outside the xterm are the root colour`;
-  if (c.rootFrac < 0.5) return `only ${(100 * c.rootFrac).toFixed(1)}% of the canvas is the root colour`;
-  if (c.xtermWhiteFrac < 0.6)
-    return `only ${(100 * c.xtermWhiteFrac).toFixed(1)}% of the xterm area is white (xterm background)`;
-  if (c.xtermBlackPx < 50) return `only ${c.xtermBlackPx} black pixels (xterm text) in the xterm area`;
+  if (s.canvas.rootFrac < 0.5) return `only ${(100 * s.canvas.rootFrac).toFixed(1)}% of the canvas is the root colour`;
   return null;
 }
 
@@ -224,18 +123,7 @@ try {
 }
 
 console.log(`[state] ${ts()} ${JSON.stringify(state)}`);
-try {
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  if (canvasPngPath) {
-    const dataUrl = await page.evaluate(() => {
-      const c = document.querySelector('#noVNC_container canvas');
-      return c && c.width ? c.toDataURL('image/png') : null;
-    });
-    if (dataUrl) writeFileSync(canvasPngPath, Buffer.from(dataUrl.split(',')[1], 'base64'));
-  }
-} catch (e) {
-  console.log(`[net] ${ts()} screenshot failed: ${e.message}`);
-}
+await saveShots(page, screenshotPath, canvasPngPath);
 await context.close().catch(() => {});
 
 if (exitCode === 0) {
