@@ -83,11 +83,7 @@ async fn check_issued(proxy: &mut Proxy, pebble: &Pebble, state: &TempDir) -> Ve
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 3600,
-    };
+    let setup = Setup::new(3600);
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-alpn");
     let notify = Notify::new(&state);
@@ -160,11 +156,7 @@ async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http_01_on_acme_http_listen_gets_a_trusted_certificate() {
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 3600,
-    };
+    let setup = Setup::new(3600);
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-http");
     let http = format!("127.0.0.1:{}", setup.http_port);
@@ -187,11 +179,7 @@ async fn http_01_on_acme_http_listen_gets_a_trusted_certificate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn renewal_keeps_a_session_streaming_and_new_handshakes_get_the_new_serial() {
     // 15 s certificates: renewed 10 to 10.75 s after issue.
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 15,
-    };
+    let setup = Setup::new(15);
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-renew");
     let mut proxy = daemon(&pebble, &setup, &state, &[]);
@@ -238,11 +226,7 @@ fn serial(der: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ca_down_then_up_the_temporary_certificate_serves_until_a_retry_succeeds() {
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 3600,
-    };
+    let setup = Setup::new(3600);
     let mut pebble = Pebble::start(&setup);
     pebble.stop();
     let state = TempDir::new("acme-down");
@@ -265,11 +249,7 @@ async fn ca_down_then_up_the_temporary_certificate_serves_until_a_retry_succeeds
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 3600,
-    };
+    let setup = Setup::new(3600);
     let mut pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-restart");
     let mut proxy = daemon(&pebble, &setup, &state, &[]);
@@ -321,11 +301,7 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_validation_is_logged_and_the_certificate_kept() {
     // pebble validates on a port where nobody answers.
-    let setup = Setup {
-        tls_port: free_port(),
-        http_port: free_port(),
-        validity: 3600,
-    };
+    let setup = Setup::new(3600);
     let refusing = Setup {
         tls_port: free_port(),
         ..setup

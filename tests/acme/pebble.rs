@@ -30,6 +30,17 @@ pub struct Setup {
     pub validity: u64,
 }
 
+impl Setup {
+    /// Fresh ports for both challenges, certificates valid `validity` seconds.
+    pub fn new(validity: u64) -> Setup {
+        Setup {
+            tls_port: free_port(),
+            http_port: free_port(),
+            validity,
+        }
+    }
+}
+
 /// A running pebble and its DNS; both killed when dropped.
 pub struct Pebble {
     pebble: Option<Child>,
