@@ -11,13 +11,12 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use crate::tls::resolver::ACME_TLS_ALPN;
-
 use crate::access::ConnInfo;
 use crate::http;
 use crate::listen::Peer;
 use crate::metrics;
 use crate::session::Ctx;
+use crate::tls::resolver::ACME_TLS_ALPN;
 
 /// A stream whose first byte can be looked at without consuming it.
 pub trait PeekFirst {
