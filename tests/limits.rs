@@ -247,6 +247,39 @@ async fn sigterm_closes_sessions_with_1001_and_exits_0() {
     assert!(proxy.wait_exit().success());
 }
 
+/// Signals sent the moment the proxy says it listens (as a test harness or
+/// an impatient `systemctl stop` does) stop it cleanly; the handlers must
+/// be in place before the first "listening on" line, or the default action
+/// kills the process with no log and no close frames.
+#[tokio::test(flavor = "multi_thread")]
+async fn signals_right_after_listening_stop_cleanly() {
+    let target = echo_target().await;
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        for _ in 0..5 {
+            let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+            let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
+            nix::sys::signal::kill(pid, signal).unwrap();
+            if signal == nix::sys::signal::Signal::SIGHUP {
+                // A reload, not a stop: the proxy must still be serving.
+                proxy.wait_for_log("reload");
+                let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+                echo_once(&mut ws, b"after SIGHUP").await;
+                nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+            }
+            let status = proxy.wait_exit();
+            assert!(
+                status.success(),
+                "{signal}: {status:?}; log: {:?}",
+                proxy.log()
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_clients_do_not_stall_good_ones() {
     let target = echo_target().await;

@@ -26,6 +26,9 @@ pub(super) async fn serve(
     [sockets, metrics, control]: [Vec<OpenSocket>; 3],
     reload: Reload,
 ) -> Result<()> {
+    // Before the first "listening on": a signal that arrives once we look
+    // ready must find its handler, not the default action that kills us.
+    let signals = Signals::install()?;
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
     let listeners = listeners(sockets)?;
     if socket_activated && !settings.listen.is_empty() {
@@ -47,8 +50,7 @@ pub(super) async fn serve(
     notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
 
     let stop = Stopper {
-        term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
-        hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+        signals,
         sessions: server.sessions(),
         reload,
         config: config_tx,
@@ -105,10 +107,26 @@ fn start_metrics(
     Ok(())
 }
 
+/// The signals the daemon handles, installed together before it serves.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+        })
+    }
+}
+
 /// What stops the server, and SIGHUP's reload in the meantime.
 struct Stopper {
-    term: Signal,
-    hup: Signal,
+    signals: Signals,
     sessions: watch::Receiver<SessionCount>,
     reload: Reload,
     config: watch::Sender<Arc<Config>>,
@@ -124,8 +142,8 @@ impl Stopper {
         tokio::pin!(lifetime);
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break Stop::Now,
-                _ = self.term.recv() => {
+                _ = self.signals.int.recv() => break Stop::Now,
+                _ = self.signals.term.recv() => {
                     self.drain().await;
                     break Stop::Now;
                 }
@@ -133,7 +151,7 @@ impl Stopper {
                     log::info!("{reason}: stopping");
                     break Stop::WhenIdle;
                 }
-                _ = self.hup.recv() => {
+                _ = self.signals.hup.recv() => {
                     let live = self.sessions.borrow().live;
                     self.reload.apply(&self.config, &self.listen, self.socket_activated, live);
                 }
@@ -156,7 +174,7 @@ impl Stopper {
         notify::status(&format!("draining: listeners close in {delay:?}"));
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            _ = self.term.recv() => log::info!("second SIGTERM: closing listeners now"),
+            _ = self.signals.term.recv() => log::info!("second SIGTERM: closing listeners now"),
         }
     }
 }
