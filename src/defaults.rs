@@ -133,6 +133,16 @@ pub fn connections_for_open_files(files: u64) -> usize {
 /// one, to use up the total.
 pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 
+/// Log text waiting for a slow log output (an unread stderr pipe, a busy
+/// journald, a slow disk) while the daemon serves. Sessions never wait for
+/// the log: past this, lines are dropped and counted, and the count is
+/// logged once the output takes lines again. 1 MiB holds thousands of
+/// session lines, far more than a healthy output ever lags behind.
+pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
+
+/// Time the last log lines get to reach their output when the daemon exits.
+pub const LOG_FLUSH_WAIT: Duration = Duration::from_secs(2);
+
 #[cfg(test)]
 mod tests {
     use super::*;

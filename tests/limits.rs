@@ -280,6 +280,66 @@ async fn signals_right_after_listening_stop_cleanly() {
     }
 }
 
+/// A log output that stops taking lines (a `--log-file` FIFO whose reader
+/// does not read; the same as an unread stderr pipe or a stuck journald)
+/// must not stall sessions, and once it takes lines again, nothing queued
+/// within the budget is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_log_output_does_not_stall_sessions() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = TempDir::new("stalled-log");
+    let fifo = dir.0.join("log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    // The smallest pipe: a dozen sessions' lines fill it.
+    nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--log-file",
+        fifo.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    const SESSIONS: usize = 100;
+    for _ in 0..SESSIONS {
+        let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+        echo_once(&mut ws, b"while the log is stuck").await;
+        ws.close(None).await.unwrap();
+        while let Some(Ok(_)) = timeout(WAIT, ws.next()).await.expect("close reply") {}
+    }
+    // The output takes lines again: every session's closing line arrives.
+    let text = blocking(|| {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        while count(&text, "session closed") < SESSIONS && std::time::Instant::now() < deadline {
+            match reader.read(&mut buf) {
+                Ok(n) if n > 0 => text.extend_from_slice(&buf[..n]),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        text
+    });
+    assert_eq!(
+        count(&text, "session closed"),
+        SESSIONS,
+        "{:?}",
+        proxy.log()
+    );
+    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(proxy.wait_exit().success());
+}
+
+fn count(text: &[u8], needle: &str) -> usize {
+    String::from_utf8_lossy(text).matches(needle).count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_clients_do_not_stall_good_ones() {
     let target = echo_target().await;

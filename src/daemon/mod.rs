@@ -101,7 +101,9 @@ fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload)
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     let control = control.into_iter().collect();
-    runtime.block_on(serve::serve(settings, [sockets, metrics, control], reload))
+    let served = runtime.block_on(serve::serve(settings, [sockets, metrics, control], reload));
+    logging::write_in_foreground();
+    served
 }
 
 /// `--generate-cert`: the admin command postinst uses (and documents).

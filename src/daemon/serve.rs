@@ -29,6 +29,7 @@ pub(super) async fn serve(
     // Before the first "listening on": a signal that arrives once we look
     // ready must find its handler, not the default action that kills us.
     let signals = Signals::install()?;
+    crate::systemd::logging::write_in_background();
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
     let listeners = listeners(sockets)?;
     if socket_activated && !settings.listen.is_empty() {

@@ -1,7 +1,8 @@
 //! Where log lines go: the journal (with structured fields) when systemd
 //! connected our stderr to it (`JOURNAL_STREAM`), otherwise stderr; plus
 //! `--log-file` when given. `-v` adds our debug lines; other crates (hyper,
-//! rustls) only ever log warnings and errors.
+//! rustls) only ever log warnings and errors. While the daemon serves, a
+//! writer thread does the writing (`log_queue`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -12,6 +13,9 @@ use std::sync::{Mutex, OnceLock};
 use anyhow::{Context, Result};
 use log::{LevelFilter, Log, Metadata, Record};
 use systemd_journal_logger::{connected_to_journal, JournalLog};
+
+use super::log_queue::{Line, Queue};
+use crate::defaults::LOG_FLUSH_WAIT;
 
 /// One destination.
 enum Output {
@@ -43,6 +47,7 @@ struct Logger {
     /// `--log-file` and `--syslog`, added once the options are known.
     extra: OnceLock<Vec<Output>>,
     verbose: AtomicBool,
+    queue: Queue,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -64,6 +69,7 @@ pub fn init(verbose: bool, instance: Option<&str>) {
             primary,
             extra: OnceLock::new(),
             verbose: AtomicBool::new(verbose),
+            queue: Queue::default(),
         }
     });
     if log::set_logger(logger).is_ok() {
@@ -100,6 +106,22 @@ pub fn configure(to: &Targets) -> Result<()> {
     }
     let _ = logger.extra.set(extra);
     Ok(())
+}
+
+/// From now on, lines are written by a thread of their own, so an output
+/// that stalls never stalls sessions. For the serving daemon, after any fork.
+pub fn write_in_background() {
+    if let Some(logger) = LOGGER.get() {
+        logger.queue.start(|line| logger.write(line));
+    }
+}
+
+/// Back to writing lines where they are logged, once the queued ones are
+/// written (for at most `LOG_FLUSH_WAIT`): for the lines of an exit.
+pub fn write_in_foreground() {
+    if let Some(logger) = LOGGER.get() {
+        logger.queue.stop(LOG_FLUSH_WAIT);
+    }
 }
 
 /// Python's syslog handler: ident `websockify`, facility user (daemon with
@@ -181,38 +203,47 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = || {
-            let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-            format!("{ts} {:<5} {}\n", record.level(), record.args())
+        if let Some(line) = self.queue.push(Line::of(record)) {
+            self.write(&line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+impl Logger {
+    /// Writes one line to every output.
+    fn write(&self, line: &Line) {
+        let text = || {
+            let ts = humantime::format_rfc3339_seconds(line.stamp);
+            format!("{ts} {:<5} {}\n", line.level, line.text)
         };
         let extra = self.extra.get().map_or(&[][..], Vec::as_slice);
         for out in std::iter::once(&self.primary).chain(extra) {
             match out {
                 Output::Stderr => {
-                    let _ = std::io::stderr().write_all(line().as_bytes());
+                    let _ = std::io::stderr().write_all(text().as_bytes());
                 }
                 Output::File(f) => {
                     if let Ok(mut f) = f.lock() {
-                        let _ = f.write_all(line().as_bytes());
+                        let _ = f.write_all(text().as_bytes());
                     }
                 }
-                Output::Journal(j) => j.log(record),
+                Output::Journal(j) => line.as_record(|r| j.log(r)),
                 Output::Syslog5424(l) => {
                     if let Ok(mut l) = l.lock() {
-                        let msg = (1u32, Default::default(), record.args().to_string());
-                        let _ = syslog_send(&mut l, record.level(), msg);
+                        let msg = (1u32, Default::default(), line.text.clone());
+                        let _ = syslog_send(&mut l, line.level, msg);
                     }
                 }
                 Output::Syslog3164(l) => {
                     if let Ok(mut l) = l.lock() {
-                        let _ = syslog_send(&mut l, record.level(), record.args().to_string());
+                        let _ = syslog_send(&mut l, line.level, line.text.clone());
                     }
                 }
             }
         }
     }
-
-    fn flush(&self) {}
 }
 
 fn syslog_send<F, T>(

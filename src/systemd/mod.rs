@@ -3,5 +3,6 @@
 //! `/etc/websockify/NAME.conf` into socket units (`generator`).
 
 pub mod generator;
+mod log_queue;
 pub mod logging;
 pub mod notify;
