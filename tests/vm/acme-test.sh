@@ -9,6 +9,8 @@
 # noVNC page for the name, STATUS= shows the expiry, the state files are
 # private to the service user, and a renewal (pebble issues 90 s certificates)
 # keeps a wss session echoing while a new handshake sees the new serial.
+# Last, with only the socket started, the first connection starts the service
+# and its first order.
 # Prints "ok - ..." per check and fails at the first broken one.
 set -Eeuo pipefail
 ok() { echo "ok - $*"; }
@@ -194,4 +196,24 @@ ok "renewal: $out"
 n=$(journalctl -u "$UNIT" --no-pager -o cat | grep -c "ACME: new certificate for $NAME")
 [ "$n" -ge 2 ] || fail "the journal shows $n new certificates, not 2"
 ok "journal: $n certificates issued; page still verified: HTTP $(page)"
+
+# The socket alone, as after a reboot with only websockify@acme1.socket
+# enabled: the first connection starts the service, which answers it with the
+# temporary certificate and starts the first order. The state goes first, so
+# that no kept certificate answers.
+systemctl stop "$UNIT.socket" "$UNIT.service"
+rm -rf /var/lib/websockify/acme1/acme
+systemctl start "$UNIT.socket"
+! systemctl is-active --quiet "$UNIT.service" || fail "$UNIT.service runs before any connection"
+t0=$SECONDS
+first=$(curl -sS --max-time 30 --insecure --resolve "$NAME:443:127.0.0.1" \
+  -o /dev/null -w '%{http_code}' "https://$NAME/vnc.html") || fail "the first connection to the socket got no answer"
+[ "$first" = 200 ] || fail "first connection: HTTP $first"
+systemctl is-active --quiet "$UNIT.service" || fail "the first connection did not start $UNIT.service"
+until code=$(page 2>/tmp/curl.err); do
+  [ $((SECONDS - t0)) -lt $DEADLINE ] || { journalctl -u "$UNIT" --no-pager | tail -n 30;
+    fail "socket only: no certificate trusted by pebble's root within ${DEADLINE}s (curl: $(head -n1 /tmp/curl.err))"; }
+  sleep 1
+done
+ok "socket only: the first connection (HTTP $first, temporary certificate) started $UNIT.service; verified by pebble's root $((SECONDS - t0)) s later"
 systemctl stop "$UNIT.socket" "$UNIT.service"
