@@ -112,7 +112,7 @@ async fn unusable_vnc_passwords_in_tokens_are_refused_with_502() {
         assert_eq!(upgrade(proxy.addr(), &path, "").await, 502, "{token}");
     }
     proxy.wait_for_log("\"vnc_password\" is not a string");
-    proxy.wait_for_log("\"vnc_password\" is empty");
+    proxy.wait_for_log("\"vnc_password\" is unusable: the password is empty");
     assert!(proxy.log().iter().all(|l| !l.contains("3141")), "logged");
 
     let mut proxy = plugin("JWTTokenApi", &jwt_fixture("rsa-public.pem"));
