@@ -13,7 +13,7 @@ mod token_servers;
 use std::sync::Arc;
 
 use common::rfb::{close, connect_as_browser, data, frame, upgrade};
-use common::x11vnc::{store_password, x11vnc};
+use common::x11vnc::{store_password, x11vnc, Child};
 use common::*;
 use serde_json::{json, Value};
 use token_servers::{Api, RedisServer, Reply};
@@ -57,6 +57,23 @@ fn proxy(plugin: &str, source: &str, extra: &[&str]) -> Proxy {
     Proxy::start(&[&args[..], extra, &["127.0.0.1:0"]].concat())
 }
 
+/// x11vnc `-rfbauth` with [`PASSWORD`] on Xvfb: the test's folder, the
+/// servers, and x11vnc's `host:port`.
+async fn vnc_server(tag: &str) -> (TempDir, [Child; 2], String) {
+    let dir = TempDir::new(tag);
+    let pw = store_password(&dir, PASSWORD);
+    let (xvfb, vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    (dir, [xvfb, vnc], target)
+}
+
+/// A browser through `proxy` with `token` is offered security type None
+/// only, and gets the desktop's ServerInit (x11vnc on Xvfb's 640x480).
+async fn reaches_the_desktop(proxy: &Proxy, token: &str) {
+    let mut s = upgrade(proxy.addr(), &format!("/websockify?token={token}")).await;
+    let got = connect_as_browser(&mut s).await;
+    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+}
+
 /// A wrong password from the token: 1011 with the server's refusal, which
 /// the log names too.
 async fn refused_with_1011(proxy: &mut Proxy, token: &str) {
@@ -81,16 +98,12 @@ fn no_password_logged(proxy: &Proxy) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_token_api_answers_carry_the_vnc_password() {
-    let dir = TempDir::new("vnctok-json");
-    let pw = store_password(&dir, PASSWORD);
-    let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    let (_dir, _vnc, target) = vnc_server("vnctok-json").await;
     let api = token_api(&target).await;
     let source = format!("http://{}/vnc/%s", api.addr);
     let mut proxy = proxy("JSONTokenApi", &source, &[]);
 
-    let mut s = upgrade(proxy.addr(), "/websockify?token=right").await;
-    let got = connect_as_browser(&mut s).await;
-    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+    reaches_the_desktop(&proxy, "right").await;
 
     // Without a password in the answer (and no vnc-password-file) the
     // server's own handshake reaches the browser: VNC Authentication (2).
@@ -110,18 +123,14 @@ async fn json_token_api_answers_carry_the_vnc_password() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_password_overrides_vnc_password_file_for_its_session() {
-    let dir = TempDir::new("vnctok-override");
-    let pw = store_password(&dir, PASSWORD);
-    let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    let (dir, _vnc, target) = vnc_server("vnctok-override").await;
     let api = token_api(&target).await;
     let source = format!("http://{}/vnc/%s", api.addr);
     let file = dir.write("instance.passwd", format!("{WRONG}\n"));
     let file_arg = ["--vnc-password-file", file.to_str().unwrap()];
     let mut proxy = proxy("JSONTokenApi", &source, &file_arg);
 
-    let mut s = upgrade(proxy.addr(), "/websockify?token=right").await;
-    let got = connect_as_browser(&mut s).await;
-    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+    reaches_the_desktop(&proxy, "right").await;
     // A token without a password: the instance's (wrong) one is answered.
     refused_with_1011(&mut proxy, "none").await;
     no_password_logged(&proxy);
@@ -129,9 +138,7 @@ async fn a_token_password_overrides_vnc_password_file_for_its_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn token_redis_values_carry_the_vnc_password() {
-    let dir = TempDir::new("vnctok-redis");
-    let pw = store_password(&dir, PASSWORD);
-    let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
+    let (_dir, _vnc, target) = vnc_server("vnctok-redis").await;
     let redis = RedisServer::start(&[]);
     let mut admin = redis.admin(None).await;
     for (key, password) in [("right", PASSWORD), ("wrong", WRONG)] {
@@ -145,9 +152,7 @@ async fn token_redis_values_carry_the_vnc_password() {
     }
     let mut proxy = proxy("TokenRedis", &format!("127.0.0.1:{}", redis.port), &[]);
 
-    let mut s = upgrade(proxy.addr(), "/websockify?token=right").await;
-    let got = connect_as_browser(&mut s).await;
-    assert_eq!(got, ("RFB 003.008".into(), 640, 480));
+    reaches_the_desktop(&proxy, "right").await;
     refused_with_1011(&mut proxy, "wrong").await;
     no_password_logged(&proxy);
 }
