@@ -73,24 +73,61 @@ async fn http_token_apis() {
     assert_eq!(upgrade(proxy.addr(), "/?token=bad", "").await, 404);
 }
 
+/// The JWT fixtures (tests/fixtures/jwt).
+fn jwt_fixture(name: &str) -> String {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt");
+    fixtures.join(name).to_str().unwrap().to_owned()
+}
+
+/// `claims` signed with the fixture RSA key (RS256).
+fn sign_rs256(claims: &serde_json::Value) -> String {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let private = std::fs::read(jwt_fixture("rsa-private.pem")).unwrap();
+    websockify::access::token::install_jwt_crypto();
+    let key = EncodingKey::from_rsa_pem(&private).unwrap();
+    encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+}
+
+/// A VNC password a token cannot carry is a bad entry (502), and never
+/// logged: a JSON answer's `vnc_password` that is not a usable string, and
+/// any `vnc_password` claim in a JWT (whoever holds the token can read it).
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_vnc_passwords_in_tokens_are_refused_with_502() {
+    let target = echo_target().await;
+    let with = |pw: serde_json::Value| serde_json::json!({"host": "127.0.0.1", "port": target.port(), "vnc_password": pw});
+    let number = leak(with(31415926.into()).to_string());
+    let empty = leak(with("".into()).to_string());
+    let api = Api::start(
+        Arc::new(move |path: &str| match path {
+            "/json/number" => Reply::Body(200, number),
+            "/json/empty" => Reply::Body(200, empty),
+            _ => Reply::Body(404, "no"),
+        }),
+        None,
+    )
+    .await;
+    let mut proxy = plugin("JSONTokenApi", &format!("http://{}/json/%s", api.addr));
+    for token in ["number", "empty"] {
+        let path = format!("/?token={token}");
+        assert_eq!(upgrade(proxy.addr(), &path, "").await, 502, "{token}");
+    }
+    proxy.wait_for_log("\"vnc_password\" is not a string");
+    proxy.wait_for_log("\"vnc_password\" is unusable: the password is empty");
+    assert!(proxy.log().iter().all(|l| !l.contains("3141")), "logged");
+
+    let mut proxy = plugin("JWTTokenApi", &jwt_fixture("rsa-public.pem"));
+    let token = sign_rs256(&with("Jw7tSecr".into()));
+    let path = format!("/?token={token}");
+    assert_eq!(upgrade(proxy.addr(), &path, "").await, 502);
+    proxy.wait_for_log("readable by whoever holds it");
+    assert!(proxy.log().iter().all(|l| !l.contains("Jw7t")), "logged");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn jwt_tokens_signed_with_the_configured_key() {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     let target = echo_target().await;
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt");
-    let private = std::fs::read(fixtures.join("rsa-private.pem")).unwrap();
-    let claims = serde_json::json!({"host": "127.0.0.1", "port": target.port()});
-    websockify::access::token::install_jwt_crypto();
-    let token = encode(
-        &Header::new(Algorithm::RS256),
-        &claims,
-        &EncodingKey::from_rsa_pem(&private).unwrap(),
-    )
-    .unwrap();
-    let proxy = plugin(
-        "JWTTokenApi",
-        fixtures.join("rsa-public.pem").to_str().unwrap(),
-    );
+    let token = sign_rs256(&serde_json::json!({"host": "127.0.0.1", "port": target.port()}));
+    let proxy = plugin("JWTTokenApi", &jwt_fixture("rsa-public.pem"));
     assert_eq!(
         upgrade(proxy.addr(), &format!("/?token={token}"), "").await,
         101

@@ -16,6 +16,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use token_servers::{free_port, tls_acceptor, Api, Handler, RedisServer, Reply};
 use websockify::access::token::{TokenError, TokenPlugin, TokenTarget};
+use websockify::access::vnc_password::VncPassword;
 
 fn tcp(host: &str, port: u16) -> Option<TokenTarget> {
     Some(TokenTarget::tcp(host, port))
@@ -27,9 +28,15 @@ fn plugin(name: &str, source: impl AsRef<str>) -> TokenPlugin {
 }
 
 async fn found(p: &TokenPlugin, token: &str) -> Option<TokenTarget> {
-    p.lookup(token)
-        .await
-        .unwrap_or_else(|e| panic!("{p} {token}: {e}"))
+    let found = p.lookup(token).await;
+    let found = found.unwrap_or_else(|e| panic!("{p} {token}: {e}"));
+    found.map(|entry| entry.target)
+}
+
+/// The VNC password `token`'s entry carries, if any.
+async fn password_of(p: &TokenPlugin, token: &str) -> Option<VncPassword> {
+    let found = p.lookup(token).await.unwrap_or_else(|e| panic!("{e}"));
+    found.and_then(|entry| entry.vnc_password)
 }
 
 // ---- TokenFile, ReadOnlyTokenFile ----
@@ -269,6 +276,19 @@ fn api_handler(other: String) -> Handler {
             (true, "strport") => Reply::Body(200, r#"{"host": "h", "port": "5903"}"#),
             (true, "garbage") => Reply::Body(200, "{not json"),
             (true, "noport") => Reply::Body(200, r#"{"host": "h"}"#),
+            (true, "vncpw") => Reply::Body(
+                200,
+                r#"{"host": "h", "port": 1, "vnc_password": "Qz7pW2xk"}"#,
+            ),
+            (true, "nullpw") => {
+                Reply::Body(200, r#"{"host": "h", "port": 1, "vnc_password": null}"#)
+            }
+            (true, "numpw") => {
+                Reply::Body(200, r#"{"host": "h", "port": 1, "vnc_password": 31415926}"#)
+            }
+            (true, "emptypw") => {
+                Reply::Body(200, r#"{"host": "h", "port": 1, "vnc_password": ""}"#)
+            }
             (_, "redirect") => Reply::Redirect(other.clone()),
             (_, "boom") => Reply::Body(503, "down"),
             (_, "forbidden") => Reply::Body(403, "no"),
@@ -303,9 +323,23 @@ async fn token_api_over_http() {
     assert_eq!(found(&json, "redirect").await, None);
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
 
-    for (p, token) in [(&text, "garbage"), (&json, "garbage"), (&json, "noport")] {
+    // A JSON answer may carry the target's VNC password; text answers never do.
+    let pw = VncPassword::from_text(b"Qz7pW2xk").unwrap();
+    assert_eq!(password_of(&json, "vncpw").await, Some(pw));
+    assert_eq!(password_of(&json, "nullpw").await, None);
+    assert_eq!(password_of(&json, "good").await, None);
+    assert_eq!(password_of(&text, "good").await, None);
+
+    for (p, token) in [
+        (&text, "garbage"),
+        (&json, "garbage"),
+        (&json, "noport"),
+        (&json, "numpw"),
+        (&json, "emptypw"),
+    ] {
         let err = p.lookup(token).await.unwrap_err();
         assert!(matches!(err, TokenError::BadData { .. }), "{token}: {err}");
+        assert!(!err.to_string().contains("3141"), "{err}");
     }
     let err = text.lookup("boom").await.unwrap_err();
     assert!(matches!(err, TokenError::Unavailable { .. }), "{err}");
@@ -489,6 +523,13 @@ async fn jwt_algorithms_and_times() {
         // Signed, but not a target: a clear error.
         let err = p.lookup(&ok(json!({"host": "h"}))).await.unwrap_err();
         assert!(matches!(err, TokenError::BadData { .. }), "{err}");
+        // A VNC password in a JWT is readable by its holder: refused.
+        let claims = json!({"host": "h", "port": 1, "vnc_password": "Qz7pW2xk"});
+        let err = p.lookup(&ok(claims)).await.unwrap_err();
+        assert!(matches!(err, TokenError::BadData { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("readable by whoever holds it"), "{text}");
+        assert!(!text.contains("Qz7p"), "{text}");
         // Tampered payload.
         let token = ok(target(json!({})));
         let mut parts: Vec<&str> = token.split('.').collect();
@@ -594,7 +635,7 @@ async fn redis_shared_table_changes_at_once() {
         p.lookup("vm2")
     });
     for result in futures_util::future::join_all(lookups).await {
-        assert_eq!(result.unwrap(), tcp("10.0.0.9", 5999));
+        assert_eq!(result.unwrap().map(|e| e.target), tcp("10.0.0.9", 5999));
     }
     let clients: String = redis::cmd("CLIENT")
         .arg("LIST")
@@ -677,15 +718,16 @@ fn plugins_are_built_outside_a_runtime() {
         ("BaseTokenAPI", "http://127.0.0.1:1/%s".to_owned()),
         ("JSONTokenApi", "https://127.0.0.1:1/t?token=%s".to_owned()),
         ("JWTTokenApi", key("symmetric.key")),
-        ("TokenRedis", "127.0.0.1:1:0:pw:ns".to_owned()),
+        ("TokenRedis", "127.0.0.1:1:0:R3d1sPw:ns".to_owned()),
     ]
     .map(|(name, source)| plugin(name, source));
     let shown = format!("{plugins:?}");
     assert!(shown.contains("TokenRedis 127.0.0.1:1 db 0"), "{shown}");
-    assert!(!shown.contains("pw"), "{shown}");
+    // (A password no path holds: "pw" was in this checkout's own path.)
+    assert!(!shown.contains("R3d1sPw"), "{shown}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let answer = runtime.block_on(plugins[0].lookup("a"));
-    assert_eq!(answer.unwrap(), tcp("h", 1));
+    assert_eq!(answer.unwrap().map(|e| e.target), tcp("h", 1));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -715,7 +757,7 @@ async fn redis_outage_and_recovery() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         answer = p.lookup("vm").await;
     }
-    assert_eq!(answer.unwrap(), tcp("h", 2));
+    assert_eq!(answer.unwrap().map(|e| e.target), tcp("h", 2));
 }
 
 async fn set(admin: &mut redis::aio::MultiplexedConnection, key: &str, value: &str) {

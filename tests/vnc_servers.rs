@@ -14,70 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::http::{get, metrics_addr};
 use common::rfb::{close, connect_as_browser, upgrade};
+use common::x11vnc::{spawn, wait_for_path, x11vnc, Child, VNCPASSWD_OF_PASSWORD};
 use common::*;
-use tokio::net::TcpStream;
-
-/// `x11vnc -storepasswd password FILE` writes these 8 bytes.
-const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
-
-/// A child process killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `program ARGS` quietly; panics naming the package when it is
-/// not installed.
-fn spawn(program: &str, args: &[&str], package: &str) -> Child {
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} is needed (apt-get install {package}): {e}"));
-    Child(child)
-}
-
-/// Polls until `path` exists.
-async fn wait_for_path(path: &Path, what: &str) {
-    let deadline = Instant::now() + WAIT;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} never appeared",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The display number an X server wrote to its `-displayfd` file.
-async fn read_display(file: &Path) -> u32 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Some(n) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
-            return n;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the X server wrote no display number (not installed?)"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A TCP port free now (the kernel's pick, released): x11vnc takes no
-/// listening socket from its parent.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 /// A proxy with a token file (its access control) routing `vnc` to `target`
 /// (`host:port` or `unix_socket:PATH`), answering with the password in `pw`.
@@ -90,45 +28,6 @@ fn proxy(dir: &TempDir, target: &str, pw: &Path) -> Proxy {
         pw.to_str().unwrap(),
     ];
     Proxy::start(&[&args[..], &["127.0.0.1:0"]].concat())
-}
-
-/// Xvfb on a display it picks (`-displayfd`) and x11vnc with `-rfbauth
-/// FILE` on it; returns both and x11vnc's `host:port`.
-async fn x11vnc(dir: &TempDir, pw: &Path, extra: &[&str]) -> (Child, Child, String) {
-    let number = dir.path().join("display");
-    let script = format!(
-        "exec Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3>'{}'",
-        number.display()
-    );
-    let xvfb = spawn("sh", &["-c", &script], "xvfb");
-    let display = format!(":{}", read_display(&number).await);
-    // x11vnc gives up on a display that is not there yet: Xvfb writes its
-    // number once it is ready.
-    let port = free_port().to_string();
-    let log = dir.path().join("x11vnc.log");
-    let args = [
-        "-display",
-        &display,
-        "-rfbport",
-        &port,
-        "-rfbauth",
-        pw.to_str().unwrap(),
-        "-localhost",
-        "-forever",
-        "-shared",
-        "-noipv6",
-        "-nopw",
-        "-o",
-        log.to_str().unwrap(),
-    ];
-    let vnc = spawn("x11vnc", &[&args[..], extra].concat(), "x11vnc");
-    let target = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + WAIT;
-    while TcpStream::connect(&target).await.is_err() {
-        assert!(Instant::now() < deadline, "x11vnc did not listen");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (xvfb, vnc, target)
 }
 
 #[tokio::test(flavor = "multi_thread")]

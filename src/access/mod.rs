@@ -28,7 +28,7 @@ use crate::listen::Peer;
 use crate::metrics;
 use auth::AuthPlugin;
 use origin::OriginPolicy;
-use token::{redact, TokenError, TokenPlugin};
+use token::{redact, Destination, TokenError, TokenPlugin};
 
 /// Where sessions go: one fixed target, or wherever a token says.
 #[derive(Debug, Clone)]
@@ -164,14 +164,15 @@ impl Gate {
             .await
     }
 
-    /// Origin, auth and route for a WebSocket upgrade: the target, or the refusal.
+    /// Origin, auth and route for a WebSocket upgrade: the target (with
+    /// its VNC password when the token's entry carries one), or the refusal.
     pub async fn admit(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
-    ) -> Result<Target, Refusal> {
+    ) -> Result<Destination, Refusal> {
         if let Err(r) = self
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
@@ -186,7 +187,7 @@ impl Gate {
             return Err(r);
         }
         let (plugin, host) = match &self.route {
-            Route::Fixed(t) => return Ok(t.clone()),
+            Route::Fixed(t) => return Ok(Destination::from(t.clone())),
             Route::Token { plugin, host } => (plugin, *host),
         };
         let token = if host {
@@ -208,10 +209,14 @@ impl Gate {
 }
 
 /// The target a token names, or the refusal (403/404/502/503) with a log
-/// line that never shows the whole token.
-async fn route_token(plugin: &TokenPlugin, token: &str, client: &str) -> Result<Target, Refusal> {
+/// line that never shows the whole token (nor a password: errors hold none).
+async fn route_token(
+    plugin: &TokenPlugin,
+    token: &str,
+    client: &str,
+) -> Result<Destination, Refusal> {
     match plugin.lookup(token).await {
-        Ok(Some(target)) => Ok(target),
+        Ok(Some(found)) => Ok(found),
         Ok(None) => {
             log::info!("{client}: refused: unknown token {}", redact(token));
             Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::caps::Maximums;
+use crate::access::vnc_password::VncPassword;
 use crate::access::Gate;
 use crate::web::Web;
 
@@ -75,7 +76,19 @@ pub struct RfbPolicy {
     /// The target must open with an RFB ProtocolVersion (`require-rfb`).
     pub require_rfb: bool,
     /// The target's VNC password, answered by the proxy (`vnc-password-file`).
-    pub password: Option<crate::access::vnc_password::VncPassword>,
+    pub password: Option<VncPassword>,
+}
+
+impl RfbPolicy {
+    /// The policy of one session: a VNC password its token carried replaces
+    /// `vnc-password-file`'s (the token names the target, so it knows that
+    /// target's password; the conf's is the instance's default).
+    pub fn with_password(&self, token_password: Option<VncPassword>) -> Self {
+        Self {
+            require_rfb: self.require_rfb,
+            password: token_password.or_else(|| self.password.clone()),
+        }
+    }
 }
 
 #[cfg(test)]

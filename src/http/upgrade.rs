@@ -25,10 +25,11 @@ pub(super) async fn answer(
         Err(e) => return bad_handshake(&client, &e),
     };
     let gate = &ctx.config.gate;
-    let target = match gate.admit(req.uri(), req.headers(), conn, &client).await {
-        Ok(target) => target,
+    let dest = match gate.admit(req.uri(), req.headers(), conn, &client).await {
+        Ok(dest) => dest,
         Err(r) => return refusal(r),
     };
+    let target = &dest.target;
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
         metrics::global().refused("caps");
         log::warn!("{client}: refused: the target {target} has its maximum of sessions");
@@ -41,7 +42,7 @@ pub(super) async fn answer(
     let (ctx, mode) = (ctx.clone(), accepted.mode);
     tokio::spawn(async move {
         let _permit = permit;
-        session::start(on_upgrade, client, target, mode, ctx).await;
+        session::start(on_upgrade, client, dest, mode, ctx).await;
     });
     switching_protocols(accepted)
 }

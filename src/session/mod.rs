@@ -21,6 +21,7 @@ use hyper_util::rt::TokioIo;
 pub use context::Ctx;
 pub use count::SessionCount;
 
+use crate::access::token::Destination;
 use crate::addr::Target;
 use crate::config::Config;
 use crate::defaults::CLOSE_TIMEOUT;
@@ -53,25 +54,31 @@ impl Mode {
 /// than after it: setting up a session then waits for one loopback round trip
 /// less, which `scripts/bench` counts in connections/s. A client whose
 /// upgrade fails only costs a target connection that is closed at once.
-pub async fn start(on_upgrade: OnUpgrade, client: String, target: Target, mode: Mode, ctx: Ctx) {
+pub async fn start(on_upgrade: OnUpgrade, client: String, dest: Destination, mode: Mode, ctx: Ctx) {
     let started = Instant::now();
-    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&target, &ctx.config));
+    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&dest.target, &ctx.config));
     match upgraded {
-        Ok(upgraded) => run(upgraded, connected, client, target, mode, ctx, started).await,
+        Ok(upgraded) => run(upgraded, connected, client, dest, mode, ctx, started).await,
         Err(e) => log::info!("{client}: upgrade failed: {e}"),
     }
 }
 
-/// The session on its upgraded connection, `connected` the target connect's result.
+/// The session on its upgraded connection, `connected` the target connect's
+/// result. A VNC password from the token replaces `vnc-password-file`'s for
+/// this session.
 async fn run(
     upgraded: Upgraded,
     connected: std::io::Result<TargetStream>,
     client: String,
-    target: Target,
+    dest: Destination,
     mode: Mode,
     ctx: Ctx,
     started: Instant,
 ) {
+    let Destination {
+        target,
+        vnc_password,
+    } = dest;
     let Ctx {
         config,
         mut shutdown,
@@ -92,7 +99,8 @@ async fn run(
         target: config.limits.connect_timeout,
         client: config.limits.handshake_timeout,
     };
-    if let Err(r) = rfb::prepare(&mut io, &mut stream, &config.rfb, mode, timeouts).await {
+    let policy = config.rfb.with_password(vnc_password);
+    if let Err(r) = rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
         let code = refuse(&mut io, &client, &target, r).await;
         let secs = started.elapsed().as_secs_f64();
         return metrics::global().session_closed(0, 0, code, secs);

@@ -23,6 +23,7 @@
 pub mod http;
 pub mod rfb;
 pub mod wss;
+pub mod x11vnc;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -4,7 +4,8 @@
 //! formatting: `%%` is a literal `%`). Unlike Python, the token is
 //! percent-encoded, the request has a deadline, no redirect is followed (the
 //! answer must come from the configured server), and the body is bounded.
-//! A 2xx answer is the target; 3xx and 4xx mean "unknown token"; a 5xx or a
+//! A 2xx answer is the target (and, for `JSONTokenApi`, its VNC password
+//! when the answer has `"vnc_password"`); 3xx and 4xx mean "unknown token"; a 5xx or a
 //! failure to get an answer is an outage ([`TokenError::Unavailable`]).
 
 use std::fmt;
@@ -22,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use super::{parse_target, redact, target_from_pair, TokenError, TokenTarget};
+use super::{parse_target, redact, target_from_pair, vnc_password_field, Destination, TokenError};
 
 /// Deadline for one lookup, connection and answer together: a browser is
 /// waiting, and a stuck API must not pile up sessions.
@@ -44,7 +45,8 @@ const TOKEN_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 pub(super) enum Answer {
     /// `BaseTokenAPI`: `host:port` as text.
     Text,
-    /// `JSONTokenApi`: `{"host": "...", "port": ...}`.
+    /// `JSONTokenApi`: `{"host": "...", "port": ...}`, optionally with
+    /// `"vnc_password"`.
     Json,
 }
 
@@ -91,7 +93,7 @@ impl TokenApi {
         })
     }
 
-    pub(super) async fn lookup(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
+    pub(super) async fn lookup(&self, token: &str) -> Result<Option<Destination>, TokenError> {
         let url = format!("{}{}{}", self.prefix, encode_token(token), self.suffix);
         let answer = tokio::time::timeout(API_TIMEOUT, self.get(&url))
             .await
@@ -102,15 +104,16 @@ impl TokenApi {
             token: redact(token),
             reason,
         };
-        let target = match self.answer {
+        let found = match self.answer {
             Answer::Text => std::str::from_utf8(&body)
                 .map_err(|_| "answer is not UTF-8 text".to_owned())
-                .and_then(parse_target),
+                .and_then(parse_target)
+                .map(Destination::from),
             Answer::Json => serde_json::from_slice::<Value>(&body)
                 .map_err(|e| format!("answer is not JSON: {e}"))
-                .and_then(|v| target_from_pair(&v["host"], &v["port"])),
+                .and_then(|v| json_answer(&v)),
         };
-        target.map(Some).map_err(bad)
+        found.map(Some).map_err(bad)
     }
 
     /// The body of a 2xx answer, `None` for "unknown token".
@@ -173,6 +176,15 @@ impl fmt::Display for TokenApi {
         };
         write!(f, "{name} {}", self.origin)
     }
+}
+
+/// A `JSONTokenApi` answer: `{"host": ..., "port": ...}`, and optionally
+/// `"vnc_password"`, the target's VNC password.
+fn json_answer(answer: &Value) -> Result<Destination, String> {
+    Ok(Destination {
+        target: target_from_pair(&answer["host"], &answer["port"])?,
+        vnc_password: vnc_password_field(answer)?,
+    })
 }
 
 /// The token as a URL part. A token of only dots is encoded whole (`%2E%2E`):

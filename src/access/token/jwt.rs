@@ -1,5 +1,6 @@
 //! `JWTTokenApi`: the token is itself a signed JWT (JWS) whose claims `host`
-//! and `port` are the target.
+//! and `port` are the target. A `vnc_password` claim is refused (see
+//! [`NO_PASSWORD_CLAIM`]).
 //!
 //! The source is a key file, read once at start: a PEM public key (RSA:
 //! RS*/PS*, EC: ES256/ES384, Ed25519: EdDSA), or else a symmetric key for
@@ -26,6 +27,14 @@ use super::{redact, target_from_pair, TokenError, TokenTarget};
 
 /// Slack for clocks that disagree between the token issuer and this host.
 pub(super) const CLOCK_SKEW: f64 = 30.0;
+
+/// Why a token with a `vnc_password` claim is refused rather than used: a
+/// JWS is signed, not encrypted, so its claims are readable by whoever holds
+/// the token, the browser's user first. The password belongs in a source
+/// only the proxy reads (a `JSONTokenApi` answer, a `TokenRedis` value).
+const NO_PASSWORD_CLAIM: &str = "a \"vnc_password\" claim is refused: a signed JWT is \
+     readable by whoever holds it (the browser's user), so the password would not be secret; \
+     JSONTokenApi and TokenRedis can carry it instead";
 
 /// Shortest HMAC key accepted: jwcrypto refuses HS256 with less, and a short
 /// shared secret can be brute-forced from one token.
@@ -76,13 +85,17 @@ impl JwtTokenApi {
                 return Ok(None);
             }
         };
+        let bad = |reason: String| TokenError::BadData {
+            origin: self.path.display().to_string(),
+            token: redact(token),
+            reason: format!("signed JWT: {reason}"),
+        };
+        if claims.get("vnc_password").is_some() {
+            return Err(bad(NO_PASSWORD_CLAIM.into()));
+        }
         target_from_pair(&claims["host"], &claims["port"])
             .map(Some)
-            .map_err(|reason| TokenError::BadData {
-                origin: self.path.display().to_string(),
-                token: redact(token),
-                reason: format!("signed JWT: {reason}"),
-            })
+            .map_err(bad)
     }
 
     /// The claims of a validly signed token inside its time window.

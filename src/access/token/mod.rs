@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use serde_json::Value;
 
+use super::vnc_password::VncPassword;
 /// Where a token leads: the same as any target (`host:port` or a unix socket).
 pub use crate::addr::Target as TokenTarget;
 use crate::addr::TargetAddr;
@@ -64,6 +65,30 @@ pub enum TokenError {
     /// with the message as the reason.
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// Where a session goes: the target, and the target's VNC password when
+/// the token's entry carries one (`"vnc_password"` in a `JSONTokenApi`
+/// answer or a `TokenRedis` JSON value), which the session answers the VNC
+/// server with instead of `vnc-password-file`'s. `Debug` shows no byte of
+/// the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The target to connect to.
+    pub target: TokenTarget,
+    /// This target's VNC password, from the token source.
+    pub vnc_password: Option<VncPassword>,
+}
+
+/// A target without a password of its own (fixed targets, plain-text
+/// token sources).
+impl From<TokenTarget> for Destination {
+    fn from(target: TokenTarget) -> Self {
+        Self {
+            target,
+            vnc_password: None,
+        }
+    }
 }
 
 /// Python's plugin class names, as `--token-plugin` accepts them.
@@ -133,17 +158,19 @@ impl TokenPlugin {
         Ok(Self { inner })
     }
 
-    /// The target for `token`; `Ok(None)` when the token is unknown (or, for
-    /// JWTs, not validly signed or outside its `nbf`/`exp` window).
-    pub async fn lookup(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
-        match &self.inner {
+    /// The target for `token`, with its VNC password if the source holds
+    /// one; `Ok(None)` when the token is unknown (or, for JWTs, not validly
+    /// signed or outside its `nbf`/`exp` window).
+    pub async fn lookup(&self, token: &str) -> Result<Option<Destination>, TokenError> {
+        let target = match &self.inner {
+            Inner::Api(p) => return p.lookup(token).await,
+            Inner::Redis(p) => return p.lookup(token).await,
             Inner::File(p) => p.lookup(token).await,
             Inner::FileName(p) => p.lookup(token).await,
-            Inner::Api(p) => p.lookup(token).await,
             Inner::Jwt(p) => p.lookup(token),
-            Inner::Redis(p) => p.lookup(token).await,
             Inner::UnixDir(p) => p.lookup(token).await,
-        }
+        };
+        target.map(|found| found.map(Destination::from))
     }
 }
 
@@ -228,6 +255,19 @@ fn target_from_pair(host: &Value, port: &Value) -> Result<TokenTarget, String> {
         host: host.to_owned(),
         port,
     }))
+}
+
+/// The `"vnc_password"` field of a JSON entry: absent or `null` is none, a
+/// string is the password (its first 8 bytes, as VNC uses). Messages never
+/// show the value.
+fn vnc_password_field(entry: &Value) -> Result<Option<VncPassword>, String> {
+    match entry.get("vnc_password") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => VncPassword::from_text(text.as_bytes())
+            .map(Some)
+            .map_err(|e| format!("\"vnc_password\" is unusable: {e}")),
+        Some(_) => Err("\"vnc_password\" is not a string".into()),
+    }
 }
 
 /// A host name never holds whitespace or control characters; one that does

@@ -4,7 +4,8 @@
 //! The source is Python's `host[:port[:db[:password[:namespace]]]]`; empty
 //! fields take the defaults, and a field holding `:` is wrapped in double
 //! quotes. The key is `namespace:token` (or just the token); the value is
-//! `{"host": "h:p"}` or plain `h:p`. Unlike Python, which opens a new
+//! `{"host": "h:p"}` (optionally with `"vnc_password"`, the target's VNC
+//! password) or plain `h:p`. Unlike Python, which opens a new
 //! connection per lookup, one multiplexed connection serves every lookup of
 //! a plugin and is re-established after a failure.
 
@@ -18,7 +19,7 @@ use redis::{AsyncCommands, IntoConnectionInfo, RedisError, RedisResult};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{parse_target, redact, TokenError, TokenTarget};
+use super::{parse_target, redact, vnc_password_field, Destination, TokenError};
 
 /// Redis's default port.
 const DEFAULT_PORT: u16 = 6379;
@@ -135,7 +136,7 @@ impl TokenRedis {
         })
     }
 
-    pub(super) async fn lookup(&self, token: &str) -> Result<Option<TokenTarget>, TokenError> {
+    pub(super) async fn lookup(&self, token: &str) -> Result<Option<Destination>, TokenError> {
         let key = format!("{}{token}", self.source.namespace);
         let value = tokio::time::timeout(LOOKUP_TIMEOUT, self.get(&key))
             .await
@@ -216,8 +217,9 @@ impl fmt::Display for TokenRedis {
     }
 }
 
-/// A Redis value: `{"host": "h:p"}` or `h:p`, surrounding whitespace ignored.
-fn parse_value(bytes: &[u8]) -> Result<TokenTarget, String> {
+/// A Redis value: `{"host": "h:p"}` (optionally with `"vnc_password"`, the
+/// target's VNC password) or `h:p`, surrounding whitespace ignored.
+fn parse_value(bytes: &[u8]) -> Result<Destination, String> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| "value is not UTF-8 text".to_owned())?
         .trim();
@@ -228,9 +230,12 @@ fn parse_value(bytes: &[u8]) -> Result<TokenTarget, String> {
             .get("host")
             .and_then(Value::as_str)
             .ok_or("JSON value has no \"host\" string")?;
-        return parse_target(host);
+        return Ok(Destination {
+            target: parse_target(host)?,
+            vnc_password: vnc_password_field(&json)?,
+        });
     }
-    parse_target(text)
+    parse_target(text).map(Destination::from)
 }
 
 #[cfg(test)]

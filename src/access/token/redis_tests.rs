@@ -1,6 +1,8 @@
 //! Unit tests of the TokenRedis source and value parsers, with Python's cases.
 
 use super::*;
+use crate::access::token::TokenTarget;
+use crate::access::vnc_password::VncPassword;
 use crate::addr::TargetAddr;
 
 /// Python's `ParseSourceArgumentsTestCase` list, verbatim.
@@ -121,10 +123,10 @@ fn bad_sources_are_errors_that_hide_the_password() {
 #[test]
 fn values() {
     let tcp = |h: &str, p| {
-        Ok(TokenTarget::Tcp(TargetAddr {
+        Ok(Destination::from(TokenTarget::Tcp(TargetAddr {
             host: h.into(),
             port: p,
-        }))
+        })))
     };
     // Python's test values, with real port numbers.
     assert_eq!(
@@ -143,7 +145,7 @@ fn values() {
     assert_eq!(parse_value(br#"{"host": "[::1]:5901"}"#), tcp("::1", 5901));
     assert_eq!(
         parse_value(b"unix_socket:/run/a.sock"),
-        Ok(TokenTarget::Unix("/run/a.sock".into()))
+        Ok(Destination::from(TokenTarget::Unix("/run/a.sock".into())))
     );
     for bad in [
         &br#"{"host": "remote_host:remote_port"   "#[..],
@@ -155,6 +157,9 @@ fn values() {
         b"",
         b"\xff:1",
         b"{",
+        br#"{"host": "h:1", "vnc_password": ""}"#,
+        br#"{"host": "h:1", "vnc_password": 12345678}"#,
+        br#"{"host": "h:1", "vnc_password": ["pw"]}"#,
     ] {
         assert!(
             parse_value(bad).is_err(),
@@ -162,4 +167,26 @@ fn values() {
             String::from_utf8_lossy(bad)
         );
     }
+}
+
+#[test]
+fn values_with_a_vnc_password() {
+    let found = parse_value(br#"{"host": "h:5901", "vnc_password": "Qz7pW2xk"}"#).unwrap();
+    assert_eq!(found.target, TokenTarget::tcp("h", 5901));
+    let pw = VncPassword::from_text(b"Qz7pW2xk").unwrap();
+    assert_eq!(found.vnc_password, Some(pw));
+    // null is no password, as an API's serialiser writes a missing one.
+    let found = parse_value(br#"{"host": "h:5901", "vnc_password": null}"#).unwrap();
+    assert_eq!(found.vnc_password, None);
+    // Neither Debug nor an error shows the password.
+    let debug = format!(
+        "{:?}",
+        parse_value(br#"{"host": "h:1", "vnc_password": "Qz7pW2xk"}"#)
+    );
+    assert!(
+        !debug.contains("Qz7p") && debug.contains("VncPassword(..)"),
+        "{debug}"
+    );
+    let err = parse_value(br#"{"host": "h:1", "vnc_password": 31415926}"#).unwrap_err();
+    assert_eq!(err, "\"vnc_password\" is not a string");
 }

@@ -1,7 +1,8 @@
 //! VNC awareness, each part opt in, run between the target connect and the
 //! relay. `require-rfb`: the target must open with an RFB ProtocolVersion
 //! (`banner`), which then goes to the client as the target's first bytes.
-//! `vnc-password-file`: the proxy answers the target's VNC Authentication
+//! `vnc-password-file`, or a token's `vnc_password` (which the session puts
+//! in the policy in its place): the proxy answers the target's VNC Authentication
 //! itself (`access::vnc_password`: the password and DES; `handshake`: the target's side)
 //! and offers the browser security type None (`browser`), speaking RFB in
 //! WebSocket frames until the relay takes over (`frames`). `probe`: the
