@@ -203,7 +203,8 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        if let Some(line) = self.queue.push(Line::of(record)) {
+        let journal = matches!(self.primary, Output::Journal(_));
+        if let Some(line) = self.queue.push(Line::of(record, journal)) {
             self.write(&line);
         }
     }
