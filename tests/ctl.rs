@@ -293,34 +293,12 @@ async fn status_tells_a_vnc_server_from_an_echo_server_in_json() {
     ctl.add("echo", &echo.to_string(), &[]);
 
     // The echo server runs on this runtime: wait for the 2 s probe elsewhere.
-    let out = tokio::task::spawn_blocking({
-        let dir = ctl.conf_dir();
-        move || {
-            let link = dir.parent().unwrap().join("websockifyctl");
-            Command::new(link)
-                .args([
-                    "--conf-dir",
-                    dir.to_str().unwrap(),
-                    "--no-systemd",
-                    "status",
-                    "--json",
-                ])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let by_name = |n: &str| {
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == n)
-            .unwrap_or_else(|| panic!("{n} in {all}"))
-            .clone()
-    };
+    let conf_dir = ctl.conf_dir();
+    let out = tokio::task::spawn_blocking(move || ctl_status::run(&conf_dir, true))
+        .await
+        .unwrap();
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let by_name = |n: &str| ctl_status::entry(&all, n);
     let (v, e) = (by_name("vnc"), by_name("echo"));
     assert_eq!(v["vnc"], "RFB 003.008", "{v}");
     assert!(e["vnc"].as_str().unwrap().starts_with("not VNC"), "{e}");

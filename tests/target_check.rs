@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use common::http::{get, metrics_addr};
 use common::*;
@@ -88,30 +87,6 @@ async fn readyz_a_dead_target_is_not_ready() {
     assert!(body.starts_with("target not answering ("), "{body}");
 }
 
-/// `websockifyctl --conf-dir DIR --no-systemd status --json` and its text.
-fn ctl_status(dir: &TempDir) -> (serde_json::Value, String) {
-    let link = dir.path().join("websockifyctl");
-    if !link.exists() {
-        std::os::unix::fs::symlink(bin(), &link).unwrap();
-    }
-    let run = |json: bool| {
-        let mut cmd = Command::new(&link);
-        cmd.args([
-            "--conf-dir",
-            dir.path().join("conf").to_str().unwrap(),
-            "--no-systemd",
-            "status",
-        ]);
-        if json {
-            cmd.arg("--json");
-        }
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    (serde_json::from_str(&run(true)).unwrap(), run(false))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn status_probes_unix_and_tcp_targets_and_warns_when_require_rfb_would_refuse() {
     let dir = TempDir::new("ctl-target-check");
@@ -146,20 +121,16 @@ async fn status_probes_unix_and_tcp_targets_and_warns_when_require_rfb_would_ref
     );
     // The echo server runs on this runtime: probe from a blocking thread.
     let (json, text) = tokio::task::spawn_blocking(move || {
-        let out = ctl_status(&dir);
-        drop(dir);
-        out
+        let conf_dir = dir.path().join("conf");
+        let json = ctl_status::run(&conf_dir, true);
+        (
+            serde_json::from_str(&json).unwrap(),
+            ctl_status::run(&conf_dir, false),
+        )
     })
     .await
     .unwrap();
-    let by_name = |n: &str| {
-        json.as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == n)
-            .unwrap_or_else(|| panic!("{n} in {json}"))
-            .clone()
-    };
+    let by_name = |n: &str| ctl_status::entry(&json, n);
     let unix = by_name("unix");
     assert_eq!(
         (&unix["target_answers"], &unix["target_rfb"]),

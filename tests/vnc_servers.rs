@@ -220,23 +220,16 @@ async fn ctl_status_logs_in_to_tigervnc_with_the_conf_password() {
         );
         dir.write(&format!("conf/{name}.conf"), conf);
     }
-    let link = dir.path().join("websockifyctl");
-    std::os::unix::fs::symlink(bin(), &link).unwrap();
     let conf_dir = dir.path().join("conf");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(link)
-            .args(["--conf-dir", conf_dir.to_str().unwrap(), "--no-systemd"])
-            .args(["status", "--json"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = tokio::task::spawn_blocking(move || ctl_status::run(&conf_dir, true))
+        .await
+        .unwrap();
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
     let vnc = |n: &str| {
-        let one = all.as_array().unwrap().iter().find(|i| i["name"] == n);
-        one.unwrap()["vnc"].as_str().unwrap().to_owned()
+        ctl_status::entry(&all, n)["vnc"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert_eq!(vnc("good"), "RFB 003.008, password accepted");
     assert_eq!(

@@ -141,22 +141,23 @@ impl Queue {
             return Some(line);
         };
         let size = line.size();
-        if self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > LOG_QUEUE_BYTES {
-            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let over_budget =
+            self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > LOG_QUEUE_BYTES;
+        let sent = if over_budget {
+            Err(TrySendError::Full(line))
+        } else {
+            sender.try_send(line)
+        };
+        let Err(unsent) = sent else {
             return None;
-        }
-        match sender.try_send(line) {
-            Ok(()) => None,
-            Err(TrySendError::Full(_)) => {
-                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        };
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        match unsent {
+            TrySendError::Full(_) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            Err(TrySendError::Disconnected(line)) => {
-                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-                Some(line)
-            }
+            TrySendError::Disconnected(line) => Some(line),
         }
     }
 

@@ -20,6 +20,7 @@
 //!   naming the fix, instead of stalling now and then.
 #![allow(dead_code)]
 
+pub mod ctl_status;
 pub mod http;
 pub mod rfb;
 pub mod wss;
