@@ -177,9 +177,12 @@ async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
     assert_eq!(status(&upgrade(addr, "/", &same).await), 101);
     let evil = "Origin: http://evil.example\r\n";
     assert_eq!(status(&upgrade(addr, "/", evil).await), 403);
-    // nginx on this host (loopback is trusted by default) with the documented headers.
+    // nginx's documented headers: not believed from loopback by default...
     let nginx = "Origin: https://desk.example.com\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: desk.example.com\r\n";
-    assert_eq!(status(&upgrade(addr, "/", nginx).await), 101);
+    assert_eq!(status(&upgrade(addr, "/", nginx).await), 403);
+    // ...but from nginx on this host once it is a trusted proxy.
+    let trusting = Proxy::start(&["--trusted-proxies", "127.0.0.1/32", "127.0.0.1:0", &t]);
+    assert_eq!(status(&upgrade(trusting.addr(), "/", nginx).await), 101);
     // The same headers from an untrusted peer are not believed.
     let strict = Proxy::start(&["--trusted-proxies", "10.9.8.7", "127.0.0.1:0", &t]);
     assert_eq!(status(&upgrade(strict.addr(), "/", nginx).await), 403);
@@ -202,13 +205,24 @@ async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
 async fn real_client_from_x_forwarded_for_and_proxy_protocol() {
     let target = echo_target().await;
     let t = target.to_string();
-    let mut proxy = Proxy::start(&["127.0.0.1:0", &t]);
     let xff = "X-Forwarded-For: 203.0.113.7\r\n";
+    // Loopback is no trusted proxy unless configured: the peer is the client.
+    let mut untrusting = Proxy::start(&["127.0.0.1:0", &t]);
+    assert_eq!(status(&upgrade(untrusting.addr(), "/", xff).await), 101);
+    let line = untrusting.wait_for_log("session open");
+    assert!(
+        line.contains("127.0.0.1:") && !line.contains("203.0.113.7"),
+        "{line}"
+    );
+
+    let loopback = ["--trusted-proxies", "127.0.0.1/32"];
+    let mut proxy = Proxy::start(&[&loopback[..], &["127.0.0.1:0", &t]].concat());
     assert_eq!(status(&upgrade(proxy.addr(), "/", xff).await), 101);
     let line = proxy.wait_for_log("session open");
     assert!(line.contains("203.0.113.7 (via 127.0.0.1:"), "{line}");
 
-    let mut pp = Proxy::start(&["--proxy-protocol", "127.0.0.1:0", &t]);
+    let pp_args = ["--proxy-protocol", "127.0.0.1:0", &t];
+    let mut pp = Proxy::start(&[&loopback[..], &pp_args].concat());
     let mut s = TcpStream::connect(pp.addr()).await.unwrap();
     s.write_all(b"PROXY TCP4 198.51.100.9 127.0.0.1 51000 6080\r\n")
         .await

@@ -138,8 +138,14 @@ fn htpasswd_file_through_the_plugin() {
         let enc = base64::engine::general_purpose::STANDARD.encode(up);
         headers(&[("authorization", &format!("Basic {enc}"))])
     };
-    assert_eq!(plugin.check(&basic("bcrypt:tpyrcb"), None), Ok(()));
-    assert_eq!(plugin.check(&basic("apr1:1rpa"), None), Ok(()));
+    assert_eq!(
+        plugin.check(&basic("bcrypt:tpyrcb"), None),
+        Ok(Some("bcrypt".into()))
+    );
+    assert_eq!(
+        plugin.check(&basic("apr1:1rpa"), None),
+        Ok(Some("apr1".into()))
+    );
     let wrong = plugin
         .check(&basic("bcrypt:nope"), None)
         .expect_err("wrong");

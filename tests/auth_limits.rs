@@ -82,7 +82,14 @@ async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
     let target = echo_target().await;
     let dir = TempDir::new("auth-lockout");
     let file = htpasswd_file(&dir, "bob", "hunter2");
-    let mut proxy = Proxy::start(&["--auth-file", &file, "127.0.0.1:0", &target.to_string()]);
+    let mut proxy = Proxy::start(&[
+        "--trusted-proxies",
+        "127.0.0.1/32",
+        "--auth-file",
+        &file,
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
     let addr = proxy.addr();
     let (wrong, right) = (basic("bob", "nope"), basic("bob", "hunter2"));
     for i in 1..=5 {
@@ -111,7 +118,7 @@ async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
         429,
         "right password while locked out: {head}"
     );
-    // Other clients (here through the trusted loopback proxy) are not affected.
+    // Other clients (here through loopback, configured as a trusted proxy) are not affected.
     let other = format!("X-Forwarded-For: 192.0.2.7\r\n{right}");
     assert_eq!(status(&upgrade(addr, &other).await), 101);
     // A success clears that client's record: four more failures stay 401.
@@ -217,7 +224,14 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
     let target = echo_target().await;
     let dir = TempDir::new("auth-flood");
     let file = htpasswd_file(&dir, "bob", "hunter2");
-    let proxy = Proxy::start(&["--auth-file", &file, "127.0.0.1:0", &target.to_string()]);
+    let proxy = Proxy::start(&[
+        "--trusted-proxies",
+        "127.0.0.1/32",
+        "--auth-file",
+        &file,
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
     let addr = proxy.addr();
     let right = basic("bob", "hunter2");
     let mut live = ws_with_auth(addr, &right).await;

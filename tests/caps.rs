@@ -156,6 +156,8 @@ async fn per_client_cap_counts_each_forwarded_client() {
 async fn per_client_cap_counts_each_proxy_protocol_source() {
     let t = echo_target().await.to_string();
     let mut proxy = Proxy::start(&[
+        "--trusted-proxies",
+        "127.0.0.1/32",
         "--proxy-protocol",
         "--max-connections-per-client",
         "2",

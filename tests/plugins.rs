@@ -243,7 +243,9 @@ async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_proxy_headers_are_refused_and_the_daemon_keeps_serving() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&["--proxy-protocol", "127.0.0.1:0", &target.to_string()]);
+    let t = target.to_string();
+    let trusted = ["--trusted-proxies", "127.0.0.1/32", "--proxy-protocol"];
+    let mut proxy = Proxy::start(&[&trusted[..], &["127.0.0.1:0", &t]].concat());
     for garbage in [
         &b"PROXY TCP4 not-an-address\r\n"[..],
         b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",

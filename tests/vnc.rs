@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::rfb::{close, data, frame, upgrade};
+use common::rfb::{close, data, frame, upgrade, upgrade_logged_in, LOGIN_ARGS};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -92,17 +92,17 @@ async fn fake_vnc(kind: Fake) -> (std::net::SocketAddr, oneshot::Receiver<bool>)
     (addr, rx)
 }
 
-/// A proxy with a token file (its access control) routing `vnc` to `target`.
+/// A proxy with a login (its access control) in front of `target`.
 fn proxy(dir: &TempDir, target: std::net::SocketAddr, password: &[u8]) -> Proxy {
-    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
     let pw = dir.write("vnc.pass", password);
-    Proxy::start(&[
-        "--target-config",
-        tokens.to_str().unwrap(),
+    let target = target.to_string();
+    let args = [
         "--vnc-password-file",
         pw.to_str().unwrap(),
         "127.0.0.1:0",
-    ])
+        &target,
+    ];
+    Proxy::start(&[&LOGIN_ARGS[..], &args].concat())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,7 +110,7 @@ async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
     let dir = TempDir::new("vnc38");
     let (target, right) = fake_vnc(Fake::V38).await;
     let proxy = proxy(&dir, target, &VNCPASSWD_OF_PASSWORD);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     assert_eq!(data(&mut s).await, b"RFB 003.008\n");
     s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
     assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
@@ -131,7 +131,7 @@ async fn rfb_3_3_the_server_chooses_and_the_browser_gets_none() {
     let dir = TempDir::new("vnc33");
     let (target, right) = fake_vnc(Fake::V33).await;
     let proxy = proxy(&dir, target, b"password\n");
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     assert_eq!(data(&mut s).await, b"RFB 003.003\n");
     s.write_all(&frame(b"RFB 003.003\n")).await.unwrap();
     assert_eq!(
@@ -152,7 +152,7 @@ async fn a_wrong_password_closes_1011_and_is_never_logged() {
     let dir = TempDir::new("vncwrong");
     let (target, right) = fake_vnc(Fake::V38).await;
     let mut proxy = proxy(&dir, target, b"wrongpass\n");
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let (code, reason) = close(&mut s).await;
     assert!(!right.await.unwrap());
     assert_eq!(code, 1011);
@@ -171,7 +171,7 @@ async fn a_server_without_vnc_authentication_is_named() {
     let dir = TempDir::new("vnctls");
     let (target, _) = fake_vnc(Fake::TlsOnly).await;
     let proxy = proxy(&dir, target, b"password\n");
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let (code, reason) = close(&mut s).await;
     assert_eq!(code, 1011);
     assert!(reason.contains("18 (TLS), 19 (VeNCrypt)"), "{reason}");
@@ -229,8 +229,75 @@ fn a_password_without_access_control_is_refused_at_start() {
         "127.0.0.1:5901",
     ]);
     assert!(!ok, "started without access control");
-    assert!(err.contains("set up access control first"), "{err}");
+    assert!(err.contains("set up a login first"), "{err}");
     assert!(!err.contains("password\n"), "{err}");
+}
+
+/// `BasePlugin` lets everyone in and `ExpectOrigin` trusts a header any
+/// client writes: neither stands in front of a VNC password.
+#[test]
+fn a_password_behind_a_check_that_names_no_user_is_refused_at_start() {
+    let dir = TempDir::new("vncweak");
+    let pw = dir.write("vnc.pass", "password\n");
+    let pw = pw.to_str().unwrap();
+    for plugin in [
+        &["--auth-plugin", "BasePlugin"][..],
+        &[
+            "--auth-plugin",
+            "ExpectOrigin",
+            "--auth-source",
+            "http://a.example",
+        ],
+    ] {
+        let rest = ["--vnc-password-file", pw, "127.0.0.1:0", "127.0.0.1:5901"];
+        let (ok, err) = run_to_exit(&[plugin, &rest].concat());
+        assert!(!ok, "{plugin:?} let a VNC password start");
+        assert!(err.contains("do not check who the client is"), "{err}");
+    }
+    let rest = [
+        "--vnc-password-file",
+        pw,
+        "--check",
+        "127.0.0.1:0",
+        "127.0.0.1:5901",
+    ];
+    let (ok, err) = run_to_exit(&[&LOGIN_ARGS[..], &rest].concat());
+    assert!(ok, "a Basic login is enough: {err}");
+}
+
+/// The instance's VNC password belongs to its `target`: with a token
+/// plugin it is never answered to a token's server (a hostile one would
+/// collect the DES response and crack the password offline).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instance_password_is_never_answered_to_a_token_target() {
+    let dir = TempDir::new("vnctokenpw");
+    let (target, answered) = fake_vnc(Fake::V38).await;
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let pw = dir.write("vnc.pass", VNCPASSWD_OF_PASSWORD);
+    let mut proxy = Proxy::start(&[
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+    ]);
+    proxy.wait_for_log("is not used with a token plugin");
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [1, 2],
+        "the browser gets the server's own security types: the proxy answers nothing"
+    );
+    s.write_all(&frame(&[2])).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        CHALLENGE,
+        "the challenge goes to the browser"
+    );
+    drop(s);
+    assert!(answered.await.is_err(), "the server got no DES response");
 }
 
 #[tokio::test(flavor = "multi_thread")]

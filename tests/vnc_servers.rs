@@ -13,21 +13,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http::{get, metrics_addr};
-use common::rfb::{close, connect_as_browser, upgrade};
+use common::rfb::{close, connect_as_browser, upgrade_logged_in, LOGIN_ARGS};
 use common::x11vnc::{spawn, wait_for_path, x11vnc, Child, VNCPASSWD_OF_PASSWORD};
 use common::*;
 
-/// A proxy with a token file (its access control) routing `vnc` to `target`
+/// A proxy with a login (its access control) in front of `target`
 /// (`host:port` or `unix_socket:PATH`), answering with the password in `pw`.
-fn proxy(dir: &TempDir, target: &str, pw: &Path) -> Proxy {
-    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
-    let args = [
-        "--target-config",
-        tokens.to_str().unwrap(),
-        "--vnc-password-file",
-        pw.to_str().unwrap(),
-    ];
-    Proxy::start(&[&args[..], &["127.0.0.1:0"]].concat())
+fn proxy(_dir: &TempDir, target: &str, pw: &Path) -> Proxy {
+    let pw = ["--vnc-password-file", pw.to_str().unwrap()];
+    let target = match target.strip_prefix("unix_socket:") {
+        Some(path) => vec!["--unix-target", path, "127.0.0.1:0"],
+        None => vec!["127.0.0.1:0", target],
+    };
+    Proxy::start(&[&LOGIN_ARGS[..], &pw, &target].concat())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -36,7 +34,7 @@ async fn x11vnc_3_8_behind_the_proxy() {
     let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
     let (_x, _vnc, target) = x11vnc(&dir, &pw, &[]).await;
     let proxy = proxy(&dir, &target, &pw);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let got = connect_as_browser(&mut s).await;
     assert_eq!(got, ("RFB 003.008".into(), 640, 480));
 }
@@ -47,7 +45,7 @@ async fn x11vnc_3_3_behind_the_proxy() {
     let pw = dir.write("passwd", VNCPASSWD_OF_PASSWORD);
     let (_x, _vnc, target) = x11vnc(&dir, &pw, &["-rfbversion", "3.3"]).await;
     let proxy = proxy(&dir, &target, &pw);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let got = connect_as_browser(&mut s).await;
     assert_eq!(got, ("RFB 003.003".into(), 640, 480));
 }
@@ -97,7 +95,7 @@ async fn tigervnc_with_its_default_security_types_behind_the_proxy() {
     let (_xvnc, socket) = xvnc(&dir, &pw, "").await;
     let target = format!("unix_socket:{}", socket.display());
     let proxy = proxy(&dir, &target, &pw);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let got = connect_as_browser(&mut s).await;
     assert_eq!(got, ("RFB 003.008".into(), 800, 600));
 }
@@ -110,7 +108,7 @@ async fn tigervnc_refuses_a_wrong_password_with_1011() {
     let wrong = dir.write("wrong", "wrongpass\n");
     let target = format!("unix_socket:{}", socket.display());
     let mut proxy = proxy(&dir, &target, &wrong);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let (code, reason) = close(&mut s).await;
     assert_eq!(code, 1011, "{reason}");
     assert!(reason.contains("refused the password"), "{reason}");
@@ -128,7 +126,7 @@ async fn tigervnc_with_vencrypt_only_is_refused_naming_its_subtypes() {
     let (_xvnc, socket) = xvnc(&dir, &pw, "-SecurityTypes TLSVnc,X509Vnc").await;
     let target = format!("unix_socket:{}", socket.display());
     let proxy = proxy(&dir, &target, &pw);
-    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
     let (code, reason) = close(&mut s).await;
     eprintln!("TigerVNC, VeNCrypt only: close {code} {reason:?}");
     assert_eq!(code, 1011, "{reason}");

@@ -122,17 +122,25 @@ async fn json_token_api_answers_carry_the_vnc_password() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_token_password_overrides_vnc_password_file_for_its_session() {
+async fn only_a_token_password_is_answered_to_a_token_target() {
     let (dir, _vnc, target) = vnc_server("vnctok-override").await;
     let api = token_api(&target).await;
     let source = format!("http://{}/vnc/%s", api.addr);
-    let file = dir.write("instance.passwd", format!("{WRONG}\n"));
+    let file = dir.write("instance.passwd", format!("{PASSWORD}\n"));
     let file_arg = ["--vnc-password-file", file.to_str().unwrap()];
-    let mut proxy = proxy("JSONTokenApi", &source, &file_arg);
+    let proxy = proxy("JSONTokenApi", &source, &file_arg);
 
     reaches_the_desktop(&proxy, "right").await;
-    // A token without a password: the instance's (wrong) one is answered.
-    refused_with_1011(&mut proxy, "none").await;
+    // A token without a password: the instance's is not answered to the
+    // token's server (it belongs to `target`); the browser is asked.
+    let mut s = upgrade(proxy.addr(), "/websockify?token=none").await;
+    let version = data(&mut s).await;
+    s.write_all(&frame(&version)).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [1, 2],
+        "the server asks for its password"
+    );
     no_password_logged(&proxy);
 }
 

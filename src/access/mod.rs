@@ -11,6 +11,7 @@ pub mod origin;
 mod password;
 mod refusal;
 pub mod token;
+pub mod users;
 pub mod vnc_password;
 
 pub use refusal::Refusal;
@@ -23,7 +24,6 @@ use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
 use ipnet::IpNet;
 
-use crate::addr::Target;
 use crate::listen::Peer;
 use crate::metrics;
 use auth::AuthPlugin;
@@ -33,8 +33,11 @@ use token::{redact, Destination, TokenError, TokenPlugin};
 /// Where sessions go: one fixed target, or wherever a token says.
 #[derive(Debug, Clone)]
 pub enum Route {
-    /// `target` / `unix-target`.
-    Fixed(Target),
+    /// `target` / `unix-target`, with `vnc-password-file`'s password: the
+    /// instance's VNC password belongs to this target only.
+    Fixed(Destination),
+    /// `[users.NAME]` without `target`: each user's own entry, nothing else.
+    PerUser,
     /// `token-plugin`: the token from `?token=`, or the Host header.
     Token {
         /// The lookup.
@@ -47,7 +50,8 @@ pub enum Route {
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Route::Fixed(t) => t.fmt(f),
+            Route::Fixed(d) => d.target.fmt(f),
+            Route::PerUser => write!(f, "each user's own target ([users])"),
             Route::Token {
                 plugin,
                 host: false,
@@ -73,6 +77,20 @@ pub struct Gate {
     /// User ids of unix-socket peers believed likewise (`trusted-unix-peers`);
     /// any other local user could forge the client address.
     pub trusted_unix_peers: Vec<u32>,
+    /// Which users may come in, and where each goes.
+    pub users: users::Users,
+}
+
+/// What the access rules grant one WebSocket request: who it is and where
+/// its session goes. Worked out once, carried by the session to its end.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The client as logs show it (after trusted proxies).
+    pub client: String,
+    /// The authenticated user, when the auth plugin names one.
+    pub user: Option<String>,
+    /// The target and its VNC password.
+    pub dest: Destination,
 }
 
 /// What is known about the connection a request came on.
@@ -149,30 +167,59 @@ impl Gate {
             })
     }
 
-    /// The auth plugin's verdict: 429 for a client locked out after too
-    /// many wrong passwords, password hashes on a bounded set of blocking
-    /// threads (503 when none frees up in time).
-    pub async fn authenticate(&self, headers: &HeaderMap, conn: &ConnInfo) -> Result<(), Refusal> {
+    /// Who the request authenticated as (`None` without an auth plugin, or
+    /// with one that names no user), after the per-user rules: 429 for a
+    /// client locked out after too many wrong passwords, 403 for a user
+    /// this instance is not for; password hashes on a bounded set of
+    /// blocking threads (503 when none frees up in time). Refusals are
+    /// counted and logged here, with the user name that was tried.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        conn: &ConnInfo,
+        client: &str,
+    ) -> Result<Option<String>, Refusal> {
         let Some(auth) = &self.auth else {
-            return Ok(());
+            return self.admit_user(None, client).map(|()| None);
         };
-        let client = self.client(conn, headers);
         let key = self.client_key(conn, headers);
         let cn = conn.client_cn.as_deref();
-        password::Guard::shared()
-            .check(auth, headers, cn, &client, key)
-            .await
+        let verdict = password::Guard::shared()
+            .check(auth, headers, cn, client, key)
+            .await;
+        match verdict {
+            Ok(user) => self.admit_user(user.as_deref(), client).map(|()| user),
+            Err(r) => {
+                metrics::global().refused("auth");
+                match auth::presented_user(headers) {
+                    Some(tried) => {
+                        log::info!("{client}: refused: {r} (user {})", users::shown(&tried))
+                    }
+                    None => log::info!("{client}: refused: {r}"),
+                }
+                Err(r)
+            }
+        }
     }
 
-    /// Origin, auth and route for a WebSocket upgrade: the target (with
-    /// its VNC password when the token's entry carries one), or the refusal.
+    /// The per-user rules for an authenticated `user`.
+    fn admit_user(&self, user: Option<&str>, client: &str) -> Result<(), Refusal> {
+        self.users.admit(user).map_err(|(r, why)| {
+            metrics::global().refused("auth");
+            log::info!("{client}: refused: {r}: {why}");
+            r
+        })
+    }
+
+    /// Origin, auth and route for a WebSocket upgrade: who the client is
+    /// and where its session goes, or the refusal.
     pub async fn admit(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
-        client: &str,
-    ) -> Result<Destination, Refusal> {
+        client: String,
+    ) -> Result<Grant, Refusal> {
         if let Err(r) = self
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
@@ -181,13 +228,27 @@ impl Gate {
             log::info!("{client}: refused: {r}");
             return Err(r);
         }
-        if let Err(r) = self.authenticate(headers, conn).await {
-            metrics::global().refused("auth");
-            log::info!("{client}: refused: {r}");
-            return Err(r);
+        let user = self.authenticate(headers, conn, &client).await?;
+        let dest = self.route(uri, headers, user.as_deref(), &client).await?;
+        Ok(Grant { client, user, dest })
+    }
+
+    /// Where the session of `user` goes: the user's own entry, the fixed
+    /// target, or the token's.
+    async fn route(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        user: Option<&str>,
+        client: &str,
+    ) -> Result<Destination, Refusal> {
+        if let Some(dest) = self.users.destination(user) {
+            return Ok(dest.clone());
         }
         let (plugin, host) = match &self.route {
-            Route::Fixed(t) => return Ok(Destination::from(t.clone())),
+            Route::Fixed(dest) => return Ok(dest.clone()),
+            // `users` let in only users with an entry, answered above.
+            Route::PerUser => return Err(Refusal::forbidden("Forbidden")),
             Route::Token { plugin, host } => (plugin, *host),
         };
         let token = if host {
@@ -205,6 +266,18 @@ impl Gate {
             metrics::global().refused("token");
         }
         routed
+    }
+
+    /// Why a live session of `user` to `target` may not go on under these
+    /// rules (the user is gone from the auth source, from `allowed-users`,
+    /// or mapped elsewhere); `None` when it may.
+    pub fn revoked(&self, user: &str, target: &str) -> Option<String> {
+        if let Some(auth) = &self.auth {
+            if !auth.knows(user) {
+                return Some(format!("user {} was removed", users::shown(user)));
+            }
+        }
+        self.users.revoked(user, target)
     }
 }
 

@@ -50,7 +50,8 @@ impl Guard {
     }
 
     /// `auth`'s verdict for a request from `client` (`key`: its address, or
-    /// its /64), with the lockout and the bound applied.
+    /// its /64), with the lockout and the bound applied: the user it
+    /// authenticated as (if the plugin names users), or the refusal.
     pub async fn check(
         &self,
         auth: &Arc<AuthPlugin>,
@@ -58,7 +59,7 @@ impl Guard {
         client_cn: Option<&str>,
         client: &str,
         key: IpAddr,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<String>, Refusal> {
         self.refuse_locked(key)?;
         let verdict = if auth.verifies_hashes() {
             self.hashed(auth, headers, client_cn, client, key).await
@@ -66,7 +67,7 @@ impl Guard {
             auth.check(headers, client_cn)
         };
         match verdict {
-            Ok(()) => self.failures.succeeded(key),
+            Ok(_) => self.failures.succeeded(key),
             Err(r) if r.reason == WRONG_CREDENTIALS => self.count_failure(client, key),
             Err(_) => {}
         }
@@ -103,7 +104,7 @@ impl Guard {
         client_cn: Option<&str>,
         client: &str,
         key: IpAddr,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<String>, Refusal> {
         let acquire = self.checks.clone().acquire_owned();
         let Ok(Ok(permit)) = tokio::time::timeout(self.queue_wait, acquire).await else {
             log::warn!(

@@ -2,6 +2,7 @@
 //! the target, TLS, the static site and the limits. Run at start and on every
 //! reload, so a bad edit is refused before it replaces a working config.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,9 @@ use crate::access::auth::AuthPlugin;
 use crate::access::caps::Maximums;
 use crate::access::forwarded::parse_trusted;
 use crate::access::origin::OriginPolicy;
+use crate::access::token::Destination;
 use crate::access::token::TokenPlugin;
+use crate::access::users::Users;
 use crate::access::vnc_password::VncPassword;
 use crate::access::{Gate, Route};
 use crate::addr::{Target, TargetAddr};
@@ -32,8 +35,10 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         None => None,
     };
     let heartbeat = o.heartbeat.unwrap_or(defaults::HEARTBEAT_SECS);
+    let mut rfb = rfb(m)?;
+    let gate = gate(m, rfb.password.take())?;
     Ok(Config {
-        gate: gate(m)?,
+        gate,
         proxy_protocol: o.proxy_protocol == Some(true),
         caps: Maximums {
             global: cap(o.max_connections, Some(defaults::max_connections())),
@@ -62,39 +67,58 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         limits: connection_limits(m)?,
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
-        rfb: rfb(m)?,
+        rfb,
     })
 }
 
-/// `require-rfb` and `vnc-password-file`. The password lets anyone who
-/// reaches the proxy into the VNC server, so it needs access control.
+/// `require-rfb` and `vnc-password-file` (whose password `gate` gives to
+/// the fixed target, the only one it belongs to).
 fn rfb(m: &Merged) -> Result<Policy> {
     let o = &m.options;
-    let at = |key: &str| format!("{}: {key}", m.origin(key));
     let password = match &o.vnc_password_file {
-        Some(file) => {
-            let guarded = o.auth_plugin.is_some()
-                || o.auth_file.is_some()
-                || o.token_plugin.is_some()
-                || o.target_config.is_some()
-                || o.verify_client == Some(true);
-            if !guarded {
-                bail!(
-                    "{}: `vnc-password-file` lets every client into the VNC server without its password: \
-                     set up access control first (`auth-file` or `auth-plugin`, `token-plugin` or \
-                     `target-config`, or `verify-client`)",
-                    at("vnc-password-file")
-                );
-            }
-            let path = credential(file).with_context(|| at("vnc-password-file"))?;
-            Some(VncPassword::load(&path).with_context(|| at("vnc-password-file"))?)
-        }
+        Some(file) => Some(vnc_password(m, file, "vnc-password-file")?),
         None => None,
     };
     Ok(Policy {
         require_rfb: o.require_rfb == Some(true),
         password,
     })
+}
+
+/// A VNC password file, given at conf key `key`.
+fn vnc_password(m: &Merged, file: &Path, key: &str) -> Result<VncPassword> {
+    let at = || format!("{}: {key}", m.origin(key));
+    let path = credential(file).with_context(at)?;
+    VncPassword::load(&path).with_context(at)
+}
+
+/// A VNC password lets whoever reaches its target through the proxy into
+/// the VNC server, so it needs a check of who the client is in front:
+/// a login that names users (`auth-file`, `BasicHTTPAuth`,
+/// `ClientCertCNAuth`) or `verify-client`. `BasePlugin` lets everyone in and
+/// `ExpectOrigin` trusts a header any client can write: neither counts.
+fn guard_vnc_passwords(m: &Merged, gate: &Gate) -> Result<()> {
+    let o = &m.options;
+    let has_password = match &gate.route {
+        Route::Fixed(dest) => dest.vnc_password.is_some(),
+        Route::Token { .. } | Route::PerUser => false,
+    } || gate.users.map.values().any(|d| d.vnc_password.is_some());
+    let names_users = gate.auth.as_ref().is_some_and(|a| a.names_users());
+    if has_password && !names_users && o.verify_client != Some(true) {
+        let key = if o.vnc_password_file.is_some() {
+            "vnc-password-file"
+        } else {
+            "users"
+        };
+        bail!(
+            "{}: {key}: a VNC password lets every client into the VNC server without it: \
+             set up a login first (`auth-file`, `auth-plugin = \"BasicHTTPAuth\"` or \
+             `\"ClientCertCNAuth\"`, or `verify-client`); `BasePlugin` and `ExpectOrigin` \
+             do not check who the client is",
+            m.origin(key)
+        );
+    }
+    Ok(())
 }
 
 /// A cap as given (0: no cap), or its default.
@@ -116,7 +140,8 @@ fn words(v: &Option<OneOrMany>) -> Vec<String> {
         .collect()
 }
 
-fn gate(m: &Merged) -> Result<Gate> {
+/// The access rules; `password` is `vnc-password-file`'s, for the fixed target.
+fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let origins = match &o.allowed_origins {
@@ -124,11 +149,10 @@ fn gate(m: &Merged) -> Result<Gate> {
             .with_context(|| at("allowed-origins"))?,
         None => OriginPolicy::same_origin(),
     };
-    let trusted = match &o.trusted_proxies {
-        Some(_) => words(&o.trusted_proxies),
-        None => vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
-    };
-    let trusted_proxies = parse_trusted(&trusted).with_context(|| at("trusted-proxies"))?;
+    // No proxy is trusted unless named, loopback included: any local user
+    // could otherwise forge the client address (and dodge the lockout).
+    let trusted_proxies =
+        parse_trusted(&words(&o.trusted_proxies)).with_context(|| at("trusted-proxies"))?;
     let trusted_unix_peers = words(&o.trusted_unix_peers)
         .iter()
         .map(|w| uid(w))
@@ -141,14 +165,98 @@ fn gate(m: &Merged) -> Result<Gate> {
             at("web-auth")
         );
     }
-    Ok(Gate {
-        route: route(m)?,
+    let gate = Gate {
+        route: route(m, password)?,
+        users: users(m, auth.as_ref())?,
         auth: auth.map(Arc::new),
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
         trusted_unix_peers,
-    })
+    };
+    if o.proxy_protocol == Some(true)
+        && gate.trusted_proxies.is_empty()
+        && gate.trusted_unix_peers.is_empty()
+    {
+        bail!(
+            "{}: proxy-protocol needs `trusted-proxies` (or `trusted-unix-peers`): the \
+             PROXY header is believed only from them, and no address is trusted by default \
+             (loopback was, up to 0.2.0)",
+            at("proxy-protocol")
+        );
+    }
+    guard_vnc_passwords(m, &gate)?;
+    warn_shared_users(m, &gate);
+    Ok(gate)
+}
+
+/// `allowed-users` and the `[users.NAME]` tables; both need a login that
+/// names users.
+fn users(m: &Merged, auth: Option<&AuthPlugin>) -> Result<Users> {
+    let o = &m.options;
+    let allowed = o
+        .allowed_users
+        .as_ref()
+        .map(|_| words(&o.allowed_users).into_iter().collect());
+    let mut map = BTreeMap::new();
+    for (user, entry) in o.users.iter().flatten() {
+        let at = || format!("{}: users.{user}", m.origin("users"));
+        let target = crate::access::token::parse_target(&entry.target)
+            .map_err(|e| anyhow::anyhow!("{}: target: {e}", at()))?;
+        let vnc_password = match &entry.vnc_password_file {
+            Some(file) => Some(vnc_password(m, file, "users").with_context(at)?),
+            None => None,
+        };
+        map.insert(
+            user.clone(),
+            Destination {
+                target,
+                vnc_password,
+            },
+        );
+    }
+    let users = Users { allowed, map };
+    if users.restricts() && !auth.is_some_and(AuthPlugin::names_users) {
+        let key = if o.allowed_users.is_some() {
+            "allowed-users"
+        } else {
+            "users"
+        };
+        bail!(
+            "{}: {key}: needs a login that names users (`auth-file`, or `auth-plugin` \
+             BasicHTTPAuth or ClientCertCNAuth)",
+            m.origin(key)
+        );
+    }
+    if !users.map.is_empty() && (o.token_plugin.is_some() || o.target_config.is_some()) {
+        bail!(
+            "{}: users: a user map and a token plugin both choose the target: use one \
+             (the user map gives each login its own desktop; a token anyone may hold \
+             would bypass it)",
+            m.origin("users")
+        );
+    }
+    Ok(users)
+}
+
+/// The start-up (and `--check`) warning when every user of a shared
+/// password file may open this instance.
+fn warn_shared_users(m: &Merged, gate: &Gate) {
+    let Some(file) = &m.options.auth_file else {
+        return;
+    };
+    let Some(AuthPlugin::Htpasswd(users)) = gate.auth.as_deref() else {
+        return;
+    };
+    if !gate.users.restricts() && users.len() > 1 {
+        log::warn!(
+            "{}: auth-file: every one of the {} users in {} may open this instance (and every \
+             other instance that uses this file): name the ones who may in `allowed-users`",
+            m.origin("auth-file"),
+            users.len(),
+            file.display()
+        );
+    }
 }
 
 /// A user id, given as a number or a user name (looked up now, and again
@@ -184,7 +292,9 @@ fn auth(m: &Merged) -> Result<Option<AuthPlugin>> {
     })
 }
 
-fn route(m: &Merged) -> Result<Route> {
+/// Where sessions go; `password` (`vnc-password-file`'s) belongs to the
+/// fixed target only: with a token plugin it is not used, and said so.
+fn route(m: &Merged, password: Option<VncPassword>) -> Result<Route> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let plugin = match (&o.token_plugin, &o.target_config) {
@@ -215,6 +325,14 @@ fn route(m: &Merged) -> Result<Route> {
         };
         bail!("{}: `{key}` needs `token-plugin`", at(key));
     }
+    if plugin.is_some() && password.is_some() {
+        log::warn!(
+            "{}: vnc-password-file is the password of `target` and is not used with a token \
+             plugin (it would be answered to every token's server): give each token entry its \
+             own `vnc_password`",
+            m.origin("vnc-password-file")
+        );
+    }
     match plugin {
         Some(plugin) if o.target.is_none() && o.unix_target.is_none() => Ok(Route::Token {
             plugin,
@@ -224,7 +342,16 @@ fn route(m: &Merged) -> Result<Route> {
             "{}: a token plugin chooses the target: drop `target`",
             at("token-plugin")
         ),
-        None => target(m).map(Route::Fixed),
+        None if o.target.is_none() && o.unix_target.is_none() && o.users.is_some() => {
+            Ok(Route::PerUser)
+        }
+        None => {
+            let target = target(m)?;
+            Ok(Route::Fixed(Destination {
+                target,
+                vnc_password: password,
+            }))
+        }
     }
 }
 

@@ -178,6 +178,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Access control")]
     pub auth_file: Option<PathBuf>,
 
+    /// Only these users may use this instance, separated by spaces or commas
+    /// (user names as the auth plugin gives them). [default: every user of the auth plugin]
+    #[arg(long, value_name = "USERS", help_heading = "Access control")]
+    pub allowed_users: Option<String>,
+
     /// Origins allowed to open sessions, separated by spaces or commas, or "*".
     /// [default: the origin of the page, i.e. scheme://Host]
     #[arg(long, value_name = "ORIGINS", help_heading = "Access control")]
@@ -185,7 +190,7 @@ pub struct Cli {
 
     /// Proxies (addresses or CIDRs, separated by spaces or commas) whose
     /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed
-    /// (over TCP; see --trusted-unix-peers). [default: 127.0.0.0/8 ::1]
+    /// (over TCP; see --trusted-unix-peers). [default: none]
     #[arg(long, value_name = "CIDRS", help_heading = "Access control")]
     pub trusted_proxies: Option<String>,
 
@@ -357,6 +362,7 @@ impl Cli {
             auth_plugin: self.auth_plugin.clone(),
             auth_source: self.auth_source.clone(),
             auth_file: self.auth_file.clone(),
+            allowed_users: self.allowed_users.clone().map(OneOrMany::One),
             web_auth: self.web_auth.then_some(true),
             allowed_origins: self.allowed_origins.clone().map(OneOrMany::One),
             trusted_proxies: self.trusted_proxies.clone().map(OneOrMany::One),

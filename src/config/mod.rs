@@ -80,13 +80,14 @@ pub struct RfbPolicy {
 }
 
 impl RfbPolicy {
-    /// The policy of one session: a VNC password its token carried replaces
-    /// `vnc-password-file`'s (the token names the target, so it knows that
-    /// target's password; the conf's is the instance's default).
-    pub fn with_password(&self, token_password: Option<VncPassword>) -> Self {
+    /// The policy of one session, with its destination's VNC password (the
+    /// fixed target's `vnc-password-file`, a token's or a user's) and no
+    /// other: a hostile token target must never get a DES response to
+    /// another target's password.
+    pub fn for_session(&self, password: Option<VncPassword>) -> Self {
         Self {
             require_rfb: self.require_rfb,
-            password: token_password.or_else(|| self.password.clone()),
+            password,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Every value remembers where it came from, so that a bad value is reported
 //! as `/etc/websockify/display1.conf:3: target: ...` or `command line: ...`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,16 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+}
+
+/// One `[users.NAME]` table: where that user's sessions go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UserEntry {
+    /// `host:port` of the user's VNC server (or `unix_socket:PATH`).
+    pub target: String,
+    /// That server's VNC password, answered by the proxy.
+    pub vnc_password_file: Option<PathBuf>,
 }
 
 /// Options whose values may hold a password or a key (`user:password`, a
@@ -166,6 +177,10 @@ options! {
     web_auth: bool => "web-auth",
     /// Users and password hashes from an Apache htpasswd file (HTTP Basic auth).
     auth_file: PathBuf => "auth-file",
+    /// Only these users (as the auth plugin names them) may use the instance.
+    allowed_users: OneOrMany => "allowed-users",
+    /// Each user's own target and VNC password: `[users.NAME]` tables (conf file only).
+    users: BTreeMap<String, UserEntry> => "users",
     /// Origins allowed to open sessions, or "*"; default: the page's own.
     allowed_origins: OneOrMany => "allowed-origins",
     /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.

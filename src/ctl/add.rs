@@ -47,7 +47,7 @@ pub struct AddArgs {
     /// front (see the nginx command).
     #[arg(long)]
     pub behind_nginx: bool,
-    /// Ask for a password for USER (CONF_DIR/htpasswd) and require it.
+    /// Ask for a password for USER (CONF_DIR/htpasswd) and let only USER in.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// With --user: read the password as one line from standard input.
@@ -146,8 +146,11 @@ fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>
         t += "ssl-only = true\n";
     }
     t += &format!("heartbeat = {HEARTBEAT}\n");
-    if let Some(file) = auth_file {
+    if let (Some(file), Some(user)) = (auth_file, &args.user) {
         t += &format!("auth-file = {}\n", toml_str(&file.to_string_lossy()));
+        // The password file is shared by every instance: this one is for
+        // its own user only (websockifyctl user add names more).
+        t += &toml_list("allowed-users", std::slice::from_ref(user));
         // Browsers send the password on the WebSocket only after a page asked.
         t += "web-auth = true\n";
     }

@@ -29,7 +29,11 @@ pub struct KillArgs {
     /// The instance.
     pub name: String,
     /// The session's number, from `sessions`.
-    pub id: u64,
+    #[arg(required_unless_present = "user")]
+    pub id: Option<u64>,
+    /// Close every session of this user instead.
+    #[arg(long, value_name = "USER", conflicts_with = "id")]
+    pub user: Option<String>,
 }
 
 /// `drain` options.
@@ -68,9 +72,25 @@ pub fn sessions(ctx: &Ctx, args: SessionsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Closes one session (1008).
+/// Closes one session, or every session of a user (1008), and says so.
 pub fn kill(ctx: &Ctx, args: KillArgs) -> Result<ExitCode> {
-    done(ask(ctx, &args.name, &format!("kill {}", args.id))?)
+    let (command, what) = match (&args.user, args.id) {
+        (Some(user), _) => {
+            // The control socket's commands are words on one line.
+            if user.is_empty() || user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("{user:?}: not a user name (no spaces or control characters)");
+            }
+            (
+                format!("kill-user {user}"),
+                format!("the sessions of {user}"),
+            )
+        }
+        (None, Some(id)) => (format!("kill {id}"), format!("session {id}")),
+        (None, None) => bail!("give a session number or --user USER"),
+    };
+    let code = done(ask(ctx, &args.name, &command)?)?;
+    println!("closed {what} of websockify@{} (1008)", args.name);
+    Ok(code)
 }
 
 /// Starts the instance's drain, as SIGTERM would.
@@ -81,6 +101,7 @@ pub fn drain(ctx: &Ctx, args: DrainArgs) -> Result<ExitCode> {
 fn done(answer: String) -> Result<ExitCode> {
     match answer.trim() {
         "ok" => Ok(ExitCode::SUCCESS),
+        other if other.starts_with("ok: ") => Ok(ExitCode::SUCCESS),
         other => bail!("{}", other.trim_start_matches("error: ")),
     }
 }

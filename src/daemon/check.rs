@@ -11,7 +11,7 @@ use crate::session::rfb::probe::Probe;
 /// A warning about the fixed target, if it does not answer as a VNC server
 /// within the connect timeout; `None` when it does, or sessions choose it.
 pub(super) fn target_warning(config: &Config) -> Option<String> {
-    let Route::Fixed(t) = &config.gate.route else {
+    let Route::Fixed(dest) = &config.gate.route else {
         return None;
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -19,10 +19,11 @@ pub(super) fn target_warning(config: &Config) -> Option<String> {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return Some(format!("cannot check target {t}: {e}")),
+        Err(e) => return Some(format!("cannot check target {}: {e}", dest.target)),
     };
     let limit = config.limits.connect_timeout;
-    let (tls, password) = (config.target_tls.as_ref(), config.rfb.password.as_ref());
+    let t = &dest.target;
+    let (tls, password) = (config.target_tls.as_ref(), dest.vnc_password.as_ref());
     let probe = runtime.block_on(Probe::run(t, limit, tls, password));
     match probe {
         Probe::Vnc(_) | Probe::LoggedIn(_) => None,

@@ -72,12 +72,19 @@ fn answer(line: &str) -> String {
             Ok(id) => format!("error: no session {id}\n"),
             Err(_) => format!("error: {id:?} is not a session number\n"),
         },
+        (Some("kill-user"), Some(user), None) => match table().kill_user(user) {
+            0 => format!("error: {user} has no session\n"),
+            n => {
+                log::info!("control socket: closing the {n} sessions of {user:?} (1008)");
+                format!("ok: {n}\n")
+            }
+        },
         (Some("drain"), None, _) => {
             match nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM) {
                 Ok(()) => "ok\n".into(),
                 Err(e) => format!("error: {e}\n"),
             }
         }
-        _ => "error: commands are: sessions, kill ID, drain\n".into(),
+        _ => "error: commands are: sessions, kill ID, kill-user USER, drain\n".into(),
     }
 }

@@ -31,15 +31,15 @@ pub(super) async fn check_target(config: watch::Receiver<Arc<Config>>, health: A
         tick.tick().await;
         let current = config.borrow().clone();
         let check = match &current.gate.route {
-            Route::Fixed(t) => {
+            Route::Fixed(dest) => {
                 let limit = current.limits.connect_timeout;
                 let tls = current.target_tls.as_ref();
-                let probe = Probe::run(t, limit, tls, current.rfb.password.as_ref()).await;
+                let probe = Probe::run(&dest.target, limit, tls, dest.vnc_password.as_ref()).await;
                 judge(probe, current.rfb.require_rfb)
             }
-            Route::Token { .. } => TargetCheck {
+            Route::Token { .. } | Route::PerUser => TargetCheck {
                 ready: true,
-                said: "targets are chosen per session (tokens)".into(),
+                said: "targets are chosen per session (tokens or users)".into(),
             },
         };
         if health.target() != check {

@@ -11,6 +11,7 @@ use super::serve::web_note;
 use crate::addr::ListenAddr;
 use crate::config::options::{ConfFile, Merged, Options};
 use crate::config::{Config, Settings};
+use crate::session::table::table;
 use crate::systemd::notify;
 
 /// What a reload re-reads: the conf file, with the command line on top.
@@ -48,6 +49,11 @@ impl Reload {
                     web_note(&new.config)
                 );
                 let status = notify::status_line(sessions, &new.config.gate.route);
+                let gate = &new.config.gate;
+                let revoked = table().revoke(|user, target| gate.revoked(user, target));
+                if revoked > 0 {
+                    log::info!("reload: closed {revoked} sessions whose access was taken away");
+                }
                 config.send_replace(Arc::new(new.config));
                 notify::ready(&status);
             }

@@ -85,8 +85,8 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
     match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => {
             if gate.web_auth {
-                if let Err(r) = gate.authenticate(req.headers(), conn).await {
-                    log::info!("{client}: refused {}: {r}", req.uri().path());
+                // Refusals are logged by the gate, with the user tried.
+                if let Err(r) = gate.authenticate(req.headers(), conn, &client).await {
                     return refusal(r);
                 }
             }

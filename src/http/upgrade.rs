@@ -25,13 +25,14 @@ pub(super) async fn answer(
         Err(e) => return bad_handshake(&client, &e),
     };
     let gate = &ctx.config.gate;
-    let dest = match gate.admit(req.uri(), req.headers(), conn, &client).await {
-        Ok(dest) => dest,
+    let grant = match gate.admit(req.uri(), req.headers(), conn, client).await {
+        Ok(grant) => grant,
         Err(r) => return refusal(r),
     };
-    let target = &dest.target;
+    let target = &grant.dest.target;
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
         metrics::global().refused("caps");
+        let client = &grant.client;
         log::warn!("{client}: refused: the target {target} has its maximum of sessions");
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -42,7 +43,7 @@ pub(super) async fn answer(
     let (ctx, mode) = (ctx.clone(), accepted.mode);
     tokio::spawn(async move {
         let _permit = permit;
-        session::start(on_upgrade, client, dest, mode, ctx).await;
+        session::start(on_upgrade, grant, mode, ctx).await;
     });
     switching_protocols(accepted)
 }

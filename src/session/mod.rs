@@ -22,6 +22,7 @@ pub use context::Ctx;
 pub use count::SessionCount;
 
 use crate::access::token::Destination;
+use crate::access::Grant;
 use crate::addr::Target;
 use crate::config::Config;
 use crate::defaults::CLOSE_TIMEOUT;
@@ -54,31 +55,35 @@ impl Mode {
 /// than after it: setting up a session then waits for one loopback round trip
 /// less, which `scripts/bench` counts in connections/s. A client whose
 /// upgrade fails only costs a target connection that is closed at once.
-pub async fn start(on_upgrade: OnUpgrade, client: String, dest: Destination, mode: Mode, ctx: Ctx) {
+pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: Ctx) {
     let started = Instant::now();
-    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&dest.target, &ctx.config));
+    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&grant.dest.target, &ctx.config));
     match upgraded {
-        Ok(upgraded) => run(upgraded, connected, client, dest, mode, ctx, started).await,
-        Err(e) => log::info!("{client}: upgrade failed: {e}"),
+        Ok(upgraded) => run(upgraded, connected, grant, mode, ctx, started).await,
+        Err(e) => log::info!("{}: upgrade failed: {e}", grant.client),
     }
 }
 
 /// The session on its upgraded connection, `connected` the target connect's
-/// result. A VNC password from the token replaces `vnc-password-file`'s for
-/// this session.
+/// result. The VNC password answered is the destination's own (the fixed
+/// target's `vnc-password-file`, the token's or the user's), never another
+/// target's.
 async fn run(
     upgraded: Upgraded,
     connected: std::io::Result<TargetStream>,
-    client: String,
-    dest: Destination,
+    grant: Grant,
     mode: Mode,
     ctx: Ctx,
     started: Instant,
 ) {
-    let Destination {
-        target,
-        vnc_password,
-    } = dest;
+    let Grant {
+        client,
+        user,
+        dest: Destination {
+            target,
+            vnc_password,
+        },
+    } = grant;
     let Ctx {
         config,
         mut shutdown,
@@ -99,17 +104,26 @@ async fn run(
         target: config.limits.connect_timeout,
         client: config.limits.handshake_timeout,
     };
-    let policy = config.rfb.with_password(vnc_password);
+    let policy = config.rfb.for_session(vnc_password);
     if let Err(r) = rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
         let code = refuse(&mut io, &client, &target, r).await;
         let secs = started.elapsed().as_secs_f64();
         return metrics::global().session_closed(0, 0, code, secs);
     }
     let (client_s, target_s) = (client.as_str(), target.to_string());
+    let live = table::table().register(client_s, user.clone(), &target_s);
+    let who = Who {
+        client: client_s,
+        user: user.as_deref().unwrap_or("-"),
+        target: &target_s,
+        id: live.id(),
+    };
     let mode_name = mode.name();
     log::info!(
-        client = client_s, target_addr = target_s.as_str(), mode = mode_name;
-        "{client}: session open to {target} ({mode_name} frames)"
+        client = client_s, user = who.user, session_id = who.id, target = who.target,
+        target_addr = who.target, mode = mode_name;
+        "{client}: session open to {target} ({mode_name} frames): session {}, {}",
+        who.id, who.named()
     );
     let mut observe = relay::Observer {
         traffic: config.traffic,
@@ -120,24 +134,46 @@ async fn run(
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
     };
-    let live = table::table().register(client_s, None, &target_s);
     let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
     finish(&mut observe).await; // before the session is reported closed
-    report_closed(client_s, &target_s, &out, started.elapsed().as_secs_f64());
+    report_closed(&who, &out, started.elapsed().as_secs_f64());
 }
 
-/// Counts and logs a session that ran, with what it carried and how it ended.
-fn report_closed(client: &str, target: &str, out: &relay::Outcome, secs: f64) {
+/// Who a session is, for its log lines and journal fields.
+struct Who<'a> {
+    client: &'a str,
+    /// The user, or `-` when the session has none.
+    user: &'a str,
+    target: &'a str,
+    id: u64,
+}
+
+impl Who<'_> {
+    /// "user NAME" or "no user", for messages.
+    fn named(&self) -> String {
+        match self.user {
+            "-" => "no user".into(),
+            user => format!("user {}", crate::access::users::shown(user)),
+        }
+    }
+}
+
+/// Counts and logs a session that ran: the audit line, with who, from
+/// where, to what, what it carried, how long and how it ended.
+fn report_closed(who: &Who<'_>, out: &relay::Outcome, secs: f64) {
     metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);
+    let (client, target) = (who.client, who.target);
     log::info!(
-        client = client, target_addr = target,
+        client = client, user = who.user, session_id = who.id, target = target, target_addr = target,
         bytes_to_target = out.to_target, bytes_to_client = out.to_client,
         duration_s = format!("{secs:.1}").as_str(), close_code = out.code, close_reason = out.reason.as_str();
-        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({})",
+        "{client}: session closed: target {target}, {} bytes to target, {} bytes to client, {secs:.1} s, close {} ({}): session {}, {}",
         out.to_target,
         out.to_client,
         out.code,
         out.reason,
+        who.id,
+        who.named(),
     );
 }
 

@@ -44,8 +44,45 @@ struct Entry {
     target: String,
     started: Instant,
     counts: Arc<Counts>,
-    kill: Arc<Notify>,
+    kill: Arc<Kill>,
 }
+
+/// An administrator's request to close a session, with the close reason.
+#[derive(Debug, Default)]
+pub struct Kill {
+    notify: Notify,
+    reason: Mutex<Option<&'static str>>,
+}
+
+impl Kill {
+    /// Asks the session to close with `reason` (the first request wins).
+    fn request(&self, reason: &'static str) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert(reason);
+        self.notify.notify_one();
+    }
+
+    /// Whether a close was requested already.
+    fn is_requested(&self) -> bool {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Completes once a close was requested, with its reason.
+    pub async fn requested(&self) -> &'static str {
+        self.notify.notified().await;
+        let r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.unwrap_or(KILLED)
+    }
+}
+
+/// The close reason when an administrator closes a session.
+pub const KILLED: &str = "Closed by the administrator";
+
+/// The close reason when a reload took the user's access away.
+pub const REVOKED: &str = "Access revoked";
 
 /// Every live session.
 #[derive(Default)]
@@ -66,8 +103,15 @@ pub struct Registration {
     id: u64,
     /// The session's byte counts.
     pub counts: Arc<Counts>,
-    /// Notified when an administrator closes the session.
-    pub kill: Arc<Notify>,
+    /// Set when an administrator (or a reload) closes the session.
+    pub kill: Arc<Kill>,
+}
+
+impl Registration {
+    /// The session's number, as the control socket and the log show it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl Drop for Registration {
@@ -89,7 +133,7 @@ impl Table {
         target: &str,
     ) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let (counts, kill) = (Arc::new(Counts::default()), Arc::new(Notify::new()));
+        let (counts, kill) = (Arc::new(Counts::default()), Arc::new(Kill::default()));
         let entry = Entry {
             client: client.to_owned(),
             user,
@@ -122,10 +166,41 @@ impl Table {
     pub fn kill(&self, id: u64) -> bool {
         match self.lock().get(&id) {
             Some(e) => {
-                e.kill.notify_one();
+                e.kill.request(KILLED);
                 true
             }
             None => false,
         }
+    }
+
+    /// Asks every session of `user` to close (1008); how many there were.
+    pub fn kill_user(&self, user: &str) -> usize {
+        let live = self.lock();
+        let theirs = live.values().filter(|e| e.user.as_deref() == Some(user));
+        theirs.map(|e| e.kill.request(KILLED)).count()
+    }
+
+    /// Closes (1008, "Access revoked") every session with a user for which
+    /// `why` gives a reason (given the user and the target), logging each;
+    /// how many.
+    pub fn revoke(&self, why: impl Fn(&str, &str) -> Option<String>) -> usize {
+        let live = self.lock();
+        let mut closed = 0;
+        for (id, e) in live.iter() {
+            let Some(user) = &e.user else { continue };
+            if e.kill.is_requested() {
+                continue; // closing already
+            }
+            if let Some(why) = why(user, &e.target) {
+                log::info!(
+                    user = user.as_str(), session_id = *id, target = e.target.as_str();
+                    "{}: closing session {id} (1008): {why}",
+                    e.client
+                );
+                e.kill.request(REVOKED);
+                closed += 1;
+            }
+        }
+        closed
     }
 }

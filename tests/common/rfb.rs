@@ -8,7 +8,15 @@ use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::{raw_upgrade, read_frame};
+use super::{raw_upgrade, raw_upgrade_with, read_frame};
+
+/// The Basic credentials `upgrade_logged_in` sends, and the
+/// `--auth-source` of `LOGIN_ARGS`.
+pub const LOGIN: &str = "u:p";
+
+/// A login that names a user (`BasicHTTPAuth` with [`LOGIN`]): what must
+/// stand in front of a VNC password the proxy answers.
+pub const LOGIN_ARGS: [&str; 4] = ["--auth-plugin", "BasicHTTPAuth", "--auth-source", LOGIN];
 
 const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
@@ -24,6 +32,14 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 /// Upgrades a raw socket at `path` (subprotocol `binary`).
 pub async fn upgrade(addr: SocketAddr, path: &str) -> TcpStream {
     raw_upgrade(addr, path, Some("binary")).await
+}
+
+/// Upgrades as [`upgrade`], logged in with [`LOGIN`].
+pub async fn upgrade_logged_in(addr: SocketAddr, path: &str) -> TcpStream {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(LOGIN);
+    let auth = format!("Authorization: Basic {basic}\r\n");
+    raw_upgrade_with(addr, path, Some("binary"), &auth).await
 }
 
 /// The next binary frame's payload.

@@ -66,25 +66,33 @@ pub(crate) fn presented(headers: &HeaderMap) -> Result<Presented, Refusal> {
 /// (Python compares the strings with `==`).
 #[derive(Clone)]
 pub struct BasicCredentials {
+    user: String,
     digest: [u8; 32],
 }
 
 impl BasicCredentials {
+    /// Whether `user` is the one user these credentials name.
+    pub fn names(&self, user: &str) -> bool {
+        self.user == user
+    }
+
     /// From `user:password`; the first `:` separates them, as in RFC 7617.
     pub fn new(source: &str) -> anyhow::Result<Self> {
-        if !source.contains(':') {
+        let Some((user, _)) = source.split_once(':') else {
             bail!("--auth-source for BasicHTTPAuth must be user:password");
-        }
+        };
         Ok(BasicCredentials {
+            user: user.to_owned(),
             digest: sha256(source.as_bytes()),
         })
     }
 
-    /// 401 when missing or wrong, 403 when malformed (see [`presented`]).
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    /// The user name, or 401 when missing or wrong, 403 when malformed
+    /// (see [`presented`]).
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, Refusal> {
         let presented = presented(headers)?;
         if bool::from(sha256(&presented.bytes).ct_eq(&self.digest)) {
-            Ok(())
+            Ok(String::from_utf8_lossy(presented.user()).into_owned())
         } else {
             Err(Refusal::demand_auth(super::WRONG_CREDENTIALS))
         }
@@ -133,12 +141,15 @@ mod tests {
 
     #[test]
     fn right_credentials_pass() {
-        assert_eq!(creds().check(&basic("alice:pa:ss wörd")), Ok(()));
+        assert_eq!(
+            creds().check(&basic("alice:pa:ss wörd")),
+            Ok("alice".into())
+        );
         // Scheme case and missing padding do not matter.
         let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode("alice:pa:ss wörd");
         assert_eq!(
             creds().check(&auth(format!("basic  {enc}").as_bytes())),
-            Ok(())
+            Ok("alice".into())
         );
     }
 

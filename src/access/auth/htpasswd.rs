@@ -312,7 +312,9 @@ impl Htpasswd {
             users.insert(user.to_owned(), hash);
         }
         if users.is_empty() {
-            return Err(anyhow!("{}: no users", path.display()));
+            // Where the last user was deleted: nobody may log in, and a
+            // reload that takes everyone's access away must succeed.
+            log::warn!("{}: no users: nobody can log in", path.display());
         }
         let weak = users.values().filter(|h| h.is_weak()).count();
         if weak > 0 {
@@ -332,7 +334,7 @@ impl Htpasswd {
         self.users.len()
     }
 
-    /// Always false: a file without users is refused at load.
+    /// True when the file has no users (nobody can log in).
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
@@ -355,11 +357,17 @@ impl Htpasswd {
         }
     }
 
-    /// Basic credentials against the file: 401 missing or wrong, 403 malformed.
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    /// Whether the file has an entry for `user`.
+    pub fn contains(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// Basic credentials against the file: the user name, or 401 missing
+    /// or wrong, 403 malformed.
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, Refusal> {
         let presented = basic::presented(headers)?;
         if self.verify(presented.user(), presented.password()) {
-            Ok(())
+            Ok(String::from_utf8_lossy(presented.user()).into_owned())
         } else {
             Err(Refusal::demand_auth(super::WRONG_CREDENTIALS))
         }

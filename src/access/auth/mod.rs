@@ -91,30 +91,61 @@ impl AuthPlugin {
         matches!(self, AuthPlugin::Htpasswd(_))
     }
 
-    /// Ok(()) or the HTTP refusal. `client_cn` is the CN of the TLS client
-    /// certificate that rustls verified, if any; `SSL_*` request headers are
-    /// never looked at (Python 0.13 deletes them for the same reason: the
-    /// client could send them).
-    pub fn check(&self, headers: &HeaderMap, client_cn: Option<&str>) -> Result<(), Refusal> {
+    /// The user the request authenticated as (`None` for plugins that name
+    /// no user: `BasePlugin`, `ExpectOrigin`), or the HTTP refusal.
+    /// `client_cn` is the CN of the TLS client certificate that rustls
+    /// verified, if any; it is the user for `ClientCertCNAuth`. `SSL_*`
+    /// request headers are never looked at (Python 0.13 deletes them for the
+    /// same reason: the client could send them).
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        client_cn: Option<&str>,
+    ) -> Result<Option<String>, Refusal> {
         match self {
-            AuthPlugin::AllowAll => Ok(()),
-            AuthPlugin::Basic(creds) => creds.check(headers),
-            AuthPlugin::Htpasswd(file) => file.check(headers),
+            AuthPlugin::AllowAll => Ok(None),
+            AuthPlugin::Basic(creds) => creds.check(headers).map(Some),
+            AuthPlugin::Htpasswd(file) => file.check(headers).map(Some),
             AuthPlugin::ExpectOrigin(allowed) => {
                 let origin = headers
                     .get(http::header::ORIGIN)
                     .and_then(|v| v.to_str().ok());
                 match origin {
-                    Some(o) if allowed.iter().any(|a| a == o) => Ok(()),
+                    Some(o) if allowed.iter().any(|a| a == o) => Ok(None),
                     _ => Err(Refusal::forbidden("Invalid Origin Header")),
                 }
             }
             AuthPlugin::ClientCertCn(allowed) => match client_cn {
-                Some(cn) if allowed.iter().any(|a| a == cn) => Ok(()),
+                Some(cn) if allowed.iter().any(|a| a == cn) => Ok(Some(cn.to_owned())),
                 _ => Err(Refusal::forbidden("client certificate CN not allowed")),
             },
         }
     }
+
+    /// Whether this plugin checks who the client is and names a user: the
+    /// ones that can stand in front of a VNC password or a user map.
+    /// `BasePlugin` lets everyone in and `ExpectOrigin` trusts a header any
+    /// client can write.
+    pub fn names_users(&self) -> bool {
+        !matches!(self, AuthPlugin::AllowAll | AuthPlugin::ExpectOrigin(_))
+    }
+
+    /// Whether `user` can still authenticate here (for revocation at reload).
+    pub fn knows(&self, user: &str) -> bool {
+        match self {
+            AuthPlugin::AllowAll | AuthPlugin::ExpectOrigin(_) => true,
+            AuthPlugin::Basic(creds) => creds.names(user),
+            AuthPlugin::Htpasswd(file) => file.contains(user),
+            AuthPlugin::ClientCertCn(allowed) => allowed.iter().any(|a| a == user),
+        }
+    }
+}
+
+/// The user name of the request's Basic credentials, whether or not they
+/// are right: for the log line of a refusal (never the password).
+pub fn presented_user(headers: &HeaderMap) -> Option<String> {
+    let presented = basic::presented(headers).ok()?;
+    Some(String::from_utf8_lossy(presented.user()).into_owned())
 }
 
 /// Python splits these sources on any whitespace (`str.split()`).
@@ -191,10 +222,13 @@ mod tests {
             Some("https://a.example http://b.example:8080"),
         )
         .expect("valid");
-        assert_eq!(p.check(&with("origin", "https://a.example"), None), Ok(()));
+        assert_eq!(
+            p.check(&with("origin", "https://a.example"), None),
+            Ok(None)
+        );
         assert_eq!(
             p.check(&with("origin", "http://b.example:8080"), None),
-            Ok(())
+            Ok(None)
         );
         for bad in [
             "https://a.example:443",
@@ -219,7 +253,10 @@ mod tests {
     #[test]
     fn client_cert_cn_list() {
         let p = AuthPlugin::new("ClientCertCNAuth", Some("alice\tbob")).expect("valid");
-        assert_eq!(p.check(&HeaderMap::new(), Some("bob")), Ok(()));
+        assert_eq!(
+            p.check(&HeaderMap::new(), Some("bob")),
+            Ok(Some("bob".into()))
+        );
         assert_eq!(
             p.check(&HeaderMap::new(), Some("carol"))
                 .unwrap_err()
@@ -247,13 +284,19 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode(s)
             )
         };
-        assert_eq!(p.check(&with("authorization", &enc("u:pw ")), None), Ok(()));
+        assert_eq!(
+            p.check(&with("authorization", &enc("u:pw ")), None),
+            Ok(Some("u".into()))
+        );
         assert!(p.check(&with("authorization", &enc("u:pw")), None).is_err());
     }
 
     #[test]
     fn allow_all_allows() {
-        assert_eq!(AuthPlugin::AllowAll.check(&HeaderMap::new(), None), Ok(()));
+        assert_eq!(
+            AuthPlugin::AllowAll.check(&HeaderMap::new(), None),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -124,8 +124,9 @@ enum End {
     HeartbeatTimeout,
     /// The server is stopping: the client gets 1001.
     Shutdown,
-    /// An administrator closed the session (control socket): 1008.
-    Killed,
+    /// An administrator closed the session (control socket), or a reload
+    /// revoked its user's access: 1008, with this reason.
+    Killed(&'static str),
 }
 
 /// Relays until both sides are closed and reports what happened.
@@ -163,7 +164,7 @@ where
     let end = tokio::select! {
         end = up.relay() => end,
         end = down.relay(settings.heartbeat, shutdown) => end,
-        () = live.kill.notified() => End::Killed,
+        why = live.kill.requested() => End::Killed(why),
     };
     log::debug!("relay phase one ended: {end:?}");
     let target_failed = matches!(end, End::TargetError(_));
@@ -217,8 +218,7 @@ where
             send_close(up.writer, Some(1011), "Target connection error").await;
             (1011, format!("target connection error: {e}"))
         }
-        End::Killed => {
-            let why = "Closed by the administrator";
+        End::Killed(why) => {
             send_close(up.writer, Some(1008), why).await;
             if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, up.relay()).await {
                 log::debug!("target failed while the client was closing: {e}");
