@@ -421,10 +421,15 @@ fn installed_units(into: &Path) {
         ("websockify.target", "websockify.target"),
     ] {
         let text = std::fs::read_to_string(src.join(from)).unwrap();
-        // The binary is not installed here: point ExecStart at the one under test.
-        let text = text.replace("/usr/bin/websockify", bin());
+        // The binary is not installed here: point ExecStart (websockify) and
+        // ExecReload (websockifyctl) at the one under test.
+        let ctl = into.join("websockifyctl");
+        let text = text
+            .replace("/usr/bin/websockify", bin())
+            .replace("/usr/sbin/websockifyctl", ctl.to_str().unwrap());
         std::fs::write(into.join(to), text).unwrap();
     }
+    std::os::unix::fs::symlink(bin(), into.join("websockifyctl")).unwrap();
 }
 
 #[test]
