@@ -129,6 +129,25 @@ async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
     );
 }
 
+/// The arguments of websockifyctl in the shipped unit's `ExecReload=`, for
+/// instance `name` whose control socket is `sock`.
+fn exec_reload(name: &str, sock: &std::path::Path) -> Vec<String> {
+    let unit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/websockify-rs@.service");
+    let text = std::fs::read_to_string(unit).expect("the unit");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecReload="))
+        .expect("ExecReload=");
+    let line = line.replace(
+        "/run/websockify/%i/control.sock",
+        sock.to_str().expect("utf-8"),
+    );
+    let mut words = line.split_whitespace().map(|w| w.replace("%i", name));
+    assert_eq!(words.next().as_deref(), Some("/usr/sbin/websockifyctl"));
+    words.collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockifyctl_reload_says_reloaded_or_why_not() {
     let first = echo_target().await;
@@ -155,15 +174,11 @@ async fn websockifyctl_reload_says_reloaded_or_why_not() {
     };
 
     // Broken at line 3: the instance's reason, through the socket it was
-    // given (as the unit's ExecReload= names it).
+    // given, by the shipped unit's ExecReload= command line.
     dir.write("conf/d1.conf", conf_with("target = "));
-    let sock_arg = [
-        "reload",
-        "d1",
-        "--control-socket",
-        sock.to_str().expect("utf-8"),
-    ];
-    let (code, stdout, stderr) = tokio::task::block_in_place(|| ctl(&sock_arg));
+    let exec_reload = exec_reload("d1", &sock);
+    let args: Vec<&str> = exec_reload.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| ctl(&args));
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(!stdout.contains("reloaded"), "{stdout}");
     assert!(
