@@ -128,3 +128,78 @@ async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
         "{out:?}"
     );
 }
+
+/// The arguments of websockifyctl in the shipped unit's `ExecReload=`, for
+/// instance `name` whose control socket is `sock`.
+fn exec_reload(name: &str, sock: &std::path::Path) -> Vec<String> {
+    let unit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/websockify-rs@.service");
+    let text = std::fs::read_to_string(unit).expect("the unit");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecReload="))
+        .expect("ExecReload=");
+    let line = line.replace(
+        "/run/websockify/%i/control.sock",
+        sock.to_str().expect("utf-8"),
+    );
+    let mut words = line.split_whitespace().map(|w| w.replace("%i", name));
+    assert_eq!(words.next().as_deref(), Some("/usr/sbin/websockifyctl"));
+    words.collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockifyctl_reload_says_reloaded_or_why_not() {
+    let first = echo_target().await;
+    let second = echo_target().await;
+    let dir = TempDir::new("control-reload");
+    let sock = dir.path().join("d1.sock");
+    let conf_with = |target: &str| {
+        let sock = sock.display();
+        format!("listen = \"127.0.0.1:0\"\ncontrol-socket = \"{sock}\"\n{target}\n")
+    };
+    let conf = dir.write("conf/d1.conf", conf_with(&format!("target = \"{first}\"")));
+    let mut proxy = Proxy::start(&["--config", conf.to_str().expect("utf-8")]);
+    proxy.wait_for_log("control socket on");
+    std::os::unix::fs::symlink(bin(), dir.path().join("websockifyctl")).expect("link");
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(dir.path().join("websockifyctl"))
+            .arg("--conf-dir")
+            .arg(dir.path().join("conf"))
+            .args(args)
+            .output()
+            .expect("run websockifyctl");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    // Broken at line 3: the instance's reason, through the socket it was
+    // given, by the shipped unit's ExecReload= command line.
+    dir.write("conf/d1.conf", conf_with("target = "));
+    let exec_reload = exec_reload("d1", &sock);
+    let args: Vec<&str> = exec_reload.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| ctl(&args));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains("reloaded"), "{stdout}");
+    assert!(
+        stderr.contains("reload failed") && stderr.contains("d1.conf:3"),
+        "{stderr}"
+    );
+    assert!(proxy.wait_for_log("reload failed").contains("d1.conf:3"));
+    // Without it, the broken conf names no socket: that is said too.
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| ctl(&["reload", "d1"]));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("d1.conf:3"), "{stderr}");
+
+    dir.write("conf/d1.conf", conf_with(&format!("target = \"{second}\"")));
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| ctl(&["reload", "d1"]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("reloaded d1"), "{stdout}");
+    assert!(stdout.contains(&second.to_string()), "{stdout}");
+    proxy.wait_for_log(&format!("reload: relaying new sessions to {second}"));
+
+    drop(proxy);
+    let (code, _, stderr) = tokio::task::block_in_place(|| ctl(&["reload", "d1"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("is websockify@d1 running?"), "{stderr}");
+}

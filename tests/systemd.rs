@@ -128,10 +128,18 @@ impl Notify {
 
     /// Skips messages until one contains `needle`.
     fn until(&mut self, needle: &str) -> String {
+        self.upto(needle).pop().expect("one message at least")
+    }
+
+    /// Every message up to and including the first that contains `needle`.
+    fn upto(&mut self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
         loop {
             let msg = self.next();
-            if msg.contains(needle) {
-                return msg;
+            let found = msg.contains(needle);
+            seen.push(msg);
+            if found {
+                return seen;
             }
         }
     }
@@ -287,6 +295,86 @@ async fn reload_keeps_live_bytes_and_new_sessions_use_the_new_conf() {
     assert!(opened.contains(&second.to_string()), "{opened}");
 }
 
+/// One command on the control socket; its answer line.
+fn control(path: &Path, command: &str) -> String {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("control socket");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    writeln!(s, "{command}").unwrap();
+    let mut answer = String::new();
+    blocking(|| std::io::BufReader::new(s).read_line(&mut answer)).expect("an answer");
+    answer
+}
+
+/// A failed reload tells systemd only a status: a `RELOADING=1` or
+/// `READY=1` would make `systemctl reload` report success.
+fn assert_failed_reload_is_only_a_status(notify: &mut Notify) {
+    let seen = notify.upto("reload failed");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| m.contains("READY=1") || m.contains("RELOADING=1")),
+        "a failed reload told systemd it reloaded: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_reload_says_why_keeps_the_old_settings_and_sends_no_ready() {
+    let first = echo_target().await;
+    let second = echo_target().await;
+    let dir = TempDir::new("reload-truth");
+    let mut notify = Notify::new(&dir);
+    let sock = dir.path().join("control.sock");
+    let conf_with = |target: &str| {
+        let sock = sock.display();
+        format!("listen = \"127.0.0.1:0\"\ncontrol-socket = \"{sock}\"\n{target}\n")
+    };
+    let conf = dir.write("t.conf", conf_with(&format!("target = \"{first}\"")));
+    let mut cmd = Command::new(bin());
+    cmd.args(["--config", conf.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &notify.path);
+    let mut proxy = Proxy::spawn(&mut cmd, 1);
+    assert!(notify.next().contains("READY=1"));
+    proxy.wait_for_log("control socket on");
+
+    // Broken at line 3: by SIGHUP, then through the control socket.
+    dir.write("t.conf", conf_with("target = "));
+    sighup(proxy.pid());
+    assert!(proxy.wait_for_log("reload failed").contains("t.conf:3"));
+    assert_failed_reload_is_only_a_status(&mut notify);
+    let answer = control(&sock, "reload");
+    assert!(
+        answer.starts_with("error: ") && answer.contains("t.conf:3"),
+        "{answer:?}"
+    );
+    assert_failed_reload_is_only_a_status(&mut notify);
+    // The old settings stay.
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut ws, b"old target").await;
+    let opened = proxy.wait_for_log("session open to");
+    assert!(opened.contains(&first.to_string()), "{opened}");
+
+    // Fixed: RELOADING=1, then READY=1 with the new target, then the answer.
+    dir.write("t.conf", conf_with(&format!("target = \"{second}\"")));
+    let answer = control(&sock, "reload");
+    assert!(
+        answer.starts_with("ok") && answer.contains(&second.to_string()),
+        "{answer:?}"
+    );
+    let seen = notify.upto("READY=1");
+    let (ready, before) = seen.split_last().unwrap();
+    assert!(ready.contains(&format!("target {second}")), "{ready:?}");
+    assert!(
+        before.iter().any(|m| m.contains("RELOADING=1")),
+        "READY=1 without RELOADING=1 before it: {seen:?}"
+    );
+    let (mut ws2, _) = ws_connect(proxy.addr(), None).await;
+    echo_once(&mut ws2, b"new target").await;
+    let opened = proxy.wait_for_log("session open to");
+    assert!(opened.contains(&second.to_string()), "{opened}");
+    echo_once(&mut ws, b"the old session goes on").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_waits_the_grace_period_then_sends_1001() {
     let target = echo_target().await;
@@ -333,10 +421,15 @@ fn installed_units(into: &Path) {
         ("websockify.target", "websockify.target"),
     ] {
         let text = std::fs::read_to_string(src.join(from)).unwrap();
-        // The binary is not installed here: point ExecStart at the one under test.
-        let text = text.replace("/usr/bin/websockify", bin());
+        // The binary is not installed here: point ExecStart (websockify) and
+        // ExecReload (websockifyctl) at the one under test.
+        let ctl = into.join("websockifyctl");
+        let text = text
+            .replace("/usr/bin/websockify", bin())
+            .replace("/usr/sbin/websockifyctl", ctl.to_str().unwrap());
         std::fs::write(into.join(to), text).unwrap();
     }
+    std::os::unix::fs::symlink(bin(), into.join("websockifyctl")).unwrap();
 }
 
 #[test]

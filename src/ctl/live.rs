@@ -1,10 +1,10 @@
-//! `websockifyctl sessions NAME`, `kill NAME ID` and `drain NAME`: the
-//! running instance's control socket (`control-socket` in its conf, else
+//! `websockifyctl sessions NAME`, `kill NAME ID`, `drain NAME` and
+//! `reload NAME`: the running instance's control socket (`control-socket` in its conf, else
 //! where the unit puts it, `/run/websockify/NAME/control.sock`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -42,6 +42,26 @@ pub struct DrainArgs {
     /// The instance.
     pub name: String,
 }
+
+/// `reload` options.
+#[derive(Args)]
+pub struct ReloadArgs {
+    /// The instance.
+    pub name: String,
+    /// The control socket the instance was started with (`websockify
+    /// --control-socket`; the unit's ExecReload= gives it, as a broken conf
+    /// names none). [default: the conf's control-socket, else
+    /// /run/websockify/NAME/control.sock]
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+}
+
+/// How long a command waits for the instance's answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// How long `reload` waits for the outcome: the instance reads its files
+/// again and looks up target names.
+const RELOAD_WAIT: Duration = Duration::from_secs(60);
 
 /// Lists the live sessions of an instance.
 pub fn sessions(ctx: &Ctx, args: SessionsArgs) -> Result<ExitCode> {
@@ -98,6 +118,29 @@ pub fn drain(ctx: &Ctx, args: DrainArgs) -> Result<ExitCode> {
     done(ask(ctx, &args.name, "drain")?)
 }
 
+/// Reloads the instance and says how it went: exit status 1 with the
+/// instance's reason when the new conf is refused (the old settings stay).
+/// The unit's `ExecReload=` runs this, as the service user: it only talks
+/// to the control socket, never to systemctl.
+pub fn reload(ctx: &Ctx, args: ReloadArgs) -> Result<ExitCode> {
+    let name = &args.name;
+    let path = match args.control_socket {
+        Some(path) => instance::check_name(name).map(|()| path)?,
+        None => socket(ctx, name)?,
+    };
+    let answer = talk(&path, name, "reload", RELOAD_WAIT)?;
+    let answer = answer.trim();
+    if let Some(done) = answer.strip_prefix("ok") {
+        println!("reloaded {name}{done}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match answer.strip_prefix("error: ") {
+        Some(why) => bail!("{name}: reload failed, the previous settings stay: {why}"),
+        None if answer.is_empty() => bail!("{name}: no answer to reload (stopping?)"),
+        None => bail!("{name}: unexpected answer to reload: {answer:?}"),
+    }
+}
+
 fn done(answer: String) -> Result<ExitCode> {
     match answer.trim() {
         "ok" => Ok(ExitCode::SUCCESS),
@@ -108,25 +151,37 @@ fn done(answer: String) -> Result<ExitCode> {
 
 /// Sends one command to the instance's control socket; its answer.
 fn ask(ctx: &Ctx, name: &str, command: &str) -> Result<String> {
-    let path = socket(ctx, name)?;
-    let mut s = UnixStream::connect(&path).with_context(|| {
+    talk(&socket(ctx, name)?, name, command, ANSWER_WAIT)
+}
+
+/// Sends one command to the control socket at `path`; the answer, waiting
+/// up to `wait` for it.
+fn talk(path: &Path, name: &str, command: &str, wait: Duration) -> Result<String> {
+    let mut s = UnixStream::connect(path).with_context(|| {
         format!(
             "{}: is websockify@{name} running? (control socket)",
             path.display()
         )
     })?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_read_timeout(Some(wait))?;
     writeln!(s, "{command}")?;
     let mut answer = String::new();
-    BufReader::new(s).read_line(&mut answer)?;
+    BufReader::new(s)
+        .read_line(&mut answer)
+        .with_context(|| format!("{}: no answer within {wait:?}", path.display()))?;
     Ok(answer)
 }
 
+/// The conf's `control-socket`, else where the unit puts it. A conf that
+/// does not parse names none: say so, as the default may be the wrong place.
 fn socket(ctx: &Ctx, name: &str) -> Result<PathBuf> {
     let inst = instance::one(ctx, name)?;
-    Ok(inst
-        .options
-        .control_socket
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("/run/websockify/{name}/control.sock"))))
+    let default = || PathBuf::from(format!("/run/websockify/{name}/control.sock"));
+    if let Some(error) = &inst.error {
+        eprintln!(
+            "websockifyctl: warning: {error}; trying the control socket {}",
+            default().display()
+        );
+    }
+    Ok(inst.options.control_socket.clone().unwrap_or_else(default))
 }

@@ -1,8 +1,8 @@
 //! `websockifyctl`: the administrator's tool for instances, a link to the
 //! `websockify` binary that `main` dispatches here by its name. One file per
 //! command (`add`, `status` for list and status, `remove`, `passwd`, `cert`,
-//! `nginx`; `live` for sessions, kill and drain over the running instance's
-//! control socket); `instance` reads and writes conf files, `files` writes any file
+//! `nginx`; `live` for sessions, kill, drain and reload over the running
+//! instance's control socket); `instance` reads and writes conf files, `files` writes any file
 //! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`).
 //!
 //! Everything lives under one directory (`--conf-dir`, default
@@ -77,6 +77,9 @@ pub enum Command {
     Kill(live::KillArgs),
     /// Drain a running instance: health checks fail, then it stops (as SIGTERM).
     Drain(live::DrainArgs),
+    /// Reload a running instance (as `systemctl reload websockify@NAME`,
+    /// which runs this): exit status 1 and the reason when its conf is refused.
+    Reload(live::ReloadArgs),
 }
 
 /// What every command needs: where the files are and whether to call systemd.
@@ -145,6 +148,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Sessions(a) => live::sessions(&ctx, a),
         Command::Kill(a) => live::kill(&ctx, a),
         Command::Drain(a) => live::drain(&ctx, a),
+        Command::Reload(a) => live::reload(&ctx, a),
     };
     match result {
         Ok(code) => code,

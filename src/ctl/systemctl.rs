@@ -103,14 +103,31 @@ impl Systemd {
         }
     }
 
-    /// Reloads (SIGHUP: sessions stay) each of these instances that runs.
+    /// Reloads (sessions stay) each of these instances that runs; fails,
+    /// after trying them all, when one refused its new settings.
     pub fn reload_running(&self, names: &[String]) -> Result<()> {
+        let mut failed = Vec::new();
         for name in names {
             let unit = service(name);
-            if self.query("is-active", &unit) == "active" {
-                self.run(&["reload", &unit])?;
-                println!("reloaded {unit}");
+            if self.query("is-active", &unit) != "active" {
+                continue;
             }
+            match self.run(&["reload", &unit]) {
+                Ok(()) => println!("reloaded {unit}"),
+                Err(e) => {
+                    // The instance's reason is in its status line; systemctl
+                    // only says that the reload failed.
+                    let status = self.property(&unit, "StatusText");
+                    eprintln!("websockifyctl: {unit}: {status}\n  ({e:#})");
+                    failed.push(unit);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            bail!(
+                "reload failed, the previous settings stay: {} (see journalctl -u UNIT)",
+                failed.join(", ")
+            );
         }
         Ok(())
     }

@@ -1,8 +1,11 @@
 //! The control socket (`control-socket`, under the unit
-//! `/run/websockify/NAME.sock`, mode 0660: root and group websockify only):
+//! `/run/websockify/NAME/control.sock`, mode 0660: root and group websockify only):
 //! one command per line, one answer. `sessions` lists the live sessions as
 //! JSON, `kill ID` closes one with 1008 and a log line, `drain` starts the
-//! same drain as SIGTERM. `websockifyctl` speaks it.
+//! same drain as SIGTERM, `reload` reloads as SIGHUP does and answers once
+//! it is done, `ok: ...` or `error: WHY` (`ExecReload=` of the unit runs
+//! `websockifyctl reload`, so `systemctl reload` fails when it fails).
+//! `websockifyctl` speaks it.
 
 use std::path::Path;
 
@@ -10,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::reload::Reloader;
 use crate::listen::{Listener, OpenSocket};
 use crate::session::table::table;
 
@@ -23,30 +27,30 @@ pub(super) fn bind(path: &Path) -> Result<OpenSocket> {
 }
 
 /// Answers commands until the process ends.
-pub(super) fn start(socket: OpenSocket) -> Result<()> {
+pub(super) fn start(socket: OpenSocket, reloader: Reloader) -> Result<()> {
     let listener = socket.into_listener()?;
     log::info!("control socket on {listener}");
     let Listener::Unix(l) = listener else {
         bail!("control-socket: not a unix socket");
     };
-    tokio::spawn(serve(l));
+    tokio::spawn(serve(l, reloader));
     Ok(())
 }
 
-async fn serve(listener: UnixListener) {
+async fn serve(listener: UnixListener, reloader: Reloader) {
     loop {
         match listener.accept().await {
-            Ok((s, _)) => drop(tokio::spawn(client(s))),
+            Ok((s, _)) => drop(tokio::spawn(client(s, reloader.clone()))),
             Err(e) => return log::error!("control socket: accept: {e}"),
         }
     }
 }
 
-async fn client(stream: UnixStream) {
+async fn client(stream: UnixStream, reloader: Reloader) {
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r.take(64 * 1024)).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let answer = answer(line.trim());
+        let answer = answer(line.trim(), &reloader).await;
         if w.write_all(answer.as_bytes()).await.is_err() {
             return;
         }
@@ -54,7 +58,7 @@ async fn client(stream: UnixStream) {
 }
 
 /// The answer to one command, ending in a newline.
-fn answer(line: &str) -> String {
+async fn answer(line: &str, reloader: &Reloader) -> String {
     if line.len() > MAX_LINE {
         return "error: command too long\n".into();
     }
@@ -85,6 +89,10 @@ fn answer(line: &str) -> String {
                 Err(e) => format!("error: {e}\n"),
             }
         }
-        _ => "error: commands are: sessions, kill ID, kill-user USER, drain\n".into(),
+        (Some("reload"), None, _) => match reloader.reload().await {
+            Ok(done) => format!("ok: {done}\n"),
+            Err(why) => format!("error: {why}\n"),
+        },
+        _ => "error: commands are: sessions, kill ID, kill-user USER, drain, reload\n".into(),
     }
 }

@@ -1,11 +1,18 @@
-//! SIGHUP: re-read the conf file (with the command line on top) and, if it
-//! is valid, hand new connections the new config; live sessions keep theirs.
+//! Reload (SIGHUP, or `reload` on the control socket): re-read the conf file
+//! (with the command line on top) and, if it is valid, hand new connections
+//! the new config; live sessions keep theirs.
+//!
+//! systemd hears of a reload only once the new settings are valid:
+//! `RELOADING=1`, the switch, then `READY=1`. A failed reload sends a
+//! `STATUS=` line alone, so nothing tells systemd it reloaded; the control
+//! socket's answer (what `systemctl reload` runs, `websockifyctl reload`)
+//! carries the reason.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::serve::web_note;
 use crate::addr::ListenAddr;
@@ -20,52 +27,83 @@ pub(super) struct Reload {
     cli: Options,
 }
 
+/// A reload's outcome: what new sessions get now, or why nothing changed.
+pub(super) type Outcome = Result<String, String>;
+
+/// Asks the serving loop for a reload and waits for its outcome: how the
+/// control socket reaches the reload that SIGHUP triggers.
+#[derive(Clone)]
+pub(super) struct Reloader(mpsc::Sender<oneshot::Sender<Outcome>>);
+
+/// The serving loop's end of [`Reloader`].
+pub(super) type Requests = mpsc::Receiver<oneshot::Sender<Outcome>>;
+
+/// A reloader and the requests it sends, for the serving loop to answer.
+pub(super) fn channel() -> (Reloader, Requests) {
+    // Each control client waits for its answer before asking again.
+    let (tx, rx) = mpsc::channel(4);
+    (Reloader(tx), rx)
+}
+
+impl Reloader {
+    /// Reloads as SIGHUP does; the outcome once the new settings are in
+    /// force, or why they are not.
+    pub(super) async fn reload(&self) -> Outcome {
+        let (reply, outcome) = oneshot::channel();
+        let stopping = || "the server is stopping".to_owned();
+        self.0.send(reply).await.map_err(|_| stopping())?;
+        outcome.await.map_err(|_| stopping())?
+    }
+}
+
 impl Reload {
     /// Reloads read `conf` (absolute) with `cli` on top.
     pub(super) fn new(conf: Option<PathBuf>, cli: Options) -> Self {
         Self { conf, cli }
     }
 
-    /// Builds and installs a new config; on any error the old one stays.
+    /// Builds a new config and, only if it is valid, installs it; on any
+    /// error the old one stays. `cause` (SIGHUP, control socket) is logged.
     pub(super) fn apply(
         &self,
+        cause: &str,
         config: &watch::Sender<Arc<Config>>,
         listen: &[ListenAddr],
         socket_activated: bool,
         sessions: usize,
-    ) {
-        notify::reloading();
-        log::info!("SIGHUP: reloading {}", self.describe());
-        match self.load() {
-            Ok(new) => {
-                if !socket_activated && new.listen != listen {
-                    log::warn!(
-                        "reload: `listen` changed; the new addresses take effect after a restart"
-                    );
-                }
-                log::info!(
-                    "reload: relaying new sessions to {}{}",
-                    new.config.gate.route,
-                    web_note(&new.config)
-                );
-                let status = notify::status_line(sessions, &new.config.gate.route);
-                let gate = &new.config.gate;
-                let revoked = table().revoke(|user, target| gate.revoked(user, target));
-                if revoked > 0 {
-                    log::info!("reload: closed {revoked} sessions whose access was taken away");
-                }
-                config.send_replace(Arc::new(new.config));
-                notify::ready(&status);
-            }
+    ) -> Outcome {
+        log::info!("{cause}: reloading {}", self.describe());
+        let new = match self.load() {
+            Ok(new) => new,
             Err(e) => {
-                log::error!("reload failed, the previous settings stay in force: {e:#}");
-                let status = format!(
-                    "reload failed ({e:#}); previous settings in force; {}",
+                let why = one_line(&format!("{e:#}"));
+                log::error!("reload failed, the previous settings stay in force: {why}");
+                notify::status(&format!(
+                    "reload failed ({why}); previous settings in force; {}",
                     notify::status_line(sessions, &config.borrow().gate.route)
-                );
-                notify::ready(&status);
+                ));
+                return Err(why);
             }
+        };
+        notify::reloading();
+        if !socket_activated && new.listen != listen {
+            log::warn!("reload: `listen` changed; the new addresses take effect after a restart");
         }
+        let done = format!(
+            "relaying new sessions to {}{}",
+            new.config.gate.route,
+            web_note(&new.config)
+        );
+        log::info!("reload: {done}");
+        let status = notify::status_line(sessions, &new.config.gate.route);
+        let gate = &new.config.gate;
+        let revoked = table().revoke(|user, target| gate.revoked(user, target));
+        if revoked > 0 {
+            log::info!("reload: closed {revoked} sessions whose access was taken away");
+        }
+        config.send_replace(Arc::new(new.config));
+        notify::ready(&status);
+        Ok(done)
     }
 
     fn load(&self) -> Result<Settings> {
@@ -80,4 +118,14 @@ impl Reload {
                 p.display().to_string()
             })
     }
+}
+
+/// The reason on one line: the control socket answers one line per command.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
 }

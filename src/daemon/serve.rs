@@ -9,7 +9,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
 use super::lifetime::lifetime_over;
-use super::reload::Reload;
+use super::reload::{self, Reload, Requests};
 use crate::addr::ListenAddr;
 use crate::config::{Config, Settings};
 use crate::defaults::DRAIN_TIMEOUT;
@@ -42,8 +42,9 @@ pub(super) async fn serve(
     let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
     let health = Arc::new(Health::default());
     start_metrics(metrics, &health, config_rx.clone())?;
+    let (reloader, reloads) = reload::channel();
     for socket in control {
-        super::control::start(socket)?;
+        super::control::start(socket, reloader.clone())?;
     }
     tokio::spawn(super::certs::keep_current(config_rx.clone()));
     tokio::spawn(notify::watchdog());
@@ -54,6 +55,7 @@ pub(super) async fn serve(
         signals,
         sessions: server.sessions(),
         reload,
+        reloads,
         config: config_tx,
         listen: settings.listen,
         socket_activated,
@@ -125,11 +127,13 @@ impl Signals {
     }
 }
 
-/// What stops the server, and SIGHUP's reload in the meantime.
+/// What stops the server, and reloads (SIGHUP, control socket) in the
+/// meantime, one at a time.
 struct Stopper {
     signals: Signals,
     sessions: watch::Receiver<SessionCount>,
     reload: Reload,
+    reloads: Requests,
     config: watch::Sender<Arc<Config>>,
     listen: Vec<ListenAddr>,
     socket_activated: bool,
@@ -138,7 +142,8 @@ struct Stopper {
 }
 
 impl Stopper {
-    /// Reloads on each SIGHUP until a signal or the lifetime says how to stop.
+    /// Reloads on each SIGHUP or control-socket request until a signal or
+    /// the lifetime says how to stop.
     async fn wait(mut self, lifetime: impl std::future::Future<Output = String>) -> Stop {
         tokio::pin!(lifetime);
         loop {
@@ -153,11 +158,21 @@ impl Stopper {
                     break Stop::WhenIdle;
                 }
                 _ = self.signals.hup.recv() => {
-                    let live = self.sessions.borrow().live;
-                    self.reload.apply(&self.config, &self.listen, self.socket_activated, live);
+                    // Logged and shown in systemctl status; no one to answer.
+                    let _ = self.reload("SIGHUP");
+                }
+                Some(reply) = self.reloads.recv() => {
+                    let _ = reply.send(self.reload("control socket"));
                 }
             }
         }
+    }
+
+    fn reload(&self, cause: &str) -> reload::Outcome {
+        let live = self.sessions.borrow().live;
+        let (listen, activated) = (&self.listen, self.socket_activated);
+        self.reload
+            .apply(cause, &self.config, listen, activated, live)
     }
 }
 

@@ -32,8 +32,8 @@ pub fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
-/// A reload (SIGHUP) begins. `MONOTONIC_USEC` lets systemd 253+ match it
-/// to `systemctl reload` when a drop-in switches to `Type=notify-reload`.
+/// A reload begins, of a conf already found valid: `READY=1` follows at
+/// once. `MONOTONIC_USEC` lets systemd 253+ match it to `systemctl reload`.
 pub fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),

@@ -161,6 +161,36 @@ python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "reload" websockify@disp
 ok "session survives systemctl reload"
 systemctl is-active --quiet websockify@display1 || fail "still active after reload"
 ok "still active after reload"
+# A conf the instance refuses: systemctl reload fails (ExecReload= waits for
+# the outcome) and says why, the live session goes on, the old target stays.
+cp /etc/websockify/display1.conf /tmp/display1.conf.good
+sed -i 's|^target = .*|target = "127.0.0.1:notaport"|' /etc/websockify/display1.conf
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "refused" \
+  "cmd:! systemctl reload websockify@display1 2>/tmp/reload.err" \
+  || fail "systemctl reload of a broken conf did not fail, or the session broke: $(cat /tmp/reload.err)"
+cat /tmp/reload.err
+grep -q 'failed' /tmp/reload.err || fail "systemctl reload printed no failure: $(cat /tmp/reload.err)"
+reason=""
+for _ in $(seq 1 50); do
+  reason=$(journalctl -u websockify@display1 --no-pager -o cat \
+    | grep 'display1: reload failed.*display1.conf:2.*notaport' || true)
+  [ -n "$reason" ] && break
+  sleep 0.2
+done
+[ -n "$reason" ] || { journalctl -u websockify@display1 --no-pager | tail -n 20; fail "journalctl -u websockify@display1 has no reason for the refused reload"; }
+echo "$reason"
+systemctl show -p StatusText --value websockify@display1 | grep -q 'reload failed.*notaport' \
+  || fail "status line after the refused reload: $(systemctl show -p StatusText --value websockify@display1)"
+systemctl is-active --quiet websockify@display1 || fail "still active after the refused reload"
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "old target" || fail "a new session after the refused reload (old target)"
+ok "systemctl reload of a broken conf fails with the reason in the journal and StatusText; sessions and the old target stay"
+cp /tmp/display1.conf.good /etc/websockify/display1.conf
+systemctl reload websockify@display1 || fail "systemctl reload after the conf was fixed"
+if systemctl show -p StatusText --value websockify@display1 | grep -q 'reload failed'; then
+  fail "status line still says the reload failed: $(systemctl show -p StatusText --value websockify@display1)"
+fi
+python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "fixed" || fail "a session after the fixed reload"
+ok "the fixed conf reloads"
 journalctl -u websockify@display1 -o verbose --no-pager > /tmp/journal.txt
 for field in INSTANCE=display1 CLIENT=127.0.0.1 TARGET_ADDR=127.0.0.1:5901 CLOSE_CODE= BYTES_TO_CLIENT= DURATION_S=; do
   grep -q "$field" /tmp/journal.txt || fail "journal has no $field"
@@ -232,6 +262,20 @@ WS_AUTH=alice:alice-s3cret python3 /tmp/wsclient.py "wss://127.0.0.1:$port/webso
 ok "wss session with alice's password; websockifyctl sessions lists it; it survives websockifyctl cert renew"
 websockifyctl status desk || fail "websockifyctl status desk"
 ok "websockifyctl status desk"
+# websockifyctl's own reloads (cert renew here) report a refused conf with
+# the instance's reason, not "reloaded".
+cp /etc/websockify/desk.conf /tmp/desk.conf.good
+sed -i 's|^target = .*|target = "localhost:notaport"|' /etc/websockify/desk.conf
+if websockifyctl cert renew >/tmp/renew.out 2>/tmp/renew.err; then
+  fail "cert renew succeeded while desk refused its conf: $(cat /tmp/renew.out /tmp/renew.err)"
+fi
+cat /tmp/renew.out /tmp/renew.err
+grep -q 'reloaded websockify@desk' /tmp/renew.out && fail "cert renew said it reloaded desk"
+grep -q 'websockify@desk.*notaport' /tmp/renew.err || fail "cert renew did not give desk's reason"
+cp /tmp/desk.conf.good /etc/websockify/desk.conf
+websockifyctl cert renew >/tmp/renew.out || fail "cert renew with desk's conf fixed"
+grep -q 'reloaded websockify@desk' /tmp/renew.out || fail "cert renew did not reload desk: $(cat /tmp/renew.out)"
+ok "websockifyctl cert renew reports desk's refused reload with the reason, then reloads it once fixed"
 websockifyctl remove desk || fail "websockifyctl remove desk"
 if systemctl is-active --quiet websockify@desk; then fail "websockify@desk still active after remove"; fi
 ls /etc/websockify/desk.conf.removed-* >/dev/null || fail "remove did not move the conf aside"
