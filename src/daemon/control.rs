@@ -2,19 +2,26 @@
 //! `/run/websockify/NAME.sock`, mode 0660: root and group websockify only):
 //! one command per line, one answer. `sessions` lists the live sessions as
 //! JSON, `kill ID` closes one with 1008 and a log line, `drain` starts the
-//! same drain as SIGTERM. `websockifyctl` speaks it.
+//! same drain as SIGTERM. `websockifyctl` speaks it. A connection is closed
+//! after [`IDLE_TIMEOUT`] without a complete command line.
 
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::time::timeout;
 
-use crate::listen::{Listener, OpenSocket};
+use crate::listen::{Incoming, OpenSocket, Stream};
 use crate::session::table::table;
 
 /// Longest command line read; anything longer is refused.
 const MAX_LINE: usize = 256;
+/// Most bytes read from one connection, all commands together.
+const MAX_INPUT: u64 = 64 * 1024;
+/// A connection that sends no complete command line for this long is
+/// closed (`websockifyctl` sends its command at once).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the socket (replacing a stale one) with mode 0660, before the
 /// process detaches, so an error reaches the terminal.
@@ -26,26 +33,31 @@ pub(super) fn bind(path: &Path) -> Result<OpenSocket> {
 pub(super) fn start(socket: OpenSocket) -> Result<()> {
     let listener = socket.into_listener()?;
     log::info!("control socket on {listener}");
-    let Listener::Unix(l) = listener else {
-        bail!("control-socket: not a unix socket");
-    };
-    tokio::spawn(serve(l));
+    tokio::spawn(serve(listener.incoming("control socket")));
     Ok(())
 }
 
-async fn serve(listener: UnixListener) {
+async fn serve(mut incoming: Incoming) {
     loop {
-        match listener.accept().await {
-            Ok((s, _)) => drop(tokio::spawn(client(s))),
-            Err(e) => return log::error!("control socket: accept: {e}"),
-        }
+        let (stream, _) = incoming.next().await;
+        tokio::spawn(client(stream));
     }
 }
 
-async fn client(stream: UnixStream) {
-    let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r.take(64 * 1024)).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+/// Answers a client's lines until it closes, goes past [`MAX_INPUT`] bytes,
+/// or lets [`IDLE_TIMEOUT`] pass without a complete line.
+async fn client(stream: Stream) {
+    let (r, mut w) = tokio::io::split(stream);
+    let mut lines = BufReader::new(r.take(MAX_INPUT)).lines();
+    loop {
+        let line = match timeout(IDLE_TIMEOUT, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(_) => return,
+            Err(_) => {
+                log::debug!("control socket: no command for {IDLE_TIMEOUT:?}; closed");
+                return;
+            }
+        };
         let answer = answer(line.trim());
         if w.write_all(answer.as_bytes()).await.is_err() {
             return;
