@@ -178,6 +178,7 @@ async fn the_metrics_listener_answers_again_after_running_out_of_descriptors() {
     );
     let metrics = metrics_addr(&mut proxy);
     // A connect may fail once the proxy is out of descriptors.
+    let flooded = std::time::Instant::now();
     let mut flood = Vec::new();
     for _ in 0..60 {
         flood.extend(TcpStream::connect(metrics).await.ok());
@@ -185,6 +186,11 @@ async fn the_metrics_listener_answers_again_after_running_out_of_descriptors() {
     proxy.wait_for_log("Too many open files");
     drop(flood);
     assert_eq!(get(metrics, "/healthz").await, (200, "ok\n".into()));
+    // The failures are logged at most once a second.
+    let seconds = flooded.elapsed().as_secs() as usize;
+    let log = proxy.log();
+    let failures: Vec<&String> = log.iter().filter(|l| l.contains("accept on")).collect();
+    assert!(failures.len() <= 1 + seconds, "{failures:#?}");
 }
 
 /// At most 64 connections are served at once; the next one waits in the
