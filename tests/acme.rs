@@ -492,13 +492,10 @@ async fn http_get(addr: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
-    use tokio::io::AsyncReadExt;
-    // No CA at all: the listener serves while orders fail.
+/// A daemon whose ACME CA is nowhere: the HTTP-01 listener serves while
+/// orders fail. Returns it and the listener's address.
+fn http_01_only(state: &TempDir, target: std::net::SocketAddr) -> (Proxy, String) {
     let http = format!("127.0.0.1:{}", free_port());
-    let state = TempDir::new("acme-http-bounds");
-    let target = echo_target().await;
     let mut proxy = Proxy::start(&[
         "--acme-domain",
         NAME,
@@ -512,6 +509,31 @@ async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
         &target.to_string(),
     ]);
     proxy.wait_for_log("answering HTTP-01 challenges");
+    (proxy, http)
+}
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.N:
+/// another client, as the listener counts them).
+async fn connect_from(from: [u8; 4], addr: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .unwrap();
+    socket.connect(addr.parse().unwrap()).await.unwrap()
+}
+
+/// Whether the server closed `s` within `limit` (without answering).
+async fn closed_within(s: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 16];
+    matches!(timeout(limit, s.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
+    let state = TempDir::new("acme-http-bounds");
+    let target = echo_target().await;
+    let (mut proxy, http) = http_01_only(&state, target);
     let reply = http_get(
         &http,
         b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -531,28 +553,63 @@ async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
         "{reply}"
     );
 
-    // 64 silent connections hold every slot; the 65th is closed at once.
+    // 8 silent connections hold one client's slots; its 9th is closed at once.
     let opened = Instant::now();
     let mut held = Vec::new();
-    for _ in 0..64 {
-        held.push(tokio::net::TcpStream::connect(&http).await.unwrap());
+    for _ in 0..8 {
+        held.push(connect_from([127, 0, 0, 1], &http).await);
     }
-    let mut extra = tokio::net::TcpStream::connect(&http).await.unwrap();
-    let mut buf = [0u8; 16];
-    let n = timeout(Duration::from_secs(5), extra.read(&mut buf))
-        .await
-        .expect("the 65th connection was kept waiting");
-    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
-    proxy.wait_for_log("ACME HTTP-01 listener busy");
-    // Each silent connection is closed after 10 seconds.
-    let mut first = held.remove(0);
-    let n = timeout(WAIT, first.read(&mut buf))
-        .await
-        .expect("idle connection kept");
-    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let mut ninth = connect_from([127, 0, 0, 1], &http).await;
+    assert!(
+        closed_within(&mut ninth, Duration::from_secs(5)).await,
+        "the 9th connection of one client was kept"
+    );
+    proxy.wait_for_log("this client has 8 connections open");
+    // A silent connection is closed when its request head is 3 s late.
+    assert!(
+        closed_within(&mut held[0], WAIT).await,
+        "idle connection kept"
+    );
     let took = opened.elapsed();
     assert!(
-        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(8),
         "closed after {took:?}"
     );
+
+    // 32 clients with 8 silent connections each take all 256 slots: the
+    // next client is closed at once.
+    let mut held = Vec::new();
+    for client in 2..34 {
+        for _ in 0..8 {
+            held.push(connect_from([127, 0, 0, client], &http).await);
+        }
+    }
+    let mut next = connect_from([127, 0, 0, 40], &http).await;
+    assert!(
+        closed_within(&mut next, Duration::from_secs(5)).await,
+        "a connection past 256 was kept"
+    );
+    proxy.wait_for_log("ACME HTTP-01 listener busy (256 connections)");
+}
+
+/// One client holding many idle sockets does not keep another client (as
+/// the CA's validation would be) from its answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_holding_sockets_does_not_keep_another_from_its_challenge() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let state = TempDir::new("acme-http-per-client");
+    let target = echo_target().await;
+    let (_proxy, http) = http_01_only(&state, target);
+    let mut hog = Vec::new();
+    for _ in 0..100 {
+        hog.push(connect_from([127, 0, 0, 1], &http).await);
+    }
+    let mut ca = connect_from([127, 0, 0, 2], &http).await;
+    ca.write_all(b"GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = timeout(Duration::from_secs(2), ca.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply:?}");
 }

@@ -203,3 +203,92 @@ async fn websockifyctl_reload_says_reloaded_or_why_not() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("is websockify@d1 running?"), "{stderr}");
 }
+
+/// Out of descriptors (`ulimit -n 40`): the flood's extra connections fail
+/// at accept, and once they are gone the control socket answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_socket_answers_again_after_running_out_of_descriptors() {
+    let target = echo_target().await;
+    let dir = TempDir::new("control-emfile");
+    let sock = dir.path().join("control.sock");
+    let mut proxy = Proxy::start_after(
+        "ulimit -n 40",
+        &[
+            "--control-socket",
+            sock.to_str().expect("utf-8"),
+            "127.0.0.1:0",
+            &target.to_string(),
+        ],
+    );
+    proxy.wait_for_log("control socket on");
+    // A connect may fail once the proxy is out of descriptors.
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        flood.extend(UnixStream::connect(&sock).await.ok());
+    }
+    proxy.wait_for_log("Too many open files");
+    drop(flood);
+    assert_eq!(command(&sock, "sessions").await, "[]\n");
+}
+
+/// A connection that sends no complete command line for 10 seconds is
+/// closed; one that sends its command is answered at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_control_connection_is_closed_after_10_seconds() {
+    use tokio::io::AsyncReadExt;
+    let target = echo_target().await;
+    let dir = TempDir::new("control-idle");
+    let sock = dir.path().join("control.sock");
+    let mut proxy = Proxy::start(&[
+        "--control-socket",
+        sock.to_str().expect("utf-8"),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    proxy.wait_for_log("control socket on");
+    let mut s = UnixStream::connect(&sock).await.expect("connect");
+    s.write_all(b"sessions\n").await.expect("write");
+    let mut answer = [0u8; 3];
+    s.read_exact(&mut answer).await.expect("answer");
+    assert_eq!(&answer, b"[]\n");
+    // Half a command, then nothing.
+    s.write_all(b"sess").await.expect("write");
+    let idle = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = timeout(Duration::from_secs(15), s.read(&mut buf))
+        .await
+        .expect("the idle connection was kept open");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let took = idle.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "closed after {took:?}"
+    );
+}
+
+/// `--control-socket` on a path where something else is: refused, naming
+/// the path, and the file is left as it was; a socket left by an old
+/// process is replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_socket_replaces_only_a_socket() {
+    let target = echo_target().await.to_string();
+    let dir = TempDir::new("control-file");
+    let file = dir.write("precious.txt", "keep me\n");
+    let file_arg = file.to_str().expect("utf-8");
+    let args = ["--control-socket", file_arg, "127.0.0.1:0", &target];
+    let mut refused = Proxy::start_expecting(&args, 0);
+    let error = refused.wait_for_log("cannot listen on");
+    assert!(
+        error.contains(&format!("cannot listen on {file_arg}")) && error.contains("not a socket"),
+        "{error}"
+    );
+    assert!(!refused.wait_exit().success());
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), "keep me\n");
+    // A socket whose process is gone.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
+    let stale_arg = stale.to_str().expect("utf-8");
+    let mut proxy = Proxy::start(&["--control-socket", stale_arg, "127.0.0.1:0", &target]);
+    proxy.wait_for_log("control socket on");
+    assert_eq!(command(&stale, "sessions").await, "[]\n");
+}

@@ -121,7 +121,10 @@ async fn draining_fails_health_first_and_still_accepts() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     proxy.wait_for_log("draining");
     assert_eq!(get(metrics, "/healthz").await.0, 503);
-    assert_eq!(get(metrics, "/readyz").await.0, 503);
+    assert_eq!(
+        get(metrics, "/readyz").await,
+        (503, "not ready: draining\n".into())
+    );
     // New users are still served while the balancer notices.
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, b"still serving").await;
@@ -145,7 +148,7 @@ async fn readyz_fails_while_the_target_does_not_answer() {
     loop {
         let (status, body) = get(metrics, "/readyz").await;
         if status == 503 {
-            assert!(body.starts_with("target not answering ("), "{body:?}");
+            assert_eq!(body, "not ready: target-down\n");
             break;
         }
         assert!(
@@ -156,4 +159,104 @@ async fn readyz_fails_while_the_target_does_not_answer() {
     }
     // Alive, just not ready: the instance itself is serving.
     assert_eq!(get(metrics, "/healthz").await.0, 200);
+}
+
+/// Out of descriptors (`ulimit -n 40`, far below the metrics connection
+/// cap): the flood's extra connections fail at accept, and once they are
+/// gone the listener answers again, as a load balancer needs it to.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_metrics_listener_answers_again_after_running_out_of_descriptors() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start_after(
+        "ulimit -n 40",
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            &target.to_string(),
+        ],
+    );
+    let metrics = metrics_addr(&mut proxy);
+    // A connect may fail once the proxy is out of descriptors.
+    let flooded = std::time::Instant::now();
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        flood.extend(TcpStream::connect(metrics).await.ok());
+    }
+    proxy.wait_for_log("Too many open files");
+    drop(flood);
+    assert_eq!(get(metrics, "/healthz").await, (200, "ok\n".into()));
+    // The failures are logged at most once a second.
+    let seconds = flooded.elapsed().as_secs() as usize;
+    let log = proxy.log();
+    let failures: Vec<&String> = log.iter().filter(|l| l.contains("accept on")).collect();
+    assert!(failures.len() <= 1 + seconds, "{failures:#?}");
+}
+
+/// At most 64 connections are served at once; the next one waits in the
+/// kernel's queue (holding none of the proxy's descriptors) until one ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_metrics_listener_serves_at_most_64_connections_at_once() {
+    use tokio::io::AsyncReadExt;
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let metrics = metrics_addr(&mut proxy);
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(TcpStream::connect(metrics).await.expect("connect"));
+    }
+    let mut next = TcpStream::connect(metrics).await.expect("connect");
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut reply = String::new();
+    let early = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        next.read_to_string(&mut reply),
+    )
+    .await;
+    assert!(early.is_err(), "the 65th was served at once: {reply:?}");
+    drop(held.pop());
+    tokio::time::timeout(WAIT, next.read_to_string(&mut reply))
+        .await
+        .expect("served once a slot is free")
+        .expect("read");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// `--metrics-listen PORT` (every address) is warned about in `--check`
+/// and at start, with the loopback spelling; a loopback address is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_metrics_listener_on_every_address_is_warned_about() {
+    let target = dead_target().await.to_string();
+    let check = |metrics: &str| {
+        let args = [
+            "--check",
+            "--metrics-listen",
+            metrics,
+            "127.0.0.1:0",
+            &target,
+        ];
+        let (ok, err) = run_to_exit(&args);
+        assert!(ok, "{err}");
+        err
+    };
+    let want = "listens on every address";
+    for wildcard in ["19100", "0.0.0.0:19100", "[::]:19100"] {
+        let err = check(wildcard);
+        assert!(
+            err.contains("warning: metrics-listen") && err.contains(want),
+            "{wildcard}: {err}"
+        );
+        assert!(err.contains("give 127.0.0.1:19100"), "{err}");
+    }
+    assert!(!check("127.0.0.1:19100").contains(want));
+    let proxy = Proxy::start(&["--metrics-listen", "0", "127.0.0.1:0", &target]);
+    let log = proxy.log();
+    assert!(log.iter().any(|l| l.contains(want)), "{log:?}");
 }

@@ -10,7 +10,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::http::{get, metrics_addr};
 use common::rfb::{close, connect_as_browser, upgrade_logged_in, LOGIN_ARGS};
@@ -170,14 +169,10 @@ async fn checks_log_in_to_tigervnc_so_its_blacklist_never_locks_users_out() {
     let metrics = ["--metrics-listen", "127.0.0.1:0", "127.0.0.1:0"];
     let mut proxy = Proxy::start(&[&common[..], &metrics].concat());
     let metrics = metrics_addr(&mut proxy);
-    let deadline = Instant::now() + WAIT;
-    let mut answer = get(metrics, "/readyz").await;
-    while answer.1.contains("not checked yet") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = get(metrics, "/readyz").await;
-    }
-    let took = "ready: target is a VNC server (RFB 003.008) and took the VNC password\n";
-    assert_eq!(answer, (200, took.to_owned()));
+    let logged = proxy.wait_for_log("target check");
+    let took = "target is a VNC server (RFB 003.008) and took the VNC password";
+    assert!(logged.contains(took), "{logged}");
+    assert_eq!(get(metrics, "/readyz").await, (200, "ready\n".to_owned()));
     // From here on no background check: marks are counted exactly.
     drop(proxy);
     let proxy = Proxy::start(&[&common[..], &["127.0.0.1:0"]].concat());

@@ -52,7 +52,8 @@ pub struct Cli {
     #[arg(short = 'V', long, action = clap::ArgAction::Version, help_heading = "General")]
     pub version: Option<bool>,
 
-    /// Listen on this unix socket (an existing file is replaced). [default: none]
+    /// Listen on this unix socket (a socket left there is replaced, anything
+    /// else refused). [default: none]
     #[arg(long, value_name = "FILE", help_heading = "Listening")]
     pub unix_listen: Option<PathBuf>,
 

@@ -34,7 +34,7 @@ const REFUSED: &[(&str, &str)] = &[
 /// A unix socket to listen on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnixListen {
-    /// Its path (an existing file there is replaced).
+    /// Its path (a socket left there is replaced; anything else is refused).
     pub path: PathBuf,
     /// Permission bits.
     pub mode: u32,

@@ -5,20 +5,27 @@
 //! same drain as SIGTERM, `reload` reloads as SIGHUP does and answers once
 //! it is done, `ok: ...` or `error: WHY` (`ExecReload=` of the unit runs
 //! `websockifyctl reload`, so `systemctl reload` fails when it fails).
-//! `websockifyctl` speaks it.
+//! `websockifyctl` speaks it. A connection is closed after
+//! [`IDLE_TIMEOUT`] without a complete command line.
 
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::time::timeout;
 
 use super::reload::Reloader;
-use crate::listen::{Listener, OpenSocket};
+use crate::listen::{Incoming, OpenSocket, Stream};
 use crate::session::table::table;
 
 /// Longest command line read; anything longer is refused.
 const MAX_LINE: usize = 256;
+/// Most bytes read from one connection, all commands together.
+const MAX_INPUT: u64 = 64 * 1024;
+/// A connection that sends no complete command line for this long is
+/// closed (`websockifyctl` sends its command at once).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the socket (replacing a stale one) with mode 0660, before the
 /// process detaches, so an error reaches the terminal.
@@ -30,26 +37,31 @@ pub(super) fn bind(path: &Path) -> Result<OpenSocket> {
 pub(super) fn start(socket: OpenSocket, reloader: Reloader) -> Result<()> {
     let listener = socket.into_listener()?;
     log::info!("control socket on {listener}");
-    let Listener::Unix(l) = listener else {
-        bail!("control-socket: not a unix socket");
-    };
-    tokio::spawn(serve(l, reloader));
+    tokio::spawn(serve(listener.incoming("control socket"), reloader));
     Ok(())
 }
 
-async fn serve(listener: UnixListener, reloader: Reloader) {
+async fn serve(mut incoming: Incoming, reloader: Reloader) {
     loop {
-        match listener.accept().await {
-            Ok((s, _)) => drop(tokio::spawn(client(s, reloader.clone()))),
-            Err(e) => return log::error!("control socket: accept: {e}"),
-        }
+        let (stream, _) = incoming.next().await;
+        tokio::spawn(client(stream, reloader.clone()));
     }
 }
 
-async fn client(stream: UnixStream, reloader: Reloader) {
-    let (r, mut w) = stream.into_split();
-    let mut lines = BufReader::new(r.take(64 * 1024)).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+/// Answers a client's lines until it closes, goes past [`MAX_INPUT`] bytes,
+/// or lets [`IDLE_TIMEOUT`] pass without a complete line.
+async fn client(stream: Stream, reloader: Reloader) {
+    let (r, mut w) = tokio::io::split(stream);
+    let mut lines = BufReader::new(r.take(MAX_INPUT)).lines();
+    loop {
+        let line = match timeout(IDLE_TIMEOUT, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(_) => return,
+            Err(_) => {
+                log::debug!("control socket: no command for {IDLE_TIMEOUT:?}; closed");
+                return;
+            }
+        };
         let answer = answer(line.trim(), &reloader).await;
         if w.write_all(answer.as_bytes()).await.is_err() {
             return;

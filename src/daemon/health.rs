@@ -39,42 +39,60 @@ pub(super) async fn check_target(config: watch::Receiver<Arc<Config>>, health: A
             }
             Route::Token { .. } | Route::PerUser => TargetCheck {
                 ready: true,
+                code: "per-session",
                 said: "targets are chosen per session (tokens or users)".into(),
             },
         };
-        if health.target() != check {
+        let last = health.target();
+        let changed = (last.ready, last.code) != (check.ready, check.code);
+        health.set_target(check.clone());
+        // Once per change of finding, not per check: the detail may vary
+        // (timings, errors) while the state does not.
+        if changed {
+            let route = &current.gate.route;
             match check.ready {
-                true => log::info!("target check: {}", check.said),
-                false => log::warn!("target check: {}", check.said),
+                true => log::info!("target check ({route}): {}", check.said),
+                false => log::warn!(
+                    "target check ({route}): {}; /readyz says not ready: {}",
+                    check.said,
+                    check.code
+                ),
             }
         }
-        health.set_target(check);
     }
 }
 
-/// Whether `probe`'s finding is ready, and how `/readyz` says it.
+/// Whether `probe`'s finding is ready, its code, and the detail for the log.
 fn judge(probe: Probe, require_rfb: bool) -> TargetCheck {
-    let (ready, said) = match probe {
-        Probe::Vnc(banner) => (true, format!("target is a VNC server ({banner})")),
+    let (ready, code, said) = match probe {
+        Probe::Vnc(banner) => (true, "vnc", format!("target is a VNC server ({banner})")),
         Probe::LoggedIn(banner) => (
             true,
+            "vnc-logged-in",
             format!("target is a VNC server ({banner}) and took the VNC password"),
         ),
         Probe::Refused(banner, why) => (
             false,
+            "vnc-auth-failed",
             format!("target is a VNC server ({banner}) but did not let the proxy in: {why}"),
         ),
         Probe::NotVnc(why) if require_rfb => (
             false,
+            "not-vnc",
             format!("target is not a VNC server ({why}) and require-rfb is set"),
         ),
         Probe::NotVnc(why) => (
             true,
+            "not-vnc",
             format!("target answers, but is not a VNC server ({why})"),
         ),
-        Probe::Down(why) => (false, format!("target not answering ({why})")),
+        Probe::Down(why) => (
+            false,
+            "target-down",
+            format!("target not answering ({why})"),
+        ),
     };
-    TargetCheck { ready, said }
+    TargetCheck { ready, code, said }
 }
 
 #[cfg(test)]
@@ -90,5 +108,8 @@ mod tests {
         assert!(!judge(Probe::Down("refused".into()), false).ready);
         let refused = Probe::Refused("RFB 003.008".into(), "wrong".into());
         assert!(!judge(refused, false).ready);
+        let refused = Probe::Refused("RFB 003.008".into(), "wrong".into());
+        assert_eq!(judge(refused, false).code, "vnc-auth-failed");
+        assert_eq!(judge(not_vnc(), true).code, "not-vnc");
     }
 }

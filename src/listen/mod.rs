@@ -11,6 +11,9 @@ use tokio::net::{TcpListener, UnixListener};
 
 use crate::addr::ListenAddr;
 
+mod accept;
+pub use accept::{Incoming, Stream};
+
 /// Kernel accept queue length per listener (Python websockify uses 100;
 /// browsers open several connections at once when loading noVNC).
 const BACKLOG: i32 = 1024;
@@ -168,14 +171,22 @@ pub fn take_inetd() -> Result<OpenSocket> {
     }
 }
 
-/// Binds a unix socket, replacing a file left at its path (as Python does),
-/// with the given permission bits.
+/// Binds a unix socket with the given permission bits. A socket left at
+/// the path (by a process that did not remove it) is replaced, as Python
+/// does; anything else there (a file, a directory, a symlink) is refused,
+/// never deleted: a mistyped path must not cost a file.
 pub fn bind_unix(path: &std::path::Path, mode: u32) -> Result<OpenSocket> {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)
+            .with_context(|| format!("cannot replace the old socket {}", path.display()))?,
+        Ok(_) => bail!(
+            "cannot listen on {}: something that is not a socket is there; \
+             remove it or choose another path",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", path.display())),
     }
     let l = std::os::unix::net::UnixListener::bind(path)
         .with_context(|| format!("cannot listen on {}", path.display()))?;

@@ -12,6 +12,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
 
 use super::health::Health;
 use crate::listen::Listener;
@@ -20,28 +21,35 @@ use crate::response::{text, text_owned, Body};
 /// A scrape or a probe that sends nothing is dropped after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections served at once, over all metrics listeners. Scrapers and
+/// probes open one at a time; past this, new ones wait in the kernel's
+/// accept queue (holding no descriptor of ours) until one ends, which
+/// [`REQUEST_TIMEOUT`] bounds for a silent one.
+pub const MAX_CONNECTIONS: usize = 64;
+
 /// Serves every listener until the process ends.
 pub async fn serve(listeners: Vec<Listener>, health: Arc<Health>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
-        tasks.spawn(accept_loop(listener, health.clone()));
+        tasks.spawn(accept_loop(listener, slots.clone(), health.clone()));
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn accept_loop(listener: Listener, health: Arc<Health>) {
+async fn accept_loop(listener: Listener, slots: Arc<Semaphore>, health: Arc<Health>) {
+    let mut incoming = listener.incoming("metrics");
     loop {
+        // Never closed: acquire cannot fail.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, _) = incoming.next().await;
         let health = health.clone();
-        match &listener {
-            Listener::Tcp(l) => match l.accept().await {
-                Ok((s, _)) => drop(tokio::spawn(connection(s, health))),
-                Err(e) => return log::error!("metrics: accept on {listener}: {e}"),
-            },
-            Listener::Unix(l) => match l.accept().await {
-                Ok((s, _)) => drop(tokio::spawn(connection(s, health))),
-                Err(e) => return log::error!("metrics: accept on {listener}: {e}"),
-            },
-        }
+        tokio::spawn(async move {
+            connection(stream, health).await;
+            drop(slot);
+        });
     }
 }
 
@@ -84,17 +92,21 @@ fn answer<B>(req: &Request<B>, health: &Health) -> Response<Body> {
     }
 }
 
-/// 200 `ready: WHAT THE TARGET CHECK FOUND`, or 503 with why not.
+/// 200 `ready`, or 503 `not ready: CODE` (`draining` or the target
+/// check's code); never the detail, which is in the log.
 fn readyz(health: &Health) -> Response<Body> {
+    let not_ready = |code: &str| {
+        text_owned(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {code}\n"),
+        )
+    };
     if health.draining() {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+        return not_ready("draining");
     }
     let target = health.target();
     match target.ready {
-        true => text_owned(StatusCode::OK, format!("ready: {}\n", target.said)),
-        false => text_owned(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{}\n", target.said),
-        ),
+        true => text(StatusCode::OK, "ready\n"),
+        false => not_ready(target.code),
     }
 }

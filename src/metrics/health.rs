@@ -7,13 +7,20 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// The latest target check: whether sessions can be served, and what
-/// `/readyz` says about the target.
+/// The latest target check: whether sessions can be served, what kind of
+/// finding it was, and the detail. `/readyz` is open to whoever reaches the
+/// metrics listener, so it tells only `ready` or `not ready: CODE`; the
+/// detail (the target's address, its banner, whether it took the VNC
+/// password) goes to the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetCheck {
     /// Sessions can reach a usable target.
     pub ready: bool,
-    /// One line for the answer's body, e.g. `target is a VNC server (RFB 003.008)`.
+    /// The kind of finding, a short code (`target-down`, `not-vnc`,
+    /// `vnc-auth-failed`, ...): the reason `/readyz` gives when not ready;
+    /// the log line is written when it changes.
+    pub code: &'static str,
+    /// The detail, for the log only, e.g. `target is a VNC server (RFB 003.008)`.
     pub said: String,
 }
 
@@ -30,6 +37,7 @@ impl Default for Health {
             draining: AtomicBool::new(false),
             target: Mutex::new(TargetCheck {
                 ready: true,
+                code: "not-checked",
                 said: "target not checked yet".into(),
             }),
         }

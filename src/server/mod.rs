@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
+use tokio_util::either::Either;
 
 use crate::access::caps::{Caps, Maximums};
 use crate::config::Config;
@@ -138,33 +139,18 @@ impl Acceptor {
     }
 
     async fn run(self, listener: Listener) {
-        let mut backoff = Duration::from_millis(10);
+        let mut incoming = listener.incoming("clients");
         loop {
-            let accepted = match &listener {
-                Listener::Tcp(l) => l.accept().await.map(|(s, addr)| {
-                    let peer = Peer::Tcp(addr);
-                    if let Some(ctx) = self.ctx(&peer) {
-                        let _ = s.set_nodelay(true);
-                        tokio::spawn(conn::handle(s, peer, ctx));
-                    }
-                }),
-                Listener::Unix(l) => l.accept().await.map(|(s, _)| {
-                    // Who connected, for trusted-unix-peers.
-                    let peer = Peer::Unix(s.peer_cred().ok().map(|c| c.uid()));
-                    if let Some(ctx) = self.ctx(&peer) {
-                        tokio::spawn(conn::handle(s, peer, ctx));
-                    }
-                }),
+            let (stream, peer) = incoming.next().await;
+            let Some(ctx) = self.ctx(&peer) else {
+                continue;
             };
-            match accepted {
-                Ok(()) => backoff = Duration::from_millis(10),
-                Err(e) => {
-                    // Out of file descriptors or memory: other sessions must keep
-                    // working, so wait for some to close instead of spinning.
-                    log::error!("accept on {listener} failed: {e}; retrying in {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+            match stream {
+                Either::Left(s) => {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(conn::handle(s, peer, ctx));
                 }
+                Either::Right(s) => drop(tokio::spawn(conn::handle(s, peer, ctx))),
             }
         }
     }

@@ -1,9 +1,12 @@
 //! HTTP-01 (RFC 8555 §8.3): the plain `acme-http-listen` listener answers
 //! `GET /.well-known/acme-challenge/TOKEN` with the key authorization of a
 //! pending challenge and everything else with 404. Anyone can reach it, so
-//! it holds little: at most [`MAX_CONNECTIONS`] connections at once (more
-//! are closed at accept), each for at most [`CONNECTION_TIMEOUT`], with a
-//! request head of at most [`MAX_HEAD`] bytes.
+//! it holds little: at most [`MAX_CONNECTIONS`] connections at once and
+//! [`MAX_PER_CLIENT`] from one client address (IPv6: one /64), more are
+//! closed at accept, so one client cannot take the slots the CA's
+//! validation needs; the request head must arrive within [`HEADER_TIMEOUT`]
+//! and be at most [`MAX_HEAD`] bytes, the whole exchange end within
+//! [`CONNECTION_TIMEOUT`].
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,12 +18,20 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+
+use crate::access::caps::{Caps, Maximums};
+use crate::listen::{Listener, Peer};
 
 /// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 64;
+pub const MAX_CONNECTIONS: usize = 256;
+/// Connections served at once for one client address (one IPv6 /64). A CA
+/// validates from a few addresses, one request from each.
+pub const MAX_PER_CLIENT: usize = 8;
+/// Longest wait for the request head, from the connection's start: the
+/// CA sends its request at once.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest a connection may stay, request and answer together.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head read.
@@ -46,13 +57,16 @@ pub async fn bind(addr: &str) -> Result<TcpListener> {
 
 /// Serves the challenges on `listener` until dropped.
 pub async fn serve(listener: TcpListener, tokens: Tokens) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let caps = Caps::new(Maximums {
+        global: Some(MAX_CONNECTIONS),
+        per_client: Some(MAX_PER_CLIENT),
+        per_target: None,
+    });
+    let mut incoming = Listener::Tcp(listener).incoming("ACME HTTP-01");
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            log::info!("{peer}: ACME HTTP-01 listener busy; closed");
+        let (stream, peer) = incoming.next().await;
+        let Some(slot) = caps.try_client(peer.ip()) else {
+            refused(&peer, &caps);
             continue;
         };
         let tokens = tokens.clone();
@@ -62,12 +76,26 @@ pub async fn serve(listener: TcpListener, tokens: Tokens) {
                 async move { Ok::<_, Infallible>(answer) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(MAX_HEAD)
                 .keep_alive(false)
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
             drop(slot);
         });
+    }
+}
+
+/// Logs why a connection was closed at accept.
+fn refused(peer: &Peer, caps: &Caps) {
+    match caps.connections() >= MAX_CONNECTIONS {
+        true => {
+            log::info!("{peer}: ACME HTTP-01 listener busy ({MAX_CONNECTIONS} connections); closed")
+        }
+        false => log::info!(
+            "{peer}: ACME HTTP-01: this client has {MAX_PER_CLIENT} connections open; closed"
+        ),
     }
 }
 
