@@ -57,7 +57,9 @@ async fn a_close_reason_and_a_web_path_cannot_forge_log_lines() {
         &target.to_string(),
     ]);
     let mut s = raw_upgrade(proxy.addr(), "/websockify", None).await;
-    s.write_all(&close_frame(1000, FORGED)).await.expect("close");
+    s.write_all(&close_frame(1000, FORGED))
+        .await
+        .expect("close");
     let closed = proxy.wait_for_log("session closed");
     // A 404 through a symlink that leaves the web root is logged with its path.
     let path = "/out/%0a2026-01-01T00:00:00Z%20WARN%20%20admin%20logged%20in%1b%5b2K%1b%5b32m";
@@ -124,7 +126,10 @@ async fn bad_upgrades(mut s: TcpStream, requests: usize) {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| w == &needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| w == &needle)
+        .count()
 }
 
 /// The number N of every "N more refusals from CLIENT suppressed" line.
@@ -141,7 +146,8 @@ fn suppressed(lines: &[String], client: &str) -> u64 {
 async fn refusals_from_one_client_are_rate_limited_with_a_summary() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
-    let (flood, other): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+    let (flood, other): (IpAddr, IpAddr) =
+        ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
     let (keep_alive, connections) = (2000, 200);
     bad_upgrades(connect_from(flood, proxy.addr()).await, keep_alive).await;
     for _ in 0..connections {
@@ -151,7 +157,8 @@ async fn refusals_from_one_client_are_rate_limited_with_a_summary() {
     bad_upgrades(connect_from(other, proxy.addr()).await, 1).await;
     proxy.wait_for_log("127.0.0.2:");
     let total = (keep_alive + connections) as u64;
-    let refusal = |l: &&String| l.contains("127.0.0.1:") && l.contains("refused WebSocket handshake");
+    let refusal =
+        |l: &&String| l.contains("127.0.0.1:") && l.contains("refused WebSocket handshake");
     // Every refusal is either logged or counted in a summary line.
     let deadline = std::time::Instant::now() + WAIT;
     let (logged, summed) = loop {
@@ -164,6 +171,57 @@ async fn refusals_from_one_client_are_rate_limited_with_a_summary() {
         proxy.next_line();
     };
     assert_eq!(logged + summed, total, "{:?}", proxy.log());
-    assert!(logged <= 50, "{logged} refusal lines from one client in a few seconds");
+    assert!(
+        logged <= 50,
+        "{logged} refusal lines from one client in a few seconds"
+    );
     assert!(summed >= total - 50, "summaries count {summed}");
+}
+
+/// `n` upgrades with Basic credentials `user:password`, each on its own
+/// connection; the status of each.
+async fn logins(addr: SocketAddr, user_password: &str, n: usize) -> Vec<u16> {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(user_password);
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let req = format!(
+            "GET /websockify HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nAuthorization: Basic {basic}\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut head = [0u8; 12];
+        timeout(WAIT, s.read_exact(&mut head))
+            .await
+            .expect("answer")
+            .expect("read");
+        let code = String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0);
+        statuses.push(code);
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_logins_and_the_lockout_are_logged_even_during_a_flood() {
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--auth-plugin",
+        "BasicHTTPAuth",
+        "--auth-source",
+        "bob:hunter2",
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+    bad_upgrades(connect_from(localhost, proxy.addr()).await, 500).await;
+    assert_eq!(logins(proxy.addr(), "bob:wrong", 5).await, [401; 5]);
+    proxy.wait_for_log("too many failed logins");
+    let failed = proxy
+        .log()
+        .iter()
+        .filter(|l| l.contains("refused: 401 wrong user name or password"))
+        .count();
+    assert_eq!(failed, 5, "{:?}", proxy.log());
 }

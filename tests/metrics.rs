@@ -189,8 +189,15 @@ async fn clients_cannot_choose_close_code_series() {
     }
     let (_, text) = get(metrics, "/metrics").await;
     let m = samples(&text);
-    let close = |code: &str| m.get(&format!("websockify_session_close_total{{code=\"{code}\"}}")).copied();
-    let series = m.keys().filter(|k| k.starts_with("websockify_session_close_total{"));
+    let close = |code: &str| {
+        m.get(&format!(
+            "websockify_session_close_total{{code=\"{code}\"}}"
+        ))
+        .copied()
+    };
+    let series = m
+        .keys()
+        .filter(|k| k.starts_with("websockify_session_close_total{"));
     let mut chosen: Vec<&String> = series
         .filter(|k| (3000..5000).any(|c| k.contains(&format!("\"{c}\""))))
         .collect();
@@ -236,6 +243,13 @@ async fn every_labelled_family_is_there_from_the_first_scrape() {
     expect("session_close_total", "code", &codes);
     let reasons = ["bad_request", "origin", "auth", "token", "caps", "tls"];
     expect("handshake_failures_total", "reason", &reasons);
-    expect("target_connect_failures_total", "reason", &["refused", "timeout", "other"]);
-    assert!(missing.is_empty(), "not at 0 in the first scrape: {missing:?}\n{text}");
+    expect(
+        "target_connect_failures_total",
+        "reason",
+        &["refused", "timeout", "other"],
+    );
+    assert!(
+        missing.is_empty(),
+        "not at 0 in the first scrape: {missing:?}\n{text}"
+    );
 }

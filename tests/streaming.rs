@@ -86,8 +86,14 @@ async fn ten_pings_in_one_write_get_ten_pongs_in_order() {
             (op, p) => panic!("unexpected frame {op:#x} {p:?}"),
         }
     }
-    let got: Vec<String> = got.iter().map(|p| String::from_utf8_lossy(p).into()).collect();
-    let want: Vec<String> = payloads.iter().map(|p| String::from_utf8_lossy(p).into()).collect();
+    let got: Vec<String> = got
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into())
+        .collect();
+    let want: Vec<String> = payloads
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into())
+        .collect();
     assert_eq!(got, want);
 }
 

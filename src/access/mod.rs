@@ -10,6 +10,7 @@ pub mod forwarded;
 pub mod origin;
 mod password;
 mod refusal;
+pub mod refusal_log;
 pub mod token;
 pub mod vnc_password;
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
 use ipnet::IpNet;
+use log::Level;
 
 use crate::addr::Target;
 use crate::listen::Peer;
@@ -119,8 +121,9 @@ impl Gate {
         }
     }
 
-    /// The client's address as failures are counted (IPv6 per /64).
-    fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+    /// The client's address as failures and refusal lines are counted
+    /// (IPv6 per /64).
+    pub fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
         caps::client_key(self.client_ip(conn, headers))
     }
 
@@ -139,8 +142,10 @@ impl Gate {
             .count_client(self.client_ip(conn, headers))
             .map_err(|cap| {
                 metrics::global().refused("caps");
-                log::warn!(
-                    "{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"
+                refusal_log::log(
+                    self.client_key(conn, headers),
+                    Level::Warn,
+                    format_args!("{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"),
                 );
                 Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -173,17 +178,18 @@ impl Gate {
         conn: &ConnInfo,
         client: &str,
     ) -> Result<Destination, Refusal> {
+        let key = self.client_key(conn, headers);
         if let Err(r) = self
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
             metrics::global().refused("origin");
-            log::info!("{client}: refused: {r}");
+            refusal_log::log(key, Level::Info, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
         if let Err(r) = self.authenticate(headers, conn).await {
             metrics::global().refused("auth");
-            log::info!("{client}: refused: {r}");
+            log_auth_refusal(key, &r, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
         let (plugin, host) = match &self.route {
@@ -197,14 +203,26 @@ impl Gate {
         };
         let Some(token) = token else {
             metrics::global().refused("token");
-            log::info!("{client}: refused: no token in the request");
+            let line = format_args!("{client}: refused: no token in the request");
+            refusal_log::log(key, Level::Info, line);
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
-        let routed = route_token(plugin, &token, client).await;
+        let routed = route_token(plugin, &token, client, key).await;
         if routed.is_err() {
             metrics::global().refused("token");
         }
         routed
+    }
+}
+
+/// Logs an auth refusal: a wrong password is a failed login, always logged
+/// (the lockout bounds how many); any other (no credentials, locked out,
+/// no check free) is a refusal line like the others, rate-limited.
+pub fn log_auth_refusal(key: IpAddr, r: &Refusal, line: fmt::Arguments<'_>) {
+    if r.reason == auth::WRONG_CREDENTIALS {
+        log::info!("{line}");
+    } else {
+        refusal_log::log(key, Level::Info, line);
     }
 }
 
@@ -214,18 +232,20 @@ async fn route_token(
     plugin: &TokenPlugin,
     token: &str,
     client: &str,
+    key: IpAddr,
 ) -> Result<Destination, Refusal> {
     match plugin.lookup(token).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) => {
-            log::info!("{client}: refused: unknown token {}", redact(token));
+            let token = redact(token);
+            let line = format_args!("{client}: refused: unknown token {token}");
+            refusal_log::log(key, Level::Info, line);
             Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
         }
         Err(e) => {
-            log::warn!(
-                "{client}: token {} could not be looked up: {e}",
-                redact(token)
-            );
+            let token = redact(token);
+            let line = format_args!("{client}: token {token} could not be looked up: {e}");
+            refusal_log::log(key, Level::Warn, line);
             Err(match e {
                 TokenError::Unsupported(_) => {
                     Refusal::new(StatusCode::FORBIDDEN, "Token not supported")

@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::access::auth::BASIC_REALM_HEADER;
-use crate::access::{ConnInfo, Refusal};
+use crate::access::{log_auth_refusal, ConnInfo, Refusal};
 use crate::defaults::MAX_HEADERS;
 use crate::response::{text, text_owned, Body};
 use crate::session::Ctx;
@@ -86,7 +86,9 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
         (&Method::GET | &Method::HEAD, Some(web)) => {
             if gate.web_auth {
                 if let Err(r) = gate.authenticate(req.headers(), conn).await {
-                    log::info!("{client}: refused {}: {r}", req.uri().path());
+                    let key = gate.client_key(conn, req.headers());
+                    let path = req.uri().path();
+                    log_auth_refusal(key, &r, format_args!("{client}: refused {path}: {r}"));
                     return refusal(r);
                 }
             }
