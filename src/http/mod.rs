@@ -84,15 +84,15 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
     }
     match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => {
+            let key = gate.client_key(conn, req.headers());
             if gate.web_auth {
                 if let Err(r) = gate.authenticate(req.headers(), conn).await {
-                    let key = gate.client_key(conn, req.headers());
                     let path = req.uri().path();
                     log_auth_refusal(key, &r, format_args!("{client}: refused {path}: {r}"));
                     return refusal(r);
                 }
             }
-            web.serve(req).await
+            web.serve(req, key).await
         }
         _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
     }
