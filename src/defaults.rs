@@ -45,6 +45,13 @@ pub const CLIENT_READ_BUFFER: usize = 32 * 1024;
 /// once a read fills this, so idle sessions cost little memory.
 pub const CLIENT_READ_START: usize = 512;
 
+/// Pings of one client read answered, each with its own pong, as RFC 6455
+/// asks (and Autobahn's case 2.10 checks with ten). Past this, the oldest
+/// unanswered ones are dropped, as the RFC allows (answering only the most
+/// recent is enough), so a ping flood costs at most this many pongs (about
+/// 2 KiB) per read.
+pub const MAX_QUEUED_PONGS: usize = 16;
+
 /// How long the server waits for sessions to send their close frames on shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,6 +106,36 @@ pub const LOCKOUT: Duration = Duration::from_secs(30);
 /// seen longest ago is forgotten. Bounds memory (well under 1 MiB) against an
 /// attacker with many addresses.
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// Refusal lines one client (IPv4 address, IPv6 /64) may cause at once,
+/// then [`REFUSAL_LINES_PER_SECOND`]; past that its refusals are counted, not
+/// logged, and a summary line says how many. Without this, one keep-alive
+/// connection made 2,000 lines in 50 ms, and journald's rate limit then
+/// dropped the lines that matter (lockouts, failed logins). Ten shows what a
+/// misconfigured client does; the summary tells how much more it did.
+pub const REFUSAL_LINES_BURST: u32 = 10;
+
+/// Refusal lines per second one client may cause after its burst.
+pub const REFUSAL_LINES_PER_SECOND: u32 = 2;
+
+/// Refusal lines per second from all clients together (and their burst,
+/// [`REFUSAL_LINES_ALL_BURST`]), so that many addresses cannot flood the log
+/// either: well below journald's default rate limit (10,000 per 30 s).
+pub const REFUSAL_LINES_ALL_PER_SECOND: u32 = 20;
+
+/// The burst of refusal lines from all clients together.
+pub const REFUSAL_LINES_ALL_BURST: u32 = 100;
+
+/// Clients whose refusal lines are counted at once (about 100 KiB); those
+/// beyond share one budget. Forgotten once quiet for a few seconds.
+pub const REFUSAL_LOG_CLIENTS: usize = 1024;
+
+/// How often suppressed refusals are summed up in summary lines, one per
+/// client (the [`REFUSAL_SUMMARY_CLIENTS`] busiest, the rest in one line).
+pub const REFUSAL_SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Clients named in summary lines per interval; the others are summed up in one.
+pub const REFUSAL_SUMMARY_CLIENTS: usize = 10;
 
 /// Open files kept back from the connection cap, at most half the limit: the
 /// listening sockets, standard streams and log destinations, the runtime's

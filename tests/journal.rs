@@ -6,9 +6,10 @@
 mod common;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use common::*;
 use futures_util::StreamExt;
@@ -55,15 +56,14 @@ impl Journal {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn session_lines_carry_structured_journal_fields() {
+/// The daemon as systemd runs it for `display7.conf` (relaying to
+/// `target`), logging to a journal socket in `dir` that the test reads:
+/// (the journal, the process, its listen address).
+fn start_journaled(dir: &TempDir, target: SocketAddr) -> (Journal, Child, SocketAddr) {
     assert!(
         nix::unistd::geteuid().is_root(),
         "this test needs root for a private mount namespace (unshare -m)"
     );
-    let data = pattern(100_000, 4);
-    let target = source_target(data.clone()).await;
-    let dir = TempDir::new("journal");
     let journal = Journal(UnixDatagram::bind(dir.path().join("socket")).unwrap());
     journal.0.set_read_timeout(Some(WAIT)).unwrap();
     let conf = dir.write(
@@ -75,7 +75,7 @@ async fn session_lines_carry_structured_journal_fields() {
     let meta = stderr.metadata().unwrap();
     let script = r#"mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal &&
         mount --bind "$1" /run/systemd/journal && shift && exec "$@""#;
-    let mut child = Command::new("unshare")
+    let child = Command::new("unshare")
         .args(["-m", "sh", "-c", script, "sh"])
         .arg(dir.path())
         .args([bin(), "--config", conf.to_str().unwrap()])
@@ -84,7 +84,6 @@ async fn session_lines_carry_structured_journal_fields() {
         .stderr(stderr)
         .spawn()
         .expect("unshare (util-linux)");
-
     let listening = journal.next_with("listening on");
     assert_eq!(
         listening.get("SYSLOG_IDENTIFIER").map(String::as_str),
@@ -101,6 +100,15 @@ async fn session_lines_carry_structured_journal_fields() {
         .trim()
         .parse()
         .unwrap();
+    (journal, child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_lines_carry_structured_journal_fields() {
+    let data = pattern(100_000, 4);
+    let target = source_target(data.clone()).await;
+    let dir = TempDir::new("journal");
+    let (journal, mut child, addr) = start_journaled(&dir, target);
 
     let (mut ws, _) = ws_connect(addr, None).await;
     while let Some(msg) = timeout(WAIT, ws.next()).await.unwrap() {
@@ -136,4 +144,28 @@ async fn session_lines_carry_structured_journal_fields() {
         !stderr.contains("session closed"),
         "logged to stderr too: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_gets_client_text_escaped_as_every_output_does() {
+    use tokio::io::AsyncWriteExt;
+    let target = echo_target().await;
+    let dir = TempDir::new("journal-escape");
+    let (journal, mut child, addr) = start_journaled(&dir, target);
+    let mut s = raw_upgrade(addr, "/websockify", None).await;
+    // A close frame (masked) with code 1000 and the reason "a\nb\x1b[2K".
+    let mask = [1u8, 2, 3, 4];
+    let payload = [&1000u16.to_be_bytes()[..], b"a\nb\x1b[2K"].concat();
+    let mut frame = vec![0x88, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).await.expect("close");
+    let closed = journal.next_with("session closed");
+    let _ = child.kill();
+    let _ = blocking(|| child.wait());
+    assert!(
+        closed["MESSAGE"].contains("close 1000 (a\\nb\\x1b[2K):"),
+        "{closed:?}"
+    );
+    assert_eq!(closed["CLOSE_REASON"], "a\\nb\\x1b[2K", "{closed:?}");
 }

@@ -69,6 +69,35 @@ async fn a_ping_between_fragments_is_answered_and_the_message_arrives() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ten_pings_in_one_write_get_ten_pongs_in_order() {
+    let target = echo_target().await;
+    let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+    let mut s = upgrade(proxy.addr(), None).await;
+    let payloads: Vec<Vec<u8>> = (0..10).map(|i| format!("ping {i}").into_bytes()).collect();
+    let mut wire: Vec<u8> = payloads.iter().flat_map(|p| frame(0x89, p)).collect();
+    // Then a last ping, whose pong is the last one sent.
+    wire.extend(frame(0x89, b"last"));
+    s.write_all(&wire).await.expect("write");
+    let mut got = Vec::new();
+    loop {
+        match read_frame(&mut s).await {
+            (0xA, p) if p == b"last" => break,
+            (0xA, p) => got.push(p),
+            (op, p) => panic!("unexpected frame {op:#x} {p:?}"),
+        }
+    }
+    let got: Vec<String> = got
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into())
+        .collect();
+    let want: Vec<String> = payloads
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into())
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_frame_header_split_anywhere_across_writes_still_relays() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);

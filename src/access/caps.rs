@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// IPv6 clients are counted per /64: one host or home network usually gets a
 /// whole /64 and can pick any address in it, so a per-address cap alone would
 /// not cap anything.
-const IPV6_CLIENT_PREFIX: u32 = 64;
+pub(crate) const IPV6_CLIENT_PREFIX: u32 = 64;
 
 /// The maximums (`max-connections`, `max-connections-per-client`,
 /// `max-sessions-per-target`); `None` is no cap.

@@ -10,6 +10,7 @@ pub mod forwarded;
 pub mod origin;
 mod password;
 mod refusal;
+pub mod refusal_log;
 pub mod token;
 pub mod users;
 pub mod vnc_password;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
 use ipnet::IpNet;
+use log::Level;
 
 use crate::listen::Peer;
 use crate::metrics;
@@ -137,8 +139,9 @@ impl Gate {
         }
     }
 
-    /// The client's address as failures are counted (IPv6 per /64).
-    fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+    /// The client's address as failures and refusal lines are counted
+    /// (IPv6 per /64).
+    pub fn client_key(&self, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
         caps::client_key(self.client_ip(conn, headers))
     }
 
@@ -157,8 +160,10 @@ impl Gate {
             .count_client(self.client_ip(conn, headers))
             .map_err(|cap| {
                 metrics::global().refused("caps");
-                log::warn!(
-                    "{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"
+                refusal_log::log(
+                    self.client_key(conn, headers),
+                    Level::Warn,
+                    format_args!("{client}: refused: the client has its maximum of {cap} connections (max-connections-per-client)"),
                 );
                 Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -179,23 +184,25 @@ impl Gate {
         conn: &ConnInfo,
         client: &str,
     ) -> Result<Option<String>, Refusal> {
-        let Some(auth) = &self.auth else {
-            return self.admit_user(None, client).map(|()| None);
-        };
         let key = self.client_key(conn, headers);
+        let Some(auth) = &self.auth else {
+            return self.admit_user(None, client, key).map(|()| None);
+        };
         let cn = conn.client_cn.as_deref();
         let verdict = password::Guard::shared()
             .check(auth, headers, cn, client, key)
             .await;
         match verdict {
-            Ok(user) => self.admit_user(user.as_deref(), client).map(|()| user),
+            Ok(user) => self.admit_user(user.as_deref(), client, key).map(|()| user),
             Err(r) => {
                 metrics::global().refused("auth");
                 match auth::presented_user(headers) {
                     Some(tried) => {
-                        log::info!("{client}: refused: {r} (user {})", users::shown(&tried))
+                        let tried = users::shown(&tried);
+                        let line = format_args!("{client}: refused: {r} (user {tried})");
+                        log_auth_refusal(key, &r, line)
                     }
-                    None => log::info!("{client}: refused: {r}"),
+                    None => log_auth_refusal(key, &r, format_args!("{client}: refused: {r}")),
                 }
                 Err(r)
             }
@@ -203,10 +210,11 @@ impl Gate {
     }
 
     /// The per-user rules for an authenticated `user`.
-    fn admit_user(&self, user: Option<&str>, client: &str) -> Result<(), Refusal> {
+    fn admit_user(&self, user: Option<&str>, client: &str, key: IpAddr) -> Result<(), Refusal> {
         self.users.admit(user).map_err(|(r, why)| {
             metrics::global().refused("auth");
-            log::info!("{client}: refused: {r}: {why}");
+            let line = format_args!("{client}: refused: {r}: {why}");
+            refusal_log::log(key, Level::Info, line);
             r
         })
     }
@@ -220,16 +228,19 @@ impl Gate {
         conn: &ConnInfo,
         client: String,
     ) -> Result<Grant, Refusal> {
+        let key = self.client_key(conn, headers);
         if let Err(r) = self
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
             metrics::global().refused("origin");
-            log::info!("{client}: refused: {r}");
+            refusal_log::log(key, Level::Info, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
         let user = self.authenticate(headers, conn, &client).await?;
-        let dest = self.route(uri, headers, user.as_deref(), &client).await?;
+        let dest = self
+            .route(uri, headers, user.as_deref(), (&client, key))
+            .await?;
         Ok(Grant { client, user, dest })
     }
 
@@ -240,7 +251,7 @@ impl Gate {
         uri: &Uri,
         headers: &HeaderMap,
         user: Option<&str>,
-        client: &str,
+        (client, key): (&str, IpAddr),
     ) -> Result<Destination, Refusal> {
         if let Some(dest) = self.users.destination(user) {
             return Ok(dest.clone());
@@ -258,10 +269,11 @@ impl Gate {
         };
         let Some(token) = token else {
             metrics::global().refused("token");
-            log::info!("{client}: refused: no token in the request");
+            let line = format_args!("{client}: refused: no token in the request");
+            refusal_log::log(key, Level::Info, line);
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
-        let routed = route_token(plugin, &token, client).await;
+        let routed = route_token(plugin, &token, client, key).await;
         if routed.is_err() {
             metrics::global().refused("token");
         }
@@ -281,24 +293,37 @@ impl Gate {
     }
 }
 
+/// Logs an auth refusal: a wrong password is a failed login, always logged
+/// (the lockout bounds how many); any other (no credentials, locked out,
+/// no check free) is a refusal line like the others, rate-limited.
+pub fn log_auth_refusal(key: IpAddr, r: &Refusal, line: fmt::Arguments<'_>) {
+    if r.reason == auth::WRONG_CREDENTIALS {
+        log::info!("{line}");
+    } else {
+        refusal_log::log(key, Level::Info, line);
+    }
+}
+
 /// The target a token names, or the refusal (403/404/502/503) with a log
 /// line that never shows the whole token (nor a password: errors hold none).
 async fn route_token(
     plugin: &TokenPlugin,
     token: &str,
     client: &str,
+    key: IpAddr,
 ) -> Result<Destination, Refusal> {
     match plugin.lookup(token).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) => {
-            log::info!("{client}: refused: unknown token {}", redact(token));
+            let token = redact(token);
+            let line = format_args!("{client}: refused: unknown token {token}");
+            refusal_log::log(key, Level::Info, line);
             Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
         }
         Err(e) => {
-            log::warn!(
-                "{client}: token {} could not be looked up: {e}",
-                redact(token)
-            );
+            let token = redact(token);
+            let line = format_args!("{client}: token {token} could not be looked up: {e}");
+            refusal_log::log(key, Level::Warn, line);
             Err(match e {
                 TokenError::Unsupported(_) => {
                     Refusal::new(StatusCode::FORBIDDEN, "Token not supported")

@@ -107,10 +107,10 @@ impl Guard {
     ) -> Result<Option<String>, Refusal> {
         let acquire = self.checks.clone().acquire_owned();
         let Ok(Ok(permit)) = tokio::time::timeout(self.queue_wait, acquire).await else {
-            log::warn!(
-                "{client}: refused: 503 no password check free within {} s",
-                self.queue_wait.as_secs()
-            );
+            let wait = self.queue_wait.as_secs();
+            let line =
+                format_args!("{client}: refused: 503 no password check free within {wait} s");
+            super::refusal_log::log(key, log::Level::Warn, line);
             return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many logins at once; try again",

@@ -11,7 +11,8 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use crate::access::ConnInfo;
+use crate::access::caps::client_key;
+use crate::access::{refusal_log, ConnInfo};
 use crate::http;
 use crate::listen::Peer;
 use crate::metrics;
@@ -68,7 +69,12 @@ where
         match proxy_header::read_header_within(&mut stream, proxy_header::HEADER_TIMEOUT).await {
             Ok(Some(source)) => peer = Peer::Tcp(source),
             Ok(None) => {}
-            Err(e) => return log::info!("{peer}: bad PROXY protocol header: {e}; closed"),
+            Err(e) => {
+                return refused(
+                    &peer,
+                    format_args!("{peer}: bad PROXY protocol header: {e}; closed"),
+                )
+            }
         }
     }
     // The client is known now, unless a trusted proxy names it in each
@@ -84,16 +90,25 @@ where
         Ok(Ok(Some(b))) => b,
         Ok(Ok(None)) => return log::debug!("{peer}: closed before sending anything"),
         Ok(Err(e)) => return log::debug!("{peer}: {e}"),
-        Err(_) => return log::info!("{peer}: sent nothing within {limit:?}; closed"),
+        Err(_) => {
+            return refused(
+                &peer,
+                format_args!("{peer}: sent nothing within {limit:?}; closed"),
+            )
+        }
     };
     match (&config.tls, looks_like_tls(first)) {
         (Some(tls), true) => {
             serve_tls(stream, peer, TlsAcceptor::from(tls.config.clone()), ctx).await
         }
-        (None, true) => log::info!("{peer}: TLS connection refused: no --cert configured"),
-        (_, false) if config.ssl_only => {
-            log::info!("{peer}: plain connection refused: --ssl-only is set")
-        }
+        (None, true) => refused(
+            &peer,
+            format_args!("{peer}: TLS connection refused: no --cert configured"),
+        ),
+        (_, false) if config.ssl_only => refused(
+            &peer,
+            format_args!("{peer}: plain connection refused: --ssl-only is set"),
+        ),
         (_, false) => {
             let info = ConnInfo {
                 peer,
@@ -132,13 +147,21 @@ where
         }
         Ok(Err(e)) => {
             metrics::global().refused("tls");
-            log::info!("{peer}: TLS handshake failed: {e}")
+            refused(&peer, format_args!("{peer}: TLS handshake failed: {e}"))
         }
         Err(_) => {
             metrics::global().refused("tls");
-            log::info!("{peer}: TLS handshake not done within {limit:?}; closed")
+            refused(
+                &peer,
+                format_args!("{peer}: TLS handshake not done within {limit:?}; closed"),
+            )
         }
     }
+}
+
+/// Logs why a connection was refused, within the peer's share of refusal lines.
+fn refused(peer: &Peer, line: std::fmt::Arguments<'_>) {
+    refusal_log::log(client_key(peer.ip()), log::Level::Info, line);
 }
 
 /// The subject CN of a (verified) client certificate, for ClientCertCNAuth.

@@ -84,13 +84,14 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
     }
     match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => {
+            let key = gate.client_key(conn, req.headers());
             if gate.web_auth {
                 // Refusals are logged by the gate, with the user tried.
                 if let Err(r) = gate.authenticate(req.headers(), conn, &client).await {
                     return refusal(r);
                 }
             }
-            web.serve(req).await
+            web.serve(req, key).await
         }
         _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
     }

@@ -1,13 +1,16 @@
 //! The WebSocket upgrade: the handshake rules, the access check, the
 //! per-target cap, then 101 and a session task on the upgraded connection.
 
+use std::net::IpAddr;
+
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use log::Level;
 
 use super::handshake::{self, Accepted, HandshakeError};
 use super::refusal;
-use crate::access::ConnInfo;
+use crate::access::{refusal_log, ConnInfo};
 use crate::metrics;
 use crate::response::{empty, text, Body};
 use crate::session::{self, Ctx};
@@ -20,11 +23,12 @@ pub(super) async fn answer(
     client: String,
     ctx: &Ctx,
 ) -> Response<Body> {
+    let gate = &ctx.config.gate;
+    let key = gate.client_key(conn, req.headers());
     let accepted = match handshake::accept(&req) {
         Ok(accepted) => accepted,
-        Err(e) => return bad_handshake(&client, &e),
+        Err(e) => return bad_handshake(&client, key, &e),
     };
-    let gate = &ctx.config.gate;
     let grant = match gate.admit(req.uri(), req.headers(), conn, client).await {
         Ok(grant) => grant,
         Err(r) => return refusal(r),
@@ -33,7 +37,9 @@ pub(super) async fn answer(
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
         metrics::global().refused("caps");
         let client = &grant.client;
-        log::warn!("{client}: refused: the target {target} has its maximum of sessions");
+        let line =
+            format_args!("{client}: refused: the target {target} has its maximum of sessions");
+        refusal_log::log(key, Level::Warn, line);
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many sessions for this target\n",
@@ -49,9 +55,10 @@ pub(super) async fn answer(
 }
 
 /// 400, with `Sec-WebSocket-Version: 13` when the version was the problem.
-fn bad_handshake(client: &str, e: &HandshakeError) -> Response<Body> {
+fn bad_handshake(client: &str, key: IpAddr, e: &HandshakeError) -> Response<Body> {
     metrics::global().refused("bad_request");
-    log::info!("{client}: refused WebSocket handshake: {e}");
+    let line = format_args!("{client}: refused WebSocket handshake: {e}");
+    refusal_log::log(key, Level::Info, line);
     let mut resp = text(StatusCode::BAD_REQUEST, "Bad WebSocket handshake\n");
     if matches!(e, HandshakeError::BadVersion(_)) {
         resp.headers_mut().insert(

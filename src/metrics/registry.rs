@@ -14,6 +14,45 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// The close codes counted by number: those of RFC 6455 and the IANA
+/// registry a session can end with. Every other code is grouped
+/// (`close_label`), so clients cannot make a series per code they choose.
+const CLOSE_CODES: [u16; 15] = [
+    1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
+];
+
+/// The groups of the other close codes.
+const CLOSE_GROUPS: [&str; 3] = ["3xxx", "4xxx", "other"];
+
+/// Why a connection or upgrade was refused (`refused`).
+const REFUSAL_REASONS: [&str; 6] = ["bad_request", "origin", "auth", "token", "caps", "tls"];
+
+/// Why a target connection failed (`target_failed`).
+const CONNECT_FAILURES: [&str; 3] = ["refused", "timeout", "other"];
+
+/// Which way payload bytes went.
+const DIRECTIONS: [&str; 2] = ["to_target", "to_client"];
+
+/// The `code` label for a close code: the registered codes by number, the
+/// application ranges as `3xxx` (IANA-registered) and `4xxx` (private),
+/// anything else `other`.
+fn close_label(code: u16) -> String {
+    match code {
+        _ if CLOSE_CODES.contains(&code) => code.to_string(),
+        3000..=3999 => CLOSE_GROUPS[0].into(),
+        4000..=4999 => CLOSE_GROUPS[1].into(),
+        _ => CLOSE_GROUPS[2].into(),
+    }
+}
+
+/// `family`'s series for each of `values` of `label`, created at 0, so
+/// that the first scrape shows every family and `rate()` starts from 0.
+fn at_zero<V: ToString>(family: &Family<Labels, Counter>, label: &'static str, values: &[V]) {
+    for v in values {
+        let _ = family.get_or_create(&vec![(label, v.to_string())]);
+    }
+}
+
 /// Every metric of the process.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -50,6 +89,11 @@ impl Metrics {
             session_seconds: Histogram::new(exponential_buckets(1.0, 3.0, 14)),
         };
         m.register();
+        at_zero(&m.bytes, "direction", &DIRECTIONS);
+        at_zero(&m.closes, "code", &CLOSE_CODES);
+        at_zero(&m.closes, "code", &CLOSE_GROUPS);
+        at_zero(&m.refusals, "reason", &REFUSAL_REASONS);
+        at_zero(&m.connect_failures, "reason", &CONNECT_FAILURES);
         m
     }
 
@@ -132,14 +176,15 @@ impl Metrics {
             .get_or_create(&dir("to_client"))
             .inc_by(to_client);
         self.closes
-            .get_or_create(&vec![("code", code.to_string())])
+            .get_or_create(&vec![("code", close_label(code))])
             .inc();
         self.session_seconds.observe(secs);
     }
 
     /// A connection or upgrade was refused: `bad_request`, `origin`, `auth`,
-    /// `token`, `caps` or `tls`.
+    /// `token`, `caps` or `tls` (`REFUSAL_REASONS`).
     pub fn refused(&self, reason: &'static str) {
+        debug_assert!(REFUSAL_REASONS.contains(&reason), "{reason}");
         self.refusals
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
@@ -152,6 +197,7 @@ impl Metrics {
 
     /// The target could not be reached: `refused`, `timeout` or `other`.
     pub fn target_failed(&self, reason: &'static str) {
+        debug_assert!(CONNECT_FAILURES.contains(&reason), "{reason}");
         self.connect_failures
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
@@ -165,5 +211,24 @@ impl Metrics {
             log::warn!("metrics: cannot encode: {e}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn close_labels_are_a_bounded_set() {
+        let labels: HashSet<String> = (0..=u16::MAX).map(close_label).collect();
+        let codes = CLOSE_CODES.iter().map(u16::to_string);
+        let known: HashSet<String> = codes.chain(CLOSE_GROUPS.map(String::from)).collect();
+        assert_eq!(labels, known);
+        assert_eq!(
+            [1000, 1004, 1011, 2999, 3000, 3999, 4000, 4999, 5000].map(close_label),
+            ["1000", "other", "1011", "other", "3xxx", "3xxx", "4xxx", "4xxx", "other"]
+        );
     }
 }

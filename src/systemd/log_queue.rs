@@ -6,6 +6,7 @@
 //! everyone. Past the budget, lines are dropped and counted, and the count
 //! is logged once the output takes lines again.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use log::kv::{Error, Key, Value, VisitSource};
 use log::{Level, Record};
 
+use super::escape::escape;
 use crate::defaults::LOG_QUEUE_BYTES;
 
 /// Lines the channel holds at most; the byte budget usually binds first.
@@ -70,17 +72,19 @@ impl Line {
         }
     }
 
-    /// Calls `f` with the line as a log record again, fields included.
-    pub(super) fn as_record(&self, f: impl FnOnce(&Record)) {
-        let fields: Vec<(&str, &str)> = self
+    /// Calls `f` with the line as a log record again, with `message` (the
+    /// text as written elsewhere) and the fields escaped the same way.
+    pub(super) fn as_record(&self, message: &str, f: impl FnOnce(&Record)) {
+        let fields: Vec<(&str, Cow<'_, str>)> = self
             .fields
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_str(), escape(v)))
             .collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         f(&Record::builder()
             .level(self.level)
             .target(&self.target)
-            .args(format_args!("{}", self.text))
+            .args(format_args!("{message}"))
             .key_values(&fields)
             .module_path_static(self.module_path)
             .file_static(self.file)

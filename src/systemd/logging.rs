@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use log::{LevelFilter, Log, Metadata, Record};
 use systemd_journal_logger::{connected_to_journal, JournalLog};
 
+use super::escape::escape;
 use super::log_queue::{Line, Queue};
 use crate::defaults::LOG_FLUSH_WAIT;
 
@@ -213,11 +214,14 @@ impl Log for Logger {
 }
 
 impl Logger {
-    /// Writes one line to every output.
+    /// Writes one line to every output, the same text everywhere: with its
+    /// control characters escaped, so that what a client chose (a close
+    /// reason, a web path) cannot forge a line (`escape`).
     fn write(&self, line: &Line) {
+        let message = escape(&line.text);
         let text = || {
             let ts = humantime::format_rfc3339_seconds(line.stamp);
-            format!("{ts} {:<5} {}\n", line.level, line.text)
+            format!("{ts} {:<5} {message}\n", line.level)
         };
         let extra = self.extra.get().map_or(&[][..], Vec::as_slice);
         for out in std::iter::once(&self.primary).chain(extra) {
@@ -230,16 +234,16 @@ impl Logger {
                         let _ = f.write_all(text().as_bytes());
                     }
                 }
-                Output::Journal(j) => line.as_record(|r| j.log(r)),
+                Output::Journal(j) => line.as_record(&message, |r| j.log(r)),
                 Output::Syslog5424(l) => {
                     if let Ok(mut l) = l.lock() {
-                        let msg = (1u32, Default::default(), line.text.clone());
+                        let msg = (1u32, Default::default(), message.to_string());
                         let _ = syslog_send(&mut l, line.level, msg);
                     }
                 }
                 Output::Syslog3164(l) => {
                     if let Ok(mut l) = l.lock() {
-                        let _ = syslog_send(&mut l, line.level, line.text.clone());
+                        let _ = syslog_send(&mut l, line.level, message.to_string());
                     }
                 }
             }

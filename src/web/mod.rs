@@ -10,6 +10,7 @@ mod reply;
 mod walk;
 
 use std::io;
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,13 +34,14 @@ impl Web {
         })
     }
 
-    /// Answers a GET or HEAD for a file under the root.
-    pub async fn serve<B>(&self, req: Request<B>) -> Response<Body> {
+    /// Answers a GET or HEAD for a file under the root, for the client `key`
+    /// (whose refusal lines are rate-limited, see `refusal_log`).
+    pub async fn serve<B>(&self, req: Request<B>, key: IpAddr) -> Response<Body> {
         let Some(relative) = decode(req.uri().path()) else {
             return not_found();
         };
         let root = self.root.clone();
-        match tokio::task::spawn_blocking(move || root.resolve(&relative)).await {
+        match tokio::task::spawn_blocking(move || root.resolve(&relative, key)).await {
             Ok(Some(opened)) => reply::file(opened, req.headers(), req.method() == Method::HEAD),
             Ok(None) => not_found(),
             Err(e) => {

@@ -8,6 +8,7 @@
 
 use std::fs::{File, Metadata};
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
+
+use crate::access::refusal_log;
 
 /// ENOSYS or EPERM: the call itself is refused (seccomp, old kernel).
 fn unavailable(e: &io::Error) -> bool {
@@ -54,9 +57,10 @@ impl Root {
     /// The regular file to serve for `relative` (plain names only): the file
     /// itself, or for a directory its `index.html`, and at the root `vnc.html`
     /// when there is no `index.html` (noVNC ships no `index.html`). `None`
-    /// for anything else. Blocking: run it off the event loop.
-    pub fn resolve(&self, relative: &Path) -> Option<Opened> {
-        let (file, meta) = self.open_logged(relative)?;
+    /// for anything else; a path that leads outside is logged as a refusal
+    /// of the client `key`. Blocking: run it off the event loop.
+    pub fn resolve(&self, relative: &Path, key: IpAddr) -> Option<Opened> {
+        let (file, meta) = self.open_logged(relative, key)?;
         if meta.is_file() {
             let name = relative.to_owned();
             return Some(Opened { file, meta, name });
@@ -69,23 +73,22 @@ impl Root {
             candidates.push(PathBuf::from("vnc.html"));
         }
         candidates.into_iter().find_map(|name| {
-            let (file, meta) = self.open_logged(&name)?;
+            let (file, meta) = self.open_logged(&name, key)?;
             meta.is_file().then_some(Opened { file, meta, name })
         })
     }
 
     /// Opens and stats `relative`; a path that leads outside is logged.
-    fn open_logged(&self, relative: &Path) -> Option<(File, Metadata)> {
+    fn open_logged(&self, relative: &Path, key: IpAddr) -> Option<(File, Metadata)> {
         let opened = self
             .open_beneath(relative)
             .and_then(|file| Ok((file.metadata()?, file)));
         match opened {
             Ok((meta, file)) => Some((file, meta)),
             Err(e) if e.raw_os_error() == Some(Errno::EXDEV as i32) => {
-                log::warn!(
-                    "refused {}: it leads outside the web root",
-                    relative.display()
-                );
+                let path = relative.display();
+                let line = format_args!("refused {path}: it leads outside the web root");
+                refusal_log::log(key, log::Level::Warn, line);
                 None
             }
             Err(e) => {

@@ -8,6 +8,7 @@
 //! write client frames through one `writer`.
 
 mod down;
+mod pongs;
 mod up;
 mod writer;
 

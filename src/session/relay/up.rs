@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Mutex;
 
+use super::pongs::{Pong, Pongs};
 use super::writer::ClientWriter;
 use super::{End, Liveness, Observer};
 use crate::defaults::{CLIENT_READ_BUFFER, CLIENT_READ_START};
@@ -47,8 +48,8 @@ pub(super) struct Up<'a, R, W> {
     /// Payload decoded but not yet written to the target; kept here, so a
     /// cancelled `relay` loses nothing and can be started again.
     pending: BytesMut,
-    /// The newest ping's payload, answered once the read is handled.
-    pong: Option<([u8; 125], usize)>,
+    /// The pings of the read, answered once the read is handled.
+    pongs: Pongs,
     alive: &'a Liveness,
     /// How long the target may take nothing before it counts as stalled.
     stall: Duration,
@@ -87,7 +88,7 @@ where
             want: CLIENT_READ_START,
             kept: 0,
             pending: BytesMut::new(),
-            pong: None,
+            pongs: Pongs::default(),
             alive,
             stall,
             counts,
@@ -118,16 +119,26 @@ where
             if let Some(end) = end {
                 return end;
             }
-            if let Some((payload, len)) = self.pong.take() {
-                let mut w = self.writer.lock().await;
-                if let Err(e) = w.control(Opcode::Pong, &payload[..len]).await {
-                    return End::ClientGone(e.to_string());
-                }
+            if let Err(e) = self.answer_pings().await {
+                return End::ClientGone(e.to_string());
             }
         }
     }
 
-    /// Decodes all of `buf`: payload moves to `pending`, a ping is noted, and
+    /// Sends the pongs the read's pings call for, in order.
+    async fn answer_pings(&mut self) -> io::Result<()> {
+        let Some(first) = self.pongs.next() else {
+            return Ok(());
+        };
+        let mut w = self.writer.lock().await;
+        w.control(Opcode::Pong, first.payload()).await?;
+        while let Some(pong) = self.pongs.next() {
+            w.control(Opcode::Pong, pong.payload()).await?;
+        }
+        Ok(())
+    }
+
+    /// Decodes all of `buf`: payload moves to `pending`, pings are noted, and
     /// a close frame or a protocol error ends the direction.
     fn decode_read(&mut self) -> Option<End> {
         let mut buf = std::mem::take(&mut self.buf);
@@ -162,8 +173,8 @@ where
             let done = match step {
                 Step::Start(text) => self.start(text),
                 Step::Data { at, len, fin } => self.data(buf, at, len, fin, &mut kept),
-                Step::Ping(payload, len) => {
-                    self.pong = Some((payload, len));
+                Step::Ping(pong) => {
+                    self.pongs.push(pong);
                     Ok(())
                 }
                 Step::Nothing => Ok(()),
@@ -273,7 +284,7 @@ enum Step {
         len: usize,
         fin: bool,
     },
-    Ping([u8; 125], usize),
+    Ping(Pong),
     Nothing,
     Close(Option<u16>, String),
 }
@@ -293,11 +304,7 @@ impl Step {
                     fin: fin_of_message,
                 }
             }
-            Event::Ping(p) => {
-                let mut copy = [0u8; 125];
-                copy[..p.len()].copy_from_slice(p);
-                Step::Ping(copy, p.len())
-            }
+            Event::Ping(p) => Step::Ping(Pong::to(p)),
             Event::Pong(_) => Step::Nothing,
             Event::Close { code, reason } => Step::Close(code, reason.to_owned()),
         }
