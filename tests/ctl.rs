@@ -419,4 +419,36 @@ fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
     );
     assert!(after.contains("target = \"localhost:5901\""), "{after}");
     check_conf(&conf);
+
+    // A second instance on the same server name: nginx would keep one site
+    // only, and send the second instance's users to the first's desktop.
+    ctl.add("desk2", "localhost:5902", &[]);
+    let args = [
+        "nginx",
+        "desk2",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ];
+    let err = ctl.fails(&args);
+    assert!(err.contains("already serves vnc.test"), "{err}");
+    assert!(!sites.join("websockify-desk2").exists());
+    ctl.ok(&[
+        "nginx",
+        "desk2",
+        "--server-name",
+        "desk2.vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ]);
+    // The first one may be written again.
+    ctl.ok(&[
+        "nginx",
+        "desk",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ]);
 }

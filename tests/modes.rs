@@ -28,7 +28,8 @@ async fn unix_listen_with_mode_and_unix_target() {
         }
     });
     let listen_path = dir.path().join("ws.sock");
-    std::fs::write(&listen_path, "stale file").unwrap();
+    // A stale socket (its process gone) is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&listen_path).unwrap());
     let mut proxy = Proxy::spawn(
         Command::new(bin()).args([
             "--unix-listen",

@@ -352,3 +352,30 @@ async fn loopback_is_no_trusted_proxy_unless_configured() {
         "a forged client address reached the log"
     );
 }
+
+/// Instances of 0.2.0 shared one password file and let in all its users:
+/// they keep working, but `--check`, the start and `status` say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_shared_password_file_is_warned_about() {
+    let dir = TempDir::new("users-shared");
+    let target = echo_target().await;
+    let conf = mapped(&dir, &format!("target = \"{target}\"\n"));
+    let twin = dir.write("conf/twin.conf", std::fs::read_to_string(&conf).unwrap());
+    let (ok, err) = run_to_exit(&["--check", "--config", twin.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("every one of the 3 users in"), "{err}");
+    let proxy = instance(&conf);
+    let warned = |l: &String| l.contains("name the ones who may in `allowed-users`");
+    assert!(proxy.log().iter().any(warned), "the start says so");
+    let out = ctl(&dir, &["status", "desks"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: every user of") && text.contains("the users of twin too"),
+        "{text}"
+    );
+    // Both still let alice in: nothing is dropped by the upgrade.
+    let mut ws = session(proxy.addr(), &basic("alice", "a-pass"))
+        .await
+        .unwrap();
+    greeting_and_echo_again(&mut ws).await;
+}

@@ -66,6 +66,7 @@ pub fn run(ctx: &Ctx, args: NginxArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(SITES));
     let site = dir.join(format!("websockify-{}", inst.name));
+    refuse_a_taken_server_name(&dir, &site, &args.server_name)?;
     let text = site_text(ctx, &inst.name, &args.server_name, port);
     files::write(&site, text.as_bytes(), 0o644, None, Existing::Replace)?;
     println!("wrote {}", site.display());
@@ -76,6 +77,33 @@ pub fn run(ctx: &Ctx, args: NginxArgs) -> Result<ExitCode> {
     restart(ctx, &inst.name)?;
     println!("open: https://{}/{}", args.server_name, add::NOVNC_QUERY);
     Ok(ExitCode::SUCCESS)
+}
+
+/// nginx serves one site per server name and port and silently drops the
+/// other: a second instance on the same name would send its users to the
+/// first one's desktop. Refused, with the two ways out.
+fn refuse_a_taken_server_name(dir: &Path, site: &Path, server_name: &str) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let line = format!("server_name {server_name};");
+    for path in entries.flatten().map(|e| e.path()) {
+        let ours = path.file_name().and_then(|n| n.to_str());
+        if path == site || !ours.is_some_and(|n| n.starts_with("websockify-")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.lines().any(|l| l.trim() == line) {
+            bail!(
+                "{}: already serves {server_name}; nginx would keep only one of the two sites \
+                 and send everyone to that desktop. Give this instance a name of its own \
+                 (--server-name desk2.{server_name}), or serve several users from one instance \
+                 ([users.NAME] tables, websockify.conf(5) USERS)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn check_server_name(name: &str) -> Result<()> {

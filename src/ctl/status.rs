@@ -61,9 +61,15 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<ExitCode> {
 }
 
 fn report(ctx: &Ctx, instances: Vec<Instance>, as_json: bool) -> Result<ExitCode> {
+    // Every instance, to tell who shares a password file.
+    let everyone = instance::all(ctx).unwrap_or_default();
     let values: Vec<Value> = instances
         .iter()
-        .map(|i| describe(&ctx.systemd, i))
+        .map(|i| {
+            let mut v = describe(&ctx.systemd, i);
+            v["users_warning"] = shared_users_warning(i, &everyone).into();
+            v
+        })
         .collect();
     if as_json {
         println!("{}", serde_json::to_string_pretty(&values)?);
@@ -123,7 +129,43 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
         "require_rfb": o.require_rfb == Some(true),
         "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
         "auth_file": o.auth_file, "tls": o.cert.is_some() || o.acme_domain.is_some(),
+        "allowed_users": allowed_users(o),
         "certificate": certificate,
+    })
+}
+
+/// Who may come in, when the conf says: `allowed-users`, else the users
+/// of `[users]`; `None`: every user of the login.
+fn allowed_users(o: &crate::config::options::Options) -> Option<Vec<String>> {
+    if let Some(list) = &o.allowed_users {
+        let words = list.clone().into_vec();
+        let words = words.iter().flat_map(|w| w.split([' ', ',', '\t']));
+        return Some(words.filter(|w| !w.is_empty()).map(str::to_owned).collect());
+    }
+    o.users.as_ref().map(|m| m.keys().cloned().collect())
+}
+
+/// The warning for an instance that lets in every user of a password file
+/// other instances use too: each of those users reaches each instance.
+fn shared_users_warning(inst: &Instance, everyone: &[Instance]) -> Option<String> {
+    let o = &inst.options;
+    let file = o.auth_file.as_ref()?;
+    if allowed_users(o).is_some() {
+        return None;
+    }
+    let others: Vec<&str> = everyone
+        .iter()
+        .filter(|i| i.name != inst.name && i.options.auth_file.as_ref() == Some(file))
+        .map(|i| i.name.as_str())
+        .collect();
+    (!others.is_empty()).then(|| {
+        format!(
+            "every user of {} may open this instance, and the users of {} too: \
+             set allowed-users in {}",
+            file.display(),
+            others.join(", "),
+            inst.path.display()
+        )
     })
 }
 
@@ -222,6 +264,13 @@ fn print_text(v: &Value) {
         "off"
     };
     println!("  auth: {auth}");
+    if let Some(users) = v["allowed_users"].as_array() {
+        let names: Vec<&str> = users.iter().filter_map(Value::as_str).collect();
+        println!("  users: {}", names.join(", "));
+    }
+    if let Some(w) = v["users_warning"].as_str() {
+        println!("  warning: {w}");
+    }
     let c = &v["certificate"];
     if !c.is_null() {
         match c.get("error") {
