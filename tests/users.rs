@@ -379,3 +379,56 @@ async fn an_old_shared_password_file_is_warned_about() {
         .unwrap();
     greeting_and_echo_again(&mut ws).await;
 }
+
+/// Real x11vnc desktops, each with its own VNC password, injected by the
+/// proxy: an instance from `add --user alice` keeps bob out before any
+/// VNC byte, and one instance with `[users]` takes alice and bob each to
+/// their own desktop (the name in ServerInit) with their own password.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_user_reaches_their_own_real_desktop_with_their_own_vnc_password() {
+    use common::rfb::desktop_name_as_browser;
+    use common::x11vnc::{store_password, x11vnc};
+    let dir = TempDir::new("users-x11vnc");
+    dir.write("web/vnc.html", "<html>noVNC</html>");
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let (a_dir, b_dir) = (TempDir::new("users-vnc-a"), TempDir::new("users-vnc-b"));
+    let (a_pw, b_pw) = (
+        store_password(&a_dir, "alicevnc"),
+        store_password(&b_dir, "bobvnc"),
+    );
+    let (_ax, _av, a) = x11vnc(&a_dir, &a_pw, &["-desktop", "alice-desk"]).await;
+    let (_bx, _bv, b) = x11vnc(&b_dir, &b_pw, &["-desktop", "bob-desk"]).await;
+
+    // Two instances from `add --user`, sharing the password file.
+    let alice_conf = add(&dir, "alice", a.parse().unwrap(), "alice", "a-pass");
+    add(&dir, "bob", b.parse().unwrap(), "bob", "b-pass");
+    let injected = format!("vnc-password-file = \"{}\"\n", a_pw.display());
+    let text = std::fs::read_to_string(&alice_conf).unwrap() + &injected;
+    std::fs::write(&alice_conf, text).unwrap();
+    let own = instance(&alice_conf);
+    let (alice, bob) = (basic("alice", "a-pass"), basic("bob", "b-pass"));
+    assert_eq!(
+        session(own.addr(), &bob).await.err(),
+        Some(403),
+        "bob: no VNC byte"
+    );
+    let auth = format!("Authorization: {alice}\r\n");
+    let mut s = raw_upgrade_with(own.addr(), "/websockify", Some("binary"), &auth).await;
+    assert_eq!(desktop_name_as_browser(&mut s).await, "alice-desk");
+
+    // One port, each user to their own desktop and VNC password.
+    let users = format!(
+        "[users.alice]\ntarget = \"{a}\"\nvnc-password-file = \"{}\"\n\n\
+         [users.bob]\ntarget = \"{b}\"\nvnc-password-file = \"{}\"\n",
+        a_pw.display(),
+        b_pw.display()
+    );
+    let shared = instance(&mapped(&dir, &users));
+    for (login, desk) in [(&alice, "alice-desk"), (&bob, "bob-desk")] {
+        let auth = format!("Authorization: {login}\r\n");
+        let mut s = raw_upgrade_with(shared.addr(), "/websockify", Some("binary"), &auth).await;
+        assert_eq!(desktop_name_as_browser(&mut s).await, desk);
+    }
+    let carol = session(shared.addr(), &basic("carol", "c-pass")).await;
+    assert_eq!(carol.err(), Some(403), "carol has no desktop here");
+}

@@ -75,6 +75,21 @@ pub async fn close(s: &mut TcpStream) -> (u16, String) {
 /// SecurityResult (3.8) OK; then ClientInit (shared). Returns the version
 /// and the ServerInit's framebuffer width and height.
 pub async fn connect_as_browser(s: &mut TcpStream) -> (String, u16, u16) {
+    let (version, init) = server_init_as_browser(s).await;
+    let size = |i: usize| u16::from_be_bytes([init[i], init[i + 1]]);
+    (version, size(0), size(2))
+}
+
+/// The desktop name in the ServerInit a browser gets, as
+/// [`connect_as_browser`] connects.
+pub async fn desktop_name_as_browser(s: &mut TcpStream) -> String {
+    let (_, init) = server_init_as_browser(s).await;
+    let len = u32::from_be_bytes([init[20], init[21], init[22], init[23]]) as usize;
+    String::from_utf8_lossy(&init[24..24 + len]).into_owned()
+}
+
+/// [`connect_as_browser`]'s handshake: the version and the ServerInit.
+async fn server_init_as_browser(s: &mut TcpStream) -> (String, Vec<u8>) {
     let version = data(s).await;
     assert!(version.starts_with(b"RFB 003.00"), "{version:?}");
     s.write_all(&frame(&version)).await.unwrap();
@@ -91,6 +106,5 @@ pub async fn connect_as_browser(s: &mut TcpStream) -> (String, u16, u16) {
     s.write_all(&frame(&[1])).await.unwrap();
     let init = data(s).await;
     assert!(init.len() >= 24, "ServerInit: {init:?}");
-    let size = |i: usize| u16::from_be_bytes([init[i], init[i + 1]]);
-    (version, size(0), size(2))
+    (version, init)
 }
