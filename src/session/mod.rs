@@ -18,6 +18,7 @@ use std::time::Instant;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
+pub use codec::Mode;
 pub use context::Ctx;
 pub use count::SessionCount;
 
@@ -30,24 +31,6 @@ use crate::metrics;
 use count::LiveSession;
 use record::Recorder;
 use target::TargetStream;
-
-/// How session payloads travel in WebSocket frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Binary frames carry the raw bytes (subprotocol `binary` or none).
-    Binary,
-    /// Text frames carry base64 of the bytes (subprotocol `base64`, old clients).
-    Base64,
-}
-
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Binary => "binary",
-            Mode::Base64 => "base64",
-        }
-    }
-}
 
 /// Runs a session once its 101 is out, until both sides have closed.
 ///

@@ -7,8 +7,9 @@
 //!   arithmetic of encoding.
 //! - `encoder`: server frame headers and close frame payloads.
 //!
-//! Here live the pieces they share: the [`Opcode`], the [`CloseReason`] a
-//! protocol error maps to, and the [`MessageLimit`] policy.
+//! Here live the pieces they share: the [`Mode`] (binary or base64 frames),
+//! the [`Opcode`], the [`CloseReason`] a protocol error maps to, and the
+//! [`MessageLimit`] policy.
 
 mod b64;
 mod decoder;
@@ -163,5 +164,24 @@ impl MessageLimit {
     /// Starts counting a new message.
     pub fn reset(&mut self) {
         self.seen = 0;
+    }
+}
+
+/// How session payloads travel in WebSocket frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Binary frames carry the raw bytes (subprotocol `binary` or none).
+    Binary,
+    /// Text frames carry base64 of the bytes (subprotocol `base64`, old clients).
+    Base64,
+}
+
+impl Mode {
+    /// The subprotocol name, for log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Binary => "binary",
+            Mode::Base64 => "base64",
+        }
     }
 }

@@ -14,11 +14,11 @@ use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
 
 use super::writer::{ClientWriter, HEADER_ROOM};
 use super::{End, Liveness, Observer};
+use crate::session::codec::Mode;
 use crate::session::codec::{base64_encoded_len, Opcode};
 use crate::session::record::Direction;
 use crate::session::table::Counts;
 use crate::session::target::TargetReader;
-use crate::session::Mode;
 use crate::shutdown::Shutdown;
 
 /// The target-to-client direction.

@@ -19,10 +19,10 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 
+use super::codec::Mode;
 use super::record::{traffic, Direction, Recorder};
 use super::table::Registration;
 use super::target::TargetStream;
-use super::Mode;
 use crate::defaults::CLOSE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use down::Down;

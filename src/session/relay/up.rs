@@ -15,11 +15,11 @@ use super::pongs::{Pong, Pongs};
 use super::writer::ClientWriter;
 use super::{End, Liveness, Observer};
 use crate::defaults::{CLIENT_READ_BUFFER, CLIENT_READ_START};
+use crate::session::codec::Mode;
 use crate::session::codec::{Base64Decoder, CloseReason, Decoder, Event, MessageLimit, Opcode};
 use crate::session::record::Direction;
 use crate::session::table::Counts;
 use crate::session::target::TargetWriter;
-use crate::session::Mode;
 
 /// Text frames in binary mode: there is no text to relay to a TCP target.
 const TEXT_UNSUPPORTED: CloseReason = CloseReason {

@@ -10,8 +10,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
+use crate::session::codec::Mode;
 use crate::session::codec::{self, Opcode};
-use crate::session::Mode;
 
 /// Bytes kept free in front of a payload for its frame header (2 to 10).
 pub(super) const HEADER_ROOM: usize = 10;

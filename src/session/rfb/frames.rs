@@ -7,9 +7,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 
+use crate::session::codec::Mode;
 use crate::session::codec::{CloseReason, Decoder, Event, Opcode};
 use crate::session::relay::ClientWriter;
-use crate::session::Mode;
 
 /// The largest frame taken during the handshake: its messages are 1 to 12 bytes.
 const MAX_FRAME: u64 = 4096;

@@ -24,9 +24,9 @@ use tokio::time::timeout;
 pub use crate::config::RfbPolicy as Policy;
 use frames::{Frames, Stop};
 
+use super::codec::Mode;
 use super::relay::ClientWriter;
 use super::target::TargetStream;
-use super::Mode;
 
 /// The close reason when the target does not open with an RFB version.
 pub const NOT_VNC: &str = "target is not a VNC server";
