@@ -8,6 +8,8 @@ use crate::common;
 use crate::common::token_servers;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use common::*;
@@ -70,6 +72,41 @@ async fn http_token_apis() {
     let proxy = plugin("BaseTokenAPI", &format!("http://{}/text/%s", api.addr));
     assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 101);
     assert_eq!(upgrade(proxy.addr(), "/?token=bad", "").await, 404);
+}
+
+/// A token API over HTTPS with a private CA, which the daemon trusts
+/// through `SSL_CERT_FILE` (set for the daemon alone: in this process it
+/// would reach every other test's children too).
+#[tokio::test(flavor = "multi_thread")]
+async fn token_api_over_https() {
+    let text = leak(echo_target().await.to_string());
+    let (acceptor, cert_pem) = token_servers::tls_acceptor();
+    let (_, other_pem) = token_servers::tls_acceptor();
+    let api = Api::start(
+        Arc::new(move |path: &str| match path {
+            "/text/good" => Reply::Body(200, text),
+            _ => Reply::Body(404, "no"),
+        }),
+        Some(acceptor),
+    )
+    .await;
+    let dir = TempDir::new("tokca");
+    let source = format!("https://{}/text/%s", api.addr);
+    let trusting = |ca: PathBuf| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["--token-plugin", "BaseTokenAPI", "--token-source", &source])
+            .arg("127.0.0.1:0")
+            .env("SSL_CERT_FILE", ca)
+            .stdin(Stdio::null());
+        Proxy::spawn(&mut cmd, 1)
+    };
+    let proxy = trusting(dir.write("ca.pem", cert_pem));
+    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 101);
+    assert_eq!(upgrade(proxy.addr(), "/?token=nope", "").await, 404);
+    let mut proxy = trusting(dir.write("other.pem", other_pem));
+    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 503);
+    let line = proxy.wait_for_log("could not be looked up");
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
 }
 
 /// The JWT fixtures (tests/fixtures/jwt).

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::TempDir;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use token_servers::{free_port, tls_acceptor, Api, Handler, RedisServer, Reply};
+use token_servers::{free_port, Api, Handler, RedisServer, Reply};
 use websockify::access::token::{TokenError, TokenPlugin, TokenTarget};
 use websockify::access::vnc_password::VncPassword;
 
@@ -370,31 +370,6 @@ async fn token_api_outages() {
     let err = slow.lookup("hang").await.unwrap_err();
     assert!(matches!(err, TokenError::Unavailable { .. }), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "bounded wait");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn token_api_over_https() {
-    let (acceptor, cert_pem) = tls_acceptor();
-    let (_, other_pem) = tls_acceptor();
-    let api = Api::start(api_handler(String::new()), Some(acceptor)).await;
-    let dir = TempDir::new("tokca");
-    let url = format!("https://{}/text/%s", api.addr);
-    // The only test here that builds an https client, so the process-wide
-    // variable is not raced; it is how a private CA is trusted.
-    std::env::set_var("SSL_CERT_FILE", dir.write("other.pem", other_pem));
-    let untrusting = plugin("BaseTokenAPI", &url);
-    std::env::set_var("SSL_CERT_FILE", dir.write("ca.pem", cert_pem));
-    let trusting = plugin("BaseTokenAPI", &url);
-    std::env::remove_var("SSL_CERT_FILE");
-
-    assert_eq!(found(&trusting, "good").await, tcp("127.0.0.1", 5901));
-    assert_eq!(found(&trusting, "nope").await, None);
-    let err = untrusting.lookup("good").await.unwrap_err();
-    assert!(matches!(err, TokenError::Unavailable { .. }), "{err}");
-    assert!(
-        err.to_string().to_lowercase().contains("certificate"),
-        "{err}"
-    );
 }
 
 // ---- JWTTokenApi ----
