@@ -4,39 +4,15 @@
 //! connection caps. Refusals are HTTP answers the client can read.
 
 use crate::common;
+use crate::common::token_servers;
 
-use std::net::SocketAddr;
 use std::process::Command;
 
+use common::http::status;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-
-/// Sends an upgrade request with extra header lines; returns the response head.
-async fn upgrade(addr: SocketAddr, path: &str, extra: &str) -> String {
-    upgrade_keep(addr, path, extra).await.0
-}
-
-/// As `upgrade`, also returning the connection so that it stays open.
-async fn upgrade_keep(addr: SocketAddr, path: &str, extra: &str) -> (String, TcpStream) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
-    (String::from_utf8_lossy(&buf[..n]).into_owned(), s)
-}
-
-fn status(head: &str) -> u16 {
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn token_file_routes_each_token_and_refuses_missing_or_unknown_ones() {
@@ -55,22 +31,22 @@ async fn token_file_routes_each_token_and_refuses_missing_or_unknown_ones() {
         "127.0.0.1:0",
     ]);
     assert_eq!(
-        status(&upgrade(proxy.addr(), "/websockify?token=alpha", "").await),
+        upgrade_status(proxy.addr(), "/websockify?token=alpha", "").await,
         101
     );
     assert!(proxy
         .wait_for_log("session open to")
         .contains(&a.to_string()));
     assert_eq!(
-        status(&upgrade(proxy.addr(), "/websockify?token=beta", "").await),
+        upgrade_status(proxy.addr(), "/websockify?token=beta", "").await,
         101
     );
     assert!(proxy
         .wait_for_log("session open to")
         .contains(&b.to_string()));
-    let head = upgrade(proxy.addr(), "/websockify", "").await;
+    let head = upgrade_head(proxy.addr(), "/websockify", "").await;
     assert_eq!(status(&head), 403, "{head}");
-    let head = upgrade(proxy.addr(), "/websockify?token=gammadeltasecret", "").await;
+    let head = upgrade_head(proxy.addr(), "/websockify?token=gammadeltasecret", "").await;
     assert_eq!(status(&head), 404, "{head}");
     let line = proxy.wait_for_log("unknown token");
     assert!(
@@ -80,7 +56,7 @@ async fn token_file_routes_each_token_and_refuses_missing_or_unknown_ones() {
     // A token added to the file works at once, without a restart.
     dir.write("tokens.cfg", format!("alpha: {a}\ngamma: {b}\n"));
     assert_eq!(
-        status(&upgrade(proxy.addr(), "/websockify?token=gamma", "").await),
+        upgrade_status(proxy.addr(), "/websockify?token=gamma", "").await,
         101
     );
 }
@@ -98,8 +74,8 @@ async fn host_token_uses_the_host_name() {
         "--host-token",
         "127.0.0.1:0",
     ]);
-    // `upgrade` sends Host: 127.0.0.1:PORT; the port is stripped.
-    assert_eq!(status(&upgrade(proxy.addr(), "/", "").await), 101);
+    // The upgrade request has Host: 127.0.0.1:PORT; the port is stripped.
+    assert_eq!(upgrade_status(proxy.addr(), "/", "").await, 101);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,7 +90,7 @@ async fn basic_auth_from_source_and_from_an_htpasswd_file() {
         "127.0.0.1:0",
         &t,
     ]);
-    let head = upgrade(proxy.addr(), "/", "").await;
+    let head = upgrade_head(proxy.addr(), "/", "").await;
     assert_eq!(status(&head), 401, "{head}");
     assert!(
         head.contains("WWW-Authenticate: Basic realm=\"Websockify\"")
@@ -124,9 +100,9 @@ async fn basic_auth_from_source_and_from_an_htpasswd_file() {
         "{head}"
     );
     let wrong = "Authorization: Basic YWxpY2U6bm9wZQ==\r\n"; // alice:nope
-    assert_eq!(status(&upgrade(proxy.addr(), "/", wrong).await), 401);
+    assert_eq!(upgrade_status(proxy.addr(), "/", wrong).await, 401);
     let right = "Authorization: Basic YWxpY2U6czNjcmV0\r\n"; // alice:s3cret
-    assert_eq!(status(&upgrade(proxy.addr(), "/", right).await), 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/", right).await, 101);
 
     let dir = TempDir::new("htpasswd");
     let file = dir.path().join("users");
@@ -145,9 +121,9 @@ async fn basic_auth_from_source_and_from_an_htpasswd_file() {
         "127.0.0.1:0",
         &t,
     ]);
-    assert_eq!(status(&upgrade(proxy.addr(), "/", "").await), 401);
+    assert_eq!(upgrade_status(proxy.addr(), "/", "").await, 401);
     let bob = "Authorization: Basic Ym9iOmh1bnRlcjI=\r\n"; // bob:hunter2
-    assert_eq!(status(&upgrade(proxy.addr(), "/", bob).await), 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/", bob).await, 101);
     // --web-auth: the static page needs the password too.
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -169,20 +145,20 @@ async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
     let proxy = Proxy::start(&["127.0.0.1:0", &t]);
     let addr = proxy.addr();
     assert_eq!(
-        status(&upgrade(addr, "/", "").await),
+        upgrade_status(addr, "/", "").await,
         101,
         "no Origin: non-browser client"
     );
     let same = format!("Origin: http://{addr}\r\n");
-    assert_eq!(status(&upgrade(addr, "/", &same).await), 101);
+    assert_eq!(upgrade_status(addr, "/", &same).await, 101);
     let evil = "Origin: http://evil.example\r\n";
-    assert_eq!(status(&upgrade(addr, "/", evil).await), 403);
+    assert_eq!(upgrade_status(addr, "/", evil).await, 403);
     // nginx on this host (loopback is trusted by default) with the documented headers.
     let nginx = "Origin: https://desk.example.com\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: desk.example.com\r\n";
-    assert_eq!(status(&upgrade(addr, "/", nginx).await), 101);
+    assert_eq!(upgrade_status(addr, "/", nginx).await, 101);
     // The same headers from an untrusted peer are not believed.
     let strict = Proxy::start(&["--trusted-proxies", "10.9.8.7", "127.0.0.1:0", &t]);
-    assert_eq!(status(&upgrade(strict.addr(), "/", nginx).await), 403);
+    assert_eq!(upgrade_status(strict.addr(), "/", nginx).await, 403);
     // An explicit list replaces same-origin.
     let listed = Proxy::start(&[
         "--allowed-origins",
@@ -191,11 +167,11 @@ async fn origin_policy_same_origin_by_default_and_behind_a_trusted_proxy() {
         &t,
     ]);
     assert_eq!(
-        status(&upgrade(listed.addr(), "/", "Origin: https://b.example\r\n").await),
+        upgrade_status(listed.addr(), "/", "Origin: https://b.example\r\n").await,
         101
     );
     let own = format!("Origin: http://{}\r\n", listed.addr());
-    assert_eq!(status(&upgrade(listed.addr(), "/", &own).await), 403);
+    assert_eq!(upgrade_status(listed.addr(), "/", &own).await, 403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -204,7 +180,7 @@ async fn real_client_from_x_forwarded_for_and_proxy_protocol() {
     let t = target.to_string();
     let mut proxy = Proxy::start(&["127.0.0.1:0", &t]);
     let xff = "X-Forwarded-For: 203.0.113.7\r\n";
-    assert_eq!(status(&upgrade(proxy.addr(), "/", xff).await), 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/", xff).await, 101);
     let line = proxy.wait_for_log("session open");
     assert!(line.contains("203.0.113.7 (via 127.0.0.1:"), "{line}");
 
@@ -213,17 +189,8 @@ async fn real_client_from_x_forwarded_for_and_proxy_protocol() {
     s.write_all(b"PROXY TCP4 198.51.100.9 127.0.0.1 51000 6080\r\n")
         .await
         .unwrap();
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        pp.addr()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = [0u8; 12];
-    timeout(WAIT, s.read_exact(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&buf, b"HTTP/1.1 101");
+    let head = upgrade_on(&mut s, &pp.addr().to_string(), "/", "").await;
+    assert_eq!(status(&head), 101, "{head}");
     let line = pp.wait_for_log("session open");
     // The PROXY header's source is the client itself (no "via": the proxy
     // that sent the header is not the peer of record).
@@ -245,16 +212,16 @@ async fn connection_and_target_caps() {
         "127.0.0.1:0",
         &t,
     ]);
-    let (first, _session) = upgrade_keep(proxy.addr(), "/", "").await;
+    let (first, _session) = try_upgrade(proxy.addr(), "/", "").await;
     assert_eq!(status(&first), 101);
-    let (second, _refused) = upgrade_keep(proxy.addr(), "/", "").await;
+    let (second, _refused) = try_upgrade(proxy.addr(), "/", "").await;
     assert_eq!(status(&second), 503, "{second}");
     proxy.wait_for_log("has its maximum of sessions");
     // Two connections are open from this address (the refused one is kept
     // alive); a third is allowed, a fourth gets 503 and is closed.
-    let (third, _third) = upgrade_keep(proxy.addr(), "/", "").await;
+    let (third, _third) = try_upgrade(proxy.addr(), "/", "").await;
     assert_eq!(status(&third), 503, "{third}");
-    let (fourth, mut over) = upgrade_keep(proxy.addr(), "/", "").await;
+    let (fourth, mut over) = try_upgrade(proxy.addr(), "/", "").await;
     assert_eq!(status(&fourth), 503, "{fourth}");
     assert!(
         fourth.contains("Too many connections from this client"),
@@ -265,7 +232,13 @@ async fn connection_and_target_caps() {
     proxy.wait_for_log("max-connections-per-client");
 }
 
-use crate::common::token_servers;
+/// Each of `proxies` answers an upgrade with `?token=desk1` with `want`.
+async fn both_answer(proxies: [&Proxy; 2], want: u16) {
+    for proxy in proxies {
+        let got = upgrade_status(proxy.addr(), "/?token=desk1", "").await;
+        assert_eq!(got, want, "proxy on {}", proxy.addr());
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_proxies_share_one_redis_token_table() {
@@ -282,12 +255,7 @@ async fn two_proxies_share_one_redis_token_table() {
     ];
     let first = Proxy::start(&args);
     let second = Proxy::start(&args);
-    for proxy in [&first, &second] {
-        assert_eq!(
-            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
-            404
-        );
-    }
+    both_answer([&first, &second], 404).await;
     // Added in Redis: both proxies route it at once, with no reload.
     let _: () = redis::cmd("SET")
         .arg("desk1")
@@ -295,22 +263,12 @@ async fn two_proxies_share_one_redis_token_table() {
         .query_async(&mut admin)
         .await
         .unwrap();
-    for proxy in [&first, &second] {
-        assert_eq!(
-            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
-            101
-        );
-    }
+    both_answer([&first, &second], 101).await;
     // Removed: refused again at once.
     let _: () = redis::cmd("DEL")
         .arg("desk1")
         .query_async(&mut admin)
         .await
         .unwrap();
-    for proxy in [&first, &second] {
-        assert_eq!(
-            status(&upgrade(proxy.addr(), "/?token=desk1", "").await),
-            404
-        );
-    }
+    both_answer([&first, &second], 404).await;
 }

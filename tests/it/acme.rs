@@ -1,5 +1,5 @@
 //! Built-in ACME against Debian's pebble on loopback, validating for real
-//! (tests/acme/pebble.rs): a certificate by TLS-ALPN-01 and by HTTP-01 that
+//! (common/pebble.rs): a certificate by TLS-ALPN-01 and by HTTP-01 that
 //! a client trusting only pebble's root accepts for the name, with a
 //! WebSocket session over it; renewal of short-lived certificates under a
 //! streaming session; the CA down or refusing (the temporary certificate
@@ -11,9 +11,11 @@ use crate::common::pebble;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
+use common::http::exchange_all;
+use common::notify::Notify;
 use common::wss::{receive, send_all};
 use common::*;
-use pebble::{free_port, Pebble, Setup};
+use pebble::{Pebble, Setup};
 use tokio::time::timeout;
 
 const NAME: &str = "vnc.example.test";
@@ -26,6 +28,16 @@ fn daemon(pebble: &Pebble, setup: &Setup, state: &TempDir, extra: &[&str]) -> Pr
         &[("STATE_DIRECTORY", state.arg())],
         true,
     )
+}
+
+/// [`daemon`] with a notify socket in `state`, as systemd starts it.
+fn daemon_notified(pebble: &Pebble, setup: &Setup, state: &TempDir) -> (Proxy, Notify) {
+    let notify = Notify::new(state);
+    let env = [
+        ("STATE_DIRECTORY", state.arg()),
+        ("NOTIFY_SOCKET", &notify.path()),
+    ];
+    (daemon_with(pebble, setup, &[], &env, true), notify)
 }
 
 /// The daemon for `pebble`, with `env`; `--acme-state` is left to its
@@ -85,17 +97,7 @@ async fn tls_alpn_01_on_the_tls_listener_gets_a_trusted_certificate() {
     let setup = Setup::new(3600);
     let pebble = Pebble::start(&setup);
     let state = TempDir::new("acme-alpn");
-    let notify = Notify::new(&state);
-    let mut proxy = daemon_with(
-        &pebble,
-        &setup,
-        &[],
-        &[
-            ("STATE_DIRECTORY", state.arg()),
-            ("NOTIFY_SOCKET", &notify.path()),
-        ],
-        true,
-    );
+    let (mut proxy, mut notify) = daemon_notified(&pebble, &setup, &state);
     let served = check_issued(&mut proxy, &pebble, &state).await;
     // systemctl status shows the expiry.
     let status = notify.until("ACME certificate until");
@@ -256,17 +258,7 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
     let root = pebble.root().await;
     drop(proxy);
     pebble.stop();
-    let notify = Notify::new(&state);
-    let mut proxy = daemon_with(
-        &pebble,
-        &setup,
-        &[],
-        &[
-            ("STATE_DIRECTORY", state.arg()),
-            ("NOTIFY_SOCKET", &notify.path()),
-        ],
-        true,
-    );
+    let (mut proxy, mut notify) = daemon_notified(&pebble, &setup, &state);
     // STATUS= names the kept certificate's expiry before any session.
     let status = notify.until("ACME certificate until");
     assert!(status.contains("STATUS=0 sessions"), "{status:?}");
@@ -280,8 +272,7 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
     echo_once(&mut wss, b"after a restart").await;
 
     // A reload (SIGHUP) keeps the certificate too, and the session.
-    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    proxy.signal(nix::sys::signal::Signal::SIGHUP);
     proxy.wait_for_log("reload: relaying new sessions");
     let line = proxy.wait_for_log("to be renewed at");
     assert!(line.contains(&serial(&first)), "{line}");
@@ -307,17 +298,7 @@ async fn a_refused_validation_is_logged_and_the_certificate_kept() {
     };
     let pebble = Pebble::start(&refusing);
     let state = TempDir::new("acme-refused");
-    let notify = Notify::new(&state);
-    let mut proxy = daemon_with(
-        &pebble,
-        &setup,
-        &[],
-        &[
-            ("STATE_DIRECTORY", state.arg()),
-            ("NOTIFY_SOCKET", &notify.path()),
-        ],
-        true,
-    );
+    let (mut proxy, mut notify) = daemon_notified(&pebble, &setup, &state);
     let line = proxy.wait_for_log("ACME: no certificate for");
     let status = notify.until("last error");
     assert!(
@@ -379,37 +360,6 @@ fn acme_domain_beside_cert_or_without_a_name_is_a_conf_error() {
     ]);
     assert!(!ok);
     assert!(err.contains("wildcards"), "{err}");
-}
-
-/// A NOTIFY_SOCKET, as systemd gives the service.
-struct Notify {
-    sock: std::os::unix::net::UnixDatagram,
-    path: std::path::PathBuf,
-}
-
-impl Notify {
-    fn new(dir: &TempDir) -> Notify {
-        let path = dir.path().join("notify.sock");
-        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(WAIT)).unwrap();
-        Notify { sock, path }
-    }
-
-    fn path(&self) -> String {
-        self.path.to_str().unwrap().to_owned()
-    }
-
-    /// Skips messages until one contains `needle`.
-    fn until(&self, needle: &str) -> String {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = blocking(|| self.sock.recv(&mut buf)).expect("no notify message");
-            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if msg.contains(needle) {
-                return msg;
-            }
-        }
-    }
 }
 
 /// Whatever certificate the daemon serves (for the temporary one, which
@@ -479,18 +429,6 @@ async fn any_served_cert(addr: std::net::SocketAddr) -> Vec<u8> {
     tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 
-/// Sends `request` on a fresh connection to `addr` and returns the reply.
-async fn http_get(addr: &str, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(request).await.unwrap();
-    let mut reply = Vec::new();
-    let _ = timeout(WAIT, tcp.read_to_end(&mut reply))
-        .await
-        .expect("reply");
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
     use tokio::io::AsyncReadExt;
@@ -511,20 +449,20 @@ async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
         &target.to_string(),
     ]);
     proxy.wait_for_log("answering HTTP-01 challenges");
-    let reply = http_get(
+    let reply = exchange_all(
         &http,
         b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     .await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
-    let reply = http_get(&http, b"GET /vnc.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let reply = exchange_all(&http, b"GET /vnc.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     // A head over 8192 bytes is not read to its end.
     let big = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
         "a".repeat(20_000)
     );
-    let reply = http_get(&http, big.as_bytes()).await;
+    let reply = exchange_all(&http, big.as_bytes()).await;
     assert!(
         !reply.contains(" 200 ") && !reply.contains(" 404 "),
         "{reply}"

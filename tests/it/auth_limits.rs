@@ -14,34 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::http::status;
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-/// One upgrade request with extra header lines; the response head.
-async fn upgrade(addr: SocketAddr, extra: &str) -> String {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    s.write_all(req.as_bytes()).await.expect("send");
-    let mut buf = vec![0u8; 4096];
-    let n = timeout(WAIT, s.read(&mut buf))
-        .await
-        .expect("answer in time")
-        .unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-fn status(head: &str) -> u16 {
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
 
 /// The value of header `name` in a response head.
 fn header(head: &str, name: &str) -> Option<String> {
@@ -86,7 +63,7 @@ async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
     let addr = proxy.addr();
     let (wrong, right) = (basic("bob", "nope"), basic("bob", "hunter2"));
     for i in 1..=5 {
-        let head = upgrade(addr, &wrong).await;
+        let head = upgrade_head(addr, "/", &wrong).await;
         assert_eq!(status(&head), 401, "failure {i}: {head}");
     }
     let line = proxy.wait_for_log("too many failed logins");
@@ -98,14 +75,14 @@ async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
         !line.contains("nope") && !line.contains("hunter2"),
         "{line}"
     );
-    let head = upgrade(addr, &wrong).await;
+    let head = upgrade_head(addr, "/", &wrong).await;
     assert_eq!(status(&head), 429, "{head}");
     let secs: u64 = header(&head, "Retry-After")
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no Retry-After in {head}"));
     assert!((1..=30).contains(&secs), "Retry-After: {secs}");
     // During the lockout even the right password is refused, unhashed.
-    let head = upgrade(addr, &right).await;
+    let head = upgrade_head(addr, "/", &right).await;
     assert_eq!(
         status(&head),
         429,
@@ -113,21 +90,21 @@ async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
     );
     // Other clients (here through the trusted loopback proxy) are not affected.
     let other = format!("X-Forwarded-For: 192.0.2.7\r\n{right}");
-    assert_eq!(status(&upgrade(addr, &other).await), 101);
+    assert_eq!(upgrade_status(addr, "/", &other).await, 101);
     // A success clears that client's record: four more failures stay 401.
     let third = "X-Forwarded-For: 192.0.2.8\r\n";
     for _ in 0..4 {
         assert_eq!(
-            status(&upgrade(addr, &format!("{third}{wrong}")).await),
+            upgrade_status(addr, "/", &format!("{third}{wrong}")).await,
             401
         );
     }
     assert_eq!(
-        status(&upgrade(addr, &format!("{third}{right}")).await),
+        upgrade_status(addr, "/", &format!("{third}{right}")).await,
         101
     );
     for i in 0..4 {
-        let head = upgrade(addr, &format!("{third}{wrong}")).await;
+        let head = upgrade_head(addr, "/", &format!("{third}{wrong}")).await;
         assert_eq!(status(&head), 401, "after a success, failure {i}: {head}");
     }
 }
@@ -203,7 +180,8 @@ fn flood(addr: SocketAddr, n: u32, stop: Arc<AtomicBool>) -> Vec<tokio::task::Jo
                 let mut sent = 0u32;
                 while !stop.load(Ordering::Relaxed) {
                     let xff = format!("X-Forwarded-For: 10.{i}.{}.{}\r\n", sent / 250, sent % 250);
-                    let _ = upgrade(addr, &format!("{xff}{}", basic("bob", "guess"))).await;
+                    let _ =
+                        upgrade_head(addr, "/", &format!("{xff}{}", basic("bob", "guess"))).await;
                     sent += 1;
                 }
                 sent
@@ -234,7 +212,7 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
         }
     }
     let bystander = format!("X-Forwarded-For: 192.0.2.99\r\n{right}");
-    let head = upgrade(addr, &bystander).await;
+    let head = upgrade_head(addr, "/", &bystander).await;
     stop.store(true, Ordering::Relaxed);
     let mut sent = 0;
     for f in floods {

@@ -8,38 +8,28 @@ use crate::common;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
+use common::http::{send, status};
 use common::*;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::timeout;
 
 /// Sends `prefix` (a PROXY header, or nothing) and an upgrade request with
-/// extra header lines on `s`; returns the status of the answer (0: closed).
-async fn upgrade_on<S: AsyncRead + AsyncWrite + Unpin>(
+/// extra header lines on `s`, in one write; returns the status of the
+/// answer (0: closed).
+async fn upgrade_after<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     prefix: &[u8],
     extra: &str,
 ) -> u16 {
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    s.write_all(&[prefix, req.as_bytes()].concat())
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    let req = upgrade_request("localhost", "/", extra);
+    status(&send(s, &[prefix, req.as_bytes()].concat()).await)
 }
 
 /// A new TCP connection with one upgrade on it: (status, the connection).
 async fn session(addr: SocketAddr, prefix: &[u8], extra: &str) -> (u16, TcpStream) {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let status = upgrade_on(&mut s, prefix, extra).await;
+    let status = upgrade_after(&mut s, prefix, extra).await;
     (status, s)
 }
 
@@ -120,7 +110,7 @@ async fn untrusted_client_over_its_cap_gets_503_also_behind_tls() {
     let (plain, _) = session(proxy.addr(), b"", "").await;
     assert_eq!(plain, 503);
     let mut tls = tls_connect(proxy.addr(), &der).await.unwrap();
-    assert_eq!(upgrade_on(&mut tls, b"", "").await, 503);
+    assert_eq!(upgrade_after(&mut tls, b"", "").await, 503);
     let line = proxy.wait_for_log("max-connections-per-client");
     assert!(line.contains("127.0.0.1:"), "{line}");
 }
@@ -196,7 +186,7 @@ async fn forwarded_for_from_an_unnamed_unix_peer_is_not_believed() {
     let (mut proxy, path) = unix_proxy(&dir, &t, &[]);
     let mut s = UnixStream::connect(&path).await.unwrap();
     let forged = "X-Forwarded-For: 203.0.113.66\r\n";
-    assert_eq!(upgrade_on(&mut s, b"", forged).await, 101);
+    assert_eq!(upgrade_after(&mut s, b"", forged).await, 101);
     let line = proxy.wait_for_log("session open");
     assert!(line.contains("unix-client"), "{line}");
     assert!(
@@ -213,7 +203,7 @@ async fn forwarded_for_from_a_trusted_unix_uid_is_believed() {
     let (mut proxy, path) = unix_proxy(&dir, &t, &["--trusted-unix-peers", &uid]);
     let mut s = UnixStream::connect(&path).await.unwrap();
     let forwarded = "X-Forwarded-For: 203.0.113.66\r\n";
-    assert_eq!(upgrade_on(&mut s, b"", forwarded).await, 101);
+    assert_eq!(upgrade_after(&mut s, b"", forwarded).await, 101);
     let line = proxy.wait_for_log("session open");
     assert!(
         line.contains(&format!("203.0.113.66 (via unix-client uid={uid})")),

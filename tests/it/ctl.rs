@@ -15,7 +15,6 @@ use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -214,23 +213,6 @@ fn refusals_are_clear() {
     assert!(!ctl.conf_dir().join("d3.conf").exists());
 }
 
-/// The status code of an upgrade request with extra header lines.
-async fn upgrade_status(addr: SocketAddr, extra: &str) -> String {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET /websockify HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-    head.split_whitespace().nth(1).unwrap_or("").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn passwd_writes_a_password_websockify_accepts() {
     let ctl = Ctl::new("ctl-passwd");
@@ -248,10 +230,13 @@ async fn passwd_writes_a_password_websockify_accepts() {
     let target = echo_target().await;
     let file_arg = file.to_str().unwrap();
     let proxy = Proxy::start(&["--auth-file", file_arg, "127.0.0.1:0", &target.to_string()]);
-    assert_eq!(upgrade_status(proxy.addr(), "").await, "401");
+    assert_eq!(upgrade_status(proxy.addr(), "/websockify", "").await, 401);
     let basic = base64::engine::general_purpose::STANDARD.encode("alice:s3cret pass");
     let auth = format!("Authorization: Basic {basic}\r\n");
-    assert_eq!(upgrade_status(proxy.addr(), &auth).await, "101");
+    assert_eq!(
+        upgrade_status(proxy.addr(), "/websockify", &auth).await,
+        101
+    );
 
     let tcp = TcpStream::connect(proxy.addr()).await.unwrap();
     let mut req = format!("ws://{}/websockify", proxy.addr())

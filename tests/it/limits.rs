@@ -13,8 +13,6 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-const UPGRADE: &str = "GET /websockify HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
 /// Reads until the server closes the connection; fails if it never does.
 async fn wait_closed(s: &mut TcpStream) {
     let mut buf = vec![0u8; 65536];
@@ -27,24 +25,6 @@ async fn wait_closed(s: &mut TcpStream) {
             Ok(_) => {}
         }
     }
-}
-
-/// A raw client that completes the upgrade and returns the socket.
-async fn raw_upgrade(addr: std::net::SocketAddr) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(UPGRADE.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        timeout(WAIT, s.read_exact(&mut b)).await.unwrap().unwrap();
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    s
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -115,7 +95,7 @@ async fn a_claimed_1_gib_message_is_closed_with_1009_without_memory_growth() {
         &target.to_string(),
     ]);
     let before = rss_kib(proxy.pid());
-    let mut s = raw_upgrade(proxy.addr()).await;
+    let mut s = raw_upgrade(proxy.addr(), "/websockify", None).await;
     // FIN + binary, masked, 64-bit length of 1 GiB, mask key, then 1 MiB of it.
     let mut frame = vec![0x82, 0xFF];
     frame.extend_from_slice(&(1u64 << 30).to_be_bytes());
@@ -176,7 +156,7 @@ async fn a_client_that_never_reads_does_not_grow_the_proxy() {
     });
     let proxy = Proxy::start(&["--heartbeat", "0", "127.0.0.1:0", &target.to_string()]);
     let before = rss_kib(proxy.pid());
-    let _client = raw_upgrade(proxy.addr()).await;
+    let _client = raw_upgrade(proxy.addr(), "/websockify", None).await;
     let written = timeout(WAIT, stalled_rx)
         .await
         .expect("target stalled")
@@ -201,7 +181,7 @@ async fn heartbeat_keeps_live_clients_and_drops_dead_ones() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["--heartbeat", "1", "127.0.0.1:0", &target.to_string()]);
     // A dead peer: upgraded, then silent, never answering pings.
-    let mut dead = raw_upgrade(proxy.addr()).await;
+    let mut dead = raw_upgrade(proxy.addr(), "/websockify", None).await;
     // A live client: tungstenite answers each ping while we read.
     let (mut live, _) = ws_connect(proxy.addr(), None).await;
     let mut pings = 0;
@@ -233,8 +213,7 @@ async fn sigterm_closes_sessions_with_1001_and_exits_0() {
     ws.send(Message::binary(b"x".to_vec())).await.unwrap();
     let echoed = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(echoed, Message::binary(b"x".to_vec()));
-    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    proxy.signal(nix::sys::signal::Signal::SIGTERM);
     let close = loop {
         match timeout(WAIT, ws.next()).await.unwrap() {
             Some(Ok(Message::Close(frame))) => break frame.expect("close frame"),
@@ -261,14 +240,13 @@ async fn signals_right_after_listening_stop_cleanly() {
     ] {
         for _ in 0..5 {
             let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
-            let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
-            nix::sys::signal::kill(pid, signal).unwrap();
+            proxy.signal(signal);
             if signal == nix::sys::signal::Signal::SIGHUP {
                 // A reload, not a stop: the proxy must still be serving.
                 proxy.wait_for_log("reload");
                 let (mut ws, _) = ws_connect(proxy.addr(), None).await;
                 echo_once(&mut ws, b"after SIGHUP").await;
-                nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+                proxy.signal(nix::sys::signal::Signal::SIGTERM);
             }
             let status = proxy.wait_exit();
             assert!(
@@ -331,8 +309,7 @@ async fn a_stalled_log_output_does_not_stall_sessions() {
         "{:?}",
         proxy.log()
     );
-    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    proxy.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(proxy.wait_exit().success());
 }
 
@@ -354,7 +331,7 @@ async fn bad_clients_do_not_stall_good_ones() {
         }
         bad.push(s);
     }
-    bad.push(raw_upgrade(proxy.addr()).await); // a session that never reads
+    bad.push(raw_upgrade(proxy.addr(), "/websockify", None).await); // a session that never reads
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     for i in 0..20u8 {
         ws.send(Message::binary(vec![i; 100])).await.unwrap();

@@ -62,11 +62,9 @@ async fn counters_follow_sessions_and_refusals() {
         .expect("close");
     proxy.wait_for_log("session closed");
     let mut bad = TcpStream::connect(proxy.addr()).await.expect("connect");
-    bad.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-    )
-    .await
-    .expect("write");
+    // An upgrade request without its key.
+    let keyless = upgrade_request("x", "/", "").replace(KEY_LINE, "");
+    bad.write_all(keyless.as_bytes()).await.expect("write");
     proxy.wait_for_log("refused WebSocket handshake");
     let (status, text) = get(metrics, "/metrics").await;
     assert_eq!(status, 200, "{text}");
@@ -117,8 +115,7 @@ async fn draining_fails_health_first_and_still_accepts() {
     ]);
     let metrics = metrics_addr(&mut proxy);
     assert_eq!(get(metrics, "/healthz").await.0, 200);
-    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    proxy.signal(nix::sys::signal::Signal::SIGTERM);
     proxy.wait_for_log("draining");
     assert_eq!(get(metrics, "/healthz").await.0, 503);
     assert_eq!(get(metrics, "/readyz").await.0, 503);
@@ -126,7 +123,7 @@ async fn draining_fails_health_first_and_still_accepts() {
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, b"still serving").await;
     // A second SIGTERM ends the wait: the session gets 1001 and the process exits.
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    proxy.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(proxy.wait_exit().success());
 }
 

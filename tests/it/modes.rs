@@ -410,10 +410,7 @@ async fn debian_novnc_proxy_runs_our_binary_unchanged() {
     let dir = TempDir::new("novnc-proxy");
     // novnc_proxy finds the proxy with `which websockify`.
     std::os::unix::fs::symlink(bin(), dir.path().join("websockify")).unwrap();
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let path = format!(
         "{}:{}",
         dir.arg(),

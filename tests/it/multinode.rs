@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::http::metrics_addr;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use token_servers::RedisServer;
@@ -48,16 +49,12 @@ fn start_node(redis: u16, listen: &str, metrics: &str) -> Node {
         "0",
         listen,
     ]);
-    let line = proxy.wait_for_log("metrics: serving on ");
-    let metrics = line
-        .split("metrics: serving on ")
-        .nth(1)
-        .and_then(|a| a.trim().parse().ok());
+    let metrics = metrics_addr(&mut proxy);
     let addr = proxy.addr();
     Node {
         proxy,
         addr,
-        metrics: metrics.expect("metrics address"),
+        metrics,
     }
 }
 
@@ -228,8 +225,7 @@ async fn progress(tally: &Tally, n: u64) {
 /// the same addresses.
 async fn drain_and_restart(nodes: &mut [Node], i: usize, redis: u16, stats: &Path) {
     let name = format!("n{i}");
-    let pid = nix::unistd::Pid::from_raw(nodes[i].proxy.pid() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    nodes[i].proxy.signal(nix::sys::signal::Signal::SIGTERM);
     until_servers(stats, &format!("{name} down"), |up| !up.contains(&name)).await;
     let status = tokio::task::block_in_place(|| nodes[i].proxy.wait_exit());
     assert!(status.success(), "{name} exited with {status}");

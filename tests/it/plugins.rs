@@ -4,36 +4,18 @@
 //! keeps serving.
 
 use crate::common;
-
 use crate::common::token_servers;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use common::http::status;
 use common::*;
 use token_servers::{Api, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-
-/// The status code of a WebSocket upgrade request to `path`, with extra headers.
-async fn upgrade(addr: SocketAddr, path: &str, extra: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 1024];
-    let n = timeout(WAIT, s.read(&mut buf)).await.unwrap().unwrap_or(0);
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
 
 fn plugin(name: &str, source: &str) -> Proxy {
     Proxy::start(&[
@@ -67,11 +49,11 @@ async fn http_token_apis() {
     )
     .await;
     let proxy = plugin("JSONTokenApi", &format!("http://{}/json/%s", api.addr));
-    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 101);
-    assert_eq!(upgrade(proxy.addr(), "/?token=bad", "").await, 404);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=good", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=bad", "").await, 404);
     let proxy = plugin("BaseTokenAPI", &format!("http://{}/text/%s", api.addr));
-    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 101);
-    assert_eq!(upgrade(proxy.addr(), "/?token=bad", "").await, 404);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=good", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=bad", "").await, 404);
 }
 
 /// A token API over HTTPS with a private CA, which the daemon trusts
@@ -101,10 +83,10 @@ async fn token_api_over_https() {
         Proxy::spawn(&mut cmd, 1)
     };
     let proxy = trusting(dir.write("ca.pem", cert_pem));
-    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 101);
-    assert_eq!(upgrade(proxy.addr(), "/?token=nope", "").await, 404);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=good", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=nope", "").await, 404);
     let mut proxy = trusting(dir.write("other.pem", other_pem));
-    assert_eq!(upgrade(proxy.addr(), "/?token=good", "").await, 503);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=good", "").await, 503);
     let line = proxy.wait_for_log("could not be looked up");
     assert!(line.to_lowercase().contains("certificate"), "{line}");
 }
@@ -145,7 +127,11 @@ async fn unusable_vnc_passwords_in_tokens_are_refused_with_502() {
     let mut proxy = plugin("JSONTokenApi", &format!("http://{}/json/%s", api.addr));
     for token in ["number", "empty"] {
         let path = format!("/?token={token}");
-        assert_eq!(upgrade(proxy.addr(), &path, "").await, 502, "{token}");
+        assert_eq!(
+            upgrade_status(proxy.addr(), &path, "").await,
+            502,
+            "{token}"
+        );
     }
     proxy.wait_for_log("\"vnc_password\" is not a string");
     proxy.wait_for_log("\"vnc_password\" is unusable: the password is empty");
@@ -154,7 +140,7 @@ async fn unusable_vnc_passwords_in_tokens_are_refused_with_502() {
     let mut proxy = plugin("JWTTokenApi", &jwt_fixture("rsa-public.pem"));
     let token = sign_rs256(&with("Jw7tSecr".into()));
     let path = format!("/?token={token}");
-    assert_eq!(upgrade(proxy.addr(), &path, "").await, 502);
+    assert_eq!(upgrade_status(proxy.addr(), &path, "").await, 502);
     proxy.wait_for_log("readable by whoever holds it");
     assert!(proxy.log().iter().all(|l| !l.contains("Jw7t")), "logged");
 }
@@ -165,15 +151,18 @@ async fn jwt_tokens_signed_with_the_configured_key() {
     let token = sign_rs256(&serde_json::json!({"host": "127.0.0.1", "port": target.port()}));
     let proxy = plugin("JWTTokenApi", &jwt_fixture("rsa-public.pem"));
     assert_eq!(
-        upgrade(proxy.addr(), &format!("/?token={token}"), "").await,
+        upgrade_status(proxy.addr(), &format!("/?token={token}"), "").await,
         101
     );
     let forged = format!("{}x", &token[..token.len() - 1]);
     assert_eq!(
-        upgrade(proxy.addr(), &format!("/?token={forged}"), "").await,
+        upgrade_status(proxy.addr(), &format!("/?token={forged}"), "").await,
         404
     );
-    assert_eq!(upgrade(proxy.addr(), "/?token=not.a.jwt", "").await, 404);
+    assert_eq!(
+        upgrade_status(proxy.addr(), "/?token=not.a.jwt", "").await,
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,9 +171,9 @@ async fn file_name_socket_directory_read_only_file_and_target_config() {
     let dir = TempDir::new("plugins");
     dir.write("names/desk", target.to_string());
     let proxy = plugin("TokenFileName", dir.path().join("names").to_str().unwrap());
-    assert_eq!(upgrade(proxy.addr(), "/?token=desk", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=desk", "").await, 101);
     assert_eq!(
-        upgrade(proxy.addr(), "/?token=../names/desk2", "").await,
+        upgrade_status(proxy.addr(), "/?token=../names/desk2", "").await,
         404
     );
 
@@ -202,10 +191,10 @@ async fn file_name_socket_directory_read_only_file_and_target_config() {
     std::fs::create_dir(dir.path().join("socks-evil")).unwrap();
     let outside = tokio::net::UnixListener::bind(dir.path().join("socks-evil/vnc")).unwrap();
     let proxy = plugin("UnixDomainSocketDirectory", socks.to_str().unwrap());
-    assert_eq!(upgrade(proxy.addr(), "/?token=vnc", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=vnc", "").await, 101);
     for escape in ["../socks-evil/vnc", "%2E%2E%2Fsocks-evil%2Fvnc", "/tmp/x"] {
         assert_eq!(
-            upgrade(proxy.addr(), &format!("/?token={escape}"), "").await,
+            upgrade_status(proxy.addr(), &format!("/?token={escape}"), "").await,
             404,
             "{escape}"
         );
@@ -217,14 +206,14 @@ async fn file_name_socket_directory_read_only_file_and_target_config() {
         format!("# a broken line is skipped\nbroken line\nro: {target}\n"),
     );
     let proxy = plugin("ReadOnlyTokenFile", file.to_str().unwrap());
-    assert_eq!(upgrade(proxy.addr(), "/?token=ro", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=ro", "").await, 101);
     let log = proxy.log().join("\n");
     assert!(
         log.contains("ro.tokens:2") && log.contains("line skipped"),
         "{log}"
     );
     let proxy = Proxy::start(&["--target-config", file.to_str().unwrap(), "127.0.0.1:0"]);
-    assert_eq!(upgrade(proxy.addr(), "/?token=ro", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/?token=ro", "").await, 101);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -242,11 +231,11 @@ async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
         &t,
     ]);
     assert_eq!(
-        upgrade(proxy.addr(), "/", "Origin: https://desk.example.com\r\n").await,
+        upgrade_status(proxy.addr(), "/", "Origin: https://desk.example.com\r\n").await,
         101
     );
     assert_eq!(
-        upgrade(proxy.addr(), "/", "Origin: https://other.example\r\n").await,
+        upgrade_status(proxy.addr(), "/", "Origin: https://other.example\r\n").await,
         403
     );
 
@@ -261,7 +250,7 @@ async fn expect_origin_prefer_ipv6_libserver_and_the_global_cap() {
         "127.0.0.1:0",
         &t,
     ]);
-    assert_eq!(upgrade(proxy.addr(), "/websockify", "").await, 101);
+    assert_eq!(upgrade_status(proxy.addr(), "/websockify", "").await, 101);
     // -v: one debug line per HTTP request, as Python's access log.
     assert!(proxy.wait_for_log("GET /websockify").contains("DEBUG"));
 
@@ -299,17 +288,8 @@ async fn garbage_proxy_headers_are_refused_and_the_daemon_keeps_serving() {
     s.write_all(b"PROXY TCP6 2001:db8::1 ::1 40000 6080\r\n")
         .await
         .unwrap();
-    let req = format!(
-        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        proxy.addr()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut head = [0u8; 12];
-    timeout(WAIT, s.read_exact(&mut head))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(&head, b"HTTP/1.1 101");
+    let head = upgrade_on(&mut s, &proxy.addr().to_string(), "/", "").await;
+    assert_eq!(status(&head), 101, "{head}");
     assert!(proxy
         .wait_for_log("session open")
         .contains("[2001:db8::1]:40000"));

@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use common::http::exchange;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -234,28 +235,18 @@ async fn subprotocol_base64_speaks_text_frames_both_ways() {
 async fn unknown_subprotocol_and_bad_handshakes_get_400() {
     let target = echo_target().await;
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
+    // A valid request but for one thing each: no key, a version from the
+    // future, a subprotocol nobody speaks.
+    let valid = upgrade_request("x", "/", "");
     let cases = [
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+        valid.replace(KEY_LINE, ""),
+        valid.replace("Version: 13", "Version: 99"),
+        upgrade_request("x", "/", "Sec-WebSocket-Protocol: chat\r\n"),
     ];
     for req in cases {
-        let resp = raw_http(proxy.addr(), req.as_bytes()).await;
+        let resp = exchange(proxy.addr(), req.as_bytes()).await;
         assert!(resp.starts_with("HTTP/1.1 400"), "{req:?} -> {resp}");
     }
-}
-
-/// Sends raw bytes, returns everything the server answers until it closes
-/// or goes quiet.
-pub async fn raw_http(addr: std::net::SocketAddr, req: &[u8]) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(req).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = timeout(WAIT, s.read(&mut buf))
-        .await
-        .expect("no answer")
-        .unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,13 +5,14 @@
 
 use crate::common;
 
-use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::notify::Notify;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use nix::sys::signal::Signal::{SIGHUP, SIGTERM};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -25,16 +26,6 @@ fn tool(name: &str) -> String {
         }
     }
     panic!("{name} not found: install Debian's `systemd` package (scripts/test does)");
-}
-
-fn sigterm(pid: u32) {
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-}
-
-fn sighup(pid: u32) {
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,50 +84,6 @@ async fn socket_activation_serves_passed_tcp_and_unix_sockets() {
     assert!(!log.contains("listening on 127.0.0.1:0"), "{log}");
 }
 
-/// Receives notify datagrams, keeping WATCHDOG=1 pings apart with their times.
-struct Notify {
-    sock: UnixDatagram,
-    path: PathBuf,
-    watchdog: Vec<Instant>,
-}
-
-impl Notify {
-    fn new(dir: &TempDir) -> Notify {
-        let path = dir.path().join("notify.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(WAIT)).unwrap();
-        Notify {
-            sock,
-            path,
-            watchdog: Vec::new(),
-        }
-    }
-
-    /// The next message that is not only a watchdog ping.
-    fn next(&mut self) -> String {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = blocking(|| self.sock.recv(&mut buf)).expect("no notify message");
-            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if msg.trim() == "WATCHDOG=1" {
-                self.watchdog.push(Instant::now());
-                continue;
-            }
-            return msg;
-        }
-    }
-
-    /// Skips messages until one contains `needle`.
-    fn until(&mut self, needle: &str) -> String {
-        loop {
-            let msg = self.next();
-            if msg.contains(needle) {
-                return msg;
-            }
-        }
-    }
-}
-
 /// The watchdog interval the tests ask for, as systemd's `WatchdogSec=`.
 const WATCHDOG: Duration = Duration::from_secs(1);
 
@@ -157,7 +104,7 @@ async fn notify_ready_status_reload_stopping_and_watchdog() {
     );
     let mut cmd = Command::new(bin());
     cmd.args(["--config", conf.to_str().unwrap()])
-        .env("NOTIFY_SOCKET", &notify.path)
+        .env("NOTIFY_SOCKET", notify.path())
         .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string());
     let mut proxy = Proxy::spawn(&mut cmd, 1);
 
@@ -176,7 +123,7 @@ async fn notify_ready_status_reload_stopping_and_watchdog() {
         "n.conf",
         format!("listen = \"127.0.0.1:0\"\ntarget = \"{other}\"\n"),
     );
-    sighup(proxy.pid());
+    proxy.signal(SIGHUP);
     let reloading = notify.until("RELOADING=1");
     assert!(reloading.contains("MONOTONIC_USEC="), "{reloading:?}");
     let ready = notify.next();
@@ -221,7 +168,7 @@ async fn notify_ready_status_reload_stopping_and_watchdog() {
         notify.watchdog.len()
     );
 
-    sigterm(proxy.pid());
+    proxy.signal(SIGTERM);
     let stopping = notify.until("STOPPING=1");
     assert!(stopping.contains("EXTEND_TIMEOUT_USEC="), "{stopping:?}");
     drop(ws);
@@ -254,7 +201,7 @@ async fn reload_keeps_live_bytes_and_new_sessions_use_the_new_conf() {
         "r.conf",
         format!("listen = \"127.0.0.1:0\"\ntarget = \"{second}\"\nheartbeat = 0\n"),
     );
-    sighup(proxy.pid());
+    proxy.signal(SIGHUP);
     proxy.wait_for_log(&format!("reload: relaying new sessions to {second}"));
     let mut echoed = Vec::new();
     while echoed.len() < data.len() {
@@ -278,7 +225,7 @@ async fn reload_keeps_live_bytes_and_new_sessions_use_the_new_conf() {
 
     // A broken conf is refused; the second target stays in force.
     dir.write("r.conf", "listen = \"127.0.0.1:0\"\ntarget = \n");
-    sighup(proxy.pid());
+    proxy.signal(SIGHUP);
     let line = proxy.wait_for_log("reload failed");
     assert!(line.contains("r.conf:2"), "{line}");
     let (mut ws3, _) = ws_connect(proxy.addr(), None).await;
@@ -303,7 +250,7 @@ async fn sigterm_waits_the_grace_period_then_sends_1001() {
     echo_once(&mut staying, b"a").await;
     echo_once(&mut leaving, b"b").await;
     let start = Instant::now();
-    sigterm(proxy.pid());
+    proxy.signal(SIGTERM);
     proxy.wait_for_log("stopped accepting");
     // During the grace period live sessions still relay.
     echo_once(&mut staying, b"still relaying").await;

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::wss::{receive, send_all};
@@ -22,6 +22,23 @@ fn replace(path: &Path, contents: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A proxy serving `cert` and `key` (PEM) from files in `dir`, which it
+/// polls: (the proxy, the cert file, the key file).
+async fn serving_files(dir: &TempDir, cert: &str, key: &str) -> (Proxy, PathBuf, PathBuf) {
+    let cert = dir.write("c.pem", cert);
+    let key = dir.write("k.pem", key);
+    let target = echo_target().await;
+    let proxy = Proxy::start(&[
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    (proxy, cert, key)
 }
 
 /// Waits until a handshake trusting `roots` is served `want`; returns how long
@@ -53,17 +70,7 @@ async fn replaced_files_are_served_to_new_handshakes_while_a_session_streams() {
     let (cert_a, key_a, der_a) = self_signed();
     let (cert_b, key_b, der_b) = self_signed();
     let dir = TempDir::new("tls-reload");
-    let cert = dir.write("c.pem", &cert_a);
-    let key = dir.write("k.pem", &key_a);
-    let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (mut proxy, cert, key) = serving_files(&dir, &cert_a, &key_a).await;
     let both: &[&[u8]] = &[&der_a, &der_b];
     let first = served_cert(proxy.addr(), "localhost", both).await.unwrap();
     assert_eq!(first, der_a);
@@ -99,17 +106,7 @@ async fn a_broken_pair_is_refused_and_the_old_certificate_kept() {
     let (cert_b, _, der_b) = self_signed();
     let (_, key_c, _) = self_signed();
     let dir = TempDir::new("tls-reload-broken");
-    let cert = dir.write("c.pem", &cert_a);
-    let key = dir.write("k.pem", &key_a);
-    let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (mut proxy, cert, key) = serving_files(&dir, &cert_a, &key_a).await;
     let both: &[&[u8]] = &[&der_a, &der_b];
 
     // A certificate whose key is not the one in the key file.

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::TempDir;
+use common::{free_port, TempDir};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use token_servers::{free_port, Api, Handler, RedisServer, Reply};
+use token_servers::{Api, Handler, RedisServer, Reply};
 use websockify::access::token::{TokenError, TokenPlugin, TokenTarget};
 use websockify::access::vnc_password::VncPassword;
 

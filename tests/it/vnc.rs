@@ -3,18 +3,17 @@
 //! RFB server's VNC Authentication (3.8 and 3.3) while the browser is offered
 //! security type None; refusals close with 1011 and a reason, never logging
 //! the password; `--check` warns about a target that is not a VNC server.
-//! Real VNC servers: tests/vnc_servers.rs.
+//! Real VNC servers: vnc_servers.rs.
 
 use crate::common;
 
 use common::rfb::{close, data, frame, upgrade};
+use common::x11vnc::VNCPASSWD_OF_PASSWORD;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// `x11vnc -storepasswd password FILE` writes these 8 bytes.
-const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
 /// The challenge the fake server sends, and VNC's DES answer to it under
 /// "password" (`openssl enc -des-ecb -nopad -K 0e86ceceeef64e26`).
 const CHALLENGE: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::net::SocketAddr;
 
+use common::http::{exchange_all, status};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
@@ -12,22 +13,12 @@ use tokio::time::timeout;
 /// Sends one raw request (path bytes exactly as given) and returns the
 /// status code, headers and body of the response.
 async fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    timeout(WAIT, s.read_to_end(&mut raw))
-        .await
-        .expect("response")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    let text = exchange_all(addr, req.as_bytes()).await;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"));
-    (status, head.to_owned(), body.to_owned())
+    let code = status(head);
+    assert_ne!(code, 0, "no status in {text:?}");
+    (code, head.to_owned(), body.to_owned())
 }
 
 fn web_root() -> (TempDir, TempDir) {

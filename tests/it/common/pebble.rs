@@ -1,24 +1,15 @@
 //! Debian's `pebble` (the ACME test CA) and `pebble-challtestsrv` (its DNS,
-//! answering every name with 127.0.0.1) on loopback, for tests/acme.rs.
+//! answering every name with 127.0.0.1) on loopback, for tests/it/acme.rs.
 //! Validation is real: pebble connects back to the daemon's TLS port
 //! (TLS-ALPN-01) or its `acme-http-listen` port (HTTP-01). Missing binaries
 //! fail the test, naming the package (scripts/test installs it).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{blocking, TempDir, WAIT};
-
-/// A free loopback TCP port (the kernel's pick, released for the user).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::{blocking, free_port, TempDir, WAIT};
 
 /// What pebble validates against and how long its certificates live.
 pub struct Setup {

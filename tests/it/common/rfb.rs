@@ -1,5 +1,5 @@
-//! A browser's side of RFB on a raw WebSocket (tests/vnc.rs with fake
-//! servers, tests/vnc_servers.rs with real ones): masked binary frames, the
+//! A browser's side of RFB on a raw WebSocket (tests/it/vnc.rs with fake
+//! servers, tests/it/vnc_servers.rs with real ones): masked binary frames, the
 //! next data message or close frame, and the handshake a browser does when
 //! the proxy has already authenticated (security type None only).
 
@@ -8,17 +8,11 @@ use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::{raw_upgrade, read_frame};
+use super::{client_frame, raw_upgrade, read_frame};
 
-const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
-
-/// A masked binary client frame (payload under 126 bytes).
+/// A masked binary client frame.
 pub fn frame(payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126, "short frames only");
-    let mut f = vec![0x82, 0x80 | payload.len() as u8];
-    f.extend_from_slice(&MASK);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    f
+    client_frame(0x82, payload)
 }
 
 /// Upgrades a raw socket at `path` (subprotocol `binary`).

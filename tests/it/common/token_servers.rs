@@ -1,10 +1,9 @@
 //! Real servers for the token plugin tests: `redis-server` on a free
 //! loopback port (retried if taken), and a small HTTP(S) token API on 127.0.0.1.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::net::{SocketAddr, TcpStream as StdStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,14 +17,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use super::free_port;
+
 /// Upper bound for a server to come up.
 const READY: Duration = Duration::from_secs(10);
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let probe = StdListener::bind("127.0.0.1:0").expect("bind probe");
-    probe.local_addr().expect("probe addr").port()
-}
 
 /// A `redis-server` without persistence, killed on drop.
 pub struct RedisServer {

@@ -1,5 +1,5 @@
-//! Real VNC servers for the VNC tests (tests/vnc_servers.rs,
-//! tests/vnc_tokens.rs): Xvfb on a display it picks and x11vnc with
+//! Real VNC servers for the VNC tests (tests/it/vnc_servers.rs,
+//! tests/it/vnc_tokens.rs): Xvfb on a display it picks and x11vnc with
 //! `-rfbauth` on it, and the password files x11vnc writes. A missing
 //! program fails the test naming its package: a skip would pass unnoticed.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use super::{TempDir, WAIT};
+use super::{free_port, TempDir, WAIT};
 
 /// `x11vnc -storepasswd password FILE` writes these 8 bytes.
 pub const VNCPASSWD_OF_PASSWORD: [u8; 8] = [0xdb, 0xd8, 0x3c, 0xfd, 0x72, 0x7a, 0x14, 0x58];
@@ -66,13 +66,6 @@ async fn read_display(file: &Path) -> u32 {
     }
 }
 
-/// A TCP port free now (the kernel's pick, released): x11vnc takes no
-/// listening socket from its parent.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// The password file of `password` as x11vnc itself writes it
 /// (`x11vnc -storepasswd`), in `dir`.
 pub fn store_password(dir: &TempDir, password: &str) -> PathBuf {
@@ -98,7 +91,8 @@ pub async fn x11vnc(dir: &TempDir, pw: &Path, extra: &[&str]) -> (Child, Child, 
     let xvfb = spawn("sh", &["-c", &script], "xvfb");
     let display = format!(":{}", read_display(&number).await);
     // x11vnc gives up on a display that is not there yet: Xvfb writes its
-    // number once it is ready.
+    // number once it is ready. x11vnc takes no listening socket from its
+    // parent: a free port it is.
     let port = free_port().to_string();
     let log = dir.path().join("x11vnc.log");
     let args = [
