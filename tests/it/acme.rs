@@ -273,7 +273,7 @@ async fn a_restart_serves_the_kept_certificate_at_once_even_with_the_ca_down() {
 
     // A reload (SIGHUP) keeps the certificate too, and the session.
     proxy.signal(nix::sys::signal::Signal::SIGHUP);
-    proxy.wait_for_log("reload: relaying new sessions");
+    notify.reloaded();
     let line = proxy.wait_for_log("to be renewed at");
     assert!(line.contains(&serial(&first)), "{line}");
     let served = served_cert(proxy.addr(), NAME, &[&root]).await.unwrap();

@@ -174,8 +174,7 @@ fn unix_proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path:
         .args(extra)
         .args(["127.0.0.1:0", target])
         .stdin(Stdio::null());
-    let mut proxy = Proxy::spawn(&mut cmd, 0);
-    proxy.wait_for_log("listening on unix:");
+    let proxy = Proxy::spawn_ready(&mut cmd, 0, dir);
     (proxy, path)
 }
 

@@ -58,13 +58,15 @@ async fn sessions_are_listed_and_one_can_be_killed() {
     let dir = TempDir::new("control");
     let sock = dir.path().join("control.sock");
     let sock_arg = sock.to_str().expect("utf-8").to_owned();
-    let mut proxy = Proxy::start(&[
-        "--control-socket",
-        &sock_arg,
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    proxy.wait_for_log("control socket on");
+    let mut proxy = Proxy::start_ready(
+        &[
+            "--control-socket",
+            &sock_arg,
+            "127.0.0.1:0",
+            &target.to_string(),
+        ],
+        &dir,
+    );
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, &[1u8; 300]).await;
     let s = listed_once_counted(&sock, 300).await;
@@ -100,8 +102,8 @@ async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
             sock.display()
         ),
     );
-    let mut proxy = Proxy::start(&["--config", conf.to_str().expect("utf-8")]);
-    proxy.wait_for_log("control socket on");
+    let conf = conf.to_str().expect("utf-8");
+    let mut proxy = Proxy::start_ready(&["--config", conf], &dir);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, b"hello").await;
     std::os::unix::fs::symlink(bin(), dir.path().join("websockifyctl")).expect("link");

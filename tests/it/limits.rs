@@ -5,6 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::notify::Notify;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -239,11 +240,17 @@ async fn signals_right_after_listening_stop_cleanly() {
         nix::sys::signal::Signal::SIGHUP,
     ] {
         for _ in 0..5 {
-            let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
+            let dir = TempDir::new("signals");
+            let mut notify = Notify::new(&dir);
+            let mut cmd = std::process::Command::new(bin());
+            cmd.args(["127.0.0.1:0", &target.to_string()])
+                .env("NOTIFY_SOCKET", notify.path())
+                .stdin(std::process::Stdio::null());
+            let mut proxy = Proxy::spawn(&mut cmd, 1);
             proxy.signal(signal);
             if signal == nix::sys::signal::Signal::SIGHUP {
                 // A reload, not a stop: the proxy must still be serving.
-                proxy.wait_for_log("reload");
+                notify.reloaded();
                 let (mut ws, _) = ws_connect(proxy.addr(), None).await;
                 echo_once(&mut ws, b"after SIGHUP").await;
                 proxy.signal(nix::sys::signal::Signal::SIGTERM);

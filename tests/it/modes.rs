@@ -29,7 +29,7 @@ async fn unix_listen_with_mode_and_unix_target() {
     });
     let listen_path = dir.path().join("ws.sock");
     std::fs::write(&listen_path, "stale file").unwrap();
-    let mut proxy = Proxy::spawn(
+    let mut proxy = Proxy::spawn_ready(
         Command::new(bin()).args([
             "--unix-listen",
             listen_path.to_str().unwrap(),
@@ -39,8 +39,8 @@ async fn unix_listen_with_mode_and_unix_target() {
             target_path.to_str().unwrap(),
         ]),
         0,
+        &dir,
     );
-    proxy.wait_for_log("listening on unix:");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&listen_path)
         .unwrap()

@@ -58,4 +58,13 @@ impl Notify {
             }
         }
     }
+
+    /// Waits for the end of a reload (SIGHUP): RELOADING=1, then READY=1,
+    /// which the daemon sends once new sessions get the new settings (or,
+    /// if they were refused, once it has said so). Returns the READY=1
+    /// message, whose STATUS= names the target in force.
+    pub fn reloaded(&mut self) -> String {
+        self.until("RELOADING=1");
+        self.until("READY=1")
+    }
 }

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use super::{blocking, WAIT};
+use super::notify::Notify;
+use super::{blocking, TempDir, WAIT};
 
 /// A running proxy process; killed when dropped.
 pub struct Proxy {
@@ -17,6 +18,10 @@ pub struct Proxy {
     pub addrs: Vec<SocketAddr>,
     log: Arc<Mutex<Vec<String>>>,
     lines: mpsc::Receiver<String>,
+    /// The notify socket of [`Proxy::spawn_ready`], open while the process
+    /// runs: it notifies on (STATUS=), and a closed socket would make it
+    /// log a warning each time.
+    notify: Option<Notify>,
 }
 
 impl Proxy {
@@ -69,6 +74,7 @@ impl Proxy {
             addrs: Vec::new(),
             log,
             lines,
+            notify: None,
         };
         while proxy.addrs.len() < listeners {
             let line = proxy.next_line();
@@ -78,6 +84,25 @@ impl Proxy {
             }
         }
         proxy
+    }
+
+    /// Starts `cmd` (which runs the binary) with a notify socket in `dir`
+    /// as its `NOTIFY_SOCKET`, waits for `listeners` "listening on" lines
+    /// (their addresses), then for READY=1: every listener, the metrics
+    /// endpoint and the control socket accept.
+    pub fn spawn_ready(cmd: &mut Command, listeners: usize, dir: &TempDir) -> Proxy {
+        let mut notify = Notify::new(dir);
+        let mut proxy = Self::spawn(cmd.env("NOTIFY_SOCKET", notify.path()), listeners);
+        notify.until("READY=1");
+        proxy.notify = Some(notify);
+        proxy
+    }
+
+    /// `websockify ARGS` (one listener) through [`Proxy::spawn_ready`].
+    pub fn start_ready(args: &[&str], dir: &TempDir) -> Proxy {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).stdin(Stdio::null());
+        Self::spawn_ready(&mut cmd, 1, dir)
     }
 
     /// Sends `signal` to the process.
