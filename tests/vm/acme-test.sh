@@ -71,7 +71,7 @@ JSON
 systemd-run --quiet --unit=pebble-dns pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6= \
   -dns01 127.0.0.1:8053 -http01= -https01= -tlsalpn01= -management 127.0.0.1:8055
 wait_port 8053 || { journalctl -u pebble-dns --no-pager; fail "pebble-challtestsrv did not listen on 8053"; }
-# As tests/acme/pebble.rs: no random validation delays, no rejected nonces,
+# As tests/it/common/pebble.rs: no random validation delays, no rejected nonces,
 # no authorization reuse (a renewal is validated anew).
 systemd-run --quiet --unit=pebble -p WorkingDirectory="$p" \
   --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 --setenv=PEBBLE_AUTHZREUSE=0 \

@@ -202,7 +202,7 @@ rec=/var/lib/websockify/display1/session.1
 [ "$(stat -c '%a %U' "$rec")" = "600 websockify" ] || fail "recording not private: $(stat -c '%a %U' "$rec")"
 grep -q "session closed" /var/log/websockify/display1.log || fail "log-file under /var/log/websockify"
 ok "record and log-file write under /var/lib/websockify/display1 and /var/log/websockify"
-# The installed, running unit's exposure, as tests/systemd.rs checks the
+# The installed, running unit's exposure, as tests/it/systemd.rs checks the
 # shipped files offline: at most 1.5 ("OK"), or the test fails.
 exposure=$(systemd-analyze security websockify@display1.service --no-pager | tail -n1)
 echo "$exposure"

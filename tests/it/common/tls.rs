@@ -1,0 +1,98 @@
+//! TLS for the tests: a self-signed certificate for the proxy, and
+//! TLS and wss:// clients that trust only the certificates they are given.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::WebSocketStream;
+
+use super::WAIT;
+
+/// A self-signed certificate for localhost/127.0.0.1/::1: (cert PEM, key PEM, DER).
+pub fn self_signed() -> (String, String, Vec<u8>) {
+    let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let ck = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    (
+        ck.cert.pem(),
+        ck.signing_key.serialize_pem(),
+        ck.cert.der().to_vec(),
+    )
+}
+
+/// Client WebSocket type over TLS.
+pub type WssStream = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Opens a TLS connection to the proxy trusting only `cert_der`.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    cert_der: &[u8],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    tls_connect_as(addr, "localhost", &[cert_der]).await
+}
+
+/// The certificate (DER) `addr` presents for `name`, verified against the
+/// `roots` (DER) only.
+pub async fn served_cert(
+    addr: SocketAddr,
+    name: &str,
+    roots: &[&[u8]],
+) -> std::io::Result<Vec<u8>> {
+    let tls = tls_connect_as(addr, name, roots).await?;
+    let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+    Ok(leaf.expect("a verified server sent a certificate").to_vec())
+}
+
+/// A TLS connection to `addr` for the server name `name`, trusting only `roots`.
+pub async fn tls_connect_as(
+    addr: SocketAddr,
+    name: &str,
+    roots_der: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for der in roots_der {
+        roots
+            .add(CertificateDer::from(der.to_vec()))
+            .expect("add root");
+    }
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(provider.into())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    timeout_io(connector.connect(name, tcp)).await
+}
+
+async fn timeout_io<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+/// A wss:// WebSocket client trusting only `cert_der`.
+pub async fn wss_connect(addr: SocketAddr, cert_der: &[u8]) -> WssStream {
+    wss_connect_as(addr, "localhost", &[cert_der]).await
+}
+
+/// A wss:// WebSocket client for the server name `name`, trusting only `roots`.
+pub async fn wss_connect_as(addr: SocketAddr, name: &str, roots: &[&[u8]]) -> WssStream {
+    let tls = tls_connect_as(addr, name, roots)
+        .await
+        .expect("TLS handshake");
+    let req = format!("wss://{name}:{}/websockify", addr.port())
+        .into_client_request()
+        .unwrap();
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))
+        .await
+        .expect("handshake timed out")
+        .expect("handshake");
+    ws
+}

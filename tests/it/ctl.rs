@@ -1,0 +1,439 @@
+//! `websockifyctl` through the real binary, called by that name through a
+//! symlink, always with `--conf-dir TMP --no-systemd`: the files it writes and
+//! their modes, its refusals, `--json`, that `websockify --check` accepts the
+//! conf `add` writes and `websockify --auth-file` the password `passwd`
+//! writes, the RFB probe of `status`, `remove`, `cert show|renew` (against
+//! openssl's fingerprint) and `nginx`.
+
+use crate::common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+use common::*;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// A conf directory, a noVNC stand-in and the `websockifyctl` link.
+struct Ctl {
+    tmp: TempDir,
+}
+
+impl Ctl {
+    fn new(tag: &str) -> Ctl {
+        let tmp = TempDir::new(tag);
+        tmp.write("web/vnc.html", "<html>noVNC</html>");
+        std::fs::create_dir_all(tmp.path().join("conf")).unwrap();
+        std::os::unix::fs::symlink(bin(), tmp.path().join("websockifyctl")).unwrap();
+        Ctl { tmp }
+    }
+
+    fn conf_dir(&self) -> PathBuf {
+        self.tmp.path().join("conf")
+    }
+
+    fn web(&self) -> String {
+        self.tmp.path().join("web").display().to_string()
+    }
+
+    /// Runs `websockifyctl --conf-dir CONF --no-systemd ARGS` with `stdin`.
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(self.tmp.path().join("websockifyctl"))
+            .arg("--conf-dir")
+            .arg(self.conf_dir())
+            .arg("--no-systemd")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run websockifyctl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        eprintln!(
+            "websockifyctl {args:?}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs and expects success; returns standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, "");
+        assert!(out.status.success(), "websockifyctl {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure; returns standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, "");
+        assert!(!out.status.success(), "websockifyctl {args:?} succeeded");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// `add NAME --target TARGET --web WEB --no-start EXTRA...`
+    fn add(&self, name: &str, target: &str, extra: &[&str]) -> String {
+        let web = self.web();
+        let mut args = vec!["add", name, "--target", target, "--web", &web, "--no-start"];
+        args.extend(extra);
+        self.ok(&args)
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn check_conf(conf: &Path) {
+    let (ok, err) = run_to_exit(&["--check", "--config", conf.to_str().unwrap()]);
+    assert!(ok, "websockify --check refused {}: {err}", conf.display());
+}
+
+/// A TCP server that greets like a VNC server and closes.
+fn fake_vnc() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(b"RFB 003.008\n");
+        }
+    });
+    addr
+}
+
+#[test]
+fn add_writes_a_checked_conf_and_the_certificate_with_their_modes() {
+    let ctl = Ctl::new("ctl-add");
+    let out = ctl.add("display1", "localhost:5901", &[]);
+    let conf = ctl.conf_dir().join("display1.conf");
+    assert_eq!(mode(&conf), 0o644);
+    assert_eq!(mode(&ctl.conf_dir().join("ssl")), 0o750);
+    assert_eq!(mode(&ctl.conf_dir().join("ssl/websockify.crt")), 0o644);
+    let key_mode = mode(&ctl.conf_dir().join("ssl/websockify.key"));
+    assert!(key_mode == 0o600 || key_mode == 0o640, "{key_mode:o}");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    for want in [
+        "ssl-only = true",
+        "heartbeat = 20",
+        "target = \"localhost:5901\"",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    check_conf(&conf);
+    assert!(
+        out.contains(":6")
+            && out.contains("/vnc.html?autoconnect=true&resize=scale&path=websockify"),
+        "{out}"
+    );
+    assert!(out.contains("https://localhost:"), "{out}");
+    assert!(out.contains("SHA-256 fingerprint: "), "{out}");
+    // No temp files left behind.
+    let names: Vec<String> = std::fs::read_dir(ctl.conf_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+
+    // A second instance gets another port; behind nginx, loopback and plain.
+    ctl.add("display2", "localhost:5902", &["--behind-nginx"]);
+    let second = std::fs::read_to_string(ctl.conf_dir().join("display2.conf")).unwrap();
+    assert!(second.contains("listen = \"127.0.0.1:"), "{second}");
+    assert!(!second.contains("ssl-only") && second.contains("trusted-proxies"));
+    let port = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("listen"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(
+        port(&text)
+            .trim_start_matches("listen = \"")
+            .trim_end_matches('"'),
+        port(&second)
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('"')
+    );
+    check_conf(&ctl.conf_dir().join("display2.conf"));
+}
+
+#[test]
+fn refusals_are_clear() {
+    let ctl = Ctl::new("ctl-refuse");
+    ctl.add("d1", "localhost:5901", &[]);
+    let conf = ctl.conf_dir().join("d1.conf");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    let web = ctl.web();
+    let err = ctl.fails(&["add", "d1", "--target", "localhost:5909", "--web", &web]);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), before);
+    ctl.add("d1", "localhost:5909", &["--force"]);
+    assert!(std::fs::read_to_string(&conf).unwrap().contains("5909"));
+
+    for bad in [".hidden", "a/b", "a b"] {
+        let err = ctl.fails(&["add", bad, "--target", "localhost:5901"]);
+        assert!(err.contains("not an instance name"), "{bad}: {err}");
+    }
+    for args in [
+        &["status", "nope"][..],
+        &["remove", "nope"],
+        &["nginx", "nope", "--server-name", "h"],
+    ] {
+        let err = ctl.fails(args);
+        assert!(err.contains("no such instance: nope"), "{args:?}: {err}");
+    }
+    // A port another conf uses.
+    let listen = std::fs::read_to_string(&conf).unwrap();
+    let port = listen.lines().find(|l| l.starts_with("listen")).unwrap();
+    let port = port.trim_start_matches("listen = \"").trim_end_matches('"');
+    let err = ctl.fails(&["add", "d2", "--target", "localhost:5902", "--listen", port]);
+    assert!(err.contains("taken by instance d1"), "{err}");
+    // A conf that --check refuses is not written.
+    let err = ctl.fails(&[
+        "add",
+        "d3",
+        "--target",
+        "localhost:5903",
+        "--web",
+        "/nonexistent",
+    ]);
+    assert!(err.contains("not written"), "{err}");
+    assert!(!ctl.conf_dir().join("d3.conf").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwd_writes_a_password_websockify_accepts() {
+    let ctl = Ctl::new("ctl-passwd");
+    let out = ctl.run(&["passwd", "--stdin", "alice"], "s3cret pass\n");
+    assert!(out.status.success());
+    let file = ctl.conf_dir().join("htpasswd");
+    assert_eq!(mode(&file), 0o640);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("alice:$2b$10$"), "{text}");
+    assert!(ctl
+        .run(&["passwd", "--stdin", "bob"], "other\n")
+        .status
+        .success());
+
+    let target = echo_target().await;
+    let file_arg = file.to_str().unwrap();
+    let proxy = Proxy::start(&["--auth-file", file_arg, "127.0.0.1:0", &target.to_string()]);
+    assert_eq!(upgrade_status(proxy.addr(), "/websockify", "").await, 401);
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:s3cret pass");
+    let auth = format!("Authorization: Basic {basic}\r\n");
+    assert_eq!(
+        upgrade_status(proxy.addr(), "/websockify", &auth).await,
+        101
+    );
+
+    let tcp = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut req = format!("ws://{}/websockify", proxy.addr())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Basic {basic}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+    echo_once(&mut ws, b"through the password").await;
+
+    // --delete takes the user out, and only that user.
+    assert!(ctl
+        .run(&["passwd", "--delete", "alice"], "")
+        .status
+        .success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("alice") && text.contains("bob:"), "{text}");
+    let err = ctl.fails(&["passwd", "--delete", "alice"]);
+    assert!(err.contains("no user alice"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_tells_a_vnc_server_from_an_echo_server_in_json() {
+    let ctl = Ctl::new("ctl-status");
+    let vnc = fake_vnc();
+    let echo = echo_target().await;
+    let (web, vnc_arg) = (ctl.web(), vnc.to_string());
+    let args = [
+        "add",
+        "vnc",
+        "--target",
+        &vnc_arg,
+        "--web",
+        &web,
+        "--no-start",
+    ];
+    let args = [&args[..], &["--user", "u", "--stdin"]].concat();
+    assert!(ctl.run(&args, "pw\n").status.success());
+    ctl.add("echo", &echo.to_string(), &[]);
+
+    // The echo server runs on this runtime: wait for the 2 s probe elsewhere.
+    let conf_dir = ctl.conf_dir();
+    let out = tokio::task::spawn_blocking(move || ctl_status::run(&conf_dir, true))
+        .await
+        .unwrap();
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let by_name = |n: &str| ctl_status::entry(&all, n);
+    let (v, e) = (by_name("vnc"), by_name("echo"));
+    assert_eq!(v["vnc"], "RFB 003.008", "{v}");
+    assert!(e["vnc"].as_str().unwrap().starts_with("not VNC"), "{e}");
+    assert_eq!(v["auth"], true);
+    assert_eq!(e["auth"], false);
+    assert_eq!(v["service"]["active"], "unknown");
+    assert!(v["certificate"]["days_left"].as_i64().unwrap() > 800, "{v}");
+    assert_eq!(v["listen"].as_array().unwrap().len(), 1);
+
+    // list has the same instances; text status names the banner.
+    let list: serde_json::Value = serde_json::from_str(&ctl.ok(&["list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let text = ctl.ok(&["status", "vnc"]);
+    assert!(
+        text.contains("RFB 003.008") && text.contains("auth: on"),
+        "{text}"
+    );
+}
+
+#[test]
+fn remove_moves_the_conf_aside() {
+    let ctl = Ctl::new("ctl-remove");
+    ctl.add("gone", "localhost:5901", &[]);
+    let conf = ctl.conf_dir().join("gone.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    ctl.ok(&["remove", "gone"]);
+    assert!(!conf.exists());
+    let aside: Vec<PathBuf> = std::fs::read_dir(ctl.conf_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("gone.conf.removed-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read_to_string(&aside[0]).unwrap(), text);
+    let list: serde_json::Value = serde_json::from_str(&ctl.ok(&["list", "--json"])).unwrap();
+    assert_eq!(list, serde_json::json!([]));
+}
+
+/// The SHA-256 fingerprint `cert show` prints.
+fn shown_fingerprint(ctl: &Ctl) -> String {
+    let out = ctl.ok(&["cert", "show"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("SHA-256 fingerprint: "))
+        .unwrap_or_else(|| panic!("no fingerprint in {out}"))
+        .to_owned()
+}
+
+#[test]
+fn cert_show_matches_openssl_and_renew_replaces_it() {
+    let ctl = Ctl::new("ctl-cert");
+    ctl.add("d", "localhost:5901", &[]);
+    let crt = ctl.conf_dir().join("ssl/websockify.crt");
+    let shown = shown_fingerprint(&ctl);
+    assert_eq!(shown.len(), 32 * 3 - 1, "{shown}");
+    match Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&crt)
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let theirs = text.trim().rsplit('=').next().unwrap().to_uppercase();
+            assert_eq!(shown, theirs);
+        }
+        Err(_) => eprintln!("openssl not installed: fingerprint not compared"),
+    }
+    let key = ctl.conf_dir().join("ssl/websockify.key");
+    let key_mode = mode(&key);
+    let out = ctl.ok(&["cert", "renew"]);
+    assert!(out.contains("renewed"), "{out}");
+    assert_ne!(shown_fingerprint(&ctl), shown);
+    assert_eq!(mode(&key), key_mode);
+    check_conf(&ctl.conf_dir().join("d.conf"));
+}
+
+#[test]
+fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
+    let ctl = Ctl::new("ctl-nginx");
+    ctl.add("desk", "localhost:5901", &[]);
+    let conf = ctl.conf_dir().join("desk.conf");
+    let before = std::fs::read_to_string(&conf).unwrap();
+    let port = before.lines().find(|l| l.starts_with("listen")).unwrap();
+    let port = port
+        .trim_start_matches("listen = \"")
+        .trim_end_matches('"')
+        .to_owned();
+    let sites = ctl.tmp.path().join("sites");
+    std::fs::create_dir_all(&sites).unwrap();
+    let sites_arg = sites.to_str().unwrap();
+    ctl.ok(&[
+        "nginx",
+        "desk",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ]);
+
+    let site = std::fs::read_to_string(sites.join("websockify-desk")).unwrap();
+    assert!(site.contains("server_name vnc.test;"), "{site}");
+    assert!(
+        site.contains(&format!("proxy_pass http://127.0.0.1:{port};")),
+        "{site}"
+    );
+    assert!(site.contains("websockify.crt;") && site.contains("$websockify_desk_upgrade"));
+    assert!(
+        !site.contains("example.com") && !site.contains("auth_basic"),
+        "{site}"
+    );
+    let after = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        after.contains(&format!("listen = \"127.0.0.1:{port}\"")),
+        "{after}"
+    );
+    assert!(
+        !after.contains("ssl-only") && !after.contains("cert ="),
+        "{after}"
+    );
+    assert!(after.contains("target = \"localhost:5901\""), "{after}");
+    check_conf(&conf);
+
+    // A second instance on the same server name: nginx would keep one site
+    // only, and send the second instance's users to the first's desktop.
+    ctl.add("desk2", "localhost:5902", &[]);
+    let args = [
+        "nginx",
+        "desk2",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ];
+    let err = ctl.fails(&args);
+    assert!(err.contains("already serves vnc.test"), "{err}");
+    assert!(!sites.join("websockify-desk2").exists());
+    ctl.ok(&[
+        "nginx",
+        "desk2",
+        "--server-name",
+        "desk2.vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ]);
+    // The first one may be written again.
+    ctl.ok(&[
+        "nginx",
+        "desk",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites_arg,
+    ]);
+}

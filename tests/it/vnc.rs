@@ -1,0 +1,345 @@
+//! VNC awareness through the real binary: `require-rfb` closes sessions to
+//! targets that are not VNC servers, and `vnc-password-file` answers a fake
+//! RFB server's VNC Authentication (3.8 and 3.3) while the browser is offered
+//! security type None; refusals close with 1011 and a reason, never logging
+//! the password; `--check` warns about a target that is not a VNC server.
+//! Real VNC servers: vnc_servers.rs.
+
+use crate::common;
+
+use common::rfb::{close, data, frame, upgrade, upgrade_logged_in, LOGIN_ARGS};
+use common::x11vnc::VNCPASSWD_OF_PASSWORD;
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The challenge the fake server sends, and VNC's DES answer to it under
+/// "password" (`openssl enc -des-ecb -nopad -K 0e86ceceeef64e26`).
+const CHALLENGE: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const RESPONSE: [u8; 16] = [
+    0xb8, 0x66, 0x92, 0x41, 0x25, 0xc8, 0xee, 0xbb, 0x9d, 0xeb, 0xc1, 0xdb, 0x61, 0xc5, 0x38, 0xe2,
+];
+const SERVER_INIT: &[u8] = b"fake ServerInit";
+
+/// How the fake RFB server behaves.
+#[derive(Clone, Copy)]
+enum Fake {
+    /// 3.8, security types [2], then echo.
+    V38,
+    /// 3.3, the server chooses type 2, then echo.
+    V33,
+    /// 3.8 offering only TLS and VeNCrypt.
+    TlsOnly,
+}
+
+/// A one-connection fake VNC server; reports whether the proxy's DES
+/// response was right.
+async fn fake_vnc(kind: Fake) -> (std::net::SocketAddr, oneshot::Receiver<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let v = if matches!(kind, Fake::V33) {
+            b"RFB 003.003\n"
+        } else {
+            b"RFB 003.008\n"
+        };
+        s.write_all(v).await.unwrap();
+        let mut answer = [0u8; 12];
+        if s.read_exact(&mut answer).await.is_err() {
+            return; // a probe (--check): the banner only, then it closes
+        }
+        assert_eq!(&answer, v, "the proxy answers the server's version");
+        match kind {
+            Fake::TlsOnly => {
+                s.write_all(&[2, 18, 19]).await.unwrap();
+                let _ = s.read(&mut [0u8; 1]).await;
+                return;
+            }
+            Fake::V33 => s.write_all(&2u32.to_be_bytes()).await.unwrap(),
+            Fake::V38 => {
+                s.write_all(&[1, 2]).await.unwrap();
+                let mut pick = [0u8; 1];
+                s.read_exact(&mut pick).await.unwrap();
+                assert_eq!(pick, [2], "the proxy chooses VNC Authentication");
+            }
+        }
+        s.write_all(&CHALLENGE).await.unwrap();
+        let mut response = [0u8; 16];
+        s.read_exact(&mut response).await.unwrap();
+        let right = response == RESPONSE;
+        let _ = tx.send(right);
+        if !right {
+            let reason = b"Authentication failed";
+            let mut fail = 1u32.to_be_bytes().to_vec();
+            if !matches!(kind, Fake::V33) {
+                fail.extend_from_slice(&(reason.len() as u32).to_be_bytes());
+                fail.extend_from_slice(reason);
+            }
+            s.write_all(&fail).await.unwrap();
+            return;
+        }
+        s.write_all(&0u32.to_be_bytes()).await.unwrap();
+        let mut client_init = [0u8; 1];
+        s.read_exact(&mut client_init).await.unwrap();
+        s.write_all(SERVER_INIT).await.unwrap();
+        let (mut r, mut w) = s.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+    });
+    (addr, rx)
+}
+
+/// A proxy with a login (its access control) in front of `target`.
+fn proxy(dir: &TempDir, target: std::net::SocketAddr, password: &[u8]) -> Proxy {
+    let pw = dir.write("vnc.pass", password);
+    let target = target.to_string();
+    let args = [
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target,
+    ];
+    Proxy::start(&[&LOGIN_ARGS[..], &args].concat())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
+    let dir = TempDir::new("vnc38");
+    let (target, right) = fake_vnc(Fake::V38).await;
+    let proxy = proxy(&dir, target, &VNCPASSWD_OF_PASSWORD);
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, [0, 0, 0, 0], "SecurityResult OK");
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap(); // ClientInit, shared
+    assert_eq!(data(&mut s).await, SERVER_INIT);
+    s.write_all(&frame(b"after")).await.unwrap();
+    assert_eq!(data(&mut s).await, b"after");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfb_3_3_the_server_chooses_and_the_browser_gets_none() {
+    let dir = TempDir::new("vnc33");
+    let (target, right) = fake_vnc(Fake::V33).await;
+    let proxy = proxy(&dir, target, b"password\n");
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.003\n");
+    s.write_all(&frame(b"RFB 003.003\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [0, 0, 0, 1],
+        "3.3: the server chose None"
+    );
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, SERVER_INIT);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_closes_1011_and_is_never_logged() {
+    let dir = TempDir::new("vncwrong");
+    let (target, right) = fake_vnc(Fake::V38).await;
+    let mut proxy = proxy(&dir, target, b"wrongpass\n");
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    let (code, reason) = close(&mut s).await;
+    assert!(!right.await.unwrap());
+    assert_eq!(code, 1011);
+    assert!(
+        reason.contains("refused the password: Authentication failed"),
+        "{reason}"
+    );
+    proxy.wait_for_log("refused the password");
+    for line in proxy.log() {
+        assert!(!line.contains("wrongpa"), "password logged: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_vnc_authentication_is_named() {
+    let dir = TempDir::new("vnctls");
+    let (target, _) = fake_vnc(Fake::TlsOnly).await;
+    let proxy = proxy(&dir, target, b"password\n");
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    let (code, reason) = close(&mut s).await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("18 (TLS), 19 (VeNCrypt)"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn require_rfb_closes_sessions_to_other_services() {
+    let echo = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--require-rfb",
+        "--connect-timeout",
+        "1",
+        "127.0.0.1:0",
+        &echo.to_string(),
+    ]);
+    let mut s = upgrade(proxy.addr(), "/websockify").await;
+    assert_eq!(
+        close(&mut s).await,
+        (1011, "target is not a VNC server".into())
+    );
+    proxy.wait_for_log("not a VNC server");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn require_rfb_passes_the_banner_on_and_without_it_anything_relays() {
+    let (vnc, _) = fake_vnc(Fake::V38).await;
+    let proxy = Proxy::start(&["--require-rfb", "127.0.0.1:0", &vnc.to_string()]);
+    let mut s = upgrade(proxy.addr(), "/websockify").await;
+    assert_eq!(
+        data(&mut s).await,
+        b"RFB 003.008\n",
+        "the banner is not lost"
+    );
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [1, 2],
+        "the server's own security types"
+    );
+    let echo = echo_target().await;
+    let plain = Proxy::start(&["127.0.0.1:0", &echo.to_string()]);
+    let mut s = upgrade(plain.addr(), "/websockify").await;
+    s.write_all(&frame(b"not vnc")).await.unwrap();
+    assert_eq!(data(&mut s).await, b"not vnc");
+}
+
+#[test]
+fn a_password_without_access_control_is_refused_at_start() {
+    let dir = TempDir::new("vncopen");
+    let pw = dir.write("vnc.pass", "password\n");
+    let (ok, err) = run_to_exit(&[
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+        "127.0.0.1:5901",
+    ]);
+    assert!(!ok, "started without access control");
+    assert!(err.contains("set up a login first"), "{err}");
+    assert!(!err.contains("password\n"), "{err}");
+}
+
+/// `BasePlugin` lets everyone in and `ExpectOrigin` trusts a header any
+/// client writes: neither stands in front of a VNC password.
+#[test]
+fn a_password_behind_a_check_that_names_no_user_is_refused_at_start() {
+    let dir = TempDir::new("vncweak");
+    let pw = dir.write("vnc.pass", "password\n");
+    let pw = pw.to_str().unwrap();
+    for plugin in [
+        &["--auth-plugin", "BasePlugin"][..],
+        &[
+            "--auth-plugin",
+            "ExpectOrigin",
+            "--auth-source",
+            "http://a.example",
+        ],
+    ] {
+        let rest = ["--vnc-password-file", pw, "127.0.0.1:0", "127.0.0.1:5901"];
+        let (ok, err) = run_to_exit(&[plugin, &rest].concat());
+        assert!(!ok, "{plugin:?} let a VNC password start");
+        assert!(err.contains("do not check who the client is"), "{err}");
+    }
+    let rest = [
+        "--vnc-password-file",
+        pw,
+        "--check",
+        "127.0.0.1:0",
+        "127.0.0.1:5901",
+    ];
+    let (ok, err) = run_to_exit(&[&LOGIN_ARGS[..], &rest].concat());
+    assert!(ok, "a Basic login is enough: {err}");
+}
+
+/// The instance's VNC password belongs to its `target`: with a token
+/// plugin it is never answered to a token's server (a hostile one would
+/// collect the DES response and crack the password offline).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instance_password_is_never_answered_to_a_token_target() {
+    let dir = TempDir::new("vnctokenpw");
+    let (target, answered) = fake_vnc(Fake::V38).await;
+    let tokens = dir.write("tokens", format!("vnc: {target}\n"));
+    let pw = dir.write("vnc.pass", VNCPASSWD_OF_PASSWORD);
+    let proxy = Proxy::start(&[
+        "--target-config",
+        tokens.to_str().unwrap(),
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+        "127.0.0.1:0",
+    ]);
+    let warned = |l: &String| l.contains("is not used with a token plugin");
+    assert!(proxy.log().iter().any(warned), "the start-up log says so");
+    let mut s = upgrade(proxy.addr(), "/websockify?token=vnc").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        [1, 2],
+        "the browser gets the server's own security types: the proxy answers nothing"
+    );
+    s.write_all(&frame(&[2])).await.unwrap();
+    assert_eq!(
+        data(&mut s).await,
+        CHALLENGE,
+        "the challenge goes to the browser"
+    );
+    drop(s);
+    assert!(answered.await.is_err(), "the server got no DES response");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_warns_about_a_target_that_is_not_vnc() {
+    let check = |target: std::net::SocketAddr| {
+        tokio::task::spawn_blocking(move || {
+            let target = target.to_string();
+            run_to_exit(&["--check", "--connect-timeout", "1", "127.0.0.1:0", &target])
+        })
+    };
+    let (ok, err) = check(echo_target().await).await.unwrap();
+    assert!(ok, "--check only warns: {err}");
+    assert!(err.contains("answers, but is not a VNC server"), "{err}");
+    let (vnc, _) = fake_vnc(Fake::V38).await;
+    let (ok, err) = check(vnc).await.unwrap();
+    assert!(ok && !err.contains("warning"), "{err}");
+    // With the password, --check logs in, and says so when that fails.
+    let dir = TempDir::new("vnccheck");
+    let pw = dir.write("vnc.pass", "wrongpass\n");
+    let (vnc, right) = fake_vnc(Fake::V38).await;
+    let (ok, err) = tokio::task::spawn_blocking(move || {
+        let pw = pw.to_str().unwrap().to_owned();
+        let vnc = vnc.to_string();
+        run_to_exit(&[
+            "--check",
+            "--auth-plugin",
+            "BasicHTTPAuth",
+            "--auth-source",
+            "u:p",
+            "--vnc-password-file",
+            &pw,
+            "127.0.0.1:0",
+            &vnc,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!right.await.unwrap(), "the fake server saw a wrong answer");
+    assert!(ok, "--check only warns: {err}");
+    assert!(
+        err.contains("is a VNC server (RFB 003.008) but did not let the proxy in: the VNC server refused the password"),
+        "{err}"
+    );
+    assert!(!err.contains("wrongpa"), "{err}");
+}
