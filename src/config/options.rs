@@ -29,6 +29,33 @@ impl OneOrMany {
     }
 }
 
+/// A value as a number, for the range checks of `bounds`; `None` for the
+/// values that are not numbers.
+pub trait Number {
+    /// The value, if it is a number.
+    fn number(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl Number for u64 {
+    fn number(&self) -> Option<u64> {
+        Some(*self)
+    }
+}
+
+impl Number for usize {
+    fn number(&self) -> Option<u64> {
+        // usize is at most 64 bits on every target Rust supports.
+        Some(u64::try_from(*self).unwrap_or(u64::MAX))
+    }
+}
+
+impl Number for String {}
+impl Number for bool {}
+impl Number for PathBuf {}
+impl Number for OneOrMany {}
+
 /// Options whose values may hold a password or a key (`user:password`, a
 /// Redis password, a URL with credentials): never shown by `Debug`.
 pub const SECRET_KEYS: &[&str] = &["auth-source", "token-source", "key-password"];
@@ -64,6 +91,15 @@ macro_rules! options {
                         d.field(stringify!($field), v);
                     }
                 } )*
+            }
+
+            /// The options given as numbers, with their keys (for `bounds`).
+            pub fn numbers(&self) -> Vec<(&'static str, u64)> {
+                let mut out = Vec::new();
+                $( if let Some(n) = self.$field.as_ref().and_then(Number::number) {
+                    out.push(($key, n));
+                } )*
+                out
             }
 
             /// Whether the option called `key` has a value.
@@ -234,7 +270,8 @@ impl fmt::Display for Origin {
 }
 
 /// A conf file as read: its options and its text (to find keys' lines).
-#[derive(Debug, Clone)]
+/// `Debug` shows neither the text nor secret values.
+#[derive(Clone)]
 pub struct ConfFile {
     /// Path as given.
     pub path: PathBuf,
@@ -261,9 +298,19 @@ pub enum ConfError {
         path: String,
         /// 1-based line of the error (0 when toml gives none).
         line: usize,
-        /// toml's description and the offending line.
+        /// toml's description and the offending line, its value hidden
+        /// where it may be a secret (`parse_error`).
         message: String,
     },
+}
+
+impl fmt::Debug for ConfFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfFile")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConfFile {
@@ -279,7 +326,7 @@ impl ConfFile {
     /// Parses `source` as the contents of `path`.
     pub fn parse(path: &Path, source: String) -> Result<Self, ConfError> {
         let options = toml::from_str(&source).map_err(|e: toml::de::Error| {
-            let (line, message) = describe(&e, &source);
+            let (line, message) = super::parse_error::describe(&e, &source);
             ConfError::Parse {
                 path: path.display().to_string(),
                 line,
@@ -306,19 +353,6 @@ impl ConfFile {
                 rest.is_some_and(|r| r.trim_start().starts_with('='))
             })
             .map(|i| i + 1)
-    }
-}
-
-/// toml's error as (line, one-line message quoting the offending line).
-fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
-    let message = e.message().trim();
-    match e.span() {
-        Some(span) => {
-            let line = source[..span.start.min(source.len())].matches('\n').count() + 1;
-            let text = source.lines().nth(line - 1).unwrap_or("").trim();
-            (line, format!("{message} (in `{text}`)"))
-        }
-        None => (0, message.to_owned()),
     }
 }
 

@@ -1,0 +1,212 @@
+//! The range of every number an option takes (durations, sizes, counts),
+//! checked before anything is built from them, with the bound in the error.
+//!
+//! Without an upper bound a value such as 2^64-1 seconds passed `--check`
+//! and then panicked at its first use (`Instant + Duration` overflows):
+//! every session with `heartbeat`, every connection with
+//! `handshake-timeout`, the daemon at SIGTERM with `shutdown-grace`. The
+//! bounds are far beyond any sensible setting and far below any overflow:
+//! a day for what runs within a session or a shutdown, an hour for a
+//! network step, a year for the server's own lifetime, and for counts the
+//! most files Linux lets a process open by default. Every numeric option
+//! must have an entry here (a unit test checks it).
+
+use anyhow::{bail, Result};
+
+use super::options::Merged;
+
+/// What a number measures, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Whole seconds.
+    Seconds,
+    /// Bytes.
+    Bytes,
+    /// Connections or sessions.
+    Count,
+}
+
+/// The range of one option.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The option (conf key and long option name).
+    pub key: &'static str,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+    /// What it measures.
+    pub unit: Unit,
+    /// What to give instead of a huge value, if anything.
+    pub instead: &'static str,
+}
+
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+const YEAR: u64 = 365 * DAY;
+/// Linux's default `fs.nr_open`: the most files a process may open unless
+/// the administrator raises it, and each connection holds at least one.
+const NR_OPEN: u64 = 1 << 20;
+
+/// Every numeric option's range.
+pub const BOUNDS: &[Bound] = &[
+    secs("heartbeat", 0, DAY, "0 turns heartbeats off"),
+    secs("handshake-timeout", 1, HOUR, ""),
+    secs("connect-timeout", 1, HOUR, ""),
+    secs("shutdown-grace", 0, DAY, ""),
+    secs("drain-delay", 0, HOUR, ""),
+    secs("timeout", 0, YEAR, "0: never"),
+    secs("idle-timeout", 0, YEAR, "0: never"),
+    Bound {
+        key: "max-message-size",
+        min: 1,
+        max: 1 << 30,
+        unit: Unit::Bytes,
+        instead: "leave it out for no limit",
+    },
+    Bound {
+        key: "max-header-size",
+        min: 8192,
+        max: 1 << 20,
+        unit: Unit::Bytes,
+        instead: "",
+    },
+    count("max-connections"),
+    count("max-connections-per-client"),
+    count("max-sessions-per-target"),
+];
+
+const fn secs(key: &'static str, min: u64, max: u64, instead: &'static str) -> Bound {
+    Bound {
+        key,
+        min,
+        max,
+        unit: Unit::Seconds,
+        instead,
+    }
+}
+
+const fn count(key: &'static str) -> Bound {
+    Bound {
+        key,
+        min: 0,
+        max: NR_OPEN,
+        unit: Unit::Count,
+        instead: "0: no cap",
+    }
+}
+
+/// Refuses the first number outside its range, naming where it was given
+/// and the bound.
+pub(super) fn check(m: &Merged) -> Result<()> {
+    for (key, n) in m.options.numbers() {
+        let Some(bound) = BOUNDS.iter().find(|b| b.key == key) else {
+            continue;
+        };
+        let at = m.origin(key);
+        if n < bound.min {
+            bail!("{at}: {key}: must be at least {}", bound.said(bound.min));
+        }
+        if n > bound.max {
+            let instead = match bound.instead {
+                "" => String::new(),
+                text => format!("; {text}"),
+            };
+            bail!(
+                "{at}: {key}: must be at most {}, not {n}{instead}",
+                bound.said(bound.max)
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Bound {
+    /// `n` with its unit: "86400 seconds (1 day)", "1048576 bytes (1 MiB)".
+    pub fn said(&self, n: u64) -> String {
+        let (units, names): (&[u64], [&str; 3]) = match self.unit {
+            Unit::Count => return n.to_string(),
+            Unit::Seconds if n == 1 => return "1 second".into(),
+            Unit::Seconds => (&[YEAR, DAY, HOUR], ["year", "day", "hour"]),
+            Unit::Bytes => (&[1 << 30, 1 << 20, 1 << 10], ["GiB", "MiB", "KiB"]),
+        };
+        let word = if self.unit == Unit::Seconds {
+            "seconds"
+        } else {
+            "bytes"
+        };
+        let larger = units
+            .iter()
+            .zip(names)
+            .find(|(u, _)| n >= **u && n % **u == 0);
+        match larger {
+            Some((u, name)) => {
+                let plural = if self.unit == Unit::Seconds && n / u > 1 {
+                    "s"
+                } else {
+                    ""
+                };
+                format!("{n} {word} ({} {name}{plural})", n / u)
+            }
+            None => format!("{n} {word}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::options::{ConfFile, KEYS};
+
+    /// Every key that takes a number has a range: a new numeric option
+    /// without one fails here, not in production.
+    #[test]
+    fn every_numeric_key_has_a_bound() {
+        let mut numeric = 0;
+        for key in KEYS {
+            let Ok(conf) = ConfFile::parse(Path::new("t.conf"), format!("{key} = 1\n")) else {
+                continue;
+            };
+            if conf.options.numbers().is_empty() {
+                continue;
+            }
+            numeric += 1;
+            let bound = BOUNDS.iter().find(|b| b.key == *key);
+            assert!(bound.is_some(), "{key} takes a number but has no bound");
+        }
+        assert_eq!(
+            numeric,
+            BOUNDS.len(),
+            "a bound for a key that is not numeric"
+        );
+    }
+
+    #[test]
+    fn bounds_are_said_with_their_unit() {
+        let said = |key: &str, n| BOUNDS.iter().find(|b| b.key == key).unwrap().said(n);
+        assert_eq!(said("heartbeat", DAY), "86400 seconds (1 day)");
+        assert_eq!(said("handshake-timeout", 1), "1 second");
+        assert_eq!(said("connect-timeout", HOUR), "3600 seconds (1 hour)");
+        assert_eq!(said("timeout", YEAR), "31536000 seconds (1 year)");
+        assert_eq!(said("heartbeat", 2 * DAY), "172800 seconds (2 days)");
+        assert_eq!(said("max-header-size", 8192), "8192 bytes (8 KiB)");
+        assert_eq!(
+            said("max-message-size", 1 << 30),
+            "1073741824 bytes (1 GiB)"
+        );
+        assert_eq!(said("max-connections", NR_OPEN), "1048576");
+    }
+
+    /// The largest values can be added to a clock: what panicked before.
+    #[test]
+    fn the_largest_durations_fit_a_clock() {
+        let now = std::time::Instant::now();
+        for b in BOUNDS.iter().filter(|b| b.unit == Unit::Seconds) {
+            let d = std::time::Duration::from_secs(b.max);
+            assert!(now.checked_add(d.saturating_mul(2)).is_some(), "{}", b.key);
+            assert!(tokio::time::Instant::now().checked_add(d).is_some());
+        }
+    }
+}
