@@ -6,8 +6,8 @@
 //! every session with `heartbeat`, every connection with
 //! `handshake-timeout`, the daemon at SIGTERM with `shutdown-grace`. The
 //! bounds are far beyond any sensible setting and far below any overflow:
-//! a day for what runs within a session or a shutdown, an hour for a
-//! network step, a year for the server's own lifetime, and for counts the
+//! a day for the heartbeat, an hour for a network step and for the steps of
+//! a shutdown, a year for the server's own lifetime, and for counts the
 //! most files Linux lets a process open by default. Every numeric option
 //! must have an entry here (a unit test checks it).
 
@@ -53,7 +53,9 @@ pub const BOUNDS: &[Bound] = &[
     secs("heartbeat", 0, DAY, "0 turns heartbeats off"),
     secs("handshake-timeout", 1, HOUR, ""),
     secs("connect-timeout", 1, HOUR, ""),
-    secs("shutdown-grace", 0, DAY, ""),
+    // systemd takes at most u32::MAX microseconds (71 min) as the stop
+    // time `notify::stopping` asks for, grace and drain timeout together.
+    secs("shutdown-grace", 0, HOUR, ""),
     secs("drain-delay", 0, HOUR, ""),
     secs("timeout", 0, YEAR, "0: never"),
     secs("idle-timeout", 0, YEAR, "0: never"),
