@@ -53,12 +53,11 @@ impl Ctl {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run websockifyctl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A command that refuses its arguments exits without reading.
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         let out = child.wait_with_output().unwrap();
         eprintln!(
             "websockifyctl {args:?}: {}\n{}{}",
@@ -495,7 +494,7 @@ fn nginx_refuses_a_symlinked_conf() {
 #[test]
 fn passwd_refuses_names_htpasswd_cannot_hold() {
     let ctl = Ctl::new("ctl-passwd-names");
-    for bad in ["#comment", "#", "a:b", "a\tb", ""] {
+    for bad in ["#comment", "#", "a:b", "a\tb", "", " alice", "alice "] {
         let out = ctl.run(&["passwd", "--stdin", bad], "pw\n");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{bad:?} accepted");

@@ -429,7 +429,9 @@ fn every_numeric_option_states_its_bound_in_both_pages() {
         .get_arguments()
         .filter(|a| {
             let names = a.get_value_names().unwrap_or_default();
-            names.iter().any(|n| ["SECONDS", "BYTES", "N"].contains(&n.as_str()))
+            names
+                .iter()
+                .any(|n| ["SECONDS", "BYTES", "N"].contains(&n.as_str()))
         })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect();
@@ -450,8 +452,14 @@ fn every_numeric_option_states_its_bound_in_both_pages() {
             .unwrap_or_else(|| panic!("{option} 2^64-1 names no bound: {said}"))
             .trim_end_matches(',');
         let one_entry = tagged_entry(&one, &option);
-        assert!(one_entry.contains(bound), "websockify.1, {option}: no {bound} in\n{one_entry}");
+        assert!(
+            one_entry.contains(bound),
+            "websockify.1, {option}: no {bound} in\n{one_entry}"
+        );
         let conf_entry = tagged_entry(&conf, &key);
-        assert!(conf_entry.contains(bound), "websockify.conf.5, {key}: no {bound} in\n{conf_entry}");
+        assert!(
+            conf_entry.contains(bound),
+            "websockify.conf.5, {key}: no {bound} in\n{conf_entry}"
+        );
     }
 }

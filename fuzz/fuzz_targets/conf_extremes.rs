@@ -42,6 +42,7 @@ const EXTREMES: &[i128] = &[
     i64::MIN as i128,
     u64::MAX as i128,
     u64::MAX as i128 + 1,
+    1 << 40,
 ];
 
 /// One option and its value, as the input picked them.
@@ -57,7 +58,10 @@ fn entries(mut data: &[u8]) -> Vec<Entry> {
         data = rest;
         let n = usize::from(which & 0x7f);
         let bound = BOUNDS.get(n);
-        let key = bound.map_or(KEYS[(n - BOUNDS.len()) % KEYS.len()], |b| b.key);
+        let key = match bound {
+            Some(b) => b.key,
+            None => KEYS[(n - BOUNDS.len()) % KEYS.len()],
+        };
         let pick = usize::from(*how);
         let near = pick.checked_sub(EXTREMES.len());
         let value = match (EXTREMES.get(pick), bound, near) {

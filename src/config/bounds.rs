@@ -62,7 +62,9 @@ pub const BOUNDS: &[Bound] = &[
     Bound {
         key: "max-message-size",
         min: 1,
-        max: 1 << 30,
+        // Policy, not memory (messages stream through): beyond any message a
+        // VNC client sends, and beyond the 1 GiB ones scripts/bench sends.
+        max: 1 << 40,
         unit: Unit::Bytes,
         instead: "leave it out for no limit",
     },
@@ -126,29 +128,31 @@ pub(super) fn check(m: &Merged) -> Result<()> {
 impl Bound {
     /// `n` with its unit: "86400 seconds (1 day)", "1048576 bytes (1 MiB)".
     pub fn said(&self, n: u64) -> String {
-        let (units, names): (&[u64], [&str; 3]) = match self.unit {
+        let (word, larger): (&str, &[(u64, &str)]) = match self.unit {
             Unit::Count => return n.to_string(),
             Unit::Seconds if n == 1 => return "1 second".into(),
-            Unit::Seconds => (&[YEAR, DAY, HOUR], ["year", "day", "hour"]),
-            Unit::Bytes => (&[1 << 30, 1 << 20, 1 << 10], ["GiB", "MiB", "KiB"]),
+            Unit::Seconds => (
+                "seconds",
+                &[(YEAR, " year"), (DAY, " day"), (HOUR, " hour")],
+            ),
+            Unit::Bytes => (
+                "bytes",
+                &[
+                    (1 << 40, " TiB"),
+                    (1 << 30, " GiB"),
+                    (1 << 20, " MiB"),
+                    (1 << 10, " KiB"),
+                ],
+            ),
         };
-        let word = if self.unit == Unit::Seconds {
-            "seconds"
-        } else {
-            "bytes"
-        };
-        let larger = units
-            .iter()
-            .zip(names)
-            .find(|(u, _)| n >= **u && n % **u == 0);
-        match larger {
+        match larger.iter().find(|(u, _)| n >= *u && n.is_multiple_of(*u)) {
             Some((u, name)) => {
                 let plural = if self.unit == Unit::Seconds && n / u > 1 {
                     "s"
                 } else {
                     ""
                 };
-                format!("{n} {word} ({} {name}{plural})", n / u)
+                format!("{n} {word} ({}{name}{plural})", n / u)
             }
             None => format!("{n} {word}"),
         }
@@ -197,6 +201,10 @@ mod tests {
         assert_eq!(
             said("max-message-size", 1 << 30),
             "1073741824 bytes (1 GiB)"
+        );
+        assert_eq!(
+            said("max-message-size", 1 << 40),
+            "1099511627776 bytes (1 TiB)"
         );
         assert_eq!(said("max-connections", NR_OPEN), "1048576");
     }

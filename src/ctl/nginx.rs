@@ -128,16 +128,16 @@ pub fn site_text(ctx: &Ctx, name: &str, server_name: &str, port: u16) -> String 
 }
 
 /// `name` as the letters, digits and `_` of an nginx variable name, one to
-/// one: `_` is doubled and any other character is `_` and its code in hex
+/// one: `_` is doubled and any other byte is `_` and two hex digits
 /// (`a..b` is `a_2e_2eb`, `a__b` is `a____b`). nginx's `map` variables are
 /// global, so two sites with one variable would break each other.
 fn variable_name(name: &str) -> String {
     let mut out = String::new();
-    for c in name.chars() {
-        match c {
-            '_' => out.push_str("__"),
-            c if c.is_ascii_alphanumeric() => out.push(c),
-            c => out += &format!("_{:02x}", u32::from(c)),
+    for b in name.bytes() {
+        match b {
+            b'_' => out.push_str("__"),
+            b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+            b => out += &format!("_{b:02x}"),
         }
     }
     out
