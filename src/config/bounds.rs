@@ -13,7 +13,7 @@
 
 use anyhow::{bail, Result};
 
-use super::options::Merged;
+use super::options::{Merged, Options};
 
 /// What a number measures, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum Unit {
 pub struct Bound {
     /// The option (conf key and long option name).
     pub key: &'static str,
+    /// Its value, if given.
+    pub value: fn(&Options) -> Option<u64>,
     /// Smallest accepted value.
     pub min: u64,
     /// Largest accepted value.
@@ -50,17 +52,24 @@ const NR_OPEN: u64 = 1 << 20;
 
 /// Every numeric option's range.
 pub const BOUNDS: &[Bound] = &[
-    secs("heartbeat", 0, DAY, "0 turns heartbeats off"),
-    secs("handshake-timeout", 1, HOUR, ""),
-    secs("connect-timeout", 1, HOUR, ""),
+    secs(
+        "heartbeat",
+        |o| o.heartbeat,
+        0,
+        DAY,
+        "0 turns heartbeats off",
+    ),
+    secs("handshake-timeout", |o| o.handshake_timeout, 1, HOUR, ""),
+    secs("connect-timeout", |o| o.connect_timeout, 1, HOUR, ""),
     // systemd takes at most u32::MAX microseconds (71 min) as the stop
     // time `notify::stopping` asks for, grace and drain timeout together.
-    secs("shutdown-grace", 0, HOUR, ""),
-    secs("drain-delay", 0, HOUR, ""),
-    secs("timeout", 0, YEAR, "0: never"),
-    secs("idle-timeout", 0, YEAR, "0: never"),
+    secs("shutdown-grace", |o| o.shutdown_grace, 0, HOUR, ""),
+    secs("drain-delay", |o| o.drain_delay, 0, HOUR, ""),
+    secs("timeout", |o| o.timeout, 0, YEAR, "0: never"),
+    secs("idle-timeout", |o| o.idle_timeout, 0, YEAR, "0: never"),
     Bound {
         key: "max-message-size",
+        value: |o| wide(o.max_message_size),
         min: 1,
         // Policy, not memory (messages stream through): beyond any message a
         // VNC client sends, and beyond the 1 GiB ones scripts/bench sends.
@@ -70,19 +79,31 @@ pub const BOUNDS: &[Bound] = &[
     },
     Bound {
         key: "max-header-size",
+        value: |o| wide(o.max_header_size),
         min: 8192,
         max: 1 << 20,
         unit: Unit::Bytes,
         instead: "",
     },
-    count("max-connections"),
-    count("max-connections-per-client"),
-    count("max-sessions-per-target"),
+    count("max-connections", |o| wide(o.max_connections)),
+    count("max-connections-per-client", |o| {
+        wide(o.max_connections_per_client)
+    }),
+    count("max-sessions-per-target", |o| {
+        wide(o.max_sessions_per_target)
+    }),
 ];
 
-const fn secs(key: &'static str, min: u64, max: u64, instead: &'static str) -> Bound {
+const fn secs(
+    key: &'static str,
+    value: fn(&Options) -> Option<u64>,
+    min: u64,
+    max: u64,
+    instead: &'static str,
+) -> Bound {
     Bound {
         key,
+        value,
         min,
         max,
         unit: Unit::Seconds,
@@ -90,9 +111,10 @@ const fn secs(key: &'static str, min: u64, max: u64, instead: &'static str) -> B
     }
 }
 
-const fn count(key: &'static str) -> Bound {
+const fn count(key: &'static str, value: fn(&Options) -> Option<u64>) -> Bound {
     Bound {
         key,
+        value,
         min: 0,
         max: NR_OPEN,
         unit: Unit::Count,
@@ -100,14 +122,19 @@ const fn count(key: &'static str) -> Bound {
     }
 }
 
+/// A `usize` option as `u64` (never wider on any target Rust supports).
+fn wide(n: Option<usize>) -> Option<u64> {
+    n.map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+}
+
 /// Refuses the first number outside its range, naming where it was given
 /// and the bound.
 pub(super) fn check(m: &Merged) -> Result<()> {
-    for (key, n) in m.options.numbers() {
-        let Some(bound) = BOUNDS.iter().find(|b| b.key == key) else {
+    for bound in BOUNDS {
+        let Some(n) = (bound.value)(&m.options) else {
             continue;
         };
-        let at = m.origin(key);
+        let (key, at) = (bound.key, m.origin(bound.key));
         if n < bound.min {
             bail!("{at}: {key}: must be at least {}", bound.said(bound.min));
         }
@@ -166,21 +193,25 @@ mod tests {
     use super::*;
     use crate::config::options::{ConfFile, KEYS};
 
-    /// Every key that takes a number has a range: a new numeric option
-    /// without one fails here, not in production.
+    /// Every key that takes a number has a range that reads that key's
+    /// value (and no other's): a new numeric option without one fails
+    /// here, not in production.
     #[test]
-    fn every_numeric_key_has_a_bound() {
+    fn every_numeric_key_has_a_bound_that_reads_it() {
         let mut numeric = 0;
         for key in KEYS {
             let Ok(conf) = ConfFile::parse(Path::new("t.conf"), format!("{key} = 1\n")) else {
                 continue;
             };
-            if conf.options.numbers().is_empty() {
-                continue;
-            }
             numeric += 1;
-            let bound = BOUNDS.iter().find(|b| b.key == *key);
-            assert!(bound.is_some(), "{key} takes a number but has no bound");
+            assert!(
+                BOUNDS.iter().any(|b| b.key == *key),
+                "{key} takes a number but has no bound"
+            );
+            for b in BOUNDS {
+                let want = (b.key == *key).then_some(1);
+                assert_eq!((b.value)(&conf.options), want, "{}, given {key}", b.key);
+            }
         }
         assert_eq!(
             numeric,

@@ -29,33 +29,6 @@ impl OneOrMany {
     }
 }
 
-/// A value as a number, for the range checks of `bounds`; `None` for the
-/// values that are not numbers.
-pub trait Number {
-    /// The value, if it is a number.
-    fn number(&self) -> Option<u64> {
-        None
-    }
-}
-
-impl Number for u64 {
-    fn number(&self) -> Option<u64> {
-        Some(*self)
-    }
-}
-
-impl Number for usize {
-    fn number(&self) -> Option<u64> {
-        // usize is at most 64 bits on every target Rust supports.
-        Some(u64::try_from(*self).unwrap_or(u64::MAX))
-    }
-}
-
-impl Number for String {}
-impl Number for bool {}
-impl Number for PathBuf {}
-impl Number for OneOrMany {}
-
 /// Options whose values may hold a password or a key (`user:password`, a
 /// Redis password, a URL with credentials): never shown by `Debug`.
 pub const SECRET_KEYS: &[&str] = &["auth-source", "token-source", "key-password"];
@@ -91,15 +64,6 @@ macro_rules! options {
                         d.field(stringify!($field), v);
                     }
                 } )*
-            }
-
-            /// The options given as numbers, with their keys (for `bounds`).
-            pub fn numbers(&self) -> Vec<(&'static str, u64)> {
-                let mut out = Vec::new();
-                $( if let Some(n) = self.$field.as_ref().and_then(Number::number) {
-                    out.push(($key, n));
-                } )*
-                out
             }
 
             /// Whether the option called `key` has a value.
