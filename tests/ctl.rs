@@ -530,17 +530,12 @@ fn nginx_variables_of_similar_names_differ() {
     let sites = ctl.tmp.path().join("sites");
     std::fs::create_dir_all(&sites).unwrap();
     let mut vars = Vec::new();
-    for name in names {
+    for (i, name) in names.into_iter().enumerate() {
         ctl.add(name, "localhost:5901", &[]);
-        let dir = sites.to_str().unwrap();
-        ctl.ok(&[
-            "nginx",
-            name,
-            "--server-name",
-            "vnc.test",
-            "--nginx-dir",
-            dir,
-        ]);
+        // One server name each: nginx serves one site per name.
+        let (dir, server) = (sites.to_str().unwrap(), format!("vnc{i}.test"));
+        let args = ["nginx", name, "--server-name", &server, "--nginx-dir", dir];
+        ctl.ok(&args);
         let site = std::fs::read_to_string(sites.join(format!("websockify-{name}"))).unwrap();
         let var = site
             .split_whitespace()
