@@ -64,7 +64,7 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         },
         ssl_only: o.ssl_only.unwrap_or(false),
         heartbeat: (heartbeat > 0).then(|| Duration::from_secs(heartbeat)),
-        limits: connection_limits(m)?,
+        limits: connection_limits(m),
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
         rfb,
@@ -420,40 +420,18 @@ fn tls(m: &Merged) -> Result<Option<tls::Server>> {
     }
 }
 
-fn connection_limits(m: &Merged) -> Result<Limits> {
+/// The per-connection limits; their ranges are checked by `bounds`.
+fn connection_limits(m: &Merged) -> Limits {
     let o = &m.options;
-    let at = |key: &str| format!("{}: {key}", m.origin(key));
-    let secs = |key: &str, v: Option<u64>, default: Duration| -> Result<Duration> {
-        match v {
-            Some(0) => bail!("{}: must be at least 1", at(key)),
-            Some(v) => Ok(Duration::from_secs(v)),
-            None => Ok(default),
-        }
-    };
-    let max_header_size = o.max_header_size.unwrap_or(defaults::MAX_HEADER_SIZE);
-    if max_header_size < 8192 {
-        bail!("{}: must be at least 8192 bytes", at("max-header-size"));
+    let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+    Limits {
+        handshake_timeout: secs(o.handshake_timeout, defaults::HANDSHAKE_TIMEOUT),
+        connect_timeout: secs(o.connect_timeout, defaults::CONNECT_TIMEOUT),
+        // Messages stream through without being gathered, so there is no
+        // limit unless one is set: it is policy, not memory protection.
+        max_message_size: o.max_message_size.map(|n| n as u64),
+        max_header_size: o.max_header_size.unwrap_or(defaults::MAX_HEADER_SIZE),
     }
-    // Messages stream through without being gathered, so there is no limit
-    // unless one is set: it is policy, not memory protection.
-    let max_message_size = o.max_message_size.map(|n| n as u64);
-    if max_message_size == Some(0) {
-        bail!("{}: must be at least 1 byte", at("max-message-size"));
-    }
-    Ok(Limits {
-        handshake_timeout: secs(
-            "handshake-timeout",
-            o.handshake_timeout,
-            defaults::HANDSHAKE_TIMEOUT,
-        )?,
-        connect_timeout: secs(
-            "connect-timeout",
-            o.connect_timeout,
-            defaults::CONNECT_TIMEOUT,
-        )?,
-        max_message_size,
-        max_header_size,
-    })
 }
 
 /// `credential:NAME` is the file systemd's `LoadCredential=NAME:...` made

@@ -8,10 +8,12 @@
 //! value came from (`FILE:LINE: key` or `command line: key`) and what is wrong.
 
 mod acme;
+pub mod bounds;
 mod build;
 pub mod cli;
 pub mod cli_acme;
 pub mod options;
+mod parse_error;
 mod settings;
 
 use std::path::PathBuf;

@@ -249,7 +249,8 @@ impl fmt::Display for Origin {
 }
 
 /// A conf file as read: its options and its text (to find keys' lines).
-#[derive(Debug, Clone)]
+/// `Debug` shows neither the text nor secret values.
+#[derive(Clone)]
 pub struct ConfFile {
     /// Path as given.
     pub path: PathBuf,
@@ -276,9 +277,19 @@ pub enum ConfError {
         path: String,
         /// 1-based line of the error (0 when toml gives none).
         line: usize,
-        /// toml's description and the offending line.
+        /// toml's description and the offending line, its value hidden
+        /// where it may be a secret (`parse_error`).
         message: String,
     },
+}
+
+impl fmt::Debug for ConfFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfFile")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConfFile {
@@ -294,7 +305,7 @@ impl ConfFile {
     /// Parses `source` as the contents of `path`.
     pub fn parse(path: &Path, source: String) -> Result<Self, ConfError> {
         let options = toml::from_str(&source).map_err(|e: toml::de::Error| {
-            let (line, message) = describe(&e, &source);
+            let (line, message) = super::parse_error::describe(&e, &source);
             ConfError::Parse {
                 path: path.display().to_string(),
                 line,
@@ -321,19 +332,6 @@ impl ConfFile {
                 rest.is_some_and(|r| r.trim_start().starts_with('='))
             })
             .map(|i| i + 1)
-    }
-}
-
-/// toml's error as (line, one-line message quoting the offending line).
-fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
-    let message = e.message().trim();
-    match e.span() {
-        Some(span) => {
-            let line = source[..span.start.min(source.len())].matches('\n').count() + 1;
-            let text = source.lines().nth(line - 1).unwrap_or("").trim();
-            (line, format!("{message} (in `{text}`)"))
-        }
-        None => (0, message.to_owned()),
     }
 }
 

@@ -90,6 +90,7 @@ impl Settings {
         let o = &m.options;
         let at = |key: &str| format!("{}: {key}", m.origin(key));
         refuse_unsupported(m)?;
+        super::bounds::check(m)?;
         if o.legacy_syslog == Some(true) && o.syslog.is_none() {
             bail!("{}: `legacy-syslog` needs `syslog`", at("legacy-syslog"));
         }

@@ -67,6 +67,9 @@ pub struct AddArgs {
 /// Runs `add`.
 pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     instance::check_name(&args.name)?;
+    if let Some(user) = &args.user {
+        passwd::check_user(user)?;
+    }
     ctx.need_root("add")?;
     let path = ctx.conf(&args.name);
     if path.exists() && !args.force {

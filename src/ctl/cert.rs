@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use x509_parser::extensions::GeneralName;
 
@@ -100,15 +100,20 @@ pub fn ensure(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The key readable by the service's group, as postinst leaves it.
+/// The key readable by the service's group, as postinst leaves it; changed
+/// through the open file, never through a symlink (`files::open_regular`).
 fn share_key(key: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    if let Some(gid) = files::service_gid() {
-        std::os::unix::fs::chown(key, None, Some(gid))
-            .with_context(|| format!("cannot give {} group websockify", key.display()))?;
-        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640))?;
-    }
-    Ok(())
+    let Some(gid) = files::service_gid() else {
+        return Ok(());
+    };
+    let Some((file, _)) = files::open_regular(key)? else {
+        bail!("{}: does not exist", key.display());
+    };
+    std::os::unix::fs::fchown(&file, None, Some(gid))
+        .with_context(|| format!("cannot give {} group websockify", key.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o640))
+        .with_context(|| format!("cannot set the mode of {}", key.display()))
 }
 
 /// Runs `cert`.

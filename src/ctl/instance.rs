@@ -27,15 +27,19 @@ pub struct Instance {
     pub error: Option<String>,
 }
 
-/// Refuses names systemd or the generator would not take, and `.hidden` ones.
+/// Refuses names systemd or the generator would not take, `.hidden` ones,
+/// and names that commands would read as an option (`-x`): letters, digits
+/// and `_.-`, starting with a letter or digit (websockify.conf(5)).
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && !name.starts_with('.')
+    let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
-        bail!("{name:?}: not an instance name: use letters, digits and _.- (not first .)");
+        bail!(
+            "{name:?}: not an instance name: use letters, digits and _.-, starting with a \
+             letter or digit"
+        );
     }
     Ok(())
 }
@@ -228,7 +232,9 @@ mod tests {
         for good in ["display1", "a.b", "x_y-z", "A9"] {
             check_name(good).unwrap();
         }
-        for bad in ["", ".hidden", "a/b", "a b", "é", "x:y", "../x"] {
+        for bad in [
+            "", ".hidden", "a/b", "a b", "é", "x:y", "../x", "-x", "_x", "-",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -120,10 +120,7 @@ fn check_server_name(name: &str) -> Result<()> {
 /// The site: the example with this host, port, certificate and upgrade
 /// variable, without its comments and without nginx's own password.
 pub fn site_text(ctx: &Ctx, name: &str, server_name: &str, port: u16) -> String {
-    let var: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let var = variable_name(name);
     let mut out = format!(
         "# nginx site for websockify@{name}, written by websockifyctl nginx from\n\
          # /usr/share/doc/websockify-rs/examples/nginx-novnc-proxy-all.conf.\n\
@@ -154,6 +151,22 @@ pub fn site_text(ctx: &Ctx, name: &str, server_name: &str, port: u16) -> String 
     // Blank lines the dropped comments left in pairs.
     while out.contains("\n\n\n") {
         out = out.replace("\n\n\n", "\n\n");
+    }
+    out
+}
+
+/// `name` as the letters, digits and `_` of an nginx variable name, one to
+/// one: `_` is doubled and any other byte is `_` and two hex digits
+/// (`a..b` is `a_2e_2eb`, `a__b` is `a____b`). nginx's `map` variables are
+/// global, so two sites with one variable would break each other.
+fn variable_name(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        match b {
+            b'_' => out.push_str("__"),
+            b if b.is_ascii_alphanumeric() => out.push(char::from(b)),
+            b => out += &format!("_{b:02x}"),
+        }
     }
     out
 }
@@ -196,14 +209,15 @@ fn enable_and_test(site: &Path) -> Result<()> {
 /// TLS, loopback trusted; the rest as it was.
 fn to_loopback(inst: &Instance, port: u16) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let text = std::fs::read_to_string(&inst.path)
-        .with_context(|| format!("cannot read {}", inst.path.display()))?;
+    let Some((text, meta)) = files::read_regular(&inst.path)? else {
+        bail!("{}: does not exist", inst.path.display());
+    };
     let mut t = instance::without_keys(&text, instance::LISTEN_KEYS);
     t += "\n# Behind nginx (websockifyctl nginx): loopback only, nginx does TLS.\n";
     t += &format!("listen = \"127.0.0.1:{port}\"\n");
     t += &add::loopback_lines();
     instance::check(&inst.path, &t)?;
-    let mode = inst.path.metadata()?.permissions().mode() & 0o7777;
+    let mode = meta.permissions().mode() & 0o7777;
     files::write(&inst.path, t.as_bytes(), mode, None, Existing::Replace)?;
     println!("moved {} to 127.0.0.1:{port}, plain", inst.path.display());
     Ok(())

@@ -36,6 +36,7 @@ pub struct PasswdArgs {
 
 /// Runs `passwd`.
 pub fn run(ctx: &Ctx, args: PasswdArgs) -> Result<ExitCode> {
+    check_user(&args.user)?;
     let file = args.file.clone().unwrap_or_else(|| ctx.htpasswd());
     if args.file.is_none() {
         ctx.need_root("passwd")?;
@@ -56,49 +57,66 @@ pub fn run(ctx: &Ctx, args: PasswdArgs) -> Result<ExitCode> {
 pub fn set(file: &Path, user: &str, password: &str) -> Result<()> {
     check_user(user)?;
     let hash = bcrypt::hash(password, COST).context("hashing the password")?;
-    let mut lines = read_lines(file)?;
+    let (mut lines, gid) = read(file)?;
     let entry = format!("{user}:{hash}");
     match lines.iter().position(|l| user_of(l) == Some(user)) {
         Some(i) => lines[i] = entry,
         None => lines.push(entry),
     }
-    write(file, &lines)
+    write(file, &lines, gid)
 }
 
 fn delete(file: &Path, user: &str) -> Result<()> {
-    let mut lines = read_lines(file)?;
+    check_user(user)?;
+    let (mut lines, gid) = read(file)?;
     let before = lines.len();
     lines.retain(|l| user_of(l) != Some(user));
     if lines.len() == before {
         bail!("{}: no user {user}", file.display());
     }
-    write(file, &lines)
+    write(file, &lines, gid)
 }
 
-/// Names the htpasswd format can hold.
-fn check_user(user: &str) -> Result<()> {
-    if user.is_empty() || user.contains(':') || user.chars().any(|c| c.is_control()) {
-        bail!("{user:?}: not a user name (no colon, no control characters)");
+/// Names the htpasswd format can hold and the daemon reads back as given:
+/// it trims each line and skips `#` lines as comments, and `:` ends the name.
+pub fn check_user(user: &str) -> Result<()> {
+    let unreadable = user.is_empty()
+        || user.starts_with('#')
+        || user.starts_with(char::is_whitespace)
+        || user.ends_with(char::is_whitespace)
+        || user.contains(':')
+        || user.chars().any(|c| c.is_control());
+    if unreadable {
+        bail!(
+            "{user:?}: not a user name (no colon, no control characters, no space at either \
+             end, not starting with #)"
+        );
     }
     Ok(())
 }
 
+/// The user of an htpasswd line, as the daemon reads it (comments have none).
 fn user_of(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return None;
+    }
     line.split_once(':').map(|(u, _)| u)
 }
 
-fn read_lines(file: &Path) -> Result<Vec<String>> {
-    match std::fs::read_to_string(file) {
-        Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
+/// The lines of `file` (none when missing) and its group; never through a
+/// symlink (`files::read_regular`).
+fn read(file: &Path) -> Result<(Vec<String>, Option<u32>)> {
+    use std::os::unix::fs::MetadataExt;
+    match files::read_regular(file)? {
+        Some((text, meta)) => Ok((text.lines().map(str::to_owned).collect(), Some(meta.gid()))),
+        None => Ok((Vec::new(), None)),
     }
 }
 
 /// 0640; group websockify, else the old file's group, else ours.
-fn write(file: &Path, lines: &[String]) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let gid = files::service_gid().or_else(|| file.metadata().ok().map(|m| m.gid()));
+fn write(file: &Path, lines: &[String], old_gid: Option<u32>) -> Result<()> {
+    let gid = files::service_gid().or(old_gid);
     let mut text = lines.join("\n");
     text.push('\n');
     files::write(file, text.as_bytes(), 0o640, gid, Existing::Replace)

@@ -183,3 +183,197 @@ async fn conf_alone_runs_the_daemon() {
     let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(got, Message::binary(b"from conf".to_vec()));
 }
+
+/// Runs `websockify ARGS` to its exit (killed after `WAIT`) and returns
+/// whether it succeeded and what it wrote to stdout and stderr.
+fn run_bounded(args: &[&str]) -> (bool, String) {
+    use std::io::Read;
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("websockify {args:?} did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    (status.success(), text)
+}
+
+/// Conf lines that hold a secret and are wrong, each with the secret, the
+/// line the error must name and the key it must name (if the line has one).
+const SECRET_LINES: &[(&str, &str, &str, &str)] = &[
+    // Syntax error after a secret value.
+    (
+        "auth-source = \"admin:S3cret\" oops\n",
+        "S3cret",
+        ":3: ",
+        "auth-source",
+    ),
+    // A secret key with a value of the wrong type.
+    (
+        "auth-source = [\"admin:S3cret\"]\n",
+        "S3cret",
+        ":3: ",
+        "auth-source",
+    ),
+    (
+        "token-source = 5318008\n",
+        "5318008",
+        ":3: ",
+        "token-source",
+    ),
+    // A misspelt secret key.
+    (
+        "auth-sourse = \"admin:S3cret\"\n",
+        "S3cret",
+        ":3: ",
+        "auth-sourse",
+    ),
+    // A line with no key at all, and a secret string left open.
+    ("admin:S3cret\n", "S3cret", ":3: ", ""),
+    ("auth-source = \"admin:S3cret\n", "S3cret", ":3: ", ""),
+    // The error on the line after a multi-line secret string.
+    (
+        "auth-source = \"\"\"\nadmin:S3cret\"\"\" oops\n",
+        "S3cret",
+        ":4: ",
+        "",
+    ),
+    // A token API URL with credentials that the plugin refuses.
+    (
+        "token-plugin = \"JSONTokenApi\"\ntoken-source = \"ftp://admin:S3cret@api.test/%s\"\n",
+        "S3cret",
+        ":3: ",
+        "token-plugin",
+    ),
+];
+
+fn secret_conf(dir: &TempDir, line: &str) -> PathBuf {
+    dir.write(
+        "secret.conf",
+        format!("listen = \"127.0.0.1:0\"\ntarget = \"127.0.0.1:5901\"\n{line}"),
+    )
+}
+
+/// A conf error names the file, the line and the key, but never the value
+/// of a line whose key is secret or unknown: not in `--check`, not when the
+/// daemon starts, not when a reload (SIGHUP) fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn conf_errors_never_show_a_secret() {
+    let dir = TempDir::new("secret-conf");
+    for &(line, secret, at, key) in SECRET_LINES {
+        let conf = secret_conf(&dir, line);
+        let conf_arg = conf.to_str().unwrap();
+        for args in [
+            &["--check", "--config", conf_arg][..],
+            &["--config", conf_arg],
+        ] {
+            let (ok, out) = blocking(|| run_bounded(args));
+            assert!(!ok, "{args:?} accepted {line:?}: {out}");
+            assert!(!out.contains(secret), "{args:?}: {line:?} shown:\n{out}");
+            assert!(
+                out.contains(&format!("secret.conf{at}")) && out.contains(key),
+                "{args:?}: {line:?}: the error must name the line and the key:\n{out}"
+            );
+        }
+    }
+    // A reload that fails logs the same message; the daemon goes on.
+    let target = echo_target().await;
+    let good = format!("listen = \"127.0.0.1:0\"\ntarget = \"{target}\"\n");
+    let conf = dir.write("secret.conf", &good);
+    let mut proxy = Proxy::start(&["--config", conf.to_str().unwrap()]);
+    let pid = nix::unistd::Pid::from_raw(proxy.pid() as i32);
+    for &(line, secret, _, _) in SECRET_LINES {
+        dir.write("secret.conf", format!("{good}{line}"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+        let failed = proxy.wait_for_log("reload failed");
+        assert!(!failed.contains(secret), "{line:?} shown:\n{failed}");
+    }
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .all(|l| !l.contains("S3cret") && !l.contains("5318008")),
+        "{:?}",
+        proxy.log()
+    );
+}
+
+/// Every duration and count has an upper bound: a value past it is refused
+/// by `--check` with the bound named (before, a heartbeat, handshake timeout
+/// or shutdown grace of 2^64-1 passed and then panicked each session, each
+/// connection, or the daemon at SIGTERM), and the bound itself is accepted.
+#[test]
+fn huge_durations_and_counts_are_refused_with_their_bound() {
+    // (key, most accepted, unit) as websockify(1) and websockify.conf(5) state them.
+    let bounds = [
+        ("heartbeat", 86_400_u64, "seconds"),
+        ("handshake-timeout", 3_600, "seconds"),
+        ("connect-timeout", 3_600, "seconds"),
+        ("shutdown-grace", 3_600, "seconds"),
+        ("drain-delay", 3_600, "seconds"),
+        ("timeout", 31_536_000, "seconds"),
+        ("idle-timeout", 31_536_000, "seconds"),
+        ("max-message-size", 1 << 40, "bytes"),
+        ("max-header-size", 1 << 20, "bytes"),
+        ("max-connections", 1 << 20, ""),
+        ("max-connections-per-client", 1 << 20, ""),
+        ("max-sessions-per-target", 1 << 20, ""),
+    ];
+    let dir = TempDir::new("bounds");
+    let base = "listen = \"127.0.0.1:0\"\ntarget = \"127.0.0.1:5901\"\n";
+    for (key, max, unit) in bounds {
+        let said = format!("at most {max} {unit}");
+        let said = said.trim_end();
+        // The command line takes any u64; a conf file, TOML's largest integer.
+        let conf = dir.write("huge.conf", format!("{base}{key} = {}\n", i64::MAX));
+        let option = format!("--{key}");
+        for args in [
+            vec!["--check", "--config", conf.to_str().unwrap()],
+            vec![
+                "--check",
+                &option,
+                "18446744073709551615",
+                "127.0.0.1:0",
+                "127.0.0.1:5901",
+            ],
+        ] {
+            let (ok, out) = run_bounded(&args);
+            assert!(!ok, "{args:?} accepted");
+            assert!(
+                out.contains(key) && out.contains(said),
+                "{args:?}: want {said:?} in:\n{out}"
+            );
+        }
+        let over = dir.write("over.conf", format!("{base}{key} = {}\n", max + 1));
+        let (ok, out) = run_bounded(&["--check", "--config", over.to_str().unwrap()]);
+        assert!(!ok && out.contains(said), "{key} = {}: {out}", max + 1);
+        let at = dir.write("at.conf", format!("{base}{key} = {max}\n"));
+        let (ok, out) = run_bounded(&["--check", "--config", at.to_str().unwrap()]);
+        assert!(ok, "{key} = {max} refused: {out}");
+    }
+}

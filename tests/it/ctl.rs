@@ -52,12 +52,11 @@ impl Ctl {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run websockifyctl");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A command that refuses its arguments exits without reading.
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         let out = child.wait_with_output().unwrap();
         eprintln!(
             "websockifyctl {args:?}: {}\n{}{}",
@@ -436,4 +435,171 @@ fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
         "--nginx-dir",
         sites_arg,
     ]);
+}
+
+/// `passwd` rewrites its file: a symlink there (to a file the admin never
+/// meant to share) is refused, not followed, and neither the link nor what
+/// it points to changes. Before, the target's lines were copied into a new
+/// 0640 file readable by the service's group.
+#[test]
+fn passwd_refuses_a_symlinked_password_file() {
+    let ctl = Ctl::new("ctl-passwd-link");
+    let secret = ctl.tmp.write("shadow", "root:$6$S3cretHash:19000::::::\n");
+    let link = ctl.conf_dir().join("htpasswd");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let other = ctl.tmp.path().join("other-htpasswd");
+    std::os::unix::fs::symlink(&secret, &other).unwrap();
+    for args in [
+        &["passwd", "--stdin", "alice"][..],
+        &[
+            "passwd",
+            "--stdin",
+            "--file",
+            other.to_str().unwrap(),
+            "alice",
+        ],
+        &["passwd", "--delete", "root"],
+    ] {
+        let out = ctl.run(args, "pw\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} followed the link");
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+        assert!(!err.contains("S3cretHash"), "{args:?}: {err}");
+    }
+    for path in [&link, &other] {
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        assert!(meta.file_type().is_symlink(), "{} replaced", path.display());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "root:$6$S3cretHash:19000::::::\n"
+    );
+}
+
+/// `nginx` rewrites the instance's conf: a conf that is a symlink is
+/// refused, and neither the link nor the file it points to changes.
+#[test]
+fn nginx_refuses_a_symlinked_conf() {
+    let ctl = Ctl::new("ctl-nginx-link");
+    ctl.add("desk", "localhost:5901", &[]);
+    let conf = ctl.conf_dir().join("desk.conf");
+    let elsewhere = ctl.tmp.path().join("desk.conf.real");
+    std::fs::rename(&conf, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &conf).unwrap();
+    let before = std::fs::read_to_string(&elsewhere).unwrap();
+    let sites = ctl.tmp.path().join("sites");
+    std::fs::create_dir_all(&sites).unwrap();
+    let err = ctl.fails(&[
+        "nginx",
+        "desk",
+        "--server-name",
+        "vnc.test",
+        "--nginx-dir",
+        sites.to_str().unwrap(),
+    ]);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(std::fs::symlink_metadata(&conf)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), before);
+}
+
+/// A user name the htpasswd format cannot hold is refused: `#...` lines are
+/// comments (the user could never log in), `:` ends the name, and control
+/// characters break the line.
+#[test]
+fn passwd_refuses_names_htpasswd_cannot_hold() {
+    let ctl = Ctl::new("ctl-passwd-names");
+    for bad in ["#comment", "#", "a:b", "a\tb", "", " alice", "alice "] {
+        let out = ctl.run(&["passwd", "--stdin", bad], "pw\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        assert!(err.contains("not a user name"), "{bad:?}: {err}");
+    }
+    assert!(!ctl.conf_dir().join("htpasswd").exists());
+    let web = ctl.web();
+    let args = [
+        "add",
+        "d",
+        "--target",
+        "localhost:5901",
+        "--web",
+        &web,
+        "--no-start",
+    ];
+    let out = ctl.run(&[&args[..], &["--user", "#x", "--stdin"]].concat(), "pw\n");
+    assert!(!out.status.success(), "add --user '#x' accepted");
+    // A name with '#' later on is a name like any other.
+    assert!(ctl
+        .run(&["passwd", "--stdin", "a#b"], "pw\n")
+        .status
+        .success());
+}
+
+/// The nginx `map` variable of each site is unambiguous: instances whose
+/// names differ only in `.`, `-` and `_` get different variables (nginx
+/// refuses a variable defined twice, so one site would break the other).
+#[test]
+fn nginx_variables_of_similar_names_differ() {
+    let ctl = Ctl::new("ctl-nginx-vars");
+    let names = ["a..b", "a__b", "a_2eb", "a.b", "a-b", "a_b"];
+    let sites = ctl.tmp.path().join("sites");
+    std::fs::create_dir_all(&sites).unwrap();
+    let mut vars = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        ctl.add(name, "localhost:5901", &[]);
+        // One server name each: nginx serves one site per name.
+        let (dir, server) = (sites.to_str().unwrap(), format!("vnc{i}.test"));
+        let args = ["nginx", name, "--server-name", &server, "--nginx-dir", dir];
+        ctl.ok(&args);
+        let site = std::fs::read_to_string(sites.join(format!("websockify-{name}"))).unwrap();
+        let var = site
+            .split_whitespace()
+            .find(|w| w.starts_with("$websockify_"))
+            .unwrap_or_else(|| panic!("no variable in {site}"))
+            .trim_end_matches(';')
+            .to_owned();
+        assert!(
+            var[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{name}: {var} is not an nginx variable name"
+        );
+        vars.push(var);
+    }
+    let mut unique = vars.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), vars.len(), "{names:?} -> {vars:?}");
+}
+
+/// Instance names start with a letter or a digit: `-x` would be read as an
+/// option by systemctl, journalctl and websockifyctl itself.
+#[test]
+fn add_refuses_names_starting_with_a_dash() {
+    let ctl = Ctl::new("ctl-dash");
+    let web = ctl.web();
+    for bad in ["-x", "--x", "-", "_x"] {
+        let args = [
+            "add",
+            "--target",
+            "localhost:5901",
+            "--web",
+            &web,
+            "--no-start",
+            "--",
+            bad,
+        ];
+        let err = ctl.fails(&args);
+        assert!(
+            err.contains("not an instance name") && err.contains("starting with a letter or digit"),
+            "{bad}: {err}"
+        );
+        assert!(
+            !ctl.conf_dir().join(format!("{bad}.conf")).exists(),
+            "{bad}"
+        );
+    }
+    ctl.add("9x", "localhost:5901", &[]);
 }

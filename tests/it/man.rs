@@ -393,3 +393,73 @@ fn pages_render_without_groff_warnings() {
         );
     }
 }
+
+/// The tag line of the `.TP` entry whose tag starts with `tag` (after the
+/// font macro) and the entry's text, up to the next entry or section.
+fn tagged_entry(roff: &str, tag: &str) -> String {
+    let text = plain(roff);
+    let lines: Vec<&str> = text.lines().collect();
+    let is_tag = |w: &[&str]| {
+        (w[0] == ".TP" || w[0] == ".TQ")
+            && w[1].starts_with(".B")
+            && w[1].split_whitespace().nth(1) == Some(tag)
+    };
+    let Some(at) = lines.windows(2).position(is_tag) else {
+        return String::new();
+    };
+    let body = lines[at + 2..]
+        .iter()
+        .take_while(|l| **l != ".TP" && !l.starts_with(".S"));
+    let mut out = lines[at + 1].to_owned();
+    for line in body {
+        out.push('\n');
+        out.push_str(line);
+    }
+    out
+}
+
+/// Every duration and count has its range in websockify(1) and
+/// websockify.conf(5), as the binary enforces it: the bound is read from
+/// the binary's own refusal of 2^64-1, so a numeric option added without a
+/// bound, or a bound changed without the pages, fails here.
+#[test]
+fn every_numeric_option_states_its_bound_in_both_pages() {
+    let cmd = websockify::config::cli::Cli::command();
+    let numeric: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            let names = a.get_value_names().unwrap_or_default();
+            names
+                .iter()
+                .any(|n| ["SECONDS", "BYTES", "N"].contains(&n.as_str()))
+        })
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    assert!(numeric.len() >= 12, "{numeric:?}");
+    let (one, conf) = (page("websockify.1"), page("websockify.conf.5"));
+    for key in numeric {
+        let option = format!("--{key}");
+        let out = Command::new(env!("CARGO_BIN_EXE_websockify"))
+            .args(["--check", &option, "18446744073709551615"])
+            .args(["127.0.0.1:0", "127.0.0.1:5901"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        let bound = said
+            .split("must be at most ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{option} 2^64-1 names no bound: {said}"))
+            .trim_end_matches(',');
+        let one_entry = tagged_entry(&one, &option);
+        assert!(
+            one_entry.contains(bound),
+            "websockify.1, {option}: no {bound} in\n{one_entry}"
+        );
+        let conf_entry = tagged_entry(&conf, &key);
+        assert!(
+            conf_entry.contains(bound),
+            "websockify.conf.5, {key}: no {bound} in\n{conf_entry}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use bytes::Bytes;
 use http::{header, Request, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -63,21 +63,22 @@ pub(super) struct TokenApi {
 }
 
 impl TokenApi {
+    /// Messages never repeat the source: it may hold credentials or an API key.
     pub(super) fn new(source: &str, answer: Answer) -> anyhow::Result<Self> {
         let (prefix, suffix) = split_template(source)?;
         let sample: Uri = format!("{prefix}token{suffix}")
             .parse()
-            .with_context(|| format!("token API URL {source:?} is not a valid URL"))?;
+            .context("the token API URL is not a valid URL")?;
         let https = match sample.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            _ => bail!("token API URL {source:?} must start with http:// or https://"),
+            _ => bail!("the token API URL must start with http:// or https://"),
         };
         let authority = sample
             .authority()
-            .ok_or_else(|| anyhow!("token API URL {source:?} has no host"))?;
+            .context("the token API URL has no host")?;
         if !prefix[prefix.find("://").map_or(0, |i| i + 3)..].contains(['/', '?', '#']) {
-            bail!("token API URL {source:?}: %s must be in the path or query, not in the host");
+            bail!("the token API URL has %s in the host: it must be in the path or query");
         }
         let host_port = match authority.port() {
             Some(port) => format!("{}:{port}", authority.host()),
@@ -218,8 +219,8 @@ fn split_template(source: &str) -> anyhow::Result<(String, String)> {
             after
         } else {
             bail!(
-                "token API URL {source:?}: a % must be followed by s (the token) \
-                 or % (a literal %)"
+                "the token API URL has a % followed by neither s (the token) \
+                 nor % (a literal %)"
             )
         };
     }
@@ -230,7 +231,7 @@ fn split_template(source: &str) -> anyhow::Result<(String, String)> {
     match <[String; 2]>::try_from(parts) {
         Ok([prefix, suffix]) => Ok((prefix, suffix)),
         Err(parts) => bail!(
-            "token API URL {source:?} must contain %s exactly once (where the token goes), \
+            "the token API URL must contain %s exactly once (where the token goes), \
              found {}",
             parts.len() - 1
         ),
