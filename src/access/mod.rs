@@ -7,6 +7,7 @@ pub mod auth;
 pub mod caps;
 mod failures;
 pub mod forwarded;
+pub mod hosts;
 pub mod origin;
 mod password;
 mod refusal;
@@ -74,6 +75,8 @@ pub struct Gate {
     pub web_auth: bool,
     /// Which `Origin`s may open sessions.
     pub origins: OriginPolicy,
+    /// Which host names the instance answers to.
+    pub hosts: hosts::HostPolicy,
     /// Peers whose X-Forwarded-For / Forwarded / PROXY headers are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// User ids of unix-socket peers believed likewise (`trusted-unix-peers`);
@@ -207,6 +210,28 @@ impl Gate {
                 Err(r)
             }
         }
+    }
+
+    /// 400 for two `Host` headers, 421 for a name this instance does not
+    /// answer to (DNS rebinding), with a (rate-limited) log line.
+    pub fn check_host(
+        &self,
+        headers: &HeaderMap,
+        conn: &ConnInfo,
+        client: &str,
+    ) -> Result<(), Refusal> {
+        self.hosts
+            .check(headers, self.trusts(&conn.peer))
+            .inspect_err(|r| {
+                metrics::global().refused("bad_request");
+                let key = self.client_key(conn, headers);
+                let named = headers
+                    .get(HOST)
+                    .map(|h| format!("{h:?}"))
+                    .unwrap_or_default();
+                let line = format_args!("{client}: refused: {r} (Host {named})");
+                refusal_log::log(key, Level::Info, line);
+            })
     }
 
     /// The per-user rules for an authenticated `user`.

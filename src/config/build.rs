@@ -15,6 +15,7 @@ use super::{Config, Limits};
 use crate::access::auth::AuthPlugin;
 use crate::access::caps::Maximums;
 use crate::access::forwarded::parse_trusted;
+use crate::access::hosts::HostPolicy;
 use crate::access::origin::OriginPolicy;
 use crate::access::token::Destination;
 use crate::access::token::TokenPlugin;
@@ -153,7 +154,7 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     // could otherwise forge the client address (and dodge the lockout).
     let trusted_proxies =
         parse_trusted(&words(&o.trusted_proxies)).with_context(|| at("trusted-proxies"))?;
-    let trusted_unix_peers = words(&o.trusted_unix_peers)
+    let trusted_unix_peers: Vec<u32> = words(&o.trusted_unix_peers)
         .iter()
         .map(|w| uid(w))
         .collect::<Result<_>>()
@@ -165,7 +166,9 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
             at("web-auth")
         );
     }
+    let hosts = server_names(m, &trusted_proxies, &trusted_unix_peers)?;
     let gate = Gate {
+        hosts,
         route: route(m, password)?,
         users: users(m, auth.as_ref())?,
         auth: auth.map(Arc::new),
@@ -188,6 +191,35 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     guard_vnc_passwords(m, &gate)?;
     warn_shared_users(m, &gate);
     Ok(gate)
+}
+
+/// `server-names`, or its default: the names of the certificate and of
+/// `acme-domain`, this host's name and `localhost` (an address is always
+/// answered). Any name behind trusted proxies (the front end chooses the
+/// names) or with `host-token` (the names are the tokens).
+fn server_names(m: &Merged, proxies: &[ipnet::IpNet], unix_peers: &[u32]) -> Result<HostPolicy> {
+    let o = &m.options;
+    if o.server_names.is_some() {
+        return HostPolicy::from_list(&words(&o.server_names))
+            .with_context(|| format!("{}: server-names", m.origin("server-names")));
+    }
+    if !proxies.is_empty() || !unix_peers.is_empty() || o.host_token == Some(true) {
+        return Ok(HostPolicy::any());
+    }
+    let mut names = vec!["localhost".to_owned()];
+    if let Ok(host) = nix::unistd::gethostname() {
+        names.extend(host.to_str().map(str::to_owned));
+    }
+    names.extend(words(&o.acme_domain));
+    // The certificate's own errors are `tls`'s to report.
+    let cert = o.cert.as_deref().map(credential).and_then(Result::ok);
+    if let Some(info) = cert.and_then(|c| crate::tls::info::info(&c).ok()) {
+        names.extend(info.names);
+    }
+    names.retain(|n| n.parse::<std::net::IpAddr>().is_err());
+    // Names a certificate may hold that no Host header can (`*` alone).
+    names.retain(|n| HostPolicy::from_list(&[n]).is_ok());
+    HostPolicy::from_list(&names).context("server-names")
 }
 
 /// `allowed-users` and the `[users.NAME]` tables; both need a login that

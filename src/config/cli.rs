@@ -189,6 +189,12 @@ pub struct Cli {
     #[arg(long, value_name = "ORIGINS", help_heading = "Access control")]
     pub allowed_origins: Option<String>,
 
+    /// Host names this instance answers to (others get 421), separated by spaces
+    /// or commas, or "*". [default: the certificate's names, acme-domain, this
+    /// host's name and localhost; any name behind trusted proxies or with --host-token]
+    #[arg(long, value_name = "NAMES", help_heading = "Access control")]
+    pub server_names: Option<String>,
+
     /// Proxies (addresses or CIDRs, separated by spaces or commas) whose
     /// X-Forwarded-For/-Proto/-Host, Forwarded and PROXY headers are believed
     /// (over TCP; see --trusted-unix-peers). [default: none]
@@ -366,6 +372,7 @@ impl Cli {
             allowed_users: self.allowed_users.clone().map(OneOrMany::One),
             web_auth: self.web_auth.then_some(true),
             allowed_origins: self.allowed_origins.clone().map(OneOrMany::One),
+            server_names: self.server_names.clone().map(OneOrMany::One),
             trusted_proxies: self.trusted_proxies.clone().map(OneOrMany::One),
             trusted_unix_peers: self.trusted_unix_peers.clone().map(OneOrMany::One),
             proxy_protocol: self.proxy_protocol.then_some(true),

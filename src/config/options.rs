@@ -183,6 +183,8 @@ options! {
     users: BTreeMap<String, UserEntry> => "users",
     /// Origins allowed to open sessions, or "*"; default: the page's own.
     allowed_origins: OneOrMany => "allowed-origins",
+    /// Host names the instance answers to, or "*"; default: its own.
+    server_names: OneOrMany => "server-names",
     /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.
     trusted_proxies: OneOrMany => "trusted-proxies",
     /// Unix-socket peers (user names or uids) believed as trusted proxies are.

@@ -5,16 +5,15 @@
 //! `add` and `status` need: making the certificate when it is missing, as
 //! postinst does, and reading any certificate's names and expiry.
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use x509_parser::extensions::GeneralName;
 
 use super::{files, instance, Ctx};
 use crate::tls::cert as tls_cert;
+pub use crate::tls::info::info;
 
 /// `cert` options.
 #[derive(Args)]
@@ -32,58 +31,6 @@ pub enum CertAction {
     /// A new certificate for this host's current names, in place of the old
     /// one; running instances that use it reload.
     Renew,
-}
-
-/// What a certificate says about itself.
-pub struct CertInfo {
-    /// Subject alternative names (DNS names and IP addresses).
-    pub names: Vec<String>,
-    /// End of validity, RFC 3339.
-    pub not_after: String,
-    /// Whole days left (negative once expired).
-    pub days_left: i64,
-    /// SHA-256 of the DER, as openssl prints it (AA:BB:...).
-    pub fingerprint: String,
-}
-
-/// Reads the first certificate of the PEM file `path`.
-pub fn info(path: &Path) -> Result<CertInfo> {
-    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
-        .map_err(|e| anyhow!("{}: not a PEM certificate: {e}", path.display()))?;
-    let cert = pem
-        .parse_x509()
-        .map_err(|e| anyhow!("{}: not a certificate: {e}", path.display()))?;
-    let mut names = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                GeneralName::DNSName(n) => names.push((*n).to_owned()),
-                GeneralName::IPAddress(b) => names.extend(ip(b).map(|a| a.to_string())),
-                _ => {}
-            }
-        }
-    }
-    let not_after = cert.validity().not_after.to_datetime();
-    let now = time::OffsetDateTime::now_utc();
-    let digest = ring::digest::digest(&ring::digest::SHA256, &pem.contents);
-    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    Ok(CertInfo {
-        names,
-        not_after: not_after
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        days_left: (not_after - now).whole_days(),
-        fingerprint: hex.join(":"),
-    })
-}
-
-fn ip(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
-        16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
-        _ => None,
-    }
 }
 
 /// Makes the generated certificate when neither file exists (as postinst

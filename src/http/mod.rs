@@ -79,6 +79,9 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response
             return resp;
         }
     }
+    if let Err(r) = gate.check_host(req.headers(), conn, &client) {
+        return refusal(r);
+    }
     if handshake::is_upgrade(&req) {
         return upgrade::answer(req, conn, client, ctx).await;
     }

@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod cert;
 pub mod files;
+pub mod info;
 pub mod pem;
 pub mod resolver;
 

@@ -126,7 +126,7 @@ async fn basic_auth_from_source_and_from_an_htpasswd_file() {
     assert_eq!(upgrade_status(proxy.addr(), "/", bob).await, 101);
     // --web-auth: the static page needs the password too.
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut resp = String::new();
@@ -285,4 +285,76 @@ async fn two_proxies_share_one_redis_token_table() {
         .await
         .unwrap();
     both_answer([&first, &second], 404).await;
+}
+
+/// The status of a request `head` (with `Host:` lines of its own) sent to
+/// `addr`, from the answer's head (a 101 keeps the connection open).
+async fn status_of(addr: std::net::SocketAddr, head: String) -> u16 {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut buf = [0u8; 512];
+        match timeout(WAIT, s.read(&mut buf))
+            .await
+            .expect("an answer in time")
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    status(&String::from_utf8_lossy(&got))
+}
+
+/// A request to `path` with these `Host` values, as an upgrade or a page.
+fn request(path: &str, hosts: &[&str], upgrade: bool, extra: &str) -> String {
+    let hosts: String = hosts.iter().map(|h| format!("Host: {h}\r\n")).collect();
+    let upgrade = if upgrade {
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    } else {
+        "Connection: close\r\n"
+    };
+    format!("GET {path} HTTP/1.1\r\n{hosts}{upgrade}{extra}\r\n")
+}
+
+/// DNS rebinding: a hostile page points a name of its own at the proxy, and
+/// its `Host` and `Origin` agree. Only the instance's own names (and
+/// addresses) are answered, pages and WebSockets alike; two `Host` headers
+/// are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_the_instance_does_not_answer_to_gets_421() {
+    let t = echo_target().await.to_string();
+    let dir = TempDir::new("rebinding");
+    dir.write("web/index.html", "the desktop page");
+    let web = dir.path().join("web").display().to_string();
+    let mut proxy = Proxy::start(&["--web", &web, "127.0.0.1:0", &t]);
+    let addr = proxy.addr();
+    let evil = "Origin: http://evil.example\r\n";
+    for upgrade in [true, false] {
+        let rebound = request("/", &["evil.example"], upgrade, evil);
+        assert_eq!(status_of(addr, rebound).await, 421, "upgrade: {upgrade}");
+        let own = request("/", &["localhost"], upgrade, "Origin: http://localhost\r\n");
+        assert_eq!(status_of(addr, own).await, if upgrade { 101 } else { 200 });
+        let by_address = request("/", &[&addr.to_string()], upgrade, "");
+        assert_eq!(
+            status_of(addr, by_address).await,
+            if upgrade { 101 } else { 200 }
+        );
+        let two = request("/", &["localhost", "evil.example"], upgrade, "");
+        assert_eq!(status_of(addr, two).await, 400, "two Host headers");
+    }
+    proxy.wait_for_log("does not answer to that name (server-names) (Host \"evil.example\")");
+
+    // Listed names replace the default; "*" answers every name.
+    let listed = Proxy::start(&["--server-names", "vnc.example.com", "127.0.0.1:0", &t]);
+    let named = request("/", &["vnc.example.com:6080"], true, "");
+    assert_eq!(status_of(listed.addr(), named).await, 101);
+    let other = request("/", &["localhost"], true, "");
+    assert_eq!(status_of(listed.addr(), other).await, 421);
+    let any = Proxy::start(&["--server-names", "*", "127.0.0.1:0", &t]);
+    assert_eq!(
+        status_of(any.addr(), request("/", &["evil.example"], true, evil)).await,
+        101
+    );
 }

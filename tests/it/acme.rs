@@ -485,15 +485,15 @@ async fn the_http_01_listener_answers_only_challenges_and_is_bounded() {
     let (mut proxy, http) = http_01_only(&state, target);
     let reply = http_get(
         &http,
-        b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /.well-known/acme-challenge/nope HTTP/1.1\r\nHost: localhost\r\n\r\n",
     )
     .await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
-    let reply = exchange_all(&http, b"GET /vnc.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let reply = exchange_all(&http, b"GET /vnc.html HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     // A head over 8192 bytes is not read to its end.
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX: {}\r\n\r\n",
         "a".repeat(20_000)
     );
     let reply = exchange_all(&http, big.as_bytes()).await;
@@ -554,7 +554,7 @@ async fn one_client_holding_sockets_does_not_keep_another_from_its_challenge() {
         hog.push(connect_from([127, 0, 0, 1], &http).await);
     }
     let mut ca = connect_from([127, 0, 0, 2], &http).await;
-    ca.write_all(b"GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: x\r\n\r\n")
+    ca.write_all(b"GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut reply = Vec::new();

@@ -35,7 +35,7 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 #[tokio::test(flavor = "multi_thread")]
 async fn proxy_v1_over_tcp_leaves_the_request_in_the_stream() {
     let (mut proxy, mut server) = tcp_pair().await;
-    let request = b"GET /websockify HTTP/1.1\r\nHost: h\r\n\r\n";
+    let request = b"GET /websockify HTTP/1.1\r\nHost: localhost\r\n\r\n";
     // Header and request in one segment, as HAProxy sends them.
     let mut out = b"PROXY TCP4 198.51.100.7 127.0.0.1 51234 6080\r\n".to_vec();
     out.extend_from_slice(request);

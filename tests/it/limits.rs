@@ -45,7 +45,7 @@ async fn silent_and_slow_clients_are_cut_off_at_the_handshake_timeout() {
     ]);
     let mut silent = TcpStream::connect(proxy.addr()).await.unwrap();
     let mut slow = TcpStream::connect(proxy.addr()).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .unwrap();
     wait_closed(&mut silent).await;
@@ -59,7 +59,7 @@ async fn oversized_request_head_is_refused() {
     let proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
     let s = TcpStream::connect(proxy.addr()).await.unwrap();
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(64 * 1024)
     );
     // Written from another task while this one reads, so that the answer is

@@ -63,7 +63,7 @@ async fn counters_follow_sessions_and_refusals() {
     proxy.wait_for_log("session closed");
     let mut bad = TcpStream::connect(proxy.addr()).await.expect("connect");
     // An upgrade request without its key.
-    let keyless = upgrade_request("x", "/", "").replace(KEY_LINE, "");
+    let keyless = upgrade_request("localhost", "/", "").replace(KEY_LINE, "");
     bad.write_all(keyless.as_bytes()).await.expect("write");
     proxy.wait_for_log("refused WebSocket handshake");
     let (status, text) = get(metrics, "/metrics").await;
@@ -208,7 +208,7 @@ async fn the_metrics_listener_serves_at_most_64_connections_at_once() {
         held.push(TcpStream::connect(metrics).await.expect("connect"));
     }
     let mut next = TcpStream::connect(metrics).await.expect("connect");
-    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
     let mut reply = String::new();

@@ -237,11 +237,11 @@ async fn unknown_subprotocol_and_bad_handshakes_get_400() {
     let proxy = Proxy::start(&["127.0.0.1:0", &target_arg(target)]);
     // A valid request but for one thing each: no key, a version from the
     // future, a subprotocol nobody speaks.
-    let valid = upgrade_request("x", "/", "");
+    let valid = upgrade_request("localhost", "/", "");
     let cases = [
         valid.replace(KEY_LINE, ""),
         valid.replace("Version: 13", "Version: 99"),
-        upgrade_request("x", "/", "Sec-WebSocket-Protocol: chat\r\n"),
+        upgrade_request("localhost", "/", "Sec-WebSocket-Protocol: chat\r\n"),
     ];
     for req in cases {
         let resp = exchange(proxy.addr(), req.as_bytes()).await;

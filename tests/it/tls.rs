@@ -140,7 +140,9 @@ async fn verify_client_requires_a_certificate_from_cafile() {
         Err(_) => true,
         Ok(mut s) => {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let _ = s
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await;
             let mut b = [0u8; 16];
             !matches!(s.read(&mut b).await, Ok(n) if n > 0)
         }

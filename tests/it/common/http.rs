@@ -21,7 +21,7 @@ pub fn metrics_addr(proxy: &mut Proxy) -> SocketAddr {
 
 /// One GET: (status, body).
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let got = exchange_all(addr, req.as_bytes()).await;
     let body = got.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
     (status(&got), body)
