@@ -13,6 +13,8 @@
 //   E2E_TIMEOUT_MS   how long to wait for connected + pixels (default 30000)
 //   E2E_CHROMIUM     browser binary (default /usr/bin/chromium)
 //   E2E_TLS          "1" when the page is https with a self-signed cert
+//   E2E_BASIC_USER, E2E_BASIC_PASSWORD
+//                    the login Chromium gives when the proxy asks (optional)
 //
 // Exit code 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage/launch error.
 // The browser console, page errors and WebSocket events are written to stdout
@@ -39,10 +41,14 @@ const [xtX, xtY, xtW, xtH] = need('E2E_XTERM').split(',').map(Number);
 const timeoutMs = Number(process.env.E2E_TIMEOUT_MS || 30000);
 const executablePath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 const tls = process.env.E2E_TLS === '1';
+const basicUser = process.env.E2E_BASIC_USER || '';
+const extra = basicUser
+  ? { httpCredentials: { username: basicUser, password: need('E2E_BASIC_PASSWORD') } }
+  : {};
 
 let context;
 try {
-  context = await launch({ profile, executablePath, tls, screen: [screenW, screenH] });
+  context = await launch({ profile, executablePath, tls, screen: [screenW, screenH], extra });
 } catch (e) {
   console.error(`novnc-check: could not launch ${executablePath}: ${e.message}`);
   process.exit(2);
@@ -68,8 +74,28 @@ function verdict(s) {
   return null;
 }
 
+// noVNC 1.6 fades its "Connecting" overlay (#noVNC_transition) out after it
+// has connected; a pointer move while the overlay still covers the canvas
+// never reaches noVNC, and the xterm never gets the keyboard focus. Waits
+// (up to 5 s) until the canvas is what the pointer at `at` hits: null, else
+// what covers it.
+async function canvasOnTop(at) {
+  const topAt = ({ x, y }) => {
+    const e = document.elementFromPoint(x, y);
+    return !e ? 'nothing' : e.tagName === 'CANVAS' ? null : `${e.tagName.toLowerCase()}#${e.id}`;
+  };
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const top = await page.evaluate(topAt, at);
+    if (!top) return null;
+    if (Date.now() > deadline) return `the canvas is still covered by ${top} where the xterm is`;
+    await page.waitForTimeout(100);
+  }
+}
+
 const TYPED = `${tls ? 'wss' : 'ws'}: typed via noVNC+websockify-rs `;
 let typedDelta = 0;
+let at = null;
 let state = null;
 let reason = 'not started';
 let exitCode = 1;
@@ -90,7 +116,11 @@ try {
   // the new text must come back through the proxy into the canvas.
   if (!reason) {
     const box = await page.locator('#noVNC_container canvas').boundingBox();
-    await page.mouse.move(box.x + xtX + xtW / 2, box.y + xtY + xtH / 2);
+    at = { x: box.x + xtX + xtW / 2, y: box.y + xtY + xtH / 2 };
+    reason = await canvasOnTop(at);
+  }
+  if (!reason) {
+    await page.mouse.move(at.x, at.y);
     // Focus turns xterm's hollow cursor solid: take the baseline only once
     // the text pixel count has been stable for a few probes.
     let before = -1;

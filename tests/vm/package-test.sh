@@ -260,6 +260,19 @@ WS_AUTH=alice:alice-s3cret python3 /tmp/wsclient.py "wss://127.0.0.1:$port/webso
   "cmd:websockifyctl sessions desk | grep 127.0.0.1 && websockifyctl cert renew" \
   || fail "session with alice's password, listed by websockifyctl sessions, alive across cert renew"
 ok "wss session with alice's password; websockifyctl sessions lists it; it survives websockifyctl cert renew"
+# The journal names the user: `journalctl USER=alice` answers when alice was
+# connected (journald may take a moment to have the closed line).
+has_alice_session() { grep -q 'session open.*user "alice"' <<<"$1" && grep -q 'session closed.*user "alice"' <<<"$1"; }
+seen=""
+for _ in $(seq 1 50); do
+  seen=$(journalctl -u websockify@desk USER=alice --no-pager -o cat || true)
+  has_alice_session "$seen" && break
+  sleep 0.2
+done
+has_alice_session "$seen" || { journalctl -u websockify@desk -o verbose --no-pager | tail -n 60
+  fail "journalctl -u websockify@desk USER=alice has no open and closed lines of alice's session: $seen"; }
+printf '%s\n' "$seen"
+ok "journalctl -u websockify@desk USER=alice: alice's session, open and closed"
 websockifyctl status desk || fail "websockifyctl status desk"
 ok "websockifyctl status desk"
 # websockifyctl's own reloads (cert renew here) report a refused conf with
