@@ -377,3 +377,61 @@ fn huge_durations_and_counts_are_refused_with_their_bound() {
         assert!(ok, "{key} = {max} refused: {out}");
     }
 }
+
+/// The error line of a failed `--check`, without the time and level.
+fn error_line(out: &str) -> &str {
+    out.lines()
+        .find_map(|l| l.split_once(" ERROR ").map(|(_, m)| m))
+        .unwrap_or_else(|| panic!("no error in:\n{out}"))
+}
+
+/// Conf mistakes an admin makes, each with the exact words they read: what
+/// is wrong in the admin's terms (no Rust type, no list of every key) and
+/// what to write instead; the line of the key that is wrong.
+#[test]
+fn conf_mistakes_are_said_in_the_admins_terms() {
+    let dir = TempDir::new("admin-words");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.write("vnc.crt", made.cert.pem());
+    let cert = cert.display();
+    let base = "target = \"localhost:5901\"\n";
+    let cases = [
+        (
+            "listen = 7014\n".to_owned(),
+            ":2: listen: expected a string or a list of strings, such as listen = \"6080\" \
+             (in `listen = 7014`)"
+                .to_owned(),
+        ),
+        (
+            "heartbeat = \"20s\"\n".into(),
+            ":2: heartbeat: expected a number of seconds, such as heartbeat = 20 \
+             (in `heartbeat = \"20s\"`)"
+                .into(),
+        ),
+        (
+            "ssl_only = true\n".into(),
+            ":2: unknown key `ssl_only`; did you mean `ssl-only`?".into(),
+        ),
+        (
+            "hearbeat = 20\n".into(),
+            ":2: unknown key `hearbeat`; did you mean `heartbeat`?".into(),
+        ),
+        (
+            format!("cert = \"{cert}\"\nkey = \"{cert}\"\n"),
+            format!(":3: key: {cert} holds a certificate, not a private key"),
+        ),
+        (
+            format!("cert = \"{cert}\"\n"),
+            format!(
+                ":2: cert: {cert} holds no private key: name the key's file with `key` (--key)"
+            ),
+        ),
+    ];
+    for (line, want) in cases {
+        let conf = dir.write("mistake.conf", format!("{base}{line}"));
+        let (ok, out) = check(&conf);
+        assert!(!ok, "{line:?} passed --check: {out}");
+        let want = format!("{}{want}", conf.display());
+        assert_eq!(error_line(&out), want, "{line:?}");
+    }
+}
