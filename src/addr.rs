@@ -54,6 +54,9 @@ impl ListenAddr {
     }
 }
 
+/// VNC display N listens on this port plus N.
+const VNC_DISPLAY_BASE: u16 = 5900;
+
 impl TargetAddr {
     /// Parses `host:port` or `[v6]:port`; an empty host (`:5900`, as in
     /// websockify's own README) means the local machine, as it does in Python.
@@ -70,6 +73,26 @@ impl TargetAddr {
             host: host.to_owned(),
             port,
         })
+    }
+
+    /// A hint when the port looks like a VNC display number (1 to 99, as
+    /// `:1` or `localhost:1` would be to a VNC viewer) rather than a port:
+    /// display N is port 5900 + N. For a target that does not answer as a
+    /// VNC server; one that does is right whatever its port.
+    pub fn display_hint(&self) -> Option<String> {
+        let display = self.port;
+        if !(1..100).contains(&display) {
+            return None;
+        }
+        let port = VNC_DISPLAY_BASE + display;
+        let meant = TargetAddr {
+            host: self.host.clone(),
+            port,
+        };
+        Some(format!(
+            "port {display} looks like a VNC display number: display :{display} is port {port} \
+             (give {meant})"
+        ))
     }
 }
 
@@ -126,6 +149,14 @@ impl Target {
             port,
         })
     }
+
+    /// [`TargetAddr::display_hint`] for a TCP target.
+    pub fn display_hint(&self) -> Option<String> {
+        match self {
+            Target::Tcp(a) => a.display_hint(),
+            Target::Unix(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -174,5 +205,25 @@ mod tests {
             Err(AddrError::NoPort("5901".into()))
         );
         assert_eq!(TargetAddr::parse(":5901").unwrap().host, "localhost");
+    }
+
+    #[test]
+    fn display_numbers_are_told_from_ports() {
+        let hint = |t: &str| TargetAddr::parse(t).unwrap().display_hint();
+        assert_eq!(
+            hint(":1").as_deref(),
+            Some("port 1 looks like a VNC display number: display :1 is port 5901 (give localhost:5901)")
+        );
+        assert_eq!(
+            hint("[::1]:12").as_deref(),
+            Some("port 12 looks like a VNC display number: display :12 is port 5912 (give [::1]:5912)")
+        );
+        assert_eq!(
+            hint("localhost:99").map(|h| h.ends_with("(give localhost:5999)")),
+            Some(true)
+        );
+        assert_eq!(hint("localhost:100"), None);
+        assert_eq!(hint("localhost:5901"), None);
+        assert_eq!(hint("localhost:0"), None);
     }
 }

@@ -437,6 +437,10 @@ fn tls(m: &Merged) -> Result<Option<tls::Server>> {
             at("verify-client")
         );
     }
+    if let (Some(_), Some(key)) = (&cert, &key) {
+        // Here, so that a wrong key file is blamed on the `key` line.
+        tls::pem::load_key(key).with_context(|| at("key"))?;
+    }
     match (&cert, &key) {
         (Some(cert), key) => Ok(Some(
             tls::server_config(cert, key.as_deref(), &profile).with_context(|| at("cert"))?,

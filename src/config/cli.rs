@@ -35,8 +35,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "General")]
     pub config: Option<PathBuf>,
 
-    /// Validate the options (and conf file, certificate, web root), print the
-    /// result and exit: 0 when valid, 1 when not. Nothing is bound.
+    /// Validate the options (and conf file, certificate, web root), try the
+    /// listen ports and a fixed target, print warnings and a verdict, and
+    /// exit: 0 when valid (with or without warnings), 1 when not.
     #[arg(long, help_heading = "General")]
     pub check: bool,
 

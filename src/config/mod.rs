@@ -12,6 +12,7 @@ pub mod bounds;
 mod build;
 pub mod cli;
 pub mod cli_acme;
+mod kind;
 pub mod options;
 mod parse_error;
 mod settings;

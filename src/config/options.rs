@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::kind::{Expected, Kind};
+
 /// `listen` in a conf file: one address or several.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -47,8 +49,10 @@ pub const SECRET_KEYS: &[&str] = &["auth-source", "token-source", "key-password"
 /// Defines `Options` (every option a conf file may set; keys are the long
 /// command-line option names, and any other key is an error), the list of its
 /// keys, and the per-key helpers, from one list so they cannot drift apart.
+/// Each key comes with an example value, for the message that a value has
+/// the wrong type.
 macro_rules! options {
-    ($( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal, )*) => {
+    ($( $(#[$doc:meta])* $field:ident: $ty:ty => $key:literal = $example:literal, )*) => {
         /// Raw option values; `None` where not given. `Debug` shows
         /// [`SECRET_KEYS`] as `<redacted>`.
         #[derive(Clone, Default, Deserialize)]
@@ -59,6 +63,17 @@ macro_rules! options {
 
         /// Every key `Options` accepts (for the man page test and messages).
         pub const KEYS: &[&str] = &[$($key),*];
+
+        /// What the value of `key` must look like, if `key` is one.
+        pub fn expected(key: &str) -> Option<Expected> {
+            match key {
+                $( $key => Some(Expected {
+                    what: <$ty as Kind>::WHAT,
+                    example: $example,
+                }), )*
+                _ => None,
+            }
+        }
 
         impl Options {
             /// These values, with `top`'s wherever `top` has one.
@@ -90,135 +105,135 @@ macro_rules! options {
 
 options! {
     /// `[addr:]port` to listen on (socket activation replaces it).
-    listen: OneOrMany => "listen",
+    listen: OneOrMany => "listen" = r#""6080""#,
     /// `host:port` of the VNC server.
-    target: String => "target",
+    target: String => "target" = r#""localhost:5901""#,
     /// Static web root.
-    web: PathBuf => "web",
+    web: PathBuf => "web" = r#""/usr/share/novnc""#,
     /// Compatibility no-op: listings are always off.
-    file_only: bool => "file-only",
+    file_only: bool => "file-only" = "true",
     /// TLS certificate (PEM), may hold the key.
-    cert: PathBuf => "cert",
+    cert: PathBuf => "cert" = r#""/etc/websockify/ssl/websockify.crt""#,
     /// TLS key (PEM).
-    key: PathBuf => "key",
+    key: PathBuf => "key" = r#""/etc/websockify/ssl/websockify.key""#,
     /// Password of an encrypted key (refused: see `config`).
-    key_password: String => "key-password",
+    key_password: String => "key-password" = r#""passphrase""#,
     /// Refuse plain connections.
-    ssl_only: bool => "ssl-only",
+    ssl_only: bool => "ssl-only" = "true",
     /// Lowest TLS version accepted from clients.
-    ssl_version: String => "ssl-version",
+    ssl_version: String => "ssl-version" = r#""tlsv1_2""#,
     /// OpenSSL-style cipher list, mapped to rustls suites.
-    ssl_ciphers: String => "ssl-ciphers",
+    ssl_ciphers: String => "ssl-ciphers" = r#""TLS13_AES_256_GCM_SHA384""#,
     /// Require a client certificate signed by `cafile`.
-    verify_client: bool => "verify-client",
+    verify_client: bool => "verify-client" = "true",
     /// CA bundle for client certificates.
-    cafile: PathBuf => "cafile",
+    cafile: PathBuf => "cafile" = r#""/etc/websockify/clients-ca.pem""#,
     /// Names to get an ACME certificate for (instead of `cert`/`key`).
-    acme_domain: OneOrMany => "acme-domain",
+    acme_domain: OneOrMany => "acme-domain" = r#""vnc.example.com""#,
     /// Contact address of the ACME account.
-    acme_email: String => "acme-email",
+    acme_email: String => "acme-email" = r#""admin@example.com""#,
     /// ACME directory URL (default: Let's Encrypt).
-    acme_directory: String => "acme-directory",
+    acme_directory: String => "acme-directory" = r#""https://acme-v02.api.letsencrypt.org/directory""#,
     /// CAs (PEM) to trust for the ACME server itself.
-    acme_ca: PathBuf => "acme-ca",
+    acme_ca: PathBuf => "acme-ca" = r#""/etc/websockify/acme-ca.pem""#,
     /// Where the ACME account and certificates are kept.
-    acme_state: PathBuf => "acme-state",
+    acme_state: PathBuf => "acme-state" = r#""/var/lib/websockify/acme""#,
     /// Plain listener answering HTTP-01 challenges.
-    acme_http_listen: String => "acme-http-listen",
+    acme_http_listen: String => "acme-http-listen" = r#""80""#,
     /// Connect to the target over TLS.
-    ssl_target: bool => "ssl-target",
+    ssl_target: bool => "ssl-target" = "true",
     /// Close sessions whose target does not open with an RFB version.
-    require_rfb: bool => "require-rfb",
+    require_rfb: bool => "require-rfb" = "true",
     /// The target VNC server's password (plain text or vncpasswd), answered by the proxy.
-    vnc_password_file: PathBuf => "vnc-password-file",
+    vnc_password_file: PathBuf => "vnc-password-file" = r#""/etc/websockify/display1.vncpass""#,
     /// Listen on a unix socket instead of (or besides) TCP.
-    unix_listen: PathBuf => "unix-listen",
+    unix_listen: PathBuf => "unix-listen" = r#""/run/websockify/display1/ws.sock""#,
     /// Mode of the listening unix socket, octal.
-    unix_listen_mode: String => "unix-listen-mode",
+    unix_listen_mode: String => "unix-listen-mode" = r#""0660""#,
     /// Relay to a unix socket instead of TCP.
-    unix_target: PathBuf => "unix-target",
+    unix_target: PathBuf => "unix-target" = r#""/run/vnc/display1.sock""#,
     /// Use the socket on standard input (inetd, `StandardInput=socket`).
-    inetd: bool => "inetd",
+    inetd: bool => "inetd" = "true",
     /// Prefer IPv6 when resolving the listen address.
-    prefer_ipv6: bool => "prefer-ipv6",
+    prefer_ipv6: bool => "prefer-ipv6" = "true",
     /// Detach from the terminal.
-    daemon: bool => "daemon",
+    daemon: bool => "daemon" = "true",
     /// Exit after the first WebSocket session ends.
-    run_once: bool => "run-once",
+    run_once: bool => "run-once" = "true",
     /// Stop accepting this many seconds after start.
-    timeout: u64 => "timeout",
+    timeout: u64 => "timeout" = "3600",
     /// Exit after this many seconds without a session.
-    idle_timeout: u64 => "idle-timeout",
+    idle_timeout: u64 => "idle-timeout" = "600",
     /// Ping interval in seconds, 0 = off.
-    heartbeat: u64 => "heartbeat",
+    heartbeat: u64 => "heartbeat" = "20",
     /// Seconds for TLS handshake plus HTTP request head.
-    handshake_timeout: u64 => "handshake-timeout",
+    handshake_timeout: u64 => "handshake-timeout" = "10",
     /// Seconds per target address.
-    connect_timeout: u64 => "connect-timeout",
+    connect_timeout: u64 => "connect-timeout" = "5",
     /// Largest client message in bytes.
-    max_message_size: usize => "max-message-size",
+    max_message_size: usize => "max-message-size" = "16777216",
     /// Largest HTTP request head in bytes.
-    max_header_size: usize => "max-header-size",
+    max_header_size: usize => "max-header-size" = "16384",
     /// Seconds live sessions may go on after SIGTERM before they get 1001.
-    shutdown_grace: u64 => "shutdown-grace",
+    shutdown_grace: u64 => "shutdown-grace" = "30",
     /// Token plugin (Python class name).
-    token_plugin: String => "token-plugin",
+    token_plugin: String => "token-plugin" = r#""TokenFile""#,
     /// Argument of the token plugin.
-    token_source: String => "token-source",
+    token_source: String => "token-source" = r#""/etc/websockify/desktops.tokens""#,
     /// Take the token from the Host header.
-    host_token: bool => "host-token",
+    host_token: bool => "host-token" = "true",
     /// Deprecated: `token-plugin = "TokenFile"` with this source.
-    target_config: PathBuf => "target-config",
+    target_config: PathBuf => "target-config" = r#""/etc/websockify/desktops.tokens""#,
     /// Auth plugin (Python class name).
-    auth_plugin: String => "auth-plugin",
+    auth_plugin: String => "auth-plugin" = r#""BasicHTTPAuth""#,
     /// Argument of the auth plugin.
-    auth_source: String => "auth-source",
+    auth_source: String => "auth-source" = r#""user:password""#,
     /// Apply the auth plugin to static files too.
-    web_auth: bool => "web-auth",
+    web_auth: bool => "web-auth" = "true",
     /// Users and password hashes from an Apache htpasswd file (HTTP Basic auth).
-    auth_file: PathBuf => "auth-file",
+    auth_file: PathBuf => "auth-file" = r#""/etc/websockify/htpasswd""#,
     /// Only these users (as the auth plugin names them) may use the instance.
-    allowed_users: OneOrMany => "allowed-users",
+    allowed_users: OneOrMany => "allowed-users" = r#"["alice", "bob"]"#,
     /// Each user's own target and VNC password: `[users.NAME]` tables (conf file only).
-    users: BTreeMap<String, UserEntry> => "users",
+    users: BTreeMap<String, UserEntry> => "users" = r#"[users.alice] with target = "localhost:5901""#,
     /// Origins allowed to open sessions, or "*"; default: the page's own.
-    allowed_origins: OneOrMany => "allowed-origins",
+    allowed_origins: OneOrMany => "allowed-origins" = r#""https://vnc.example.com""#,
     /// Host names the instance answers to, or "*"; default: its own.
-    server_names: OneOrMany => "server-names",
+    server_names: OneOrMany => "server-names" = r#"["vnc.example.com", "*.example.org"]"#,
     /// Addresses (CIDR) whose X-Forwarded-For, Forwarded and PROXY headers are believed.
-    trusted_proxies: OneOrMany => "trusted-proxies",
+    trusted_proxies: OneOrMany => "trusted-proxies" = r#""127.0.0.1/32""#,
     /// Unix-socket peers (user names or uids) believed as trusted proxies are.
-    trusted_unix_peers: OneOrMany => "trusted-unix-peers",
+    trusted_unix_peers: OneOrMany => "trusted-unix-peers" = r#""www-data""#,
     /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
-    proxy_protocol: bool => "proxy-protocol",
+    proxy_protocol: bool => "proxy-protocol" = "true",
     /// Most connections at once (default from the open-file limit; 0: no cap).
-    max_connections: usize => "max-connections",
+    max_connections: usize => "max-connections" = "1000",
     /// Most connections at once from one client address (0: no cap).
-    max_connections_per_client: usize => "max-connections-per-client",
+    max_connections_per_client: usize => "max-connections-per-client" = "64",
     /// Most sessions at once to one target.
-    max_sessions_per_target: usize => "max-sessions-per-target",
+    max_sessions_per_target: usize => "max-sessions-per-target" = "4",
     /// Where /metrics, /healthz and /readyz are served (host:port or a unix path).
-    metrics_listen: OneOrMany => "metrics-listen",
+    metrics_listen: OneOrMany => "metrics-listen" = r#""127.0.0.1:9180""#,
     /// Seconds between failing health checks and closing the listeners on SIGTERM.
-    drain_delay: u64 => "drain-delay",
+    drain_delay: u64 => "drain-delay" = "5",
     /// A unix socket for `websockifyctl sessions|kill|drain`.
-    control_socket: PathBuf => "control-socket",
+    control_socket: PathBuf => "control-socket" = r#""/run/websockify/display1/control.sock""#,
     /// Also log to this file.
-    log_file: PathBuf => "log-file",
+    log_file: PathBuf => "log-file" = r#""/var/log/websockify/display1.log""#,
     /// Also log to syslog: a socket path or UDP host:port.
-    syslog: String => "syslog",
+    syslog: String => "syslog" = r#""/dev/log""#,
     /// Old BSD syslog format.
-    legacy_syslog: bool => "legacy-syslog",
+    legacy_syslog: bool => "legacy-syslog" = "true",
     /// Print frame symbols to stdout.
-    traffic: bool => "traffic",
+    traffic: bool => "traffic" = "true",
     /// Record each session to FILE.N in noVNC's playback format.
-    record: PathBuf => "record",
+    record: PathBuf => "record" = r#""/var/tmp/display1.rec""#,
     /// Deprecated Python server variant: accepted, same behaviour.
-    libserver: bool => "libserver",
+    libserver: bool => "libserver" = "true",
     /// What to do when a wrapped program exits (wrap mode is refused).
-    wrap_mode: String => "wrap-mode",
+    wrap_mode: String => "wrap-mode" = r#""exit""#,
     /// Debug logging.
-    verbose: bool => "verbose",
+    verbose: bool => "verbose" = "true",
 }
 
 impl fmt::Debug for Options {

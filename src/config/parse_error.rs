@@ -12,29 +12,86 @@
 
 use serde::de::IgnoredAny;
 
-use super::options::{KEYS, SECRET_KEYS};
+use super::options::{expected, KEYS, SECRET_KEYS};
 
 /// toml's error as (1-based line, or 0 when toml gives none; message).
 pub(super) fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
     let message = e.message().trim();
     let syntax = toml::from_str::<IgnoredAny>(source).is_err();
-    let Some(start) = e.span().and_then(|s| source.get(..s.start)) else {
+    let start = e.span().and_then(|s| source.get(..s.start));
+    let line = start.map_or(0, |s| s.matches('\n').count() + 1);
+    if let Some(unknown) = unknown_key(message) {
+        return (line, unknown);
+    }
+    let Some(start) = start else {
         return (0, without_value(message, syntax));
     };
-    let line = start.matches('\n').count() + 1;
     let line_start = start.rfind('\n').map_or(0, |i| i + 1);
     let text = source[line_start..].lines().next().unwrap_or("").trim();
-    let described = match statement_key(source, line_start) {
-        Some(key) if KEYS.contains(&key) && !SECRET_KEYS.contains(&key) => {
-            format!("{message} (in `{text}`)")
+    let key = statement_key(source, line_start);
+    // A value of the wrong kind: the key, what it takes, and an example;
+    // these words are ours, so they hold no value.
+    let ours = match key.and_then(|k| Some((k, expected(k)?))) {
+        Some((key, want)) if !syntax && is_type_error(message) => {
+            Some(format!("{key}: {}", want.describe(key)))
         }
-        Some(key) => format!(
-            "{} (in `{key} = ...`: the value is not shown)",
-            without_value(message, syntax)
-        ),
-        None => format!("{} (the line is not shown)", without_value(message, syntax)),
+        _ => None,
+    };
+    let hidden = || {
+        ours.clone()
+            .unwrap_or_else(|| without_value(message, syntax))
+    };
+    let described = match key {
+        Some(key) if KEYS.contains(&key) && !SECRET_KEYS.contains(&key) => {
+            format!("{} (in `{text}`)", ours.as_deref().unwrap_or(message))
+        }
+        Some(key) => format!("{} (in `{key} = ...`: the value is not shown)", hidden()),
+        None => format!("{} (the line is not shown)", hidden()),
     };
     (line, described)
+}
+
+/// serde's messages for a value of the wrong type or range, which quote
+/// the Rust type (`expected u64`, `untagged enum OneOrMany`).
+fn is_type_error(message: &str) -> bool {
+    [
+        "invalid type: ",
+        "invalid value: ",
+        "data did not match any variant",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
+}
+
+/// serde's "unknown field `X`, expected one of `a`, `b`, ..." (or "expected
+/// `a` or `b`" in a `[users.NAME]` table) as "unknown key `X`" with the
+/// nearest key instead of the whole list. Only the key is named, never the
+/// value: a misspelt secret key holds a secret.
+fn unknown_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    // Between backquotes: every other piece.
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    Some(match nearest(key, &known) {
+        Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
+        None => format!("unknown key `{key}`; websockify.conf(5) lists the keys"),
+    })
+}
+
+/// The known key `key` is most likely a misspelling of: the same but for
+/// case and `_` for `-`, else the closest within two edits (a swap of two
+/// letters is one), if that is less than half the key.
+fn nearest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let plain = key.to_ascii_lowercase().replace('_', "-");
+    if let Some(same) = known.iter().find(|k| **k == plain) {
+        return Some(same);
+    }
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&plain, k), *k))
+        .filter(|(d, _)| *d <= 2 && *d * 2 < plain.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 /// `message` safe to show with a hidden value: syntax messages as they
@@ -98,7 +155,43 @@ fn first_key(line: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{statement_key, without_value};
+    use super::{statement_key, unknown_key, without_value};
+
+    #[test]
+    fn unknown_keys_get_the_nearest_known_one() {
+        let all = "unknown field `X`, expected one of `listen`, `target`, `ssl-only`, `heartbeat`";
+        let said = |key: &str| unknown_key(&all.replace('X', key)).unwrap();
+        assert_eq!(
+            said("ssl_only"),
+            "unknown key `ssl_only`; did you mean `ssl-only`?"
+        );
+        assert_eq!(
+            said("SSL-Only"),
+            "unknown key `SSL-Only`; did you mean `ssl-only`?"
+        );
+        assert_eq!(
+            said("targte"),
+            "unknown key `targte`; did you mean `target`?"
+        );
+        assert_eq!(
+            said("hearbeat"),
+            "unknown key `hearbeat`; did you mean `heartbeat`?"
+        );
+        assert_eq!(
+            said("lst"),
+            "unknown key `lst`; websockify.conf(5) lists the keys"
+        );
+        assert_eq!(
+            said("password"),
+            "unknown key `password`; websockify.conf(5) lists the keys"
+        );
+        let user = "unknown field `vnc_password_file`, expected `target` or `vnc-password-file`";
+        assert_eq!(
+            unknown_key(user).unwrap(),
+            "unknown key `vnc_password_file`; did you mean `vnc-password-file`?"
+        );
+        assert_eq!(unknown_key("invalid type: string"), None);
+    }
 
     #[test]
     fn keys_of_lines() {

@@ -73,6 +73,77 @@ mod options {
     }
 }
 
+/// The words of a value of the wrong type: what the key takes, with an
+/// example that the key does take.
+mod kinds {
+    use std::path::Path;
+
+    use crate::config::bounds::{Unit, BOUNDS};
+    use crate::config::options::*;
+
+    fn error(text: &str) -> String {
+        let path = Path::new("/etc/websockify/t.conf");
+        ConfFile::parse(path, text.to_owned())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn every_example_is_a_value_its_key_takes() {
+        for key in KEYS {
+            let example = expected(key).unwrap().example;
+            let text = match example.strip_suffix(" with target = \"localhost:5901\"") {
+                Some(table) => format!("{table}\ntarget = \"localhost:5901\"\n"),
+                None => format!("{key} = {example}\n"),
+            };
+            let path = Path::new("/etc/websockify/t.conf");
+            let c = ConfFile::parse(path, text.clone()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(c.options.is_set(key), "{text}");
+        }
+    }
+
+    /// "a number of seconds" is said of every `u64` key: each must be a duration.
+    #[test]
+    fn numbers_of_seconds_are_durations() {
+        for key in KEYS {
+            let seconds = expected(key).unwrap().what == "a number of seconds";
+            let bound = BOUNDS.iter().find(|b| b.key == *key);
+            let is_duration = bound.is_some_and(|b| b.unit == Unit::Seconds);
+            assert_eq!(seconds, is_duration, "{key}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_said_in_the_admins_terms() {
+        assert_eq!(
+            error("target = \"localhost:5901\"\nlisten = 7014\n"),
+            "/etc/websockify/t.conf:2: listen: expected a string or a list of strings, \
+             such as listen = \"6080\" (in `listen = 7014`)"
+        );
+        assert_eq!(
+            error("heartbeat = \"20s\"\n"),
+            "/etc/websockify/t.conf:1: heartbeat: expected a number of seconds, \
+             such as heartbeat = 20 (in `heartbeat = \"20s\"`)"
+        );
+        assert_eq!(
+            error("ssl-only = \"yes\"\n"),
+            "/etc/websockify/t.conf:1: ssl-only: expected true or false, \
+             such as ssl-only = true (in `ssl-only = \"yes\"`)"
+        );
+        assert_eq!(
+            error("users = 1\n"),
+            "/etc/websockify/t.conf:1: users: expected a table per user, \
+             such as [users.alice] with target = \"localhost:5901\" (in `users = 1`)"
+        );
+        // A secret key's value stays hidden.
+        assert_eq!(
+            error("auth-source = 5318008\n"),
+            "/etc/websockify/t.conf:1: auth-source: expected a string in quotes, such as \
+             auth-source = \"user:password\" (in `auth-source = ...`: the value is not shown)"
+        );
+    }
+}
+
 mod cli {
     use clap::CommandFactory;
 

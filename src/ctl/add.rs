@@ -81,9 +81,15 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     }
     let target = TargetAddr::parse(&args.target).context("--target")?;
     let listen = listen(ctx, &args)?;
-    let vnc = status::probe_target(&Target::Tcp(target), None, None);
+    let vnc = status::probe_target(&Target::Tcp(target.clone()), None, None);
     if vnc.rfb().is_none() {
-        eprintln!("websockifyctl: warning: target {}: {vnc}", args.target);
+        let hint = target
+            .display_hint()
+            .map_or(String::new(), |h| format!("; {h}"));
+        eprintln!(
+            "websockifyctl: warning: target {}: {vnc}{hint}",
+            args.target
+        );
     }
     if !args.behind_nginx {
         cert::ensure(ctx)?;

@@ -52,12 +52,7 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     if cli.check {
         let what = conf_path.map_or("options".into(), |p| p.display().to_string());
-        println!("{what}: OK (target {})", settings.config.gate.route);
-        let warnings = sockets::metrics_warnings(&settings).into_iter();
-        for warning in warnings.chain(check::target_warning(&settings.config)) {
-            eprintln!("websockify: warning: {warning}");
-        }
-        return ExitCode::SUCCESS;
+        return check::report(&settings, &what);
     }
     let reload = Reload::new(conf_path, cli.options());
     match start(settings, activated, reload) {

@@ -17,7 +17,15 @@ pub fn certified_key(
     provider: &CryptoProvider,
 ) -> Result<CertifiedKey> {
     let certs = load_certs(cert)?;
-    let key = load_key(key.unwrap_or(cert))?;
+    let key = match key {
+        Some(key) => load_key(key)?,
+        None => load_key(cert).map_err(|_| {
+            anyhow!(
+                "{} holds no private key: name the key's file with `key` (--key)",
+                cert.display()
+            )
+        })?,
+    };
     CertifiedKey::from_der(certs, key, provider)
         .with_context(|| format!("certificate {} does not match its key", cert.display()))
 }
@@ -50,7 +58,10 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{}: bad PEM certificate: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(anyhow!("{}: no PEM certificate found", path.display()));
+        return Err(match holds(&pem) {
+            Some(other) => anyhow!("{} holds {other}, not a certificate", path.display()),
+            None => anyhow!("{}: no PEM certificate found", path.display()),
+        });
     }
     Ok(certs)
 }
@@ -58,12 +69,25 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 /// The first private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let pem = read(path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        anyhow!(
-            "{}: no usable PEM private key ({e}); give it with --key",
-            path.display()
-        )
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match holds(&pem) {
+        Some(other @ "a certificate") => {
+            anyhow!("{} holds {other}, not a private key", path.display())
+        }
+        _ => anyhow!("{}: no usable PEM private key ({e})", path.display()),
     })
+}
+
+/// What a PEM file holds ("a certificate", "a private key"), for the admin
+/// who named the wrong one of a pair.
+fn holds(pem: &[u8]) -> Option<&'static str> {
+    let has = |label: &[u8]| pem.windows(label.len()).any(|w| w == label);
+    if has(b"-----BEGIN CERTIFICATE-----") {
+        Some("a certificate")
+    } else if has(b"PRIVATE KEY-----") {
+        Some("a private key")
+    } else {
+        None
+    }
 }
 
 /// Serial number (hex) and end of validity of the leaf certificate.

@@ -32,6 +32,18 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Whether `--check` found `conf` valid: exit status 0 and its verdict,
+/// the last line, "OK" or, where the target does not answer in the test,
+/// "settings valid" with the warnings.
+fn valid(conf: &Path) -> (bool, String) {
+    let (ok, out) = check(conf);
+    let name = conf.display().to_string();
+    let verdict = out.lines().find(|l| l.starts_with(&name)).unwrap_or("");
+    let said = verdict.starts_with(&format!("{name}: OK (target "))
+        || verdict.starts_with(&format!("{name}: settings valid, "));
+    (ok && said, out)
+}
+
 fn check(conf: &Path) -> (bool, String) {
     let out = Command::new(bin())
         .args(["--config", conf.to_str().unwrap(), "--check"])
@@ -48,9 +60,8 @@ fn check(conf: &Path) -> (bool, String) {
 #[test]
 fn every_valid_fixture_passes_check() {
     for conf in fixtures("valid") {
-        let (ok, out) = check(&conf);
+        let (ok, out) = valid(&conf);
         assert!(ok, "{}: {out}", conf.display());
-        assert!(out.contains(": OK"), "{}: {out}", conf.display());
     }
 }
 
@@ -94,8 +105,8 @@ fn every_shipped_example_conf_passes_check() {
             .replace("/etc/websockify/", &format!("{}/", etc.display()))
             .replace("/usr/share/novnc", web.to_str().unwrap());
         let conf = dir.write(&name, moved);
-        let (ok, out) = check(&conf);
-        assert!(ok && out.contains(": OK"), "debian/examples/{name}: {out}");
+        let (ok, out) = valid(&conf);
+        assert!(ok, "debian/examples/{name}: {out}");
         checked.push(name);
     }
     checked.sort();
@@ -375,5 +386,63 @@ fn huge_durations_and_counts_are_refused_with_their_bound() {
         let at = dir.write("at.conf", format!("{base}{key} = {max}\n"));
         let (ok, out) = run_bounded(&["--check", "--config", at.to_str().unwrap()]);
         assert!(ok, "{key} = {max} refused: {out}");
+    }
+}
+
+/// The error line of a failed `--check`, without the time and level.
+fn error_line(out: &str) -> &str {
+    out.lines()
+        .find_map(|l| l.split_once(" ERROR ").map(|(_, m)| m))
+        .unwrap_or_else(|| panic!("no error in:\n{out}"))
+}
+
+/// Conf mistakes an admin makes, each with the exact words they read: what
+/// is wrong in the admin's terms (no Rust type, no list of every key) and
+/// what to write instead; the line of the key that is wrong.
+#[test]
+fn conf_mistakes_are_said_in_the_admins_terms() {
+    let dir = TempDir::new("admin-words");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.write("vnc.crt", made.cert.pem());
+    let cert = cert.display();
+    let base = "target = \"localhost:5901\"\n";
+    let cases = [
+        (
+            "listen = 7014\n".to_owned(),
+            ":2: listen: expected a string or a list of strings, such as listen = \"6080\" \
+             (in `listen = 7014`)"
+                .to_owned(),
+        ),
+        (
+            "heartbeat = \"20s\"\n".into(),
+            ":2: heartbeat: expected a number of seconds, such as heartbeat = 20 \
+             (in `heartbeat = \"20s\"`)"
+                .into(),
+        ),
+        (
+            "ssl_only = true\n".into(),
+            ":2: unknown key `ssl_only`; did you mean `ssl-only`?".into(),
+        ),
+        (
+            "hearbeat = 20\n".into(),
+            ":2: unknown key `hearbeat`; did you mean `heartbeat`?".into(),
+        ),
+        (
+            format!("cert = \"{cert}\"\nkey = \"{cert}\"\n"),
+            format!(":3: key: {cert} holds a certificate, not a private key"),
+        ),
+        (
+            format!("cert = \"{cert}\"\n"),
+            format!(
+                ":2: cert: {cert} holds no private key: name the key's file with `key` (--key)"
+            ),
+        ),
+    ];
+    for (line, want) in cases {
+        let conf = dir.write("mistake.conf", format!("{base}{line}"));
+        let (ok, out) = check(&conf);
+        assert!(!ok, "{line:?} passed --check: {out}");
+        let want = format!("{}{want}", conf.display());
+        assert_eq!(error_line(&out), want, "{line:?}");
     }
 }

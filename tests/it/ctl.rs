@@ -603,3 +603,34 @@ fn add_refuses_names_starting_with_a_dash() {
     }
     ctl.add("9x", "localhost:5901", &[]);
 }
+
+/// `add --target :1` (a display number, as a VNC viewer takes it) writes the
+/// conf but warns which port that display is.
+#[test]
+fn add_tells_a_display_number_from_a_port() {
+    let ctl = Ctl::new("ctl-display");
+    let web = ctl.web();
+    let args = [
+        "add",
+        "display1",
+        "--target",
+        ":1",
+        "--web",
+        &web,
+        "--no-start",
+    ];
+    let out = ctl.run(&args, "");
+    assert!(out.status.success(), "a warning only");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("websockifyctl: warning: target :1: not answering ("))
+        .unwrap_or_else(|| panic!("no warning about the target in:\n{err}"));
+    assert!(
+        warning.ends_with(
+            "; port 1 looks like a VNC display number: display :1 is port 5901 \
+             (give localhost:5901)"
+        ),
+        "{warning}"
+    );
+}

@@ -300,46 +300,118 @@ async fn the_instance_password_is_never_answered_to_a_token_target() {
     assert!(answered.await.is_err(), "the server got no DES response");
 }
 
+/// `websockify --check ARGS` to its exit: whether it succeeded, its verdict
+/// (standard output, which is that one line) and its warnings (standard error).
+async fn checked(args: &[&str]) -> (bool, String, String) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin())
+            .arg("--check")
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run websockify --check");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `--check` warns (exit status 0) about a target that is not a VNC server
+/// or refuses the password, and its verdict, last, says so: "OK" only
+/// without a warning.
 #[tokio::test(flavor = "multi_thread")]
 async fn check_warns_about_a_target_that_is_not_vnc() {
-    let check = |target: std::net::SocketAddr| {
-        tokio::task::spawn_blocking(move || {
-            let target = target.to_string();
-            run_to_exit(&["--check", "--connect-timeout", "1", "127.0.0.1:0", &target])
-        })
-    };
-    let (ok, err) = check(echo_target().await).await.unwrap();
+    let echo = echo_target().await.to_string();
+    let (ok, verdict, err) = checked(&["--connect-timeout", "1", "127.0.0.1:0", &echo]).await;
     assert!(ok, "--check only warns: {err}");
     assert!(err.contains("answers, but is not a VNC server"), "{err}");
+    assert_eq!(
+        verdict,
+        format!("options: settings valid, 1 warning above (target {echo})\n")
+    );
     let (vnc, _) = fake_vnc(Fake::V38).await;
-    let (ok, err) = check(vnc).await.unwrap();
-    assert!(ok && !err.contains("warning"), "{err}");
+    let vnc = vnc.to_string();
+    let (ok, verdict, err) = checked(&["127.0.0.1:0", &vnc]).await;
+    assert!(ok && err.is_empty(), "{err}");
+    assert_eq!(verdict, format!("options: OK (target {vnc})\n"));
     // With the password, --check logs in, and says so when that fails.
     let dir = TempDir::new("vnccheck");
     let pw = dir.write("vnc.pass", "wrongpass\n");
     let (vnc, right) = fake_vnc(Fake::V38).await;
-    let (ok, err) = tokio::task::spawn_blocking(move || {
-        let pw = pw.to_str().unwrap().to_owned();
-        let vnc = vnc.to_string();
-        run_to_exit(&[
-            "--check",
-            "--auth-plugin",
-            "BasicHTTPAuth",
-            "--auth-source",
-            "u:p",
-            "--vnc-password-file",
-            &pw,
-            "127.0.0.1:0",
-            &vnc,
-        ])
-    })
-    .await
-    .unwrap();
+    let vnc = vnc.to_string();
+    let pw = pw.to_str().unwrap();
+    let (ok, verdict, err) = checked(&[
+        "--auth-plugin",
+        "BasicHTTPAuth",
+        "--auth-source",
+        "u:p",
+        "--vnc-password-file",
+        pw,
+        "127.0.0.1:0",
+        &vnc,
+    ])
+    .await;
     assert!(!right.await.unwrap(), "the fake server saw a wrong answer");
     assert!(ok, "--check only warns: {err}");
-    assert!(
-        err.contains("is a VNC server (RFB 003.008) but did not let the proxy in: the VNC server refused the password"),
-        "{err}"
+    assert_eq!(
+        err,
+        format!(
+            "websockify: warning: target {vnc} is a VNC server (RFB 003.008) but did not let \
+             the proxy in: the VNC server refused the password: Authentication failed\n"
+        )
+    );
+    assert_eq!(
+        verdict,
+        format!("options: settings valid, 1 warning above (target {vnc})\n"),
+        "no OK above a refused password"
     );
     assert!(!err.contains("wrongpa"), "{err}");
+}
+
+/// `--check` binds nothing for good, but tries the `listen` ports: one in
+/// use is a warning (it may be this very instance's), named with the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_warns_about_a_listen_port_in_use() {
+    let (vnc, _) = fake_vnc(Fake::V38).await;
+    let vnc = vnc.to_string();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let (ok, verdict, err) = checked(&[&listen, &vnc]).await;
+    assert!(ok, "a port in use is a warning: {err}");
+    assert_eq!(
+        err,
+        format!(
+            "websockify: warning: listen {listen}: cannot listen on {listen}: Address already \
+             in use (os error 98): if this instance holds it (running, or through its socket \
+             unit websockify@NAME.socket), that is expected; otherwise websockify will not start\n"
+        )
+    );
+    assert_eq!(
+        verdict,
+        format!("options: settings valid, 1 warning above (target {vnc})\n")
+    );
+}
+
+/// A target that looks like a VNC display number (`:1`, what a VNC viewer
+/// takes) and does not answer as a VNC server: the warning says which port
+/// that display is.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_tells_a_display_number_from_a_port() {
+    let (ok, verdict, err) = checked(&["--connect-timeout", "1", "127.0.0.1:0", ":1"]).await;
+    assert!(ok, "{err}");
+    let warning = err.lines().next().unwrap_or_default();
+    assert!(
+        warning.starts_with("websockify: warning: target localhost:1 does not answer: ")
+            && warning.ends_with(
+                "; port 1 looks like a VNC display number: display :1 is port 5901 \
+                 (give localhost:5901)"
+            ),
+        "{err}"
+    );
+    assert_eq!(
+        verdict,
+        "options: settings valid, 1 warning above (target localhost:1)\n"
+    );
 }
