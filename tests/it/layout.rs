@@ -1,7 +1,10 @@
 //! `docs/architecture.md` against the tree. Its "Layout" section is the map
 //! of the source: every path it names must exist, and every folder and
 //! top-level file under `src/` must be on it, so the map cannot drift from
-//! the tree.
+//! the tree. Its "Layers" section is the rule between modules, checked
+//! against every import in `layers`.
+
+mod layers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
