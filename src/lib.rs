@@ -1,16 +1,21 @@
 //! websockify-rs: a WebSocket-to-TCP bridge for noVNC, a drop-in for Python
 //! websockify.
 //!
-//! The folders follow one connection: `listen` (sockets, bound here or passed
-//! in by systemd) -> `server` (accept loops, caps, drain) -> `conn` (PROXY
-//! header, TLS or plain) -> `http` (requests, the upgrade) -> `access` (who
-//! may open a session, and to where) -> `session` (target connect, the relay).
-//! Beside the flow: `config` (command line and conf files into settings),
-//! `daemon` (the process: signals, reload, readiness), `tls`, `systemd`,
-//! `web` (static files), `ctl` (`websockifyctl`, the administrator's tool,
-//! which uses `config` and `tls`), and the leaves `addr`, `defaults`,
-//! `response` and `shutdown`. A module only uses modules below it in that
-//! flow, or leaves.
+//! One connection goes `listen` (sockets, bound here or passed in by
+//! systemd) -> `server` (accept loops, caps, drain) -> `conn` (PROXY header,
+//! TLS or plain) -> `http` (requests, the upgrade, `web` for static files)
+//! -> `session` (target connect, the relay), with `access` deciding who may
+//! open a session and to where. `config` turns the command line and conf
+//! files into settings, `daemon` runs the process, `systemd` is its edges
+//! (journal, sd_notify, the generator) and `ctl` is `websockifyctl`.
+//!
+//! The imports follow tiers, not that path: each module uses only modules of
+//! a lower tier, from the leaves (`addr`, `atomic_file`, `defaults`,
+//! `response`, `shutdown`) and the utilities `listen` and `metrics`, through
+//! `access`, `tls` and `web`, then `config`, up to `session`, `http`,
+//! `conn`, `server`, then `systemd` and `ctl`, and `daemon` on top.
+//! `docs/architecture.md` lists the tiers and draws them; a test
+//! (`tests/it/layout/layers.rs`) fails on an import against them.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

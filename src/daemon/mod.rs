@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::config::cli::Cli;
 use crate::config::options::{ConfFile, Merged};
-use crate::config::{Settings, Unsupported};
+use crate::config::{Config, Settings, Unsupported};
 use crate::listen::{self, OpenSocket};
 use crate::systemd::logging;
 use reload::Reload;
@@ -100,6 +100,16 @@ fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload)
     let served = runtime.block_on(serve::serve(settings, [sockets, metrics, control], reload));
     logging::write_in_foreground();
     served
+}
+
+/// The web root, for the start (`serve`) and reload (`reload`) log lines:
+/// kept in the parent of both, so that neither file imports the other.
+fn web_note(config: &Config) -> String {
+    config
+        .web_root
+        .as_ref()
+        .map(|w| format!(", web root {}", w.display()))
+        .unwrap_or_default()
 }
 
 /// `--generate-cert`: the admin command postinst uses (and documents).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::serve::web_note;
+use super::web_note;
 use crate::addr::ListenAddr;
 use crate::config::options::{ConfFile, Merged, Options};
 use crate::config::{Config, Settings};

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::lifetime::lifetime_over;
 use super::reload::{self, Reload, Requests};
+use super::web_note;
 use crate::addr::ListenAddr;
 use crate::config::{Config, Settings};
 use crate::defaults::DRAIN_TIMEOUT;
@@ -193,13 +194,4 @@ impl Stopper {
             _ = self.signals.term.recv() => log::info!("second SIGTERM: closing listeners now"),
         }
     }
-}
-
-/// The web root, for the start and reload log lines.
-pub(super) fn web_note(config: &Config) -> String {
-    config
-        .web_root
-        .as_ref()
-        .map(|w| format!(", web root {}", w.display()))
-        .unwrap_or_default()
 }

@@ -1,21 +1,32 @@
-//! README's "Layout" section is the map of the source tree: every path it
-//! names must exist, and every folder and top-level file under `src/` must be
-//! on it, so the map cannot drift from the tree.
+//! `docs/architecture.md` against the tree. Its "Layout" section is the map
+//! of the source: every path it names must exist, and every folder and
+//! top-level file under `src/` must be on it, so the map cannot drift from
+//! the tree. Its "Layers" section is the rule between modules, checked
+//! against every import in `layers`.
+
+mod layers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 const ROOTS: &[&str] = &[
-    "src/", "systemd/", "debian/", "man/", "tests/", "scripts/", "bench/", "fuzz/",
+    "src/", "systemd/", "debian/", "man/", "docs/", "tests/", "scripts/", "bench/", "fuzz/",
 ];
 
-/// The fenced block of README's Layout section.
+const ARCHITECTURE: &str = "docs/architecture.md";
+
+/// The text of `docs/architecture.md`.
+fn architecture() -> String {
+    std::fs::read_to_string(ARCHITECTURE).unwrap_or_else(|e| panic!("{ARCHITECTURE}: {e}"))
+}
+
+/// The fenced block of the Layout section.
 fn layout_block() -> String {
-    let readme = std::fs::read_to_string("README.md").expect("README.md");
-    let section = readme
+    let text = architecture();
+    let section = text
         .split("\n## Layout\n")
         .nth(1)
-        .expect("README has a Layout section");
+        .expect("docs/architecture.md has a Layout section");
     let section = section.split("\n## ").next().unwrap_or(section);
     let block = section
         .split("```")
@@ -38,7 +49,10 @@ fn named_paths() -> BTreeSet<PathBuf> {
                     folder = PathBuf::from(word);
                 }
                 named.insert(PathBuf::from(word));
-            } else if word.ends_with(".rs") || (word.ends_with('/') && word.len() > 1) {
+            } else if word.ends_with(".rs")
+                || word.ends_with(".md")
+                || (word.ends_with('/') && word.len() > 1)
+            {
                 named.insert(folder.join(word));
             }
         }
@@ -53,7 +67,7 @@ fn every_path_in_the_layout_exists() {
     let missing: Vec<_> = named.iter().filter(|p| !p.exists()).collect();
     assert!(
         missing.is_empty(),
-        "README Layout names missing paths: {missing:?}"
+        "docs/architecture.md Layout names missing paths: {missing:?}"
     );
 }
 
@@ -75,7 +89,7 @@ fn every_source_folder_and_file_is_in_the_layout() {
     }
     assert!(
         unnamed.is_empty(),
-        "README Layout does not name: {unnamed:?}"
+        "docs/architecture.md Layout does not name: {unnamed:?}"
     );
 }
 
