@@ -1,6 +1,6 @@
 //! `websockifyctl`: the administrator's tool for instances, a link to the
 //! `websockify` binary that `main` dispatches here by its name. One file per
-//! command (`add`, `status` for list and status, `remove`, `passwd`, `cert`,
+//! command (`add`, `status` for list and status, `remove`, `user`, `passwd`, `cert`,
 //! `nginx`; `live` for sessions, kill, drain and reload over the running
 //! instance's control socket); `instance` reads and writes conf files, `files` writes any file
 //! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`).
@@ -19,6 +19,7 @@ mod passwd;
 mod remove;
 mod status;
 mod systemctl;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Stop and disable websockify@NAME and move its conf aside.
     Remove(remove::RemoveArgs),
+    /// Who may use an instance, and each user's own desktop: user add,
+    /// remove, list.
+    User(user::UserArgs),
     /// Set or delete a user's password (bcrypt) in an htpasswd file.
     Passwd(passwd::PasswdArgs),
     /// Show or renew the generated certificate.
@@ -142,6 +146,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::List(a) => status::list(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Remove(a) => remove::run(&ctx, a),
+        Command::User(a) => user::run(&ctx, a),
         Command::Passwd(a) => passwd::run(&ctx, a),
         Command::Cert(a) => cert::run(&ctx, a),
         Command::Nginx(a) => nginx::run(&ctx, a),

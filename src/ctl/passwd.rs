@@ -77,6 +77,21 @@ fn delete(file: &Path, user: &str) -> Result<()> {
     write(file, &lines, gid)
 }
 
+/// Whether `file` has a password for `user` (a missing file has none).
+pub fn has_user(file: &Path, user: &str) -> Result<bool> {
+    Ok(users(file)?.iter().any(|u| u == user))
+}
+
+/// The users of `file`, in its order.
+pub fn users(file: &Path) -> Result<Vec<String>> {
+    let (lines, _) = read(file)?;
+    Ok(lines
+        .iter()
+        .filter_map(|l| user_of(l))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Names the htpasswd format can hold and the daemon reads back as given:
 /// it trims each line and skips `#` lines as comments, and `:` ends the name.
 pub fn check_user(user: &str) -> Result<()> {

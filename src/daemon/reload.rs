@@ -96,12 +96,14 @@ impl Reload {
         );
         log::info!("reload: {done}");
         let status = notify::status_line(sessions, &new.config.gate.route);
-        let gate = &new.config.gate;
-        let revoked = table().revoke(|user, target| gate.revoked(user, target));
+        // The new rules first, then the revocations: a client whose session
+        // closes (noVNC reconnects at once) must meet the new rules.
+        let new = Arc::new(new.config);
+        config.send_replace(Arc::clone(&new));
+        let revoked = table().revoke(|user, target| new.gate.revoked(user, target));
         if revoked > 0 {
             log::info!("reload: closed {revoked} sessions whose access was taken away");
         }
-        config.send_replace(Arc::new(new.config));
         notify::ready(&status);
         Ok(done)
     }

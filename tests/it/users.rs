@@ -432,3 +432,80 @@ async fn each_user_reaches_their_own_real_desktop_with_their_own_vnc_password() 
     let carol = session(shared.addr(), &basic("carol", "c-pass")).await;
     assert_eq!(carol.err(), Some(403), "carol has no desktop here");
 }
+
+/// `websockifyctl user add/list/remove` on an instance from `add --user`:
+/// bob gets his own desk next to alice's (who keeps hers), then loses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_commands_give_a_desk_and_take_it_away() {
+    let dir = TempDir::new("users-ctl");
+    dir.write("web/vnc.html", "<html>noVNC</html>");
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let (a, b) = (desk("alice-desk").await, desk("bob-desk").await);
+    let conf = add(&dir, "desk", a, "alice", "a-pass");
+    let (bt, stdout) = (b.to_string(), |o: Output| {
+        String::from_utf8(o.stdout).unwrap()
+    });
+    let out = stdout(ctl(
+        &dir,
+        &["user", "add", "desk", "bob", "--target", &bt, "--stdin"],
+        "b-pass\n",
+    ));
+    assert!(
+        out.contains(&format!("bob reaches {b} through instance desk")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("alice keeps reaching {a} (a [users] table each)")),
+        "{out}"
+    );
+    let listed = stdout(ctl(&dir, &["user", "list", "desk"], ""));
+    let lines: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (at, bt) = (a.to_string(), b.to_string());
+    assert_eq!(
+        lines,
+        [
+            vec!["alice", &at, "password", "set"],
+            vec!["bob", &bt, "password", "set"]
+        ]
+    );
+    let refused = ctl_fails(&dir, &["user", "add", "desk", "carol", "--stdin"]);
+    assert!(refused.contains("give --target HOST:PORT"), "{refused}");
+
+    let mut proxy = instance(&conf);
+    let mut alice = session(proxy.addr(), &basic("alice", "a-pass"))
+        .await
+        .unwrap();
+    assert_eq!(greeting_and_echo(&mut alice).await, "alice-desk");
+    let mut bob = session(proxy.addr(), &basic("bob", "b-pass"))
+        .await
+        .unwrap();
+    assert_eq!(greeting_and_echo(&mut bob).await, "bob-desk");
+
+    let out = stdout(ctl(&dir, &["user", "remove", "desk", "bob"], ""));
+    assert!(out.contains("bob may no longer use instance desk"), "{out}");
+    proxy.signal(nix::sys::signal::Signal::SIGHUP);
+    assert_eq!(closed_with(&mut bob).await.0, 1008);
+    proxy.wait_for_log("closed 1 sessions whose access was taken away");
+    assert_eq!(greeting_and_echo_again(&mut alice).await, "still here");
+    assert_eq!(
+        session(proxy.addr(), &basic("bob", "b-pass")).await.err(),
+        Some(403)
+    );
+}
+
+/// `websockifyctl ... ARGS`, which must fail: its standard error.
+fn ctl_fails(dir: &TempDir, args: &[&str]) -> String {
+    let out = Command::new(dir.path().join("websockifyctl"))
+        .arg("--conf-dir")
+        .arg(dir.path().join("conf"))
+        .arg("--no-systemd")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run websockifyctl");
+    assert!(!out.status.success(), "websockifyctl {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
