@@ -202,8 +202,11 @@ impl Gate {
                 match auth::presented_user(headers) {
                     Some(tried) => {
                         let tried = users::shown(&tried);
-                        let line = format_args!("{client}: refused: {r} (user {tried})");
-                        log_auth_refusal(key, &r, line)
+                        log_auth_refusal(
+                            key,
+                            &r,
+                            format_args!("{client}: refused: {r} (user {tried})"),
+                        )
                     }
                     None => log_auth_refusal(key, &r, format_args!("{client}: refused: {r}")),
                 }
@@ -229,8 +232,11 @@ impl Gate {
                     .get(HOST)
                     .map(|h| format!("{h:?}"))
                     .unwrap_or_default();
-                let line = format_args!("{client}: refused: {r} (Host {named})");
-                refusal_log::log(key, Level::Info, line);
+                refusal_log::log(
+                    key,
+                    Level::Info,
+                    format_args!("{client}: refused: {r} (Host {named})"),
+                );
             })
     }
 
@@ -238,8 +244,11 @@ impl Gate {
     fn admit_user(&self, user: Option<&str>, client: &str, key: IpAddr) -> Result<(), Refusal> {
         self.users.admit(user).map_err(|(r, why)| {
             metrics::global().refused("auth");
-            let line = format_args!("{client}: refused: {r}: {why}");
-            refusal_log::log(key, Level::Info, line);
+            refusal_log::log(
+                key,
+                Level::Info,
+                format_args!("{client}: refused: {r}: {why}"),
+            );
             r
         })
     }
@@ -294,8 +303,11 @@ impl Gate {
         };
         let Some(token) = token else {
             metrics::global().refused("token");
-            let line = format_args!("{client}: refused: no token in the request");
-            refusal_log::log(key, Level::Info, line);
+            refusal_log::log(
+                key,
+                Level::Info,
+                format_args!("{client}: refused: no token in the request"),
+            );
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
         let routed = route_token(plugin, &token, client, key).await;
@@ -341,14 +353,20 @@ async fn route_token(
         Ok(Some(found)) => Ok(found),
         Ok(None) => {
             let token = redact(token);
-            let line = format_args!("{client}: refused: unknown token {token}");
-            refusal_log::log(key, Level::Info, line);
+            refusal_log::log(
+                key,
+                Level::Info,
+                format_args!("{client}: refused: unknown token {token}"),
+            );
             Err(Refusal::new(StatusCode::NOT_FOUND, "Token not found"))
         }
         Err(e) => {
             let token = redact(token);
-            let line = format_args!("{client}: token {token} could not be looked up: {e}");
-            refusal_log::log(key, Level::Warn, line);
+            refusal_log::log(
+                key,
+                Level::Warn,
+                format_args!("{client}: token {token} could not be looked up: {e}"),
+            );
             Err(match e {
                 TokenError::Unsupported(_) => {
                     Refusal::new(StatusCode::FORBIDDEN, "Token not supported")

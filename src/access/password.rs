@@ -108,9 +108,11 @@ impl Guard {
         let acquire = self.checks.clone().acquire_owned();
         let Ok(Ok(permit)) = tokio::time::timeout(self.queue_wait, acquire).await else {
             let wait = self.queue_wait.as_secs();
-            let line =
-                format_args!("{client}: refused: 503 no password check free within {wait} s");
-            super::refusal_log::log(key, log::Level::Warn, line);
+            super::refusal_log::log(
+                key,
+                log::Level::Warn,
+                format_args!("{client}: refused: 503 no password check free within {wait} s"),
+            );
             return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many logins at once; try again",

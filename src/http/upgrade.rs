@@ -37,9 +37,11 @@ pub(super) async fn answer(
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
         metrics::global().refused("caps");
         let client = &grant.client;
-        let line =
-            format_args!("{client}: refused: the target {target} has its maximum of sessions");
-        refusal_log::log(key, Level::Warn, line);
+        refusal_log::log(
+            key,
+            Level::Warn,
+            format_args!("{client}: refused: the target {target} has its maximum of sessions"),
+        );
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many sessions for this target\n",
@@ -57,8 +59,11 @@ pub(super) async fn answer(
 /// 400, with `Sec-WebSocket-Version: 13` when the version was the problem.
 fn bad_handshake(client: &str, key: IpAddr, e: &HandshakeError) -> Response<Body> {
     metrics::global().refused("bad_request");
-    let line = format_args!("{client}: refused WebSocket handshake: {e}");
-    refusal_log::log(key, Level::Info, line);
+    refusal_log::log(
+        key,
+        Level::Info,
+        format_args!("{client}: refused WebSocket handshake: {e}"),
+    );
     let mut resp = text(StatusCode::BAD_REQUEST, "Bad WebSocket handshake\n");
     if matches!(e, HandshakeError::BadVersion(_)) {
         resp.headers_mut().insert(

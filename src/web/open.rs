@@ -87,8 +87,11 @@ impl Root {
             Ok((meta, file)) => Some((file, meta)),
             Err(e) if e.raw_os_error() == Some(Errno::EXDEV as i32) => {
                 let path = relative.display();
-                let line = format_args!("refused {path}: it leads outside the web root");
-                refusal_log::log(key, log::Level::Warn, line);
+                refusal_log::log(
+                    key,
+                    log::Level::Warn,
+                    format_args!("refused {path}: it leads outside the web root"),
+                );
                 None
             }
             Err(e) => {

@@ -411,43 +411,12 @@ async fn debian_novnc_proxy_runs_our_binary_unchanged() {
     let dir = TempDir::new("novnc-proxy");
     // novnc_proxy finds the proxy with `which websockify`.
     std::os::unix::fs::symlink(bin(), dir.path().join("websockify")).unwrap();
-    let port = free_port();
     let path = format!(
         "{}:{}",
         dir.arg(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let child = Command::new(script)
-        .args([
-            "--listen",
-            &port.to_string(),
-            "--vnc",
-            &target.to_string(),
-            "--heartbeat",
-            "20",
-        ])
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + WAIT;
-    let mut ws = loop {
-        if let Ok(tcp) = tokio::net::TcpStream::connect(addr).await {
-            let req = format!("ws://{addr}/websockify")
-                .into_client_request()
-                .unwrap();
-            if let Ok(Ok((ws, _))) = timeout(WAIT, tokio_tungstenite::client_async(req, tcp)).await
-            {
-                break ws;
-            }
-        }
-        assert!(Instant::now() < deadline, "novnc_proxy never served");
-        tokio::task::yield_now().await;
-    };
+    let (child, addr, mut ws) = novnc_proxy_session(script, &dir, &path, target).await;
     echo_once(&mut ws, b"via novnc_proxy").await;
     // It served noVNC from Debian's web root too.
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -479,4 +448,59 @@ async fn debian_novnc_proxy_runs_our_binary_unchanged() {
         )),
         "{stdout}"
     );
+}
+
+/// Runs `script` (novnc_proxy) on a free port until a WebSocket session
+/// opens through it. The script refuses a port something answers on, and
+/// a free port can be taken by a parallel test before it binds: a run that
+/// exits before serving is tried again on another port (three times).
+async fn novnc_proxy_session(
+    script: &std::path::Path,
+    dir: &TempDir,
+    path: &str,
+    target: std::net::SocketAddr,
+) -> (
+    std::process::Child,
+    std::net::SocketAddr,
+    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+) {
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(script)
+            .args(["--listen", &port.to_string(), "--vnc", &target.to_string()])
+            .args(["--heartbeat", "20"])
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(tcp) = tokio::net::TcpStream::connect(addr).await {
+                let req = format!("ws://{addr}/websockify")
+                    .into_client_request()
+                    .unwrap();
+                let opened = timeout(WAIT, tokio_tungstenite::client_async(req, tcp)).await;
+                if let Ok(Ok((ws, _))) = opened {
+                    return (child, addr, ws);
+                }
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        outputs.push(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    panic!("novnc_proxy never served; its output each time: {outputs:#?}");
 }
