@@ -28,6 +28,7 @@ mod metrics;
 mod modes;
 mod multinode;
 mod plugins;
+mod readme;
 mod record;
 mod relay;
 mod secrets;
