@@ -74,6 +74,17 @@ pub fn password_checks() -> usize {
 /// core); longer would only let a flood hold connections open.
 pub const PASSWORD_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
+/// Successful `auth-file` logins remembered, so that a browser's next
+/// requests with the same credentials (noVNC's page loads some 60 files,
+/// each with the Authorization header) cost no hash: at most this many
+/// (the oldest go first), each for [`VERIFIED_LOGIN_TTL`], forgotten at
+/// every reload. Only a login that passed the hash is remembered, so a
+/// client cannot fill the table with guesses.
+pub const VERIFIED_LOGINS: usize = 1024;
+
+/// How long a remembered login is trusted without a new hash.
+pub const VERIFIED_LOGIN_TTL: Duration = Duration::from_secs(300);
+
 /// Highest bcrypt cost accepted in `auth-file`. Each step doubles the work:
 /// cost 12 takes about 250 ms on one core today, 13 half a second, and
 /// htpasswd's limit of 17 eight seconds per login, which turns every request

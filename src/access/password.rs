@@ -61,7 +61,9 @@ impl Guard {
         key: IpAddr,
     ) -> Result<Option<String>, Refusal> {
         self.refuse_locked(key)?;
-        let verdict = if auth.verifies_hashes() {
+        let verdict = if let Some(user) = auth.remembered(headers) {
+            Ok(Some(user))
+        } else if auth.verifies_hashes() {
             self.hashed(auth, headers, client_cn, client, key).await
         } else {
             auth.check(headers, client_cn)
@@ -123,6 +125,7 @@ impl Guard {
         let (auth, headers, cn) = (auth.clone(), headers.clone(), client_cn.map(String::from));
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
+            crate::metrics::global().password_hashed();
             let _ = tx.send(auth.check(&headers, cn.as_deref()));
             drop(permit);
         });

@@ -64,6 +64,7 @@ pub struct Metrics {
     connect_seconds: Histogram,
     connect_failures: Family<Labels, Counter>,
     session_seconds: Histogram,
+    password_hashes: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -87,6 +88,7 @@ impl Metrics {
             connect_failures: Family::default(),
             // 1 s to ~9 days.
             session_seconds: Histogram::new(exponential_buckets(1.0, 3.0, 14)),
+            password_hashes: Counter::default(),
         };
         m.register();
         at_zero(&m.bytes, "direction", &DIRECTIONS);
@@ -139,6 +141,11 @@ impl Metrics {
             "How long sessions lasted",
             self.session_seconds.clone(),
         );
+        r.register(
+            "password_hashes",
+            "Password hashes computed for logins (auth-file); remembered logins need none",
+            self.password_hashes.clone(),
+        );
         let start: Gauge<u64, AtomicU64> = Gauge::default();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -153,6 +160,11 @@ impl Metrics {
         info.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_owned())])
             .set(1);
         r.register("build_info", "The running build", info);
+    }
+
+    /// A login's password hash was computed.
+    pub fn password_hashed(&self) {
+        self.password_hashes.inc();
     }
 
     /// A session was opened (the 101 went out).

@@ -353,3 +353,62 @@ async fn every_labelled_family_is_there_from_the_first_scrape() {
         "not at 0 in the first scrape: {missing:?}\n{text}"
     );
 }
+
+/// The status of `GET /` with Basic `user:password` on a new connection.
+async fn page_as(addr: std::net::SocketAddr, userpass: &str) -> u16 {
+    use base64::Engine as _;
+    use tokio::io::AsyncReadExt;
+    let login = base64::engine::general_purpose::STANDARD.encode(userpass);
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {login}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut got = String::new();
+    let _ = tokio::time::timeout(WAIT, s.read_to_string(&mut got)).await;
+    got.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A page load is dozens of requests with the same `Authorization`: the
+/// password is hashed for the first, remembered for the rest; a wrong
+/// password is hashed every time, and a reload forgets what was remembered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_is_hashed_once_per_page_load_not_per_request() {
+    let dir = TempDir::new("metrics-hashes");
+    dir.write("web/index.html", "<html>noVNC</html>");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/auth/valid.htpasswd");
+    let conf = dir.write(
+        "websockify.conf",
+        format!(
+            "auth-file = \"{}\"\nweb-auth = true\nweb = \"{}\"\n",
+            fixture.display(),
+            dir.path().join("web").display()
+        ),
+    );
+    let target = echo_target().await.to_string();
+    let args = [
+        "--config",
+        conf.to_str().unwrap(),
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ];
+    let mut proxy = Proxy::start(&[&args[..], &["127.0.0.1:0", &target]].concat());
+    let metrics = metrics_addr(&mut proxy);
+    let hashes = || async {
+        let (_, text) = get(metrics, "/metrics").await;
+        samples(&text)["websockify_password_hashes_total"]
+    };
+    for _ in 0..20 {
+        assert_eq!(page_as(proxy.addr(), "bcrypt:tpyrcb").await, 200);
+    }
+    assert_eq!(hashes().await, 1.0, "20 requests with one login");
+    for _ in 0..2 {
+        assert_eq!(page_as(proxy.addr(), "bcrypt:wrong").await, 401);
+    }
+    assert_eq!(hashes().await, 3.0, "a wrong password is never remembered");
+    proxy.signal(nix::sys::signal::Signal::SIGHUP);
+    proxy.wait_for_log("reload: relaying new sessions");
+    assert_eq!(page_as(proxy.addr(), "bcrypt:tpyrcb").await, 200);
+    assert_eq!(hashes().await, 4.0, "a reload forgets remembered logins");
+}

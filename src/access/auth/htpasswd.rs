@@ -18,6 +18,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use base64::Engine as _;
@@ -27,6 +29,7 @@ use ring::digest;
 use sha_crypt::{PasswordVerifier, ShaCrypt};
 use subtle::ConstantTimeEq;
 
+use super::verified::Verified;
 use super::{basic, Refusal};
 use crate::defaults::{MAX_BCRYPT_COST, MAX_SHA_CRYPT_ROUNDS};
 
@@ -266,6 +269,8 @@ fn push_crypt64(out: &mut String, mut v: u32, n: usize) {
 pub struct Htpasswd {
     path: PathBuf,
     users: HashMap<String, Hash>,
+    /// Logins of this load that passed the hash (a reload starts anew).
+    verified: Arc<Verified>,
 }
 
 impl Htpasswd {
@@ -326,6 +331,7 @@ impl Htpasswd {
         Ok(Htpasswd {
             path: path.to_owned(),
             users,
+            verified: Arc::default(),
         })
     }
 
@@ -363,14 +369,28 @@ impl Htpasswd {
     }
 
     /// Basic credentials against the file: the user name, or 401 missing
-    /// or wrong, 403 malformed.
+    /// or wrong, 403 malformed. Credentials that pass are remembered.
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, Refusal> {
         let presented = basic::presented(headers)?;
-        if self.verify(presented.user(), presented.password()) {
-            Ok(String::from_utf8_lossy(presented.user()).into_owned())
+        let (user, password) = (presented.user(), presented.password());
+        if self.verify(user, password) {
+            let key = self.verified.key(user, password);
+            self.verified.remember(key, Instant::now());
+            Ok(String::from_utf8_lossy(user).into_owned())
         } else {
             Err(Refusal::demand_auth(super::WRONG_CREDENTIALS))
         }
+    }
+
+    /// The user, when these Basic credentials passed the hash a short while
+    /// ago (no hash now); `None` otherwise, also for missing credentials.
+    pub(crate) fn remembered(&self, headers: &HeaderMap) -> Option<String> {
+        let presented = basic::presented(headers).ok()?;
+        let (user, password) = (presented.user(), presented.password());
+        let key = self.verified.key(user, password);
+        self.verified
+            .seen(&key, Instant::now())
+            .then(|| String::from_utf8_lossy(user).into_owned())
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod basic;
 mod htpasswd;
+mod verified;
 
 use std::path::Path;
 
@@ -89,6 +90,15 @@ impl AuthPlugin {
     /// belongs on a blocking thread.
     pub fn verifies_hashes(&self) -> bool {
         matches!(self, AuthPlugin::Htpasswd(_))
+    }
+
+    /// The user of credentials that passed a password hash a short while
+    /// ago (`auth-file` only): no hash, no check thread.
+    pub fn remembered(&self, headers: &HeaderMap) -> Option<String> {
+        match self {
+            AuthPlugin::Htpasswd(file) => file.remembered(headers),
+            _ => None,
+        }
     }
 
     /// The user the request authenticated as (`None` for plugins that name
