@@ -3,7 +3,9 @@
 //! place; an existing one only with `--force`), makes the generated
 //! certificate when missing and, with `--user`, a password, then enables and
 //! starts websockify@NAME (or its socket) and waits for it, and prints the
-//! URLs to open and the certificate's fingerprint.
+//! URLs to open and the certificate's fingerprint. `--vnc-password-file` and
+//! `--acme-domain` write those keys; an instance without a login, and an
+//! ACME name the CA cannot check on port 443, get a warning.
 //!
 //! Defaults: the first port from 6080 that no other conf uses and that can be
 //! bound now, on every address; noVNC from /usr/share/novnc; TLS only with
@@ -18,6 +20,7 @@ use clap::Args;
 
 use super::files::{self, Existing};
 use super::{cert, instance, passwd, status, systemctl, Ctx};
+use crate::access::vnc_password::VncPassword;
 use crate::addr::{ListenAddr, Target, TargetAddr};
 
 /// noVNC's files from the Debian package.
@@ -56,7 +59,7 @@ pub struct AddArgs {
     pub stdin: bool,
     /// Log in to the VNC server with the password in FILE, so the browser
     /// is not asked for it (vnc-password-file; needs --user).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "user")]
     pub vnc_password_file: Option<PathBuf>,
     /// Get the certificate for NAME from Let's Encrypt (acme-domain,
     /// repeatable) instead of using the generated one.
@@ -80,6 +83,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         passwd::check_user(user)?;
     }
     ctx.need_root("add")?;
+    if let Some(file) = &args.vnc_password_file {
+        // Before a password is asked for and stored: read it as the daemon will.
+        VncPassword::load(file).context("--vnc-password-file")?;
+    }
     let path = ctx.conf(&args.name);
     if path.exists() && !args.force {
         bail!(

@@ -65,16 +65,17 @@ fn state(v: &Value) -> String {
     }
 }
 
-/// Who may log in: the named users, any user of the login, or nobody is
-/// asked.
+/// Who may come in: the named users, every user of the login
+/// (`(all-users)`), or anyone at all when there is no login (`(anyone)`);
+/// one word each, so that `awk` finds the columns.
 fn users(v: &Value) -> String {
     let named = strings(&v["allowed_users"]);
     if !named.is_empty() {
         named.join(",")
     } else if v["auth"] == Value::Bool(true) {
-        "(any user)".into()
+        "(all-users)".into()
     } else {
-        "(no login)".into()
+        "(anyone)".into()
     }
 }
 
