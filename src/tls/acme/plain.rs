@@ -17,14 +17,17 @@ pub fn describe(e: &anyhow::Error) -> String {
 }
 
 /// The rustls certificate error in one link of the chain: itself, or
-/// inside an `io::Error` (whose `source()` skips the error it wraps).
+/// inside `io::Error`s (hyper-rustls nests two; their `source()` skips the
+/// error they wrap).
 fn certificate_error<'a>(link: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
-    let tls = link.downcast_ref::<rustls::Error>().or_else(|| {
-        link.downcast_ref::<std::io::Error>()?
-            .get_ref()?
-            .downcast_ref::<rustls::Error>()
-    });
-    match tls? {
+    let mut link = link;
+    while let Some(inner) = link
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        link = inner;
+    }
+    match link.downcast_ref::<rustls::Error>()? {
         rustls::Error::InvalidCertificate(c) => Some(c),
         _ => None,
     }
@@ -60,11 +63,11 @@ mod tests {
     use super::*;
 
     /// The chain as hyper-rustls builds it: rustls's error in an
-    /// `io::Error`, under the client's context.
+    /// `io::Error` in another, under the client's context.
     #[test]
-    fn a_certificate_error_inside_an_io_error_is_put_in_words() {
+    fn a_certificate_error_inside_io_errors_is_put_in_words() {
         let tls = rustls::Error::InvalidCertificate(E::UnknownIssuer);
-        let io = std::io::Error::other(tls);
+        let io = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
         let e = anyhow::Error::new(io).context("ACME directory https://ca.test/dir");
         assert_eq!(
             describe(&e),
