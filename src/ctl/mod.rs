@@ -13,6 +13,7 @@
 
 mod add;
 mod cert;
+pub mod completion;
 mod files;
 mod instance;
 mod list;
