@@ -35,8 +35,8 @@ const HEARTBEAT: u64 = 20;
 /// `add` options.
 #[derive(Args)]
 pub struct AddArgs {
-    /// The instance: a letter or digit, then letters, digits and _.-
-    /// (websockify@NAME, NAME.conf).
+    /// The instance: a name starts with a letter or a digit, followed by
+    /// letters, digits and _ - . (websockify@NAME, NAME.conf)
     pub name: String,
     /// The VNC server, HOST:PORT (display :1 is port 5901).
     #[arg(long, value_name = "HOST:PORT")]

@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
+pub use instance::NAME_RULE;
 use systemctl::Systemd;
 
 /// Where confs, the certificate and the password file live by default.
