@@ -170,6 +170,11 @@ async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
     let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
     assert!(out.status.success(), "{out:?}");
     assert!(proxy.wait_for_log("session closed").contains("close 1008"));
+    let out = tokio::task::block_in_place(|| ctl(&["sessions", "d1"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "no live sessions on websockify@d1\n"
+    );
     let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
     assert!(!out.status.success(), "a second kill must fail");
     assert!(
