@@ -49,19 +49,20 @@ fn strings(v: &Value) -> Vec<&str> {
 }
 
 /// The service's state; a socket-activated instance whose service is not
-/// running says that its socket listens. A conf that does not parse says so.
+/// running says that its socket listens; `,conf-error` when its conf does not
+/// parse (`status` tells why). No spaces: one word per column.
 fn state(v: &Value) -> String {
     let service = v["service"]["active"].as_str().unwrap_or("unknown");
     let socket = v["socket"]["active"].as_str().unwrap_or("unknown");
     let state = if service != "active" && socket == "active" {
-        "listening (socket)".to_owned()
+        "listening(socket)".to_owned()
     } else {
         service.to_owned()
     };
     if v["conf_error"].is_null() {
         state
     } else {
-        format!("{state}, conf error")
+        format!("{state},conf-error")
     }
 }
 

@@ -686,6 +686,8 @@ fn list_shows_one_aligned_line_per_instance() {
     )
     .unwrap();
 
+    // A conf that does not parse is listed too, marked.
+    std::fs::write(ctl.conf_dir().join("broken.conf"), "listen = 7014\n").unwrap();
     let status: serde_json::Value = serde_json::from_str(&ctl.ok(&["status", "--json"])).unwrap();
     let expires = ctl_status::entry(&status, "open")["certificate"]["expires"]
         .as_str()
@@ -701,10 +703,11 @@ fn list_shows_one_aligned_line_per_instance() {
     assert_eq!(
         ctl.ok(&["list"]),
         format!(
-            "NAME        STATE    LISTEN  USERS     SESSIONS  CERTIFICATE\n\
-             alice-desk  unknown  {p1}    alice            -  {cert}\n\
-             le          unknown  {p2}    (anyone)         -  waiting for the first certificate\n\
-             open        unknown  {p3}    (anyone)         -  {cert}\n"
+            "NAME        STATE               LISTEN  USERS     SESSIONS  CERTIFICATE\n\
+             alice-desk  unknown             {p1}    alice            -  {cert}\n\
+             broken      unknown,conf-error  -       (anyone)         -  -\n\
+             le          unknown             {p2}    (anyone)         -  waiting for the first certificate\n\
+             open        unknown             {p3}    (anyone)         -  {cert}\n"
         )
     );
     // status says the same in a sentence, not "cannot read ...: No such file".
