@@ -9,7 +9,8 @@
 //! thirds of its lifetime plus a random delay of up to a twentieth of it, so
 //! instances started together do not order together; a failed order is
 //! retried after [`FIRST_RETRY`], doubling up to [`MAX_RETRY`], while the
-//! old certificate keeps being served. New certificates go into the resolver:
+//! old certificate (before the first, the temporary one) keeps being served;
+//! the log says which, and the reason in plain words (`plain`). New certificates go into the resolver:
 //! new handshakes get them, live sessions never notice.
 
 pub mod account;
