@@ -253,8 +253,8 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", help_heading = "Metrics and health")]
     pub drain_delay: Option<u64>,
 
-    /// Answer `websockifyctl sessions|kill|drain` on this unix socket (mode
-    /// 0660). [default: off; the unit: /run/websockify/NAME.sock]
+    /// Answer `websockifyctl sessions|kill|drain|reload` on this unix socket (mode
+    /// 0660). [default: off; the unit: /run/websockify/NAME/control.sock]
     #[arg(long, value_name = "PATH", help_heading = "Metrics and health")]
     pub control_socket: Option<PathBuf>,
 

@@ -3,7 +3,9 @@
 //! place; an existing one only with `--force`), makes the generated
 //! certificate when missing and, with `--user`, a password, then enables and
 //! starts websockify@NAME (or its socket) and waits for it, and prints the
-//! URLs to open and the certificate's fingerprint.
+//! URLs to open and the certificate's fingerprint. `--vnc-password-file` and
+//! `--acme-domain` write those keys; an instance without a login, and an
+//! ACME name the CA cannot check on port 443, get a warning.
 //!
 //! Defaults: the first port from 6080 that no other conf uses and that can be
 //! bound now, on every address; noVNC from /usr/share/novnc; TLS only with
@@ -18,6 +20,7 @@ use clap::Args;
 
 use super::files::{self, Existing};
 use super::{cert, instance, passwd, status, systemctl, Ctx};
+use crate::access::vnc_password::VncPassword;
 use crate::addr::{ListenAddr, Target, TargetAddr};
 
 /// noVNC's files from the Debian package.
@@ -32,7 +35,8 @@ const HEARTBEAT: u64 = 20;
 /// `add` options.
 #[derive(Args)]
 pub struct AddArgs {
-    /// The instance: letters, digits and _.- (websockify@NAME, NAME.conf).
+    /// The instance: a name starts with a letter or a digit, followed by
+    /// letters, digits and _ - . (websockify@NAME, NAME.conf)
     pub name: String,
     /// The VNC server, HOST:PORT (display :1 is port 5901).
     #[arg(long, value_name = "HOST:PORT")]
@@ -53,6 +57,14 @@ pub struct AddArgs {
     /// With --user: read the password as one line from standard input.
     #[arg(long)]
     pub stdin: bool,
+    /// Log in to the VNC server with the password in FILE, so the browser
+    /// is not asked for it (vnc-password-file; needs --user).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub vnc_password_file: Option<PathBuf>,
+    /// Get the certificate for NAME from Let's Encrypt (acme-domain,
+    /// repeatable) instead of using the generated one.
+    #[arg(long, value_name = "NAME", conflicts_with = "behind_nginx")]
+    pub acme_domain: Vec<String>,
     /// Write the conf but do not enable or start the instance.
     #[arg(long)]
     pub no_start: bool,
@@ -71,6 +83,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         passwd::check_user(user)?;
     }
     ctx.need_root("add")?;
+    if let Some(file) = &args.vnc_password_file {
+        // Before a password is asked for and stored: read it as the daemon will.
+        VncPassword::load(file).context("--vnc-password-file")?;
+    }
     let path = ctx.conf(&args.name);
     if path.exists() && !args.force {
         bail!(
@@ -91,7 +107,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
             args.target
         );
     }
-    if !args.behind_nginx {
+    if !args.behind_nginx && args.acme_domain.is_empty() {
         cert::ensure(ctx)?;
     }
     let auth_file = match &args.user {
@@ -104,6 +120,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
     };
     let text = render(ctx, &args, &listen, auth_file.as_deref());
     instance::check(&path, &text)?;
+    warn_unchecked(&args, &listen);
     let existing = if args.force {
         Existing::Replace
     } else {
@@ -149,12 +166,22 @@ fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>
     t += &format!("web = {}\n", toml_str(&web.to_string_lossy()));
     if args.behind_nginx {
         t += &loopback_lines();
+    } else if !args.acme_domain.is_empty() {
+        t += &toml_list("acme-domain", &args.acme_domain);
+        t += "ssl-only = true\n";
     } else {
         t += &format!("cert = {}\n", toml_str(&ctx.cert().to_string_lossy()));
         t += &format!("key = {}\n", toml_str(&ctx.key().to_string_lossy()));
         t += "ssl-only = true\n";
     }
     t += &format!("heartbeat = {HEARTBEAT}\n");
+    if let Some(file) = &args.vnc_password_file {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        t += &format!(
+            "vnc-password-file = {}\n",
+            toml_str(&file.to_string_lossy())
+        );
+    }
     if let (Some(file), Some(user)) = (auth_file, &args.user) {
         t += &format!("auth-file = {}\n", toml_str(&file.to_string_lossy()));
         // The password file is shared by every instance: this one is for
@@ -164,6 +191,32 @@ fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>
         t += "web-auth = true\n";
     }
     t
+}
+
+/// Warnings about what the written conf leaves open: nobody is asked to
+/// log in (anyone who reaches the port gets the VNC server's own login),
+/// and an ACME name the CA cannot check (TLS-ALPN-01 comes to port 443).
+fn warn_unchecked(args: &AddArgs, listen: &[String]) {
+    if args.user.is_none() {
+        eprintln!(
+            "websockifyctl: warning: instance {} has no access control: anyone who can \
+             reach {} gets to the VNC server, and only its own password, if it has one, \
+             stands in the way (give --user USER, or set auth-file in its conf)",
+            args.name,
+            listen.join(", ")
+        );
+    }
+    let on_443 = listen
+        .iter()
+        .any(|l| ListenAddr::parse(l).is_ok_and(|a| a.port == 443));
+    if !args.acme_domain.is_empty() && !on_443 {
+        eprintln!(
+            "websockifyctl: warning: the ACME CA checks {} on port 443: give --listen 443, \
+             or forward port 443 to {}",
+            args.acme_domain.join(", "),
+            listen.join(", ")
+        );
+    }
 }
 
 /// What the behind-nginx form sets besides `listen`.
@@ -196,11 +249,19 @@ fn start(ctx: &Ctx, args: &AddArgs) -> Result<()> {
 /// The URLs to open (every name the certificate has, for a wildcard listen
 /// address) and the certificate's fingerprint.
 fn print_urls(ctx: &Ctx, args: &AddArgs, listen: &[String]) -> Result<()> {
-    let tls = (!args.behind_nginx)
+    let acme = !args.acme_domain.is_empty();
+    let tls = (!args.behind_nginx && !acme)
         .then(|| cert::info(&ctx.cert()))
         .transpose()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let all_names = tls.as_ref().map(|c| c.names.clone()).unwrap_or_default();
+    let scheme = if tls.is_some() || acme {
+        "https"
+    } else {
+        "http"
+    };
+    let all_names = match &tls {
+        Some(c) => c.names.clone(),
+        None => args.acme_domain.clone(),
+    };
     println!("open:");
     for l in listen {
         let addr = ListenAddr::parse(l)?;
@@ -220,6 +281,11 @@ fn print_urls(ctx: &Ctx, args: &AddArgs, listen: &[String]) -> Result<()> {
     }
     match tls {
         Some(c) => println!("certificate SHA-256 fingerprint: {}", c.fingerprint),
+        None if acme => println!(
+            "certificate: from the ACME CA once it has checked the name \
+             (websockifyctl status {} shows it)",
+            args.name
+        ),
         None => println!(
             "behind nginx: websockifyctl nginx {} --server-name HOST writes its site",
             args.name

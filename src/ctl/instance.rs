@@ -27,6 +27,11 @@ pub struct Instance {
     pub error: Option<String>,
 }
 
+/// Which instance names websockifyctl takes, in the words of
+/// websockify.conf(5) (tests/it/man.rs holds them together).
+pub const NAME_RULE: &str =
+    "a name starts with a letter or a digit, followed by letters, digits and _ - .";
+
 /// Refuses names systemd or the generator would not take, `.hidden` ones,
 /// and names that commands would read as an option (`-x`): letters, digits
 /// and `_.-`, starting with a letter or digit (websockify.conf(5)).
@@ -36,10 +41,7 @@ pub fn check_name(name: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
-        bail!(
-            "{name:?}: not an instance name: use letters, digits and _.-, starting with a \
-             letter or digit"
-        );
+        bail!("{name:?}: not an instance name: {NAME_RULE} (websockify.conf(5))");
     }
     Ok(())
 }

@@ -59,6 +59,9 @@ pub struct ReloadArgs {
 /// How long a command waits for the instance's answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
+/// How long `list` waits for each instance's session count.
+const COUNT_WAIT: Duration = Duration::from_secs(2);
+
 /// How long `reload` waits for the outcome: the instance reads its files
 /// again and looks up target names.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
@@ -72,24 +75,56 @@ pub fn sessions(ctx: &Ctx, args: SessionsArgs) -> Result<ExitCode> {
     }
     let list: Vec<serde_json::Value> =
         serde_json::from_str(&answer).context("the instance's answer")?;
-    println!(
-        "{:>6}  {:<28} {:<12} {:<24} {:>12} {:>12} {:>8}",
-        "ID", "CLIENT", "USER", "TARGET", "TO TARGET", "TO CLIENT", "AGE"
-    );
-    for s in &list {
-        let user = s["user"].as_str().unwrap_or("-");
-        println!(
-            "{:>6}  {:<28} {:<12} {:<24} {:>12} {:>12} {:>7}s",
-            s["id"],
-            s["client"].as_str().unwrap_or("?"),
-            user,
-            s["target"].as_str().unwrap_or("?"),
-            s["bytes_to_target"],
-            s["bytes_to_client"],
-            s["age_s"]
-        );
+    if list.is_empty() {
+        println!("no live sessions on websockify@{}", args.name);
+        return Ok(ExitCode::SUCCESS);
     }
+    print!("{}", session_table(&list));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sessions as the instance lists them, one aligned line each.
+fn session_table(list: &[serde_json::Value]) -> String {
+    use super::table::{render, Align::*};
+    let text = |v: &serde_json::Value, or: &str| v.as_str().unwrap_or(or).to_owned();
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|s| {
+            vec![
+                s["id"].to_string(),
+                text(&s["client"], "?"),
+                text(&s["user"], "-"),
+                text(&s["target"], "?"),
+                s["bytes_to_target"].to_string(),
+                s["bytes_to_client"].to_string(),
+                format!("{}s", s["age_s"]),
+            ]
+        })
+        .collect();
+    let header = [
+        ("ID", Right),
+        ("CLIENT", Left),
+        ("USER", Left),
+        ("TARGET", Left),
+        ("TO TARGET", Right),
+        ("TO CLIENT", Right),
+        ("AGE", Right),
+    ];
+    render(&header, &rows)
+}
+
+/// How many sessions the running instance has, `None` when its control
+/// socket does not answer (stopped, or not ours to read): for `list`,
+/// which shows that as `-` rather than failing.
+pub fn count(inst: &instance::Instance) -> Option<usize> {
+    let path = inst
+        .options
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| default_socket(&inst.name));
+    let answer = talk(&path, &inst.name, "sessions", COUNT_WAIT).ok()?;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&answer).ok()?;
+    Some(list.len())
 }
 
 /// Closes one session, or every session of a user (1008), and says so.
@@ -176,7 +211,7 @@ fn talk(path: &Path, name: &str, command: &str, wait: Duration) -> Result<String
 /// does not parse names none: say so, as the default may be the wrong place.
 fn socket(ctx: &Ctx, name: &str) -> Result<PathBuf> {
     let inst = instance::one(ctx, name)?;
-    let default = || PathBuf::from(format!("/run/websockify/{name}/control.sock"));
+    let default = || default_socket(name);
     if let Some(error) = &inst.error {
         eprintln!(
             "websockifyctl: warning: {error}; trying the control socket {}",
@@ -184,4 +219,9 @@ fn socket(ctx: &Ctx, name: &str) -> Result<PathBuf> {
         );
     }
     Ok(inst.options.control_socket.clone().unwrap_or_else(default))
+}
+
+/// Where the unit puts the control socket of instance `name`.
+pub fn default_socket(name: &str) -> PathBuf {
+    PathBuf::from(format!("/run/websockify/{name}/control.sock"))
 }

@@ -1,9 +1,11 @@
 //! `websockifyctl`: the administrator's tool for instances, a link to the
 //! `websockify` binary that `main` dispatches here by its name. One file per
 //! command (`add`, `status` for list and status, `remove`, `user`, `passwd`, `cert`,
-//! `nginx`; `live` for sessions, kill, drain and reload over the running
-//! instance's control socket); `instance` reads and writes conf files, `files` writes any file
-//! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`).
+//! `nginx`; `units` for start, stop, restart and logs; `live` for sessions,
+//! kill, drain and reload over the running instance's control socket);
+//! `instance` reads and writes conf files, `files` writes any file
+//! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`),
+//! `table` lines up the columns of `list` and `sessions`.
 //!
 //! Everything lives under one directory (`--conf-dir`, default
 //! `/etc/websockify`): `NAME.conf` per instance, `ssl/websockify.{crt,key}`
@@ -11,14 +13,18 @@
 
 mod add;
 mod cert;
+pub mod completion;
 mod files;
 mod instance;
+mod list;
 mod live;
 mod nginx;
 mod passwd;
 mod remove;
 mod status;
 mod systemctl;
+mod table;
+mod units;
 mod user;
 
 use std::path::PathBuf;
@@ -27,6 +33,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
+pub use instance::NAME_RULE;
 use systemctl::Systemd;
 
 /// Where confs, the certificate and the password file live by default.
@@ -59,10 +66,20 @@ pub enum Command {
     /// Write CONF_DIR/NAME.conf for a VNC server, start websockify@NAME and
     /// print the URLs to open.
     Add(add::AddArgs),
-    /// Every instance: state, addresses, target, auth, certificate.
+    /// Every instance on one line: state, addresses, users, live sessions,
+    /// certificate expiry.
     List(status::ListArgs),
-    /// As list, for one instance or all; exit status 1 when an enabled one failed.
+    /// Every detail of one instance or all (target check, auth,
+    /// certificate); exit status 1 when an enabled one failed.
     Status(status::StatusArgs),
+    /// Start websockify@NAME (its socket when that is enabled) and wait until it is active.
+    Start(units::UnitArgs),
+    /// Stop websockify@NAME's service and socket (sessions are closed).
+    Stop(units::UnitArgs),
+    /// Stop, then start websockify@NAME (sessions are closed; reload keeps them).
+    Restart(units::UnitArgs),
+    /// The service's log (journalctl -u websockify@NAME).
+    Logs(units::LogsArgs),
     /// Stop and disable websockify@NAME and move its conf aside.
     Remove(remove::RemoveArgs),
     /// Who may use an instance, and each user's own desktop: user add,
@@ -145,6 +162,10 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Add(a) => add::run(&ctx, a),
         Command::List(a) => status::list(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
+        Command::Start(a) => units::run(&ctx, units::Action::Start, a),
+        Command::Stop(a) => units::run(&ctx, units::Action::Stop, a),
+        Command::Restart(a) => units::run(&ctx, units::Action::Restart, a),
+        Command::Logs(a) => units::logs(&ctx, a),
         Command::Remove(a) => remove::run(&ctx, a),
         Command::User(a) => user::run(&ctx, a),
         Command::Passwd(a) => passwd::run(&ctx, a),

@@ -1,9 +1,12 @@
 //! `websockifyctl list` and `status [NAME]` (`--json` for scripts): for each
-//! conf, the units' states, listen addresses, the target and whether it
+//! conf, the units' states, listen addresses, the live sessions (from the
+//! control socket, when it answers), the target and whether it
 //! answers as a VNC server (its 12-byte `RFB xxx.yyy\n` banner within 2 s,
 //! `rfb::probe`), auth on or off, and the certificate's expiry (for
 //! `acme-domain`, the one kept in `acme-state`, with the last ACME error from
-//! the service's `STATUS=`). Exit status
+//! the service's `STATUS=`; before the first one, that it is waiting for
+//! it). `list` shows one aligned line per instance, without the target
+//! check (up to 2 s each). Exit status
 //! 1 when an enabled instance has failed; a target that is down or not a
 //! VNC server is reported, not a failure (a plain TCP target is
 //! legitimate), with a warning when `require-rfb` makes it refuse sessions.
@@ -48,7 +51,19 @@ pub struct StatusArgs {
 
 /// Runs `list`.
 pub fn list(ctx: &Ctx, args: ListArgs) -> Result<ExitCode> {
-    report(ctx, instance::all(ctx)?, args.json)
+    if args.json {
+        return report(ctx, instance::all(ctx)?, true);
+    }
+    let values: Vec<Value> = instance::all(ctx)?
+        .iter()
+        .map(|i| describe(&ctx.systemd, i, false))
+        .collect();
+    if values.is_empty() {
+        println!("no instances in {}", ctx.dir.display());
+    } else {
+        print!("{}", super::list::render(&values));
+    }
+    Ok(exit_code(&values))
 }
 
 /// Runs `status`.
@@ -66,7 +81,7 @@ fn report(ctx: &Ctx, instances: Vec<Instance>, as_json: bool) -> Result<ExitCode
     let values: Vec<Value> = instances
         .iter()
         .map(|i| {
-            let mut v = describe(&ctx.systemd, i);
+            let mut v = describe(&ctx.systemd, i, true);
             v["users_warning"] = shared_users_warning(i, &everyone).into();
             v
         })
@@ -78,16 +93,20 @@ fn report(ctx: &Ctx, instances: Vec<Instance>, as_json: bool) -> Result<ExitCode
     } else {
         values.iter().for_each(print_text);
     }
-    let failed = values.iter().any(|v| v["failed"] == json!(true));
-    Ok(if failed {
+    Ok(exit_code(&values))
+}
+
+/// 1 when an enabled unit has failed.
+fn exit_code(values: &[Value]) -> ExitCode {
+    if values.iter().any(|v| v["failed"] == json!(true)) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
-/// One instance as JSON.
-fn describe(systemd: &Systemd, inst: &Instance) -> Value {
+/// One instance as JSON; the target is checked when `check_target`.
+fn describe(systemd: &Systemd, inst: &Instance, check_target: bool) -> Value {
     let units = [
         systemctl::service(&inst.name),
         systemctl::socket(&inst.name),
@@ -106,12 +125,16 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
             .as_ref()
             .map(|p| format!("unix:{}", p.display()))
     });
-    let probe = probe(o);
+    let probe = check_target.then(|| probe(o)).flatten();
     let acme_cert = o.acme_domain.as_ref().map(|_| acme_cert(inst));
     let certificate = o.cert.as_ref().or(acme_cert.as_ref()).map(|path| {
         let mut c = match cert::info(path) {
             Ok(c) => json!({"path": path, "expires": c.not_after, "days_left": c.days_left,
                             "fingerprint": c.fingerprint}),
+            // Before the CA's first certificate there is no file: normal.
+            Err(_) if acme_cert.is_some() && !path.exists() => {
+                json!({"path": path, "waiting": true})
+            }
             Err(e) => json!({"path": path, "error": format!("{e:#}")}),
         };
         if acme_cert.is_some() {
@@ -130,13 +153,14 @@ fn describe(systemd: &Systemd, inst: &Instance) -> Value {
         "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
         "auth_file": o.auth_file, "tls": o.cert.is_some() || o.acme_domain.is_some(),
         "allowed_users": allowed_users(o),
+        "sessions": super::live::count(inst),
         "certificate": certificate,
     })
 }
 
 /// Who may come in, when the conf says: `allowed-users`, else the users
 /// of `[users]`; `None`: every user of the login.
-fn allowed_users(o: &crate::config::options::Options) -> Option<Vec<String>> {
+pub fn allowed_users(o: &crate::config::options::Options) -> Option<Vec<String>> {
     if let Some(list) = &o.allowed_users {
         let words = list.clone().into_vec();
         let words = words.iter().flat_map(|w| w.split([' ', ',', '\t']));
@@ -251,6 +275,9 @@ fn print_text(v: &Value) {
         .map(s)
         .collect();
     println!("  listen: {}", listen.join(", "));
+    if let Some(n) = v["sessions"].as_u64() {
+        println!("  live sessions: {n}");
+    }
     println!("  target: {}  [{}]", s(&v["target"]), s(&v["vnc"]));
     if v["require_rfb"] == json!(true)
         && v["target_answers"] == json!(true)
@@ -275,6 +302,10 @@ fn print_text(v: &Value) {
     if !c.is_null() {
         match c.get("error") {
             Some(e) => println!("  certificate: {}: {}", s(&c["path"]), s(e)),
+            None if c["waiting"] == json!(true) => println!(
+                "  certificate: {}: waiting for the first certificate from the ACME CA",
+                s(&c["path"])
+            ),
             None => println!(
                 "  certificate: {} expires {} ({} days)",
                 s(&c["path"]),

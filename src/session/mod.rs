@@ -118,6 +118,9 @@ async fn run(
         max_message: config.limits.max_message_size,
     };
     let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
+    // Out of the live list before the log says closed: `websockifyctl
+    // sessions` after that line never shows it.
+    drop(live);
     finish(&mut observe).await; // before the session is reported closed
     report_closed(&who, &out, started.elapsed().as_secs_f64());
 }

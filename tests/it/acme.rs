@@ -233,8 +233,11 @@ async fn ca_down_then_up_the_temporary_certificate_serves_until_a_retry_succeeds
     let state = TempDir::new("acme-down");
     let mut proxy = daemon(&pebble, &setup, &state, &[]);
     let line = proxy.wait_for_log("ACME: no certificate for");
+    // There was no previous certificate to speak of.
     assert!(
-        line.contains("still serving the previous one") && line.contains("next try in 10s"),
+        line.ends_with(
+            "; serving a temporary self-signed certificate until the first one; next try in 10s"
+        ),
         "{line}"
     );
     // TLS keeps working with the temporary self-signed certificate.
@@ -318,6 +321,34 @@ async fn a_refused_validation_is_logged_and_the_certificate_kept() {
     echo_once(&mut wss, b"still served").await;
     let again = proxy.wait_for_log("ACME: ordering a certificate");
     assert!(again.contains(NAME), "{again}");
+}
+
+/// A private ACME server whose own certificate is a CA certificate: the
+/// log and `STATUS=` say so in words and what to do, then rustls's detail.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acme_server_with_a_ca_certificate_is_named_in_plain_words() {
+    let setup = Setup::new(3600);
+    let pebble = Pebble::start_serving_a_ca_certificate(&setup);
+    let state = TempDir::new("acme-ca-as-server");
+    let (mut proxy, mut notify) = daemon_notified(&pebble, &setup, &state);
+    let line = proxy.wait_for_log("ACME: no certificate for");
+    let plain = format!(
+        "ACME: no certificate for {NAME}: the ACME server's certificate is a CA certificate, \
+         not a server certificate: give the CA that signed it with acme-ca (in detail: \
+         cannot create an ACME account at {}: client error (Connect): invalid peer \
+         certificate: Other(OtherError(CaUsedAsEndEntity))); serving a temporary \
+         self-signed certificate until the first one; next try in 10s",
+        pebble.directory()
+    );
+    assert!(line.ends_with(&plain), "{line}\nwanted: {plain}");
+    let status = notify.until("last error");
+    assert!(
+        status.contains(
+            "last error: the ACME server's certificate is a CA certificate, not a server \
+             certificate: give the CA that signed it with acme-ca (in detail: "
+        ),
+        "{status:?}"
+    );
 }
 
 #[test]

@@ -120,9 +120,61 @@ async fn websockifyctl_lists_and_kills_through_the_conf_s_control_socket() {
     assert!(out.status.success(), "{out:?}");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let id = listed[0]["id"].as_u64().expect("one session");
+    // The text form: a header and one line, each column lined up.
+    let out = tokio::task::block_in_place(|| ctl(&["sessions", "d1"]));
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let (header, row) = (lines[0], lines[1]);
+    let words: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(
+        words,
+        [
+            "ID",
+            "CLIENT",
+            "USER",
+            "TARGET",
+            "TO TARGET",
+            "TO CLIENT",
+            "AGE"
+        ],
+        "{text}"
+    );
+    let client = listed[0]["client"].as_str().expect("client");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..4],
+        [id.to_string().as_str(), client, "-", &target.to_string()]
+    );
+    for (title, cell) in [("CLIENT", client), ("TARGET", &target.to_string())] {
+        assert_eq!(
+            header.find(title),
+            row.find(cell),
+            "{title} column:\n{text}"
+        );
+    }
+    assert_eq!(header.len(), row.len(), "right-aligned AGE:\n{text}");
+    // list counts it.
+    let out = tokio::task::block_in_place(|| ctl(&["list"]));
+    let list = String::from_utf8(out.stdout).expect("UTF-8");
+    let line = list.lines().nth(1).expect("d1's line");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["d1", "unknown", "127.0.0.1:0", "(anyone)", "1", "-"],
+        "{list}"
+    );
     let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
     assert!(out.status.success(), "{out:?}");
     assert!(proxy.wait_for_log("session closed").contains("close 1008"));
+    let out = tokio::task::block_in_place(|| ctl(&["sessions", "d1"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "no live sessions on websockify@d1\n"
+    );
     let out = tokio::task::block_in_place(|| ctl(&["kill", "d1", &id.to_string()]));
     assert!(!out.status.success(), "a second kill must fail");
     assert!(

@@ -463,3 +463,71 @@ fn every_numeric_option_states_its_bound_in_both_pages() {
         );
     }
 }
+
+/// The roff source as one line of words: `.B`-style macros and line breaks
+/// gone, so a sentence set over several lines can be searched.
+fn words(roff: &str) -> String {
+    let text = plain(roff);
+    let words = text.lines().flat_map(|l| {
+        let l = l
+            .strip_prefix('.')
+            .map_or(l, |m| m.split_once(' ').map_or("", |(_, r)| r));
+        l.split_whitespace()
+    });
+    words.collect::<Vec<_>>().join(" ")
+}
+
+/// `websockify --help`, the unit and the man pages name the same control
+/// socket: before, `--help` said /run/websockify/NAME.sock, where the unit
+/// never puts it.
+#[test]
+fn help_the_unit_and_the_man_pages_agree_on_the_control_socket() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/websockify-rs@.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("--control-socket /run/websockify/%i/control.sock"),
+        "{unit}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_websockify"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("[default: off; the unit: /run/websockify/NAME/control.sock]"),
+        "{help}"
+    );
+    for page in ["websockify.1", "websockify.conf.5", "websockifyctl.8"] {
+        let text = plain(&self::page(page));
+        assert!(text.contains("/run/websockify/NAME/control.sock"), "{page}");
+    }
+}
+
+/// websockify.conf(5), `add --help` and `add`'s refusal give the same rule
+/// for instance names, in the same words.
+#[test]
+fn the_conf_page_and_add_agree_on_instance_names() {
+    let rule = websockify::ctl::NAME_RULE;
+    let rule = rule.strip_prefix("a name ").unwrap();
+    let conf = words(&page("websockify.conf.5"));
+    assert!(
+        conf.contains(&format!("NAME {rule}")),
+        "{rule} not in websockify.conf(5)"
+    );
+    let ctl = words(&page("websockifyctl.8"));
+    assert!(
+        ctl.contains(&format!("name {rule}")),
+        "{rule} not in websockifyctl(8)"
+    );
+    let mut cmd = websockify::ctl::Ctl::command();
+    let add = cmd.find_subcommand_mut("add").unwrap().render_long_help();
+    let add = add
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(add.contains(rule), "{add}");
+}

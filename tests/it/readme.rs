@@ -50,7 +50,7 @@ fn commands(text: &str) -> Vec<String> {
 }
 
 /// The README's synopsis notation made concrete: NAME, ID and USER become
-/// examples, `[a|b]` its first choice, other `[...]` nothing.
+/// examples, `a|b` and `[a|b]` the first choice, other `[...]` nothing.
 fn concrete(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     for word in line.split_whitespace() {
@@ -58,7 +58,7 @@ fn concrete(line: &str) -> Vec<String> {
             "NAME" | "[NAME]" => "display1",
             "ID" => "1",
             "USER" => "alice",
-            w if w.starts_with('[') && w.contains('|') => {
+            w if w.contains('|') => {
                 let first = w.trim_matches(['[', ']']).split('|').next().unwrap_or("");
                 words.push(first.to_owned());
                 continue;

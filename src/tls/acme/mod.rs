@@ -9,13 +9,15 @@
 //! thirds of its lifetime plus a random delay of up to a twentieth of it, so
 //! instances started together do not order together; a failed order is
 //! retried after [`FIRST_RETRY`], doubling up to [`MAX_RETRY`], while the
-//! old certificate keeps being served. New certificates go into the resolver:
+//! old certificate (before the first, the temporary one) keeps being served;
+//! the log says which, and the reason in plain words (`plain`). New certificates go into the resolver:
 //! new handshakes get them, live sessions never notice.
 
 pub mod account;
 pub mod alpn;
 pub mod http01;
 pub mod order;
+pub mod plain;
 pub mod store;
 
 use std::path::PathBuf;
@@ -143,11 +145,11 @@ impl Acme {
             match self.renew(certs).await {
                 Ok(()) => wait = FIRST_RETRY,
                 Err(e) => {
-                    let e = format!("{e:#}");
+                    let e = plain::describe(&e);
                     log::error!(
-                        "ACME: no certificate for {}: {e}; still serving the previous one; \
-                         next try in {}",
+                        "ACME: no certificate for {}: {e}; {}; next try in {}",
                         self.settings.domains.join(", "),
+                        self.serving(),
                         humantime::format_duration(wait)
                     );
                     self.status.send_modify(|s| s.last_error = Some(e));
@@ -159,9 +161,18 @@ impl Acme {
     }
 
     fn failed_for_good(&self, e: anyhow::Error) {
-        log::error!("ACME: {e:#}; no certificate will be ordered");
-        self.status
-            .send_modify(|s| s.last_error = Some(format!("{e:#}")));
+        let e = plain::describe(&e);
+        log::error!("ACME: {e}; no certificate will be ordered");
+        self.status.send_modify(|s| s.last_error = Some(e));
+    }
+
+    /// What TLS handshakes get meanwhile: before the CA's first
+    /// certificate there is no previous one to speak of.
+    fn serving(&self) -> String {
+        match &self.status.borrow().leaf {
+            Some(leaf) => format!("still serving the previous one ({leaf})"),
+            None => "serving a temporary self-signed certificate until the first one".into(),
+        }
     }
 
     async fn http_listener(&self) -> Result<Option<AbortOnDrop>> {

@@ -65,8 +65,18 @@ fn wait_listening(addr: SocketAddr, what: &str) {
 impl Pebble {
     /// Starts the DNS and pebble for `setup`.
     pub fn start(setup: &Setup) -> Pebble {
+        Self::start_with(setup, server_cert())
+    }
+
+    /// Starts pebble with a CA certificate as its own HTTPS certificate
+    /// (`ca()` is that certificate): a private ACME server set up with the
+    /// wrong file, which clients refuse as `CaUsedAsEndEntity`.
+    pub fn start_serving_a_ca_certificate(setup: &Setup) -> Pebble {
+        Self::start_with(setup, ca_as_server_cert())
+    }
+
+    fn start_with(setup: &Setup, (ca, cert, key): (String, String, String)) -> Pebble {
         let dir = TempDir::new("pebble");
-        let (ca, cert, key) = server_cert();
         dir.write("ca.pem", ca);
         dir.write("pebble.crt", cert);
         dir.write("pebble.key", key);
@@ -201,4 +211,15 @@ fn server_cert() -> (String, String, String) {
     let key = KeyPair::generate().unwrap();
     let cert = leaf.signed_by(&key, &ca).unwrap();
     (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A self-signed CA certificate for localhost, as (CA PEM, the same as
+/// pebble's certificate, its key PEM).
+fn ca_as_server_cert() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = ca.self_signed(&key).unwrap();
+    (cert.pem(), cert.pem(), key.serialize_pem())
 }
