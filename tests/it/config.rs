@@ -97,8 +97,7 @@ fn every_shipped_example_conf_passes_check() {
     for entry in std::fs::read_dir(&examples).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if !name.ends_with(".conf") || name.starts_with("nginx-") || name.starts_with("apache2-")
-        {
+        if !name.ends_with(".conf") || name.starts_with("nginx-") || name.starts_with("apache2-") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();

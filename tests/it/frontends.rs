@@ -5,7 +5,9 @@
 //! from 127.0.0.2, the front end from 127.0.0.1), a session left idle for
 //! 70 s lives on (websockify's heartbeat passes the front end's timeout),
 //! and a wrong password is refused by whichever side holds the users:
-//! Apache itself, or websockify behind Caddy.
+//! Apache itself, or websockify behind Caddy. Then the sites `websockifyctl
+//! apache` and `caddy` write, as written, in front of the instance as
+//! `websockifyctl` left it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -106,12 +108,12 @@ async fn open_when_ready(
     addr: SocketAddr,
     name: &str,
     root: &dyn Fn() -> Option<Vec<u8>>,
-    auth: &str,
+    auth: Option<&str>,
 ) -> WssStream {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(der) = root() {
-            match open(addr, name, &der, Some(auth)).await {
+            match open(addr, name, &der, auth).await {
                 Ok(ws) => return ws,
                 Err(0) => {}
                 Err(status) => panic!("front end answered {status}"),
@@ -262,9 +264,9 @@ async fn caddy_relays_names_the_browser_keeps_idle_sessions_and_passes_the_passw
     let caddy = caddy::start(&dir, &caddy_site(proxy.addr()), https);
     let root = || {
         let pem = std::fs::read_to_string(caddy::root_path(&dir)).ok()?;
-        Some(caddy::pem_to_der(&pem))
+        Some(pem_to_der(&pem))
     };
-    let mut ws = open_when_ready(https, "localhost", &root, "alice:s3cret").await;
+    let mut ws = open_when_ready(https, "localhost", &root, Some("alice:s3cret")).await;
     assert_client_from_forwarded_for(&mut proxy);
     echo_exactly(&mut ws).await;
 
@@ -287,3 +289,100 @@ async fn caddy_relays_names_the_browser_keeps_idle_sessions_and_passes_the_passw
 
 /// The front end runs to the end of the test.
 fn keep(_front_end: FrontEnd) {}
+
+/// `websockifyctl --conf-dir CONF --no-systemd ARGS` (the binary called by
+/// that name), which must succeed.
+fn ctl(conf_dir: &Path, args: &[&str]) {
+    use std::os::unix::process::CommandExt as _;
+    let out = Command::new(bin())
+        .arg0("websockifyctl")
+        .arg("--conf-dir")
+        .arg(conf_dir)
+        .arg("--no-systemd")
+        .args(args)
+        .output()
+        .expect("run websockifyctl");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "websockifyctl {args:?}: {said}");
+}
+
+/// An instance `desk` relaying to an echo server, put behind `front` by
+/// `websockifyctl FRONT desk --server-name localhost`, and running from
+/// the conf websockifyctl left: (the proxy, its site's text, the conf dir).
+async fn instance_behind(front: &str, dir: &TempDir) -> (Proxy, String, std::path::PathBuf) {
+    let target = echo_target().await.to_string();
+    // Not add's default 6080: the tests run side by side.
+    let port = free_port().to_string();
+    let (conf_dir, sites) = (dir.path().join("conf"), dir.path().join("sites"));
+    std::fs::create_dir_all(&sites).unwrap();
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    ctl(
+        &conf_dir,
+        &[
+            "add",
+            "desk",
+            "--target",
+            &target,
+            "--listen",
+            &port,
+            "--no-start",
+        ],
+    );
+    let sites_arg = sites.to_str().unwrap();
+    ctl(
+        &conf_dir,
+        &[
+            front,
+            "desk",
+            "--server-name",
+            "localhost",
+            "--site-dir",
+            sites_arg,
+        ],
+    );
+    let conf = conf_dir.join("desk.conf");
+    let proxy = Proxy::start(&["--config", conf.to_str().unwrap()]);
+    let site = std::fs::read_dir(&sites)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    (proxy, std::fs::read_to_string(site).unwrap(), conf_dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_site_websockifyctl_apache_writes_relays_through_apache() {
+    let dir = TempDir::new("ctl-apache");
+    let (mut proxy, site, conf_dir) = instance_behind("apache", &dir).await;
+    let (https, http) = (loopback_addr(), loopback_addr());
+    let site = site
+        .replace("*:443", &https.to_string())
+        .replace("*:80", &http.to_string());
+    let apache = apache::start(&dir, &site, &[https, http]);
+    // TLS with the certificate websockifyctl made.
+    let pem = std::fs::read_to_string(conf_dir.join("ssl/websockify.crt")).unwrap();
+    let mut ws = open(https, "localhost", &pem_to_der(&pem), None)
+        .await
+        .unwrap_or_else(|s| panic!("refused with {s}: {}", apache.log()));
+    assert_client_from_forwarded_for(&mut proxy);
+    echo_exactly(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_site_websockifyctl_caddy_writes_relays_through_caddy() {
+    let dir = TempDir::new("ctl-caddy");
+    let (mut proxy, site, _) = instance_behind("caddy", &dir).await;
+    let https = loopback_addr();
+    let site = site.replace("localhost {", "localhost {\n\tbind 127.0.0.1");
+    let caddy = caddy::start(&dir, &site, https);
+    // Caddy's own certificate: for localhost, from its local authority.
+    let root = || {
+        let pem = std::fs::read_to_string(caddy::root_path(&dir)).ok()?;
+        Some(pem_to_der(&pem))
+    };
+    let mut ws = open_when_ready(https, "localhost", &root, None).await;
+    assert_client_from_forwarded_for(&mut proxy);
+    echo_exactly(&mut ws).await;
+    keep(caddy);
+}

@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use base64::Engine as _;
-
 use super::front_end::FrontEnd;
 use super::TempDir;
 
@@ -36,17 +34,4 @@ pub fn start(dir: &TempDir, site: &str, https: SocketAddr) -> FrontEnd {
 /// Where Caddy keeps the root of its local authority (`tls internal`).
 pub fn root_path(dir: &TempDir) -> PathBuf {
     dir.path().join("caddy/pki/authorities/local/root.crt")
-}
-
-/// The first certificate of a PEM file, as DER.
-pub fn pem_to_der(pem: &str) -> Vec<u8> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("PEM certificate")
 }
