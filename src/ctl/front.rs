@@ -263,3 +263,31 @@ fn restart(ctx: &Ctx, name: &str) -> Result<()> {
     println!("restarted websockify@{name} if it ran");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommented_drops_comments_and_the_blank_lines_they_leave() {
+        let template = "# head\n\nsite {\n\n\t# why\n\tproxy\n\n\t#optional\n}\n\n# end\n";
+        assert_eq!(
+            uncommented(template, "site", |_| false),
+            ["site {", "\tproxy", "}"]
+        );
+        let dropped = uncommented(template, "site", |l| l == "proxy");
+        assert_eq!(dropped, ["site {", "}"]);
+    }
+
+    #[test]
+    fn each_server_knows_the_names_its_sites_serve() {
+        use super::super::{apache::Apache, caddy::Caddy, nginx::Nginx};
+        let nginx = "server {\n    server_name vnc.test;\n}\n";
+        assert!(Nginx::serves(nginx, "vnc.test") && !Nginx::serves(nginx, "vnc"));
+        let apache = "<VirtualHost *:443>\n    ServerName vnc.test\n</VirtualHost>\n";
+        assert!(Apache::serves(apache, "vnc.test") && !Apache::serves(apache, "vnc"));
+        let caddy = "vnc.test, desk.test {\n\treverse_proxy 127.0.0.1:6080 {\n\t}\n}\n";
+        assert!(Caddy::serves(caddy, "desk.test") && Caddy::serves(caddy, "vnc.test"));
+        assert!(!Caddy::serves(caddy, "reverse_proxy") && !Caddy::serves(caddy, "127.0.0.1:6080"));
+    }
+}
