@@ -74,7 +74,8 @@ impl FrontEnd for Apache {
         })
     }
 
-    /// Enables the modules, links the site and runs `apache2ctl configtest`.
+    /// Enables the modules, links the site and runs `apache2ctl configtest`
+    /// (without a2enmod, Apache is not installed: nothing to enable).
     fn enable_and_check(site: &Path) -> Result<()> {
         let mut a2enmod = vec!["-q"];
         a2enmod.extend_from_slice(MODULES);

@@ -231,7 +231,7 @@ async fn apache_relays_names_the_browser_keeps_idle_sessions_and_asks_the_passwo
     echo_exactly(&mut ws).await;
     let pings = idle_then_echo(&mut ws).await;
     assert!(
-        pings >= 3,
+        pings >= 2,
         "{pings} heartbeat pings came through Apache in {IDLE:?}"
     );
     keep(apache);
@@ -281,7 +281,7 @@ async fn caddy_relays_names_the_browser_keeps_idle_sessions_and_passes_the_passw
 
     let pings = idle_then_echo(&mut ws).await;
     assert!(
-        pings >= 3,
+        pings >= 2,
         "{pings} heartbeat pings came through Caddy in {IDLE:?}"
     );
     keep(caddy);
