@@ -221,7 +221,8 @@ fn warn_unchecked(args: &AddArgs, listen: &[String]) {
 
 /// What the behind-nginx form sets besides `listen`.
 pub fn loopback_lines() -> String {
-    "# nginx on this host is the proxy: its X-Forwarded-For names the client.\n\
+    "# The web server on this host (nginx, Apache, Caddy) is the proxy: its\n\
+     # X-Forwarded-For names the client.\n\
      trusted-proxies = [\"127.0.0.1/32\", \"::1/128\"]\n"
         .into()
 }

@@ -1,20 +1,24 @@
 //! `websockifyctl`: the administrator's tool for instances, a link to the
 //! `websockify` binary that `main` dispatches here by its name. One file per
 //! command (`add`, `status` for list and status, `remove`, `user`, `passwd`, `cert`,
-//! `nginx`; `units` for start, stop, restart and logs; `live` for sessions,
-//! kill, drain and reload over the running instance's control socket);
-//! `instance` reads and writes conf files, `files` writes any file
-//! atomically, `systemctl` talks to systemd (or not, with `--no-systemd`),
-//! `table` lines up the columns of `list` and `sessions`.
+//! `nginx`, `apache`, `caddy` with what they share in `front`; `units` for
+//! start, stop, restart and logs; `live` for sessions, kill, drain and
+//! reload over the running instance's control socket); `instance` reads and
+//! writes conf files, `files` writes any file atomically, `systemctl` talks
+//! to systemd (or not, with `--no-systemd`), `table` lines up the columns
+//! of `list` and `sessions`.
 //!
 //! Everything lives under one directory (`--conf-dir`, default
 //! `/etc/websockify`): `NAME.conf` per instance, `ssl/websockify.{crt,key}`
 //! (the generated certificate) and `htpasswd` (the default password file).
 
 mod add;
+mod apache;
+mod caddy;
 mod cert;
 pub mod completion;
 mod files;
+mod front;
 mod instance;
 mod list;
 mod live;
@@ -90,7 +94,11 @@ pub enum Command {
     /// Show or renew the generated certificate.
     Cert(cert::CertArgs),
     /// Write an nginx site in front of an instance and move it to loopback.
-    Nginx(nginx::NginxArgs),
+    Nginx(front::FrontArgs),
+    /// Write an Apache2 site in front of an instance and move it to loopback.
+    Apache(front::FrontArgs),
+    /// Write a Caddy site in front of an instance and move it to loopback.
+    Caddy(front::FrontArgs),
     /// The live sessions of a running instance (id, client, user, target,
     /// bytes each way, age).
     Sessions(live::SessionsArgs),
@@ -170,7 +178,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::User(a) => user::run(&ctx, a),
         Command::Passwd(a) => passwd::run(&ctx, a),
         Command::Cert(a) => cert::run(&ctx, a),
-        Command::Nginx(a) => nginx::run(&ctx, a),
+        Command::Nginx(a) => front::run::<nginx::Nginx>(&ctx, a),
+        Command::Apache(a) => front::run::<apache::Apache>(&ctx, a),
+        Command::Caddy(a) => front::run::<caddy::Caddy>(&ctx, a),
         Command::Sessions(a) => live::sessions(&ctx, a),
         Command::Kill(a) => live::kill(&ctx, a),
         Command::Drain(a) => live::drain(&ctx, a),

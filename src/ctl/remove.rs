@@ -34,9 +34,8 @@ pub fn run(ctx: &Ctx, args: RemoveArgs) -> Result<ExitCode> {
         println!("stopped and disabled {service} and {socket}");
     }
     println!("moved {} to {}", inst.path.display(), aside.display());
-    let site = std::path::Path::new(super::nginx::SITES).join(format!("websockify-{}", inst.name));
-    if site.exists() {
-        println!("the nginx site {} is still there", site.display());
+    for site in super::front::sites_of(&inst.name) {
+        println!("the site {} is still there", site.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -69,8 +69,8 @@ fn every_valid_fixture_passes_check() {
 /// Only where the files they name live differs: what an installation has
 /// under /etc/websockify (the certificate the package generates, the tokens
 /// file the admin copies beside the conf) and noVNC's /usr/share/novnc are
-/// made in a temp dir, and those paths rewritten to it. The nginx-*.conf
-/// examples are nginx's own, not websockify's.
+/// made in a temp dir, and those paths rewritten to it. The nginx-*.conf and
+/// apache2-*.conf examples are those servers' own, not websockify's.
 #[test]
 fn every_shipped_example_conf_passes_check() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/examples");
@@ -97,7 +97,7 @@ fn every_shipped_example_conf_passes_check() {
     for entry in std::fs::read_dir(&examples).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if !name.ends_with(".conf") || name.starts_with("nginx-") {
+        if !name.ends_with(".conf") || name.starts_with("nginx-") || name.starts_with("apache2-") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();

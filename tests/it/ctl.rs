@@ -3,7 +3,7 @@
 //! their modes, its refusals, `--json`, that `websockify --check` accepts the
 //! conf `add` writes and `websockify --auth-file` the password `passwd`
 //! writes, the RFB probe of `status`, `remove`, `cert show|renew` (against
-//! openssl's fingerprint) and `nginx`.
+//! openssl's fingerprint) and the front ends `nginx`, `apache` and `caddy`.
 
 use crate::common;
 
@@ -360,7 +360,65 @@ fn cert_show_matches_openssl_and_renew_replaces_it() {
 
 #[test]
 fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
-    let ctl = Ctl::new("ctl-nginx");
+    front_end_writes_the_site_and_moves_the_instance_to_loopback(
+        "nginx",
+        "websockify-desk",
+        &[
+            "server_name vnc.test;",
+            "proxy_pass http://127.0.0.1:PORT;",
+            "websockify.crt;",
+            "$websockify_desk_upgrade",
+        ],
+        &["example.com", "auth_basic", "#ssl"],
+    );
+}
+
+#[test]
+fn apache_writes_the_site_and_moves_the_instance_to_loopback() {
+    front_end_writes_the_site_and_moves_the_instance_to_loopback(
+        "apache",
+        "websockify-desk.conf",
+        &[
+            "ServerName vnc.test\n",
+            "ProxyPass        / http://127.0.0.1:PORT/ upgrade=websocket timeout=61\n",
+            "SSLCertificateFile    CONF/ssl/websockify.crt\n",
+            "SSLCertificateKeyFile CONF/ssl/websockify.key\n",
+            "Redirect permanent / https://vnc.test/\n",
+        ],
+        &[
+            "example.com",
+            "letsencrypt",
+            "AuthType",
+            "unset Authorization",
+            "#",
+        ],
+    );
+}
+
+#[test]
+fn caddy_writes_the_site_and_moves_the_instance_to_loopback() {
+    front_end_writes_the_site_and_moves_the_instance_to_loopback(
+        "caddy",
+        "websockify-desk.Caddyfile",
+        &["\nvnc.test {\n", "\treverse_proxy 127.0.0.1:PORT\n}"],
+        &["example.com", "basicauth", "tls", "-Authorization", "\t#"],
+    );
+}
+
+/// `websockifyctl FRONT desk --server-name vnc.test --site-dir DIR`, as
+/// every front end does it: the site `site` in DIR has each of `has` (PORT:
+/// the instance's port, CONF: the conf dir) and none of `lacks` (the
+/// example's names, its optional password, its comments); the conf is on
+/// 127.0.0.1 and plain; a second instance on the same server name is
+/// refused (the server would keep one site only, and send the second
+/// instance's users to the first's desktop), on a name of its own it is not.
+fn front_end_writes_the_site_and_moves_the_instance_to_loopback(
+    front: &str,
+    site: &str,
+    has: &[&str],
+    lacks: &[&str],
+) {
+    let ctl = Ctl::new(&format!("ctl-{front}"));
     ctl.add("desk", "localhost:5901", &[]);
     let conf = ctl.conf_dir().join("desk.conf");
     let before = std::fs::read_to_string(&conf).unwrap();
@@ -372,26 +430,32 @@ fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
     let sites = ctl.tmp.path().join("sites");
     std::fs::create_dir_all(&sites).unwrap();
     let sites_arg = sites.to_str().unwrap();
-    ctl.ok(&[
-        "nginx",
-        "desk",
-        "--server-name",
-        "vnc.test",
-        "--nginx-dir",
-        sites_arg,
-    ]);
+    // nginx's own name for --site-dir still works.
+    let dir_opt = if front == "nginx" {
+        "--nginx-dir"
+    } else {
+        "--site-dir"
+    };
+    let front_on = |name: &str, server: &str| {
+        [front, name, "--server-name", server, dir_opt, sites_arg].map(str::to_owned)
+    };
+    let args = front_on("desk", "vnc.test");
+    ctl.ok(&args.each_ref().map(String::as_str));
 
-    let site = std::fs::read_to_string(sites.join("websockify-desk")).unwrap();
-    assert!(site.contains("server_name vnc.test;"), "{site}");
-    assert!(
-        site.contains(&format!("proxy_pass http://127.0.0.1:{port};")),
-        "{site}"
-    );
-    assert!(site.contains("websockify.crt;") && site.contains("$websockify_desk_upgrade"));
-    assert!(
-        !site.contains("example.com") && !site.contains("auth_basic"),
-        "{site}"
-    );
+    let text = std::fs::read_to_string(sites.join(site)).unwrap();
+    let conf_dir = ctl.conf_dir().display().to_string();
+    for want in has {
+        let want = want.replace("PORT", &port).replace("CONF", &conf_dir);
+        assert!(text.contains(&want), "{want:?} not in {site}:\n{text}");
+    }
+    let body = text
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for unwanted in lacks {
+        assert!(!body.contains(unwanted), "{unwanted:?} in {site}:\n{text}");
+    }
     let after = std::fs::read_to_string(&conf).unwrap();
     assert!(
         after.contains(&format!("listen = \"127.0.0.1:{port}\"")),
@@ -404,37 +468,16 @@ fn nginx_writes_the_site_and_moves_the_instance_to_loopback() {
     assert!(after.contains("target = \"localhost:5901\""), "{after}");
     check_conf(&conf);
 
-    // A second instance on the same server name: nginx would keep one site
-    // only, and send the second instance's users to the first's desktop.
     ctl.add("desk2", "localhost:5902", &[]);
-    let args = [
-        "nginx",
-        "desk2",
-        "--server-name",
-        "vnc.test",
-        "--nginx-dir",
-        sites_arg,
-    ];
-    let err = ctl.fails(&args);
+    let args = front_on("desk2", "vnc.test");
+    let err = ctl.fails(&args.each_ref().map(String::as_str));
     assert!(err.contains("already serves vnc.test"), "{err}");
-    assert!(!sites.join("websockify-desk2").exists());
-    ctl.ok(&[
-        "nginx",
-        "desk2",
-        "--server-name",
-        "desk2.vnc.test",
-        "--nginx-dir",
-        sites_arg,
-    ]);
+    assert!(!sites.join(site.replace("desk", "desk2")).exists());
+    let args = front_on("desk2", "desk2.vnc.test");
+    ctl.ok(&args.each_ref().map(String::as_str));
     // The first one may be written again.
-    ctl.ok(&[
-        "nginx",
-        "desk",
-        "--server-name",
-        "vnc.test",
-        "--nginx-dir",
-        sites_arg,
-    ]);
+    let args = front_on("desk", "vnc.test");
+    ctl.ok(&args.each_ref().map(String::as_str));
 }
 
 /// `passwd` rewrites its file: a symlink there (to a file the admin never

@@ -19,6 +19,7 @@ mod completions;
 mod config;
 mod control;
 mod ctl;
+mod frontends;
 mod journal;
 mod layout;
 mod limits;

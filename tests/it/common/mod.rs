@@ -4,7 +4,8 @@
 //! ([`tls`]), plain HTTP ([`http`]), systemd's notify socket ([`notify`]),
 //! free ports ([`ports`]), temp dirs ([`files`]) and checkable data
 //! ([`data`]); then the real servers some topics need (`x11vnc`,
-//! `token_servers`, `pebble`) and their clients (`rfb`, `wss`, `ctl_status`).
+//! `token_servers`, `pebble`, the front ends `apache` and `caddy` on
+//! `front_end`) and their clients (`rfb`, `wss`, `ctl_status`).
 //! The everyday items are re-exported here, so a test says `use common::*`.
 //!
 //! # Blocking in async tests
@@ -25,9 +26,12 @@
 //!   current-thread runtime: a test that forgets the flavor fails at once,
 //!   naming the fix, instead of stalling now and then.
 
+pub mod apache;
+pub mod caddy;
 pub mod ctl_status;
 pub mod data;
 pub mod files;
+pub mod front_end;
 pub mod http;
 pub mod notify;
 pub mod pebble;

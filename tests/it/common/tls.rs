@@ -96,3 +96,17 @@ pub async fn wss_connect_as(addr: SocketAddr, name: &str, roots: &[&[u8]]) -> Ws
         .expect("handshake");
     ws
 }
+
+/// The first certificate of a PEM file, as DER.
+pub fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM certificate")
+}
