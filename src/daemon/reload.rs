@@ -78,10 +78,8 @@ impl Reload {
             Err(e) => {
                 let why = one_line(&format!("{e:#}"));
                 log::error!("reload failed, the previous settings stay in force: {why}");
-                notify::status(&format!(
-                    "reload failed ({why}); previous settings in force; {}",
-                    notify::status_line(sessions, &config.borrow().gate.route)
-                ));
+                notify::set_reload_failure(Some(&why));
+                notify::status(&notify::status_line(sessions, &config.borrow().gate.route));
                 return Err(why);
             }
         };
@@ -95,6 +93,7 @@ impl Reload {
             web_note(&new.config)
         );
         log::info!("reload: {done}");
+        notify::set_reload_failure(None);
         let status = notify::status_line(sessions, &new.config.gate.route);
         // The new rules first, then the revocations: a client whose session
         // closes (noVNC reconnects at once) must meet the new rules.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tokio::sync::watch;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::Config;
 
@@ -16,10 +16,29 @@ fn send(states: &[NotifyState]) {
     }
 }
 
+/// Why the last reload failed, until one succeeds: every status line leads
+/// with it, so a session opening or closing does not hide it from
+/// `systemctl status`.
+static RELOAD_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+/// A reload was refused for `why` (one line), or (`None`) one succeeded.
+pub fn set_reload_failure(why: Option<&str>) {
+    *RELOAD_FAILURE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = why.map(str::to_owned);
+}
+
 /// The `STATUS=` line shown by `systemctl status`.
 pub fn status_line(sessions: usize, target: &dyn std::fmt::Display) -> String {
     let s = if sessions == 1 { "" } else { "s" };
-    format!("{sessions} session{s}; target {target}")
+    let line = format!("{sessions} session{s}; target {target}");
+    match &*RELOAD_FAILURE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        Some(why) => format!("reload failed ({why}); previous settings in force; {line}"),
+        None => line,
+    }
 }
 
 /// Every listener accepts: `READY=1` with a status line.

@@ -292,6 +292,13 @@ async fn a_failed_reload_says_why_keeps_the_old_settings_and_sends_no_ready() {
     echo_once(&mut ws, b"old target").await;
     let opened = proxy.wait_for_log("session open to");
     assert!(opened.contains(&first.to_string()), "{opened}");
+    // A new session count keeps the failure in the status line, which
+    // `systemctl status` shows until a reload succeeds.
+    let status = notify.until("1 session;");
+    assert!(
+        status.contains("reload failed") && status.contains("t.conf:3"),
+        "{status}"
+    );
 
     // Fixed: RELOADING=1, then READY=1 with the new target, then the answer.
     dir.write("t.conf", conf_with(&format!("target = \"{second}\"")));
@@ -303,6 +310,7 @@ async fn a_failed_reload_says_why_keeps_the_old_settings_and_sends_no_ready() {
     let seen = notify.upto("READY=1");
     let (ready, before) = seen.split_last().unwrap();
     assert!(ready.contains(&format!("target {second}")), "{ready:?}");
+    assert!(!ready.contains("reload failed"), "{ready:?}");
     assert!(
         before.iter().any(|m| m.contains("RELOADING=1")),
         "READY=1 without RELOADING=1 before it: {seen:?}"
