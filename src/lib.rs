@@ -58,7 +58,7 @@ pub mod fuzzing {
     }
 
     /// A token plugin's target (`host:port`, `unix_socket:/path`).
-    pub fn token_target(text: &str) -> Result<crate::addr::Target, String> {
+    pub fn token_target(text: &str) -> anyhow::Result<crate::addr::Target> {
         crate::access::token::parse_target(text)
     }
 

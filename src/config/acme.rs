@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use super::options::Merged;
-use crate::tls::acme::{Settings, LETS_ENCRYPT};
+use crate::tls::acme::{AcmeSettings, LETS_ENCRYPT};
 
 /// Where account and certificates go without `acme-state`: `acme/` in the
 /// service's own state directory (`StateDirectory=websockify/%i`, the one
@@ -14,7 +14,7 @@ use crate::tls::acme::{Settings, LETS_ENCRYPT};
 pub const DEFAULT_STATE: &str = "/var/lib/websockify/acme";
 
 /// The ACME settings, `None` without `acme-domain`.
-pub(super) fn settings(m: &Merged) -> Result<Option<Settings>> {
+pub(super) fn settings(m: &Merged) -> Result<Option<AcmeSettings>> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let Some(domains) = o.acme_domain.clone().map(|d| d.into_vec()) else {
@@ -57,7 +57,7 @@ pub(super) fn settings(m: &Merged) -> Result<Option<Settings>> {
         // Read now, so that --check and a reload catch a bad file.
         crate::tls::roots_from(ca).with_context(|| at("acme-ca"))?;
     }
-    Ok(Some(Settings {
+    Ok(Some(AcmeSettings {
         domains,
         email: o.acme_email.clone(),
         directory: o

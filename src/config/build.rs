@@ -405,7 +405,7 @@ fn target(m: &Merged) -> Result<Target> {
     }
 }
 
-fn tls(m: &Merged) -> Result<Option<tls::Server>> {
+fn tls(m: &Merged) -> Result<Option<tls::TlsServer>> {
     let o: &Options = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let cert = o

@@ -56,7 +56,7 @@ pub struct Config {
     /// Canonical web root, for the start-up log line.
     pub web_root: Option<PathBuf>,
     /// TLS settings when a certificate was given.
-    pub tls: Option<crate::tls::Server>,
+    pub tls: Option<crate::tls::TlsServer>,
     /// TLS to the target (`ssl-target`).
     pub target_tls: Option<Arc<rustls::ClientConfig>>,
     /// Refuse clients that do not start with a TLS handshake.

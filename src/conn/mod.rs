@@ -16,7 +16,7 @@ use crate::access::{refusal_log, ConnInfo};
 use crate::http;
 use crate::listen::Peer;
 use crate::metrics;
-use crate::session::Ctx;
+use crate::session::ConnCtx;
 use crate::tls::resolver::ACME_TLS_ALPN;
 
 /// A stream whose first byte can be looked at without consuming it.
@@ -60,7 +60,7 @@ fn looks_like_tls(first: u8) -> bool {
 }
 
 /// Handles the connection until it is closed; errors are logged, never returned.
-pub async fn handle<S>(mut stream: S, mut peer: Peer, ctx: Ctx)
+pub async fn handle<S>(mut stream: S, mut peer: Peer, ctx: ConnCtx)
 where
     S: PeekFirst + AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -121,7 +121,7 @@ where
 }
 
 /// Finishes the TLS handshake within the handshake timeout, then serves HTTP.
-async fn serve_tls<S>(stream: S, peer: Peer, acceptor: TlsAcceptor, ctx: Ctx)
+async fn serve_tls<S>(stream: S, peer: Peer, acceptor: TlsAcceptor, ctx: ConnCtx)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -33,16 +33,16 @@ pub struct UserArgs {
 pub enum UserCommand {
     /// Let USER use instance NAME (allowed-users); with --target, on their
     /// own desktop ([users.USER]). Asks for a password when USER has none.
-    Add(AddArgs),
+    Add(UserAddArgs),
     /// Take USER out of instance NAME; the reload closes their sessions (1008).
-    Remove(RemoveArgs),
+    Remove(UserRemoveArgs),
     /// The users of instance NAME, their targets and whether they have a password.
-    List(ListArgs),
+    List(UserListArgs),
 }
 
 /// `user add` options.
 #[derive(Args)]
-pub struct AddArgs {
+pub struct UserAddArgs {
     /// The instance.
     pub name: String,
     /// The user name, as in the instance's password file.
@@ -60,7 +60,7 @@ pub struct AddArgs {
 
 /// `user remove` options.
 #[derive(Args)]
-pub struct RemoveArgs {
+pub struct UserRemoveArgs {
     /// The instance.
     pub name: String,
     /// The user name.
@@ -69,7 +69,7 @@ pub struct RemoveArgs {
 
 /// `user list` options.
 #[derive(Args)]
-pub struct ListArgs {
+pub struct UserListArgs {
     /// The instance.
     pub name: String,
 }
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, args: UserArgs) -> Result<ExitCode> {
     }
 }
 
-fn add(ctx: &Ctx, args: &AddArgs) -> Result<ExitCode> {
+fn add(ctx: &Ctx, args: &UserAddArgs) -> Result<ExitCode> {
     ctx.need_root("user add")?;
     passwd::check_user(&args.user)?;
     let (inst, auth_file) = instance_with_login(ctx, &args.name)?;
@@ -119,7 +119,7 @@ fn add(ctx: &Ctx, args: &AddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn say_added(args: &AddArgs, inst: &Instance, file: &Path, listed: bool, kept: &[String]) {
+fn say_added(args: &UserAddArgs, inst: &Instance, file: &Path, listed: bool, kept: &[String]) {
     let (user, name) = (&args.user, &inst.name);
     match &args.target {
         Some(t) => println!("{user} reaches {t} through instance {name}"),
@@ -141,7 +141,7 @@ fn say_added(args: &AddArgs, inst: &Instance, file: &Path, listed: bool, kept: &
     }
 }
 
-fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<ExitCode> {
+fn remove(ctx: &Ctx, args: &UserRemoveArgs) -> Result<ExitCode> {
     ctx.need_root("user remove")?;
     let (inst, auth_file) = instance_with_login(ctx, &args.name)?;
     let mut doc = Conf::read(&inst)?;
@@ -169,7 +169,7 @@ fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(ctx: &Ctx, args: &ListArgs) -> Result<ExitCode> {
+fn list(ctx: &Ctx, args: &UserListArgs) -> Result<ExitCode> {
     let (inst, auth_file) = instance_with_login(ctx, &args.name)?;
     let doc = Conf::read(&inst)?;
     let users = match doc.users() {

@@ -28,7 +28,13 @@ pub(super) struct Reload {
 }
 
 /// A reload's outcome: what new sessions get now, or why nothing changed.
-pub(super) type Outcome = Result<String, String>;
+pub(super) type Outcome = Result<String, ReloadRefused>;
+
+/// Why a reload changed nothing (the conf's error, or a stopping server),
+/// on one line: the control socket's answer and the status line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct ReloadRefused(String);
 
 /// Asks the serving loop for a reload and waits for its outcome: how the
 /// control socket reaches the reload that SIGHUP triggers.
@@ -50,7 +56,7 @@ impl Reloader {
     /// force, or why they are not.
     pub(super) async fn reload(&self) -> Outcome {
         let (reply, outcome) = oneshot::channel();
-        let stopping = || "the server is stopping".to_owned();
+        let stopping = || ReloadRefused("the server is stopping".to_owned());
         self.0.send(reply).await.map_err(|_| stopping())?;
         outcome.await.map_err(|_| stopping())?
     }
@@ -80,7 +86,7 @@ impl Reload {
                 log::error!("reload failed, the previous settings stay in force: {why}");
                 notify::set_reload_failure(Some(&why));
                 notify::status(&notify::status_line(sessions, &config.borrow().gate.route));
-                return Err(why);
+                return Err(ReloadRefused(why));
             }
         };
         notify::reloading();

@@ -23,12 +23,12 @@ use crate::access::auth::BASIC_REALM_HEADER;
 use crate::access::{ConnInfo, Refusal};
 use crate::defaults::MAX_HEADERS;
 use crate::response::{text, text_owned, Body};
-use crate::session::Ctx;
+use crate::session::ConnCtx;
 use send_deadline::SendDeadline;
 
 /// Serves HTTP/1.1 on `io` until the client leaves, the connection is
 /// upgraded, or shutdown is requested.
-pub async fn serve<I>(io: I, conn_info: ConnInfo, ctx: Ctx)
+pub async fn serve<I>(io: I, conn_info: ConnInfo, ctx: ConnCtx)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -66,7 +66,7 @@ where
     }
 }
 
-async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &Ctx) -> Response<Body> {
+async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Response<Body> {
     let gate = &ctx.config.gate;
     let client = gate.client(conn, req.headers());
     log::debug!("{client}: {} {}", req.method(), loggable(req.uri()));

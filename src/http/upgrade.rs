@@ -13,7 +13,7 @@ use super::refusal;
 use crate::access::{refusal_log, ConnInfo};
 use crate::metrics;
 use crate::response::{empty, text, Body};
-use crate::session::{self, Ctx};
+use crate::session::{self, ConnCtx};
 
 /// Answers 101 and hands the connection to a session task, or refuses:
 /// 400 for a bad handshake, 401/403/404/503 from the gate, 503 at the cap.
@@ -21,7 +21,7 @@ pub(super) async fn answer(
     mut req: Request<Incoming>,
     conn: &ConnInfo,
     client: String,
-    ctx: &Ctx,
+    ctx: &ConnCtx,
 ) -> Response<Body> {
     let gate = &ctx.config.gate;
     let key = gate.client_key(conn, req.headers());

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::conn;
 use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{Listener, Peer};
-use crate::session::{Ctx, SessionCount};
+use crate::session::{ConnCtx, SessionCount};
 use crate::shutdown::{Shutdown, Trigger};
 
 /// How the server should stop.
@@ -118,7 +118,7 @@ impl Acceptor {
     /// The context for a new connection, or `None` when the global cap
     /// refuses it (the connection is then closed). The per-client cap is
     /// counted later, once the real client is known (conn, http).
-    fn ctx(&self, peer: &Peer) -> Option<Ctx> {
+    fn ctx(&self, peer: &Peer) -> Option<ConnCtx> {
         let config = self.config.borrow().clone();
         // Caps may change on reload; the live counts stay.
         self.caps.set(config.caps);
@@ -129,7 +129,7 @@ impl Acceptor {
             );
             return None;
         };
-        Some(Ctx {
+        Some(ConnCtx {
             config,
             shutdown: self.shutdown.clone(),
             sessions: self.sessions.clone(),

@@ -13,7 +13,7 @@ use crate::shutdown::Shutdown;
 
 /// The shared state one connection carries.
 #[derive(Debug, Clone)]
-pub struct Ctx {
+pub struct ConnCtx {
     /// Settings in force when the connection was accepted.
     pub config: Arc<Config>,
     /// Tells the connection to stop; keeps the server's drain open.

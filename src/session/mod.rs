@@ -19,7 +19,7 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
 pub use codec::Mode;
-pub use context::Ctx;
+pub use context::ConnCtx;
 pub use count::SessionCount;
 
 use crate::access::token::Destination;
@@ -38,7 +38,7 @@ use target::TargetStream;
 /// than after it: setting up a session then waits for one loopback round trip
 /// less, which `scripts/bench` counts in connections/s. A client whose
 /// upgrade fails only costs a target connection that is closed at once.
-pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: Ctx) {
+pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: ConnCtx) {
     let started = Instant::now();
     let (upgraded, connected) = tokio::join!(on_upgrade, connect(&grant.dest.target, &ctx.config));
     match upgraded {
@@ -56,7 +56,7 @@ async fn run(
     connected: std::io::Result<TargetStream>,
     grant: Grant,
     mode: Mode,
-    ctx: Ctx,
+    ctx: ConnCtx,
     started: Instant,
 ) {
     let Grant {
@@ -67,7 +67,7 @@ async fn run(
             vnc_password,
         },
     } = grant;
-    let Ctx {
+    let ConnCtx {
         config,
         mut shutdown,
         sessions,
@@ -112,7 +112,7 @@ async fn run(
         traffic: config.traffic,
         recorder: recorder(&config, &client).await,
     };
-    let settings = relay::Settings {
+    let settings = relay::RelayParams {
         mode,
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
@@ -197,7 +197,12 @@ async fn unreachable_target(
 
 /// Ends a session the RFB step refused: logs why, sends its close frame;
 /// the close code, for the metrics (1006 when the client was gone).
-async fn refuse(io: &mut TokioIo<Upgraded>, client: &str, target: &Target, r: rfb::Refusal) -> u16 {
+async fn refuse(
+    io: &mut TokioIo<Upgraded>,
+    client: &str,
+    target: &Target,
+    r: rfb::HandshakeRefusal,
+) -> u16 {
     let code = r.close.as_ref().map_or(1006, |(code, _)| *code);
     log::warn!(
         client = client, target_addr = target.to_string().as_str(), close_code = code;

@@ -134,7 +134,7 @@ impl Profile {
 
 /// A TLS listener's settings and where its certificate comes from.
 #[derive(Debug, Clone)]
-pub struct Server {
+pub struct TlsServer {
     /// What `TlsAcceptor` takes; its certificate resolver is `certs`.
     pub config: Arc<ServerConfig>,
     /// The certificate new handshakes get.
@@ -152,7 +152,7 @@ pub enum Source {
     Acme(Acme),
 }
 
-impl Server {
+impl TlsServer {
     /// Keeps the certificate current until the future is dropped: polls the
     /// files, or orders and renews. The daemon runs one per configuration
     /// and drops it on reload.
@@ -175,7 +175,7 @@ impl Server {
 /// The server settings for `acme-domain`: the last or a temporary
 /// certificate now, the CA's once `keep_current` got it. Without
 /// `acme-http-listen` the listener also speaks `acme-tls/1` (TLS-ALPN-01).
-pub fn acme_config(settings: acme::Settings, profile: &Profile) -> Result<Server> {
+pub fn acme_config(settings: acme::AcmeSettings, profile: &Profile) -> Result<TlsServer> {
     let provider = Arc::new(profile.provider()?);
     let alpn = settings.http_listen.is_none();
     let (acme, first) = Acme::open(settings, provider.clone())?;
@@ -185,7 +185,7 @@ pub fn acme_config(settings: acme::Settings, profile: &Profile) -> Result<Server
         // http/1.1 first: ordinary clients that offer ALPN get it.
         config.alpn_protocols = vec![b"http/1.1".to_vec(), resolver::ACME_TLS_ALPN.to_vec()];
     }
-    Ok(Server {
+    Ok(TlsServer {
         config: Arc::new(config),
         certs,
         source: Arc::new(Source::Acme(acme)),
@@ -195,12 +195,12 @@ pub fn acme_config(settings: acme::Settings, profile: &Profile) -> Result<Server
 /// Builds the server settings from `cert` (a chain, possibly followed by the
 /// key, as `openssl req -keyout x.pem -out x.pem` writes it) and an optional
 /// `key` file.
-pub fn server_config(cert: &Path, key: Option<&Path>, profile: &Profile) -> Result<Server> {
+pub fn server_config(cert: &Path, key: Option<&Path>, profile: &Profile) -> Result<TlsServer> {
     let provider = Arc::new(profile.provider()?);
     let (files, first) = CertFiles::open(cert, key, provider.clone())?;
     let certs = Arc::new(Certs::new(first));
     let config = builder(profile, provider)?.with_cert_resolver(certs.clone());
-    Ok(Server {
+    Ok(TlsServer {
         config: Arc::new(config),
         certs,
         source: Arc::new(Source::Files(files)),

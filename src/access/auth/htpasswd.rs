@@ -71,7 +71,7 @@ enum Hash {
 }
 
 impl Hash {
-    fn parse(s: &str) -> Result<Hash, String> {
+    fn parse(s: &str) -> anyhow::Result<Hash> {
         if let Some(rest) = s.strip_prefix("$apr1$") {
             return md5_crypt_parts("$apr1$", rest);
         }
@@ -87,36 +87,36 @@ impl Hash {
         if let Some(b64) = s.strip_prefix("{SHA}") {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| "{SHA} hash is not valid base64".to_owned())?;
+                .map_err(|_| anyhow::anyhow!("{{SHA}} hash is not valid base64"))?;
             return raw
                 .try_into()
                 .map(Hash::Sha1)
-                .map_err(|_| "{SHA} hash is not 20 bytes".to_owned());
+                .map_err(|_| anyhow::anyhow!("{{SHA}} hash is not 20 bytes"));
         }
         if s.starts_with("$2x$") {
-            return Err(
+            return Err(anyhow::anyhow!(
                 "bcrypt $2x$ marks hashes from a buggy implementation; re-create with htpasswd -B"
-                    .into(),
-            );
+            ));
         }
         if let Some(rest) = s.strip_prefix('$') {
             // Name the scheme only when it is a known one: a plaintext
             // password may start with `$` too, and must not reach the log.
             let id = rest.split('$').next().unwrap_or_default();
             return Err(if OTHER_SCHEMES.contains(&id) {
-                format!("unsupported hash scheme ${id}$; re-create with htpasswd -B")
+                anyhow::anyhow!("unsupported hash scheme ${id}$; re-create with htpasswd -B")
             } else {
-                "unknown password format; re-create with htpasswd -B".to_owned()
+                anyhow::anyhow!("unknown password format; re-create with htpasswd -B")
             });
         }
         if s.len() == 13 && s.bytes().all(|b| CRYPT64.contains(&b)) {
-            return Err(
+            return Err(anyhow::anyhow!(
                 "DES crypt (htpasswd -d) is refused: it uses only the first 8 characters \
-                        of a password; re-create with htpasswd -B"
-                    .into(),
-            );
+                 of a password; re-create with htpasswd -B"
+            ));
         }
-        Err("plaintext or unknown password format is refused; re-create with htpasswd -B".into())
+        Err(anyhow::anyhow!(
+            "plaintext or unknown password format is refused; re-create with htpasswd -B"
+        ))
     }
 
     fn verify(&self, password: &[u8]) -> bool {
@@ -141,8 +141,8 @@ impl Hash {
     }
 }
 
-fn md5_crypt_parts(magic: &'static str, rest: &str) -> Result<Hash, String> {
-    let bad = || format!("malformed {magic} hash");
+fn md5_crypt_parts(magic: &'static str, rest: &str) -> anyhow::Result<Hash> {
+    let bad = || anyhow::anyhow!("malformed {magic} hash");
     let (salt, hash) = rest.split_once('$').ok_or_else(bad)?;
     let crypt64 = |s: &str| s.bytes().all(|b| CRYPT64.contains(&b));
     if salt.is_empty() || salt.len() > 8 || !crypt64(salt) || hash.len() != 22 || !crypt64(hash) {
@@ -156,8 +156,8 @@ fn md5_crypt_parts(magic: &'static str, rest: &str) -> Result<Hash, String> {
 }
 
 /// `$2y$NN$` + 53 crypt64 characters (22 of salt, 31 of hash).
-fn bcrypt_check(s: &str) -> Result<(), String> {
-    let bad = || "malformed bcrypt hash".to_owned();
+fn bcrypt_check(s: &str) -> anyhow::Result<()> {
+    let bad = || anyhow::anyhow!("malformed bcrypt hash");
     let rest = s.get(4..).ok_or_else(bad)?;
     let (cost, tail) = rest.split_once('$').ok_or_else(bad)?;
     let cost: u32 = cost.parse().map_err(|_| bad())?;
@@ -165,7 +165,7 @@ fn bcrypt_check(s: &str) -> Result<(), String> {
         return Err(bad());
     }
     if !(4..=MAX_BCRYPT_COST).contains(&cost) {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "bcrypt cost {cost} is outside 4..={MAX_BCRYPT_COST}, so each login would take \
              too long; re-create with htpasswd -B (cost 5) or -C {MAX_BCRYPT_COST} at most"
         ));
@@ -175,14 +175,14 @@ fn bcrypt_check(s: &str) -> Result<(), String> {
 
 /// `$5$[rounds=N$]salt$hash`, salt at most 16 characters, hash 43 (SHA-256)
 /// or 86 (SHA-512) characters, N as glibc accepts it.
-fn sha_crypt_check(s: &str) -> Result<(), String> {
-    let bad = || "malformed SHA-crypt hash".to_owned();
+fn sha_crypt_check(s: &str) -> anyhow::Result<()> {
+    let bad = || anyhow::anyhow!("malformed SHA-crypt hash");
     let want = if s.starts_with("$5$") { 43 } else { 86 };
     let mut fields: Vec<&str> = s[3..].split('$').collect();
     if let Some(rounds) = fields.first().and_then(|f| f.strip_prefix("rounds=")) {
         let n: u32 = rounds.parse().map_err(|_| bad())?;
         if !(sha_crypt::Params::ROUNDS_MIN..=MAX_SHA_CRYPT_ROUNDS).contains(&n) {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "SHA-crypt rounds={n} is outside {}..={MAX_SHA_CRYPT_ROUNDS}",
                 sha_crypt::Params::ROUNDS_MIN
             ));
@@ -279,8 +279,8 @@ impl Htpasswd {
     /// Blank lines and lines starting with `#` are skipped, as Apache does; a
     /// third `:`-field (nginx's comment) is ignored.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading auth file {}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| anyhow::anyhow!("reading auth file {}", path.display()))?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             let line = 1 + bytes[..e.valid_up_to()]
                 .iter()
@@ -299,7 +299,7 @@ impl Htpasswd {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let at = || format!("{}:{n}", path.display());
+            let at = || anyhow::anyhow!("{}:{n}", path.display());
             let (user, rest) = line
                 .split_once(':')
                 .ok_or_else(|| anyhow!("{}: expected user:hash", at()))?;

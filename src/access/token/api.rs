@@ -100,18 +100,18 @@ impl TokenApi {
             .await
             .map_err(|_| self.unavailable(format!("no answer within {API_TIMEOUT:?}")))??;
         let Some(body) = answer else { return Ok(None) };
-        let bad = |reason: String| TokenError::BadData {
+        let bad = |reason: anyhow::Error| TokenError::BadData {
             origin: self.origin.to_string(),
             token: redact(token),
-            reason,
+            reason: format!("{reason:#}"),
         };
         let found = match self.answer {
             Answer::Text => std::str::from_utf8(&body)
-                .map_err(|_| "answer is not UTF-8 text".to_owned())
+                .map_err(|_| anyhow::anyhow!("answer is not UTF-8 text"))
                 .and_then(parse_target)
                 .map(Destination::from),
             Answer::Json => serde_json::from_slice::<Value>(&body)
-                .map_err(|e| format!("answer is not JSON: {e}"))
+                .map_err(|e| anyhow::anyhow!("answer is not JSON: {e}"))
                 .and_then(|v| json_answer(&v)),
         };
         found.map(Some).map_err(bad)
@@ -181,7 +181,7 @@ impl fmt::Display for TokenApi {
 
 /// A `JSONTokenApi` answer: `{"host": ..., "port": ...}`, and optionally
 /// `"vnc_password"`, the target's VNC password.
-fn json_answer(answer: &Value) -> Result<Destination, String> {
+fn json_answer(answer: &Value) -> anyhow::Result<Destination> {
     Ok(Destination {
         target: target_from_pair(&answer["host"], &answer["port"])?,
         vnc_password: vnc_password_field(answer)?,

@@ -57,14 +57,14 @@ impl TokenFileName {
         }
         let file = fs::File::open(&path).map_err(|e| self.dir.unavailable(e))?;
         let mut text = String::new();
-        let bad = |reason: String| TokenError::BadData {
+        let bad = |reason: anyhow::Error| TokenError::BadData {
             origin: self.dir.path().display().to_string(),
             token: redact(token),
-            reason,
+            reason: format!("{reason:#}"),
         };
         file.take(MAX_TARGET_FILE)
             .read_to_string(&mut text)
-            .map_err(|e| bad(format!("cannot read the file: {e}")))?;
+            .map_err(|e| bad(anyhow::anyhow!("cannot read the file: {e}")))?;
         parse_target(&text).map(Some).map_err(bad)
     }
 }

@@ -62,9 +62,10 @@ pub(super) struct JwtTokenApi {
 impl JwtTokenApi {
     pub(super) fn new(source: &str) -> anyhow::Result<Self> {
         super::jwt_ring::install();
-        let bytes = std::fs::read(source).with_context(|| format!("JWT key file {source}"))?;
+        let bytes =
+            std::fs::read(source).with_context(|| anyhow::anyhow!("JWT key file {source}"))?;
         let (key, algorithms) =
-            load_key(&bytes).with_context(|| format!("JWT key file {source}"))?;
+            load_key(&bytes).with_context(|| anyhow::anyhow!("JWT key file {source}"))?;
         Ok(Self {
             path: source.into(),
             key: Arc::new(key),
@@ -85,13 +86,13 @@ impl JwtTokenApi {
                 return Ok(None);
             }
         };
-        let bad = |reason: String| TokenError::BadData {
+        let bad = |reason: anyhow::Error| TokenError::BadData {
             origin: self.path.display().to_string(),
             token: redact(token),
-            reason: format!("signed JWT: {reason}"),
+            reason: format!("signed JWT: {reason:#}"),
         };
         if claims.get("vnc_password").is_some() {
-            return Err(bad(NO_PASSWORD_CLAIM.into()));
+            return Err(bad(anyhow::anyhow!(NO_PASSWORD_CLAIM)));
         }
         target_from_pair(&claims["host"], &claims["port"])
             .map(Some)
@@ -99,10 +100,14 @@ impl JwtTokenApi {
     }
 
     /// The claims of a validly signed token inside its time window.
-    fn verify(&self, token: &str) -> Result<Value, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("header: {e}"))?;
+    fn verify(&self, token: &str) -> anyhow::Result<Value> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| anyhow::anyhow!("header: {e}"))?;
         if !self.algorithms.contains(&header.alg) {
-            return Err(format!("algorithm {:?} does not fit the key", header.alg));
+            return Err(anyhow::anyhow!(
+                "algorithm {:?} does not fit the key",
+                header.alg
+            ));
         }
         let mut validation = Validation::new(header.alg);
         // Times are checked below, Python's way (numbers, optional).
@@ -111,7 +116,7 @@ impl JwtTokenApi {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<Value>(token, &self.key, &validation)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         check_times(&data.claims, unix_now())?;
         Ok(data.claims)
     }
@@ -147,22 +152,25 @@ fn unix_now() -> f64 {
 /// `nbf` and `exp`, when present, must be numbers (integer or not, as in
 /// Python) and `now` inside them give or take [`CLOCK_SKEW`]. A claim of the
 /// wrong type is a refusal, never a skipped check.
-fn check_times(claims: &Value, now: f64) -> Result<(), String> {
+fn check_times(claims: &Value, now: f64) -> anyhow::Result<()> {
     let time = |name: &str| match claims.get(name) {
         None => Ok(None),
         Some(v) => v
             .as_f64()
             .map(Some)
-            .ok_or_else(|| format!("{name} is not a number")),
+            .ok_or_else(|| anyhow::anyhow!("{name} is not a number")),
     };
     if let Some(nbf) = time("nbf")? {
         if now + CLOCK_SKEW < nbf {
-            return Err(format!("not valid for another {:.0} s (nbf)", nbf - now));
+            return Err(anyhow::anyhow!(
+                "not valid for another {:.0} s (nbf)",
+                nbf - now
+            ));
         }
     }
     if let Some(exp) = time("exp")? {
         if now - CLOCK_SKEW > exp {
-            return Err(format!("expired {:.0} s ago (exp)", now - exp));
+            return Err(anyhow::anyhow!("expired {:.0} s ago (exp)", now - exp));
         }
     }
     Ok(())

@@ -213,15 +213,15 @@ pub fn redact(token: &str) -> String {
 /// Parses a target as the token plugins write it: `host:port` split at the
 /// last colon (so `::1:5900` and `[::1]:5900` are IPv6), or
 /// `unix_socket:/path`. Surrounding whitespace is ignored.
-pub(crate) fn parse_target(text: &str) -> Result<TokenTarget, String> {
+pub(crate) fn parse_target(text: &str) -> anyhow::Result<TokenTarget> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("unix_socket:") {
         if path.is_empty() {
-            return Err("unix_socket: needs a path".into());
+            return Err(anyhow::anyhow!("unix_socket: needs a path"));
         }
         return Ok(TokenTarget::Unix(PathBuf::from(path)));
     }
-    let addr = TargetAddr::parse(text).map_err(|e| e.to_string())?;
+    let addr = TargetAddr::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?;
     check_host(&addr.host)?;
     Ok(TokenTarget::Tcp(addr))
 }
@@ -229,12 +229,16 @@ pub(crate) fn parse_target(text: &str) -> Result<TokenTarget, String> {
 /// Builds a target from separate `host` and `port` values (JSON API answers,
 /// JWT claims). The port may be a number or a numeric string; a host of
 /// `unix_socket` makes the "port" the socket path, as in Python.
-fn target_from_pair(host: &Value, port: &Value) -> Result<TokenTarget, String> {
-    let host = host.as_str().ok_or("\"host\" is missing or not a string")?;
+fn target_from_pair(host: &Value, port: &Value) -> anyhow::Result<TokenTarget> {
+    let host = host
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("\"host\" is missing or not a string"))?;
     if host == "unix_socket" {
         return match port.as_str() {
             Some(path) if !path.is_empty() => Ok(TokenTarget::Unix(PathBuf::from(path))),
-            _ => Err("\"port\" must be the socket path when \"host\" is unix_socket".into()),
+            _ => Err(anyhow::anyhow!(
+                "\"port\" must be the socket path when \"host\" is unix_socket"
+            )),
         };
     }
     let port = match port {
@@ -242,13 +246,13 @@ fn target_from_pair(host: &Value, port: &Value) -> Result<TokenTarget, String> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| format!("\"port\" {port} is not a port number"))?;
+    .ok_or_else(|| anyhow::anyhow!("\"port\" {port} is not a port number"))?;
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     if host.is_empty() {
-        return Err("\"host\" is empty".into());
+        return Err(anyhow::anyhow!("\"host\" is empty"));
     }
     check_host(host)?;
     Ok(TokenTarget::Tcp(TargetAddr {
@@ -260,21 +264,21 @@ fn target_from_pair(host: &Value, port: &Value) -> Result<TokenTarget, String> {
 /// The `"vnc_password"` field of a JSON entry: absent or `null` is none, a
 /// string is the password (its first 8 bytes, as VNC uses). Messages never
 /// show the value.
-fn vnc_password_field(entry: &Value) -> Result<Option<VncPassword>, String> {
+fn vnc_password_field(entry: &Value) -> anyhow::Result<Option<VncPassword>> {
     match entry.get("vnc_password") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => VncPassword::from_text(text.as_bytes())
             .map(Some)
-            .map_err(|e| format!("\"vnc_password\" is unusable: {e}")),
-        Some(_) => Err("\"vnc_password\" is not a string".into()),
+            .map_err(|e| anyhow::anyhow!("\"vnc_password\" is unusable: {e}")),
+        Some(_) => Err(anyhow::anyhow!("\"vnc_password\" is not a string")),
     }
 }
 
 /// A host name never holds whitespace or control characters; one that does
 /// is a typo better reported where it is written than at connect time.
-fn check_host(host: &str) -> Result<(), String> {
+fn check_host(host: &str) -> anyhow::Result<()> {
     if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("host {host:?} contains whitespace"));
+        return Err(anyhow::anyhow!("host {host:?} contains whitespace"));
     }
     Ok(())
 }
@@ -304,6 +308,7 @@ mod tests {
 
     #[test]
     fn targets_in_python_forms() {
+        let parse_target = |t: &str| super::parse_target(t).map_err(|e| e.to_string());
         assert_eq!(parse_target("host:5900"), Ok(tcp("host", 5900)));
         assert_eq!(parse_target(" host:5900\t"), Ok(tcp("host", 5900)));
         assert_eq!(parse_target("::1:5900"), Ok(tcp("::1", 5900)));
@@ -326,6 +331,8 @@ mod tests {
 
     #[test]
     fn targets_from_json_pairs() {
+        let target_from_pair =
+            |h: &Value, p: &Value| super::target_from_pair(h, p).map_err(|e| e.to_string());
         assert_eq!(
             target_from_pair(&json!("h"), &json!(5901)),
             Ok(tcp("h", 5901))

@@ -60,8 +60,9 @@ impl RedisSource {
                 field(1)
             )
         })?;
-        let db = number(field(2), 0, |&d| d >= 0)
-            .with_context(|| format!("TokenRedis db {:?} is not a number; {FORMAT}", field(2)))?;
+        let db = number(field(2), 0, |&d| d >= 0).with_context(|| {
+            anyhow::anyhow!("TokenRedis db {:?} is not a number; {FORMAT}", field(2))
+        })?;
         let password = Some(field(3).to_owned()).filter(|p| !p.is_empty());
         let namespace = match field(4) {
             "" => String::new(),
@@ -143,7 +144,7 @@ impl TokenRedis {
             .map_err(|_| self.unavailable(format!("no answer within {LOOKUP_TIMEOUT:?}")))?
             .map_err(|e| {
                 if e.code() == Some("WRONGTYPE") {
-                    self.bad(token, "the key is not a string".into())
+                    self.bad(token, anyhow::anyhow!("the key is not a string"))
                 } else {
                     self.unavailable(e.to_string())
                 }
@@ -186,11 +187,11 @@ impl TokenRedis {
         }
     }
 
-    fn bad(&self, token: &str, reason: String) -> TokenError {
+    fn bad(&self, token: &str, reason: anyhow::Error) -> TokenError {
         TokenError::BadData {
             origin: self.origin(),
             token: redact(token),
-            reason,
+            reason: format!("{reason:#}"),
         }
     }
 
@@ -219,17 +220,17 @@ impl fmt::Display for TokenRedis {
 
 /// A Redis value: `{"host": "h:p"}` (optionally with `"vnc_password"`, the
 /// target's VNC password) or `h:p`, surrounding whitespace ignored.
-fn parse_value(bytes: &[u8]) -> Result<Destination, String> {
+fn parse_value(bytes: &[u8]) -> anyhow::Result<Destination> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| "value is not UTF-8 text".to_owned())?
+        .map_err(|_| anyhow::anyhow!("value is not UTF-8 text"))?
         .trim();
     if text.starts_with('{') {
-        let json: Value =
-            serde_json::from_str(text).map_err(|e| format!("value is not valid JSON: {e}"))?;
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("value is not valid JSON: {e}"))?;
         let host = json
             .get("host")
             .and_then(Value::as_str)
-            .ok_or("JSON value has no \"host\" string")?;
+            .ok_or_else(|| anyhow::anyhow!("JSON value has no \"host\" string"))?;
         return Ok(Destination {
             target: parse_target(host)?,
             vnc_password: vnc_password_field(&json)?,

@@ -44,7 +44,7 @@ pub struct Outcome {
 
 /// What a session runs with beyond its two connections.
 #[derive(Debug, Clone, Copy)]
-pub struct Settings {
+pub struct RelayParams {
     /// Payload encoding.
     pub mode: Mode,
     /// Ping interval; `None` when heartbeats are off.
@@ -134,7 +134,7 @@ enum End {
 pub async fn run<S>(
     client: S,
     target: TargetStream,
-    settings: Settings,
+    settings: RelayParams,
     shutdown: &mut Shutdown,
     observe: &Observer,
     live: &Registration,

@@ -6,14 +6,14 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::banner::{self, Version};
-use super::frames::{Frames, Stop};
+use super::frames::{FrameStop, Frames};
 
 /// Security type None.
 const NONE: u8 = 1;
 
 /// Offers `offer` and runs the client's side up to where ClientInit is due.
 /// The browser may answer an older version; its side then follows that one.
-pub async fn present<C>(frames: &mut Frames<'_, C>, offer: Version) -> Result<(), Stop>
+pub async fn present<C>(frames: &mut Frames<'_, C>, offer: Version) -> Result<(), FrameStop>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
@@ -41,6 +41,6 @@ where
 }
 
 /// The client broke the RFB handshake: 1002, protocol error.
-fn fault(why: &str) -> Stop {
-    Stop::Fault(1002, format!("RFB protocol error: {why}"))
+fn fault(why: &str) -> FrameStop {
+    FrameStop::Fault(1002, format!("RFB protocol error: {why}"))
 }

@@ -16,7 +16,7 @@ const MAX_FRAME: u64 = 4096;
 
 /// Why the browser side of the handshake stopped.
 #[derive(Debug)]
-pub enum Stop {
+pub enum FrameStop {
     /// The client broke the WebSocket or RFB protocol: close with this.
     Fault(u16, String),
     /// The client sent a close frame (its code is echoed).
@@ -25,15 +25,15 @@ pub enum Stop {
     Gone(String),
 }
 
-impl From<CloseReason> for Stop {
+impl From<CloseReason> for FrameStop {
     fn from(r: CloseReason) -> Self {
-        Stop::Fault(r.code, r.reason.into())
+        FrameStop::Fault(r.code, r.reason.into())
     }
 }
 
-impl From<std::io::Error> for Stop {
+impl From<std::io::Error> for FrameStop {
     fn from(e: std::io::Error) -> Self {
-        Stop::Gone(e.to_string())
+        FrameStop::Gone(e.to_string())
     }
 }
 
@@ -63,14 +63,14 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
     }
 
     /// Sends `data` as one message.
-    pub async fn send(&mut self, data: &[u8]) -> Result<(), Stop> {
+    pub async fn send(&mut self, data: &[u8]) -> Result<(), FrameStop> {
         Ok(ClientWriter::new(&mut *self.io)
             .payload(self.mode, data)
             .await?)
     }
 
     /// The next `n` payload bytes from the client.
-    pub async fn take(&mut self, n: usize) -> Result<Vec<u8>, Stop> {
+    pub async fn take(&mut self, n: usize) -> Result<Vec<u8>, FrameStop> {
         while self.inbox.len() < n {
             self.frame().await?;
         }
@@ -79,7 +79,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
 
     /// Reads to the end of the current message; what the client sent
     /// beyond what was taken (the relay sends it to the target).
-    pub async fn finish(mut self) -> Result<Vec<u8>, Stop> {
+    pub async fn finish(mut self) -> Result<Vec<u8>, FrameStop> {
         while self.open {
             self.frame().await?;
         }
@@ -87,7 +87,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
     }
 
     /// Reads one whole frame and handles it.
-    async fn frame(&mut self) -> Result<(), Stop> {
+    async fn frame(&mut self) -> Result<(), FrameStop> {
         let mut buf = vec![0u8; 2];
         self.io.read_exact(&mut buf).await?;
         let extended = match buf[1] & 0x7F {
@@ -114,7 +114,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
     }
 
     /// Feeds one frame to the decoder: payload to the inbox, a ping answered.
-    async fn decode(&mut self, buf: &mut [u8]) -> Result<(), Stop> {
+    async fn decode(&mut self, buf: &mut [u8]) -> Result<(), FrameStop> {
         let mut pos = 0;
         let mut pong = None;
         loop {
@@ -125,7 +125,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
                 Some(Event::MessageStart { text }) => {
                     if text && self.mode == Mode::Binary {
                         let why = "Unsupported: Text frames are not supported";
-                        return Err(Stop::Fault(1003, why.into()));
+                        return Err(FrameStop::Fault(1003, why.into()));
                     }
                     self.open = true;
                     self.text = text.then_some(self.inbox.len());
@@ -139,7 +139,7 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
                 }
                 Some(Event::Ping(p)) => pong = Some(p.to_vec()),
                 Some(Event::Pong(_)) => {}
-                Some(Event::Close { code, .. }) => return Err(Stop::Closed(code)),
+                Some(Event::Close { code, .. }) => return Err(FrameStop::Closed(code)),
             }
         }
         if let Some(from) = self.text.filter(|_| !self.open) {
@@ -154,11 +154,11 @@ impl<'a, C: AsyncRead + AsyncWrite + Unpin> Frames<'a, C> {
     }
 
     /// A whole base64 message at `inbox[from..]` becomes its bytes.
-    fn unbase64(&mut self, from: usize) -> Result<(), Stop> {
+    fn unbase64(&mut self, from: usize) -> Result<(), FrameStop> {
         self.text = None;
         let bytes = BASE64
             .decode(&self.inbox[from..])
-            .map_err(|_| Stop::from(CloseReason::INVALID_BASE64))?;
+            .map_err(|_| FrameStop::from(CloseReason::INVALID_BASE64))?;
         self.inbox.truncate(from);
         self.inbox.extend_from_slice(&bytes);
         Ok(())

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::timeout;
 
 pub use crate::config::RfbPolicy as Policy;
-use frames::{Frames, Stop};
+use frames::{FrameStop, Frames};
 
 use super::codec::Mode;
 use super::relay::ClientWriter;
@@ -44,7 +44,7 @@ pub struct Timeouts {
 /// (none when the client is gone) and the text of the log line. Neither
 /// ever holds the password.
 #[derive(Debug)]
-pub struct Refusal {
+pub struct HandshakeRefusal {
     /// The close code, and the reason sent with it; `None`: send nothing.
     pub close: Option<(u16, String)>,
     /// What happened, for the log.
@@ -58,7 +58,7 @@ pub async fn prepare<C>(
     policy: &Policy,
     mode: Mode,
     limits: Timeouts,
-) -> Result<(), Refusal>
+) -> Result<(), HandshakeRefusal>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
@@ -71,7 +71,7 @@ where
     let Some(password) = &policy.password else {
         // Only checked: the banner is the first thing the client receives.
         let sent = ClientWriter::new(&mut *client).payload(mode, &banner).await;
-        return sent.map_err(|e| client_refusal(Stop::Gone(e.to_string())));
+        return sent.map_err(|e| client_refusal(FrameStop::Gone(e.to_string())));
     };
     let auth = handshake::authenticate(target, version, password);
     match timeout(limits.target, auth).await {
@@ -100,7 +100,7 @@ async fn browser_side<C>(
     mode: Mode,
     version: banner::Version,
     limit: Duration,
-) -> Result<Vec<u8>, Refusal>
+) -> Result<Vec<u8>, HandshakeRefusal>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
@@ -112,7 +112,7 @@ where
     match timeout(limit, browser).await {
         Ok(Ok(rest)) => Ok(rest),
         Ok(Err(stop)) => Err(client_refusal(stop)),
-        Err(_) => Err(client_refusal(Stop::Fault(
+        Err(_) => Err(client_refusal(FrameStop::Fault(
             1008,
             "RFB handshake timed out".into(),
         ))),
@@ -120,25 +120,25 @@ where
 }
 
 /// The target's fault: 1011 with `reason`.
-fn target_refusal(reason: &str, log: String) -> Refusal {
-    Refusal {
+fn target_refusal(reason: &str, log: String) -> HandshakeRefusal {
+    HandshakeRefusal {
         close: Some((1011, reason.to_owned())),
         log,
     }
 }
 
 /// The client's side of the handshake failed.
-fn client_refusal(stop: Stop) -> Refusal {
+fn client_refusal(stop: FrameStop) -> HandshakeRefusal {
     match stop {
-        Stop::Fault(code, why) => Refusal {
+        FrameStop::Fault(code, why) => HandshakeRefusal {
             log: format!("the client broke the RFB handshake: {why}"),
             close: Some((code, why)),
         },
-        Stop::Closed(code) => Refusal {
+        FrameStop::Closed(code) => HandshakeRefusal {
             close: Some((code.unwrap_or(1000), String::new())),
             log: "the client closed during the RFB handshake".into(),
         },
-        Stop::Gone(why) => Refusal {
+        FrameStop::Gone(why) => HandshakeRefusal {
             close: None,
             log: format!("the client went away during the RFB handshake: {why}"),
         },

@@ -47,7 +47,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 /// The `acme-*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub struct AcmeSettings {
     /// `acme-domain`: the names, the first one the subject.
     pub domains: Vec<String>,
     /// `acme-email`: the account's contact.
@@ -91,7 +91,7 @@ impl std::fmt::Display for Status {
 /// One instance's ACME client.
 #[derive(Debug)]
 pub struct Acme {
-    settings: Settings,
+    settings: AcmeSettings,
     provider: Arc<CryptoProvider>,
     store: Store,
     tokens: http01::Tokens,
@@ -101,7 +101,10 @@ pub struct Acme {
 impl Acme {
     /// The client and the certificate to serve first: the stored one when it
     /// is usable, a temporary self-signed one otherwise.
-    pub fn open(settings: Settings, provider: Arc<CryptoProvider>) -> Result<(Acme, CertifiedKey)> {
+    pub fn open(
+        settings: AcmeSettings,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<(Acme, CertifiedKey)> {
         let store = Store::new(&settings.state);
         let stored = store
             .certificate()
