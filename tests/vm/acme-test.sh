@@ -15,6 +15,16 @@
 set -Eeuo pipefail
 ok() { echo "ok - $*"; }
 fail() { echo "FAIL - $*"; exit 1; }
+# journal_has UNIT PATTERN: the unit's journal gets a line matching PATTERN
+# within 10 s (journald receives a line a moment after the daemon writes it).
+journal_has() {
+  local _
+  for _ in $(seq 1 50); do
+    journalctl -u "$1" --no-pager -o cat | grep -q "$2" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 [ "${HARNESS_MODE:-vm}" = vm ] || fail "needs systemd as PID 1 (scripts/vm-test), not $HARNESS_MODE"
 NAME=vnc.example.test
@@ -104,7 +114,7 @@ t0=$SECONDS
 systemctl start "$UNIT.socket"
 systemctl start "$UNIT.service"
 systemctl is-active --quiet "$UNIT.service" || { journalctl -u "$UNIT" --no-pager; fail "$UNIT not active"; }
-journalctl -u "$UNIT" --no-pager | grep 'passed in by systemd' >/dev/null || fail "the daemon did not use the socket unit's listener"
+journal_has "$UNIT" 'passed in by systemd' || fail "the daemon did not use the socket unit's listener"
 ok "systemctl start $UNIT.socket $UNIT.service: active on the passed socket"
 
 # What a browser sees: the noVNC page for the name, trusting only pebble's root.

@@ -8,6 +8,16 @@ MODE=${HARNESS_MODE:-vm}
 PKG=${HARNESS_PKG:-websockify-rs}
 ok() { echo "ok - $*"; }
 fail() { echo "FAIL - $*"; exit 1; }
+# journal_has UNIT PATTERN: the unit's journal gets a line matching PATTERN
+# within 10 s (journald receives a line a moment after the daemon writes it).
+journal_has() {
+  local _
+  for _ in $(seq 1 50); do
+    journalctl -u "$1" --no-pager -o cat | grep -q "$2" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
 
 # A WebSocket client from Python's standard library (the root has no pip):
@@ -224,7 +234,7 @@ python3 /tmp/wsclient.py ws://127.0.0.1:6080/websockify "activated" || fail "fir
 ok "first connection served through socket activation"
 systemctl is-active --quiet websockify@display1.service || fail "service started by the socket"
 ok "service started by the socket"
-journalctl -u websockify@display1 --no-pager | grep 'passed in by systemd' >/dev/null || fail "daemon used the passed socket"
+journal_has websockify@display1 'passed in by systemd' || fail "daemon used the passed socket"
 ok "daemon used the passed socket"
 systemctl stop websockify@display1.socket websockify@display1.service
 
