@@ -29,9 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let value =
         HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a header value");
     own.insert(http::header::AUTHORIZATION, value);
+    // The right credentials pass, and name the user before the colon.
+    let user = source.split_once(':').map(|(u, _)| u.to_owned());
     assert_eq!(
         plugin.check(&own, None).map_err(|r| format!("{r:?}")),
-        Ok(()),
+        Ok(user),
         "{source:?}"
     );
 });
