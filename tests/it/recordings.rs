@@ -1,0 +1,300 @@
+//! `record-sessions` through the real binary: one recording per session in
+//! `record-dir` (mode 0600 in a 0700 folder, noVNC's playback format) with
+//! only what the VNC server sent unless `record-input`; an `index.jsonl`
+//! line per session whose SHA-256 is the file's; `record-max-size` ends a
+//! recording and not its session; `record-max-total` removes the oldest;
+//! with `vnc-password-file` neither the password nor the DES exchange is
+//! recorded; `websockifyctl recordings` lists them by user.
+
+use crate::common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::fake_vnc::{fake_vnc, Fake, CHALLENGE, RESPONSE, SERVER_INIT};
+use common::rfb::{close, data, frame, upgrade_logged_in, LOGIN_ARGS};
+use common::x11vnc::VNCPASSWD_OF_PASSWORD;
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the greeting target sends first, as a VNC server sends its screen.
+const GREETING: &[u8] = b"SCREEN-FROM-THE-SERVER";
+/// What the browser sends, as a user types a password.
+const TYPED: &[u8] = b"TYPED-BY-THE-USER";
+
+/// A target that sends [`GREETING`], then answers each read with `ack`
+/// (never echoing, so the client's bytes reach the client only if recorded).
+async fn greeting_target() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(GREETING).await;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(b"ack").await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A proxy with a login (user `u`) recording every session into `rec`.
+fn recording_proxy(rec: &Path, target: std::net::SocketAddr, extra: &[&str]) -> Proxy {
+    let target = target.to_string();
+    let args = ["--record-sessions", "--record-dir", rec.to_str().unwrap()];
+    let tail = ["127.0.0.1:0", target.as_str()];
+    Proxy::start(&[&LOGIN_ARGS[..], &args, extra, &tail].concat())
+}
+
+/// Sends a close frame and waits for the proxy's answer and its log line.
+async fn close_session(s: &mut tokio::net::TcpStream, proxy: &mut Proxy) {
+    s.write_all(&client_frame(0x88, &1000u16.to_be_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(close(s).await.0, 1000);
+    proxy.wait_for_log("session closed");
+}
+
+/// One session through the greeting target: greeting in, TYPED out, ack in.
+async fn greeting_session(proxy: &mut Proxy) {
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    assert_eq!(data(&mut s).await, GREETING);
+    s.write_all(&frame(TYPED)).await.unwrap();
+    assert_eq!(data(&mut s).await, b"ack");
+    close_session(&mut s, proxy).await;
+}
+
+/// The `.rec` files of `dir`, by name (which is by start time).
+fn rec_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rec"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The only recording in `dir`.
+fn only_recording(dir: &Path) -> PathBuf {
+    let found = rec_files(dir);
+    assert_eq!(found.len(), 1, "one recording expected: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+/// Every chunk's bytes of a recording, both ways, checking its frame; the
+/// `//` marker of `record-max-size` is skipped.
+fn recorded_bytes(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("var VNC_frame_data = [\n"), "{path:?}");
+    assert!(text.ends_with("\n'EOF'];\n"), "{path:?} is not complete");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("//") && *l != "'EOF'];")
+        .flat_map(|l| crate::record::chunk(l).1)
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The index's lines.
+fn index(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("index.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `websockifyctl --conf-dir CONF --no-systemd recordings ARGS`'s output.
+fn ctl_recordings(conf: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg0("websockifyctl")
+        .arg("--conf-dir")
+        .arg(conf)
+        .arg("--no-systemd")
+        .arg("recordings")
+        .args(args)
+        .output()
+        .expect("run websockifyctl");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "websockifyctl recordings {args:?}: {said}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_is_recorded_without_what_was_typed_and_indexed() {
+    let tmp = TempDir::new("recordings-one");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &[]);
+    greeting_session(&mut proxy).await;
+
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&rec), 0o700, "record-dir");
+    let file = only_recording(&rec);
+    assert_eq!(mode(&file), 0o600, "{file:?}");
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.ends_with("-u.rec"), "named by the user: {name}");
+    let bytes = recorded_bytes(&file);
+    assert!(
+        contains(&bytes, GREETING),
+        "the server's bytes are recorded"
+    );
+    assert!(
+        !contains(&bytes, TYPED),
+        "record-input is off: typed bytes recorded"
+    );
+
+    let lines = index(&rec);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["user"], "u");
+    assert_eq!(line["file"], name.as_str());
+    assert_eq!(line["bytes_to_target"], TYPED.len());
+    assert_eq!(line["bytes_to_client"], GREETING.len() + 3);
+    assert_eq!(line["close_code"], 1000);
+    let on_disk = std::fs::read(&file).unwrap();
+    assert_eq!(line["size"], on_disk.len());
+    assert_eq!(line["sha256"], sha256(&on_disk).as_str());
+    assert!(line["start"].as_str().unwrap().ends_with('Z'), "{line}");
+
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let conf_text = format!("target = \"localhost:5901\"\nrecord-dir = {:?}\n", rec);
+    std::fs::write(conf.join("display1.conf"), conf_text).unwrap();
+    let listed = ctl_recordings(&conf, &["display1"]);
+    let row = listed.lines().nth(1).unwrap_or_default();
+    assert!(listed.starts_with("START"), "{listed}");
+    assert!(row.contains(" u ") && row.ends_with(&name), "{listed}");
+    let other = ctl_recordings(&conf, &["display1", "--user", "alice"]);
+    assert!(!other.contains(&name), "{other}");
+    let later = ctl_recordings(&conf, &["display1", "--since", "2999-01-01"]);
+    assert!(!later.contains(&name), "{later}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_input_records_what_was_typed_too() {
+    let tmp = TempDir::new("recordings-input");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &["--record-input"]);
+    greeting_session(&mut proxy).await;
+    let bytes = recorded_bytes(&only_recording(&rec));
+    assert!(contains(&bytes, GREETING) && contains(&bytes, TYPED));
+}
+
+/// Sends `payload` and reads it back from the echo target, frame by frame.
+async fn echo_raw(s: &mut tokio::net::TcpStream, payload: &[u8]) {
+    s.write_all(&frame(payload)).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < payload.len() {
+        got.extend(data(s).await);
+    }
+    assert!(got == payload, "echo not byte-exact");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_ends_at_record_max_size_and_the_session_goes_on() {
+    let tmp = TempDir::new("recordings-cap");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, echo_target().await, &["--record-max-size", "4096"]);
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    for round in 0..8u8 {
+        let payload: Vec<u8> = (0..16 * 1024).map(|i| (i as u8) ^ round).collect();
+        echo_raw(&mut s, &payload).await;
+    }
+    close_session(&mut s, &mut proxy).await;
+    let file = only_recording(&rec);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.len() <= 4096 + 200, "{} bytes", text.len());
+    assert!(
+        text.contains("// recording stopped: 4096 bytes reached"),
+        "no marker"
+    );
+    recorded_bytes(&file); // still complete
+    assert_eq!(index(&rec)[0]["bytes_to_client"], 8 * 16 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_max_total_removes_the_oldest_recordings() {
+    let tmp = TempDir::new("recordings-total");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, echo_target().await, &["--record-max-total", "2000"]);
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+        echo_raw(&mut s, &[b'x'; 3000]).await;
+        close_session(&mut s, &mut proxy).await;
+        names.push(rec_files(&rec).last().cloned().unwrap());
+    }
+    assert_eq!(
+        rec_files(&rec),
+        [names[2].clone()],
+        "the two oldest removed"
+    );
+    let removed = proxy
+        .log()
+        .iter()
+        .filter(|l| l.contains("recording removed: record-max-total reached"))
+        .count();
+    assert_eq!(removed, 2, "{:?}", proxy.log());
+    assert_eq!(index(&rec).len(), 3, "the index keeps every session");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_vnc_password_or_des_exchange_is_recorded() {
+    let tmp = TempDir::new("recordings-vnc");
+    let rec = tmp.path().join("recordings");
+    let (target, right) = fake_vnc(Fake::V38).await;
+    let pw = tmp.write("vnc.pass", VNCPASSWD_OF_PASSWORD);
+    let extra = [
+        "--record-input",
+        "--vnc-password-file",
+        pw.to_str().unwrap(),
+    ];
+    let mut proxy = recording_proxy(&rec, target, &extra);
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, [0, 0, 0, 0], "SecurityResult OK");
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(&mut s).await, SERVER_INIT);
+    s.write_all(&frame(b"after-auth")).await.unwrap();
+    assert_eq!(data(&mut s).await, b"after-auth");
+    close_session(&mut s, &mut proxy).await;
+
+    let file = only_recording(&rec);
+    let bytes = recorded_bytes(&file);
+    let raw = std::fs::read(&file).unwrap();
+    assert!(
+        contains(&bytes, b"after-auth"),
+        "the session after auth is recorded"
+    );
+    for (what, secret) in [
+        ("the DES response", &RESPONSE[..]),
+        ("the DES challenge", &CHALLENGE[..]),
+        ("the password", b"password"),
+        ("the password file", &VNCPASSWD_OF_PASSWORD[..]),
+    ] {
+        assert!(!contains(&bytes, secret), "{what} is in the recording");
+        assert!(!contains(&raw, secret), "{what} is in the file");
+    }
+}
