@@ -89,7 +89,7 @@ pub const BOUNDS: &[Bound] = &[
     },
     Bound {
         key: "record-max-size",
-        value: |o| o.record_max_size,
+        value: |o| o.record_max_size.map(|n| n.0),
         // Below a frame of a small screen a recording says nothing.
         min: 1 << 10,
         max: 1 << 40,
@@ -98,7 +98,7 @@ pub const BOUNDS: &[Bound] = &[
     },
     Bound {
         key: "record-max-total",
-        value: |o| o.record_max_total,
+        value: |o| o.record_max_total.map(|n| n.0),
         min: 0,
         // A petabyte: beyond any disk, far below an overflow of the sum.
         max: 1 << 50,
@@ -107,7 +107,7 @@ pub const BOUNDS: &[Bound] = &[
     },
     Bound {
         key: "record-max-age",
-        value: |o| o.record_max_age,
+        value: |o| o.record_max_age.map(|n| n.0),
         min: 0,
         // A century, in days: far below a `SystemTime` overflow.
         max: 36500,

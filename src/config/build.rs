@@ -68,7 +68,7 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         limits: connection_limits(m),
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
-        record_max_size: o.record_max_size.unwrap_or(defaults::RECORD_MAX_SIZE),
+        record_max_size: o.record_max_size.map_or(defaults::RECORD_MAX_SIZE, |n| n.0),
         recordings: recordings(m)?,
         rfb,
     })
@@ -93,11 +93,15 @@ fn recordings(m: &Merged) -> Result<Option<super::Recordings>> {
             m.origin("record-sessions")
         ),
     };
-    let days = o.record_max_age.unwrap_or(defaults::RECORD_MAX_AGE_DAYS);
+    let days = o
+        .record_max_age
+        .map_or(defaults::RECORD_MAX_AGE_DAYS, |n| n.0);
     Ok(Some(super::Recordings {
         dir,
         input: o.record_input == Some(true),
-        max_total: o.record_max_total.unwrap_or(defaults::RECORD_MAX_TOTAL),
+        max_total: o
+            .record_max_total
+            .map_or(defaults::RECORD_MAX_TOTAL, |n| n.0),
         max_age: (days > 0).then(|| Duration::from_secs(days * 24 * 3600)),
     }))
 }

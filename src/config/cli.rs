@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::options::{OneOrMany, Options};
+use crate::config::options::{Number, OneOrMany, Options};
 
 /// WebSocket-to-TCP bridge for noVNC, compatible with Python websockify.
 ///
@@ -438,9 +438,9 @@ impl Cli {
             record_sessions: self.record_sessions.then_some(true),
             record_dir: self.record_dir.clone(),
             record_input: self.record_input.then_some(true),
-            record_max_size: self.record_max_size,
-            record_max_total: self.record_max_total,
-            record_max_age: self.record_max_age,
+            record_max_size: self.record_max_size.map(Number),
+            record_max_total: self.record_max_total.map(Number),
+            record_max_age: self.record_max_age.map(Number),
             libserver: self.libserver.then_some(true),
             wrap_mode: self.wrap_mode.clone(),
             ..self.acme.options()

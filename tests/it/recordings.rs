@@ -298,3 +298,61 @@ async fn no_vnc_password_or_des_exchange_is_recorded() {
         assert!(!contains(&raw, secret), "{what} is in the file");
     }
 }
+
+#[test]
+fn record_sessions_outside_systemd_asks_for_record_dir() {
+    let out = Command::new(bin())
+        .args(["--record-sessions", "127.0.0.1:0", "127.0.0.1:5901"])
+        .env_remove("STATE_DIRECTORY")
+        .output()
+        .expect("run websockify");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "started without a record-dir: {said}"
+    );
+    assert!(
+        said.contains("command line: record-sessions: give record-dir"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_dir_defaults_to_the_state_directory() {
+    let tmp = TempDir::new("recordings-state");
+    let target = greeting_target().await.to_string();
+    let mut cmd = Command::new(bin());
+    cmd.args(LOGIN_ARGS)
+        .args(["--record-sessions", "127.0.0.1:0", &target])
+        .env("STATE_DIRECTORY", tmp.path());
+    let mut proxy = Proxy::spawn(&mut cmd, 1);
+    greeting_session(&mut proxy).await;
+    only_recording(&tmp.path().join("recordings"));
+}
+
+/// A recording that cannot be made (here `record-dir` is a file) is logged
+/// and counted; the session goes on unrecorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_fails_leaves_the_session_alone() {
+    let tmp = TempDir::new("recordings-fail");
+    let not_a_dir = tmp.write("recordings", "a file, not a folder");
+    let target = greeting_target().await;
+    let mut proxy = recording_proxy(&not_a_dir, target, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics = common::http::metrics_addr(&mut proxy);
+    greeting_session(&mut proxy).await;
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|l| l.contains("the session goes on unrecorded")),
+        "{:?}",
+        proxy.log()
+    );
+    let (status, text) = common::http::get(metrics, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "websockify_recording_failures_total 1"),
+        "{text}"
+    );
+}
