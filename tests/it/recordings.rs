@@ -356,3 +356,46 @@ async fn a_recording_that_fails_leaves_the_session_alone() {
         "{text}"
     );
 }
+
+/// `record-max-total` never removes a recording still being written: a
+/// second session starting beside a first keeps the first one's file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_recording_is_never_removed() {
+    let tmp = TempDir::new("recordings-live");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, echo_target().await, &["--record-max-total", "1000"]);
+    let mut first = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    // More than the writer's buffer: on disk while the session goes on.
+    echo_raw(&mut first, &vec![b'y'; 300 * 1024]).await;
+    let first_file = only_recording(&rec);
+    on_disk_past(&first_file, 1000).await;
+    let mut second = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    echo_raw(&mut second, b"second").await;
+    close_session(&mut second, &mut proxy).await;
+    assert!(first_file.exists(), "the live recording was removed");
+    echo_raw(&mut first, b"still recorded").await;
+    close_session(&mut first, &mut proxy).await;
+    let lines = index(&rec);
+    let first_name = first_file.file_name().unwrap().to_str().unwrap();
+    let entry = lines
+        .iter()
+        .find(|l| l["file"] == first_name)
+        .expect("indexed");
+    assert_eq!(
+        entry["sha256"],
+        sha256(&std::fs::read(&first_file).unwrap()).as_str()
+    );
+}
+
+/// Waits (at most [`WAIT`]) until the writer thread has put more than
+/// `size` bytes of `path` on disk.
+async fn on_disk_past(path: &Path, size: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while std::fs::metadata(path).map_or(0, |m| m.len()) <= size {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path:?} stays small"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -34,7 +34,10 @@ pub(super) fn create(
         };
         let path = settings.dir.join(name);
         match super::open::create(&path) {
-            Ok(file) => return Ok((path, file)),
+            Ok(file) => {
+                super::prune::started(&path);
+                return Ok((path, file));
+            }
             Err(e) if super::open::is_taken(&e) => last = Some(e),
             Err(e) => return Err(e),
         }

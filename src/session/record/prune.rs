@@ -1,9 +1,28 @@
 //! `record-max-age` and `record-max-total`: before a new recording starts,
 //! recordings older than the age go, then the oldest until all of them take
-//! less than the total. Each removal is logged. Runs off the event loop.
+//! less than the total. Each removal is logged. Recordings still being
+//! written (another session's) are never removed. Runs off the event loop.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
+
+/// The recordings being written now: pruning leaves them alone, or a
+/// small `record-max-total` would unlink a live session's file under it.
+static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// `path` is being written: not to be pruned until [`finished`].
+pub(super) fn started(path: &Path) {
+    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    live.insert(path.to_owned());
+}
+
+/// `path` is complete: it may be pruned from now on.
+pub(super) fn finished(path: &Path) {
+    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    live.remove(path);
+}
 
 /// One recording found in the folder.
 struct Found {
@@ -18,6 +37,10 @@ pub(super) fn prune(dir: &Path, max_total: u64, max_age: Option<Duration>) {
         Ok(found) => found,
         Err(e) => return log::warn!("{}: cannot list recordings: {e}", dir.display()),
     };
+    {
+        let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        found.retain(|f| !live.contains(&f.path));
+    }
     let now = SystemTime::now();
     let old = |f: &Found| {
         max_age.is_some_and(|age| now.duration_since(f.modified).is_ok_and(|d| d > age))

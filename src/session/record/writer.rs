@@ -120,6 +120,7 @@ impl Writer {
         let Out { file, hash, size } = out;
         drop(file);
         if let Some(mut indexed) = index {
+            super::prune::finished(&path);
             if let Ok(end) = indexed.end.try_recv() {
                 let written = Written {
                     path,
