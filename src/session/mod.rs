@@ -88,11 +88,14 @@ async fn run(
         client: config.limits.handshake_timeout,
     };
     let policy = config.rfb.for_session(vnc_password);
-    if let Err(r) = rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
-        let code = refuse(&mut io, &client, &target, r).await;
-        let secs = started.elapsed().as_secs_f64();
-        return metrics::global().session_closed(0, 0, code, secs);
-    }
+    let shown = match rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
+        Ok(shown) => shown,
+        Err(r) => {
+            let code = refuse(&mut io, &client, &target, r).await;
+            let secs = started.elapsed().as_secs_f64();
+            return metrics::global().session_closed(0, 0, code, secs);
+        }
+    };
     let (client_s, target_s) = (client.as_str(), target.to_string());
     let live = table::table().register(client_s, user.clone(), &target_s);
     let who = Who {
@@ -112,6 +115,7 @@ async fn run(
         traffic: config.traffic,
         recorder: recorder(&config, &who, user.as_deref()).await,
     };
+    observe.shown(&shown);
     let settings = relay::Settings {
         mode,
         heartbeat: config.heartbeat,
