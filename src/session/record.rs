@@ -1,6 +1,10 @@
 //! `--record FILE`: each session's traffic to `FILE.N` in the format noVNC's
 //! playback harness reads (`var VNC_frame_data = ['{ms{data', ...,'EOF'];`),
-//! as Python websockify writes it; and `--traffic`'s frame symbols.
+//! as Python websockify writes it; `record-sessions`: the same format, one
+//! file per session in `record-dir` named by time, session and user
+//! (`named`), old ones pruned by age and total (`prune`), and a line per
+//! session in `index.jsonl` with the file's SHA-256 (`index`); and
+//! `--traffic`'s frame symbols.
 //!
 //! Nothing here touches the disk on the event loop: the file is created in
 //! `spawn_blocking` (`open`: exclusive, numbered after earlier runs), and a

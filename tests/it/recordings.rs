@@ -399,3 +399,33 @@ async fn on_disk_past(path: &Path, size: u64) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// `record-max-age`: a recording last written longer ago than that goes
+/// when the next one starts, with a log line; a newer one stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn record_max_age_removes_old_recordings() {
+    let tmp = TempDir::new("recordings-age");
+    let rec = tmp.path().join("recordings");
+    std::fs::create_dir(&rec).unwrap();
+    let old = rec.join("20200101T000000Z-s1-u.rec");
+    let recent = rec.join("20200102T000000Z-s2-u.rec");
+    for (file, age) in [(&old, "100 days ago"), (&recent, "80 days ago")] {
+        std::fs::write(file, "var VNC_frame_data = [\n'EOF'];\n").unwrap();
+        let touched = Command::new("touch").args(["-d", age]).arg(file).status();
+        assert!(touched.expect("touch (coreutils)").success());
+    }
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &["--record-max-age", "90"]);
+    greeting_session(&mut proxy).await;
+    assert!(!old.exists(), "the 100-day-old recording stayed");
+    assert!(recent.exists(), "the 80-day-old recording went");
+    let said = format!(
+        "{}: recording removed: older than record-max-age",
+        old.display()
+    );
+    assert!(
+        proxy.log().iter().any(|l| l.contains(&said)),
+        "{:?}",
+        proxy.log()
+    );
+    assert_eq!(rec_files(&rec).len(), 2, "the recent one and the new one");
+}

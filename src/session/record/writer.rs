@@ -15,7 +15,7 @@ use ring::digest::{Context, SHA256};
 use tokio::sync::oneshot;
 
 use super::index::{self, End, Written};
-use super::Direction;
+use super::{prune, Direction};
 use crate::metrics;
 
 /// One recorded chunk: its direction, milliseconds since the session
@@ -69,6 +69,8 @@ struct Out {
     file: BufWriter<File>,
     hash: Context,
     size: u64,
+    /// Its path, for log lines.
+    shown: String,
 }
 
 impl Writer {
@@ -87,61 +89,90 @@ impl Writer {
             file: out,
             hash: Context::new(&SHA256),
             size: 0,
+            shown: path.display().to_string(),
         };
-        let shown = path.display().to_string();
-        let mut state = out.write(&shown, b"var VNC_frame_data = [\n");
+        let mut state = out.write(b"var VNC_frame_data = [\n");
         for chunk in chunks {
             queued.fetch_sub(cost(&chunk.data), Ordering::Relaxed);
-            if state != State::Writing {
-                continue; // drain, so the sender's budget stays true
-            }
-            let line = format_line(&chunk);
-            if out.size + line.len() as u64 > limit {
-                log::warn!("{shown}: recording stopped at {limit} bytes; the session goes on");
-                let marker = format!("// recording stopped: {limit} bytes reached\n");
-                state = match out.write(&shown, marker.as_bytes()) {
-                    State::Writing => State::Full,
-                    failed => failed,
-                };
-                continue;
-            }
-            state = out.write(&shown, line.as_bytes());
+            if state == State::Writing {
+                state = out.chunk(&chunk, limit);
+            } // else drain, so the sender's budget stays true
         }
-        if state != State::Failed {
-            state = out.write(&shown, b"'EOF'];\n");
-        }
-        if state != State::Failed {
-            if let Err(e) = out.file.flush() {
-                log::warn!("{shown}: recording incomplete: {e}");
-                metrics::global().recording_failed();
-                state = State::Failed;
+        let complete = out.finish(state);
+        // The file is closed (and indexed) before the session hears of it.
+        match index {
+            Some(indexed) => {
+                prune::finished(&path);
+                indexed.append(path, out, complete);
             }
-        }
-        let Out { file, hash, size } = out;
-        drop(file);
-        if let Some(mut indexed) = index {
-            super::prune::finished(&path);
-            if let Ok(end) = indexed.end.try_recv() {
-                let written = Written {
-                    path,
-                    start: indexed.start,
-                    size,
-                    sha256: index::hex(hash.finish().as_ref()),
-                    complete: state != State::Failed,
-                };
-                if let Err(e) = index::append(&indexed.dir, &end, &written) {
-                    log::warn!("{shown}: cannot add it to {}: {e}", index::INDEX);
-                    metrics::global().recording_failed();
-                }
-            }
+            None => drop(out),
         }
         let _ = done.send(());
     }
 }
 
+impl Indexed {
+    /// Appends the index line, once the session has said how it ended
+    /// (it has not when the session was dropped without `close`).
+    fn append(mut self, path: PathBuf, out: Out, complete: bool) {
+        let Ok(end) = self.end.try_recv() else { return };
+        let Out {
+            file,
+            hash,
+            size,
+            shown,
+        } = out;
+        drop(file);
+        let written = Written {
+            path,
+            start: self.start,
+            size,
+            sha256: index::hex(hash.finish().as_ref()),
+            complete,
+        };
+        if let Err(e) = index::append(&self.dir, &end, &written) {
+            log::warn!("{shown}: cannot add it to {}: {e}", index::INDEX);
+            metrics::global().recording_failed();
+        }
+    }
+}
+
 impl Out {
+    /// Writes one chunk's line, or the marker and `Full` when it would
+    /// pass `limit`.
+    fn chunk(&mut self, chunk: &Chunk, limit: u64) -> State {
+        let line = format_line(chunk);
+        if self.size + line.len() as u64 <= limit {
+            return self.write(line.as_bytes());
+        }
+        log::warn!(
+            "{}: recording stopped at {limit} bytes; the session goes on",
+            self.shown
+        );
+        let marker = format!("// recording stopped: {limit} bytes reached\n");
+        match self.write(marker.as_bytes()) {
+            State::Writing => State::Full,
+            failed => failed,
+        }
+    }
+
+    /// Ends the file with `'EOF'];` and flushes it; whether it is whole.
+    fn finish(&mut self, state: State) -> bool {
+        if state == State::Failed || self.write(b"'EOF'];\n") == State::Failed {
+            return false;
+        }
+        match self.file.flush() {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("{}: recording incomplete: {e}", self.shown);
+                metrics::global().recording_failed();
+                false
+            }
+        }
+    }
+
     /// Writes `bytes`; `Failed` (logged, counted) once writing failed.
-    fn write(&mut self, shown: &str, bytes: &[u8]) -> State {
+    fn write(&mut self, bytes: &[u8]) -> State {
         match self.file.write_all(bytes) {
             Ok(()) => {
                 self.hash.update(bytes);
@@ -149,7 +180,10 @@ impl Out {
                 State::Writing
             }
             Err(e) => {
-                log::warn!("{shown}: recording stopped: {e}; the session goes on");
+                log::warn!(
+                    "{}: recording stopped: {e}; the session goes on",
+                    self.shown
+                );
                 metrics::global().recording_failed();
                 State::Failed
             }
