@@ -104,7 +104,7 @@ fn wanted(v: &Value, args: &RecordingsArgs) -> bool {
 /// One line: start, user, client, duration, size, file (marked when
 /// `record-max-total` or `record-max-age` removed it since).
 fn row(v: &Value, dir: &Path) -> Vec<String> {
-    let text = |key: &str, or: &str| v[key].as_str().unwrap_or(or).to_owned();
+    let text = |key: &str, or: &str| safe(v[key].as_str().unwrap_or(or));
     let file = text("file", "?");
     let shown = match dir.join(&file).exists() {
         true => file,
@@ -122,6 +122,16 @@ fn row(v: &Value, dir: &Path) -> Vec<String> {
     ]
 }
 
+/// A cell as is, or quoted with its control characters escaped when it has
+/// any: a user name is whatever a client typed, and must not drive the
+/// administrator's terminal.
+fn safe(cell: &str) -> String {
+    match cell.chars().any(char::is_control) {
+        true => crate::access::users::shown(cell),
+        false => cell.to_owned(),
+    }
+}
+
 /// `end - start` in whole seconds, as `1h02m03s`.
 fn duration(v: &Value) -> String {
     let at = |key: &str| {
@@ -137,5 +147,30 @@ fn duration(v: &Value) -> String {
         (0, 0, s) => format!("{s}s"),
         (0, m, s) => format!("{m}m{s:02}s"),
         (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{duration, safe};
+
+    #[test]
+    fn a_user_name_cannot_drive_the_terminal() {
+        assert_eq!(safe("alice"), "alice");
+        assert_eq!(safe("a\u{1b}[2J"), "\"a\\u{1b}[2J\"");
+    }
+
+    #[test]
+    fn durations_read_as_time() {
+        let v = |s: &str, e: &str| serde_json::json!({"start": s, "end": e});
+        assert_eq!(
+            duration(&v("2026-12-07T14:00:00Z", "2026-12-07T14:00:09Z")),
+            "9s"
+        );
+        assert_eq!(
+            duration(&v("2026-12-07T14:00:00Z", "2026-12-07T15:02:03Z")),
+            "1h02m03s"
+        );
+        assert_eq!(duration(&serde_json::json!({})), "?");
     }
 }

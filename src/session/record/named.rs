@@ -24,6 +24,7 @@ pub(super) fn create(
         .recursive(true)
         .mode(0o700)
         .create(&settings.dir)?;
+    warn_if_open(&settings.dir);
     super::prune::prune(&settings.dir, settings.max_total, settings.max_age);
     let stem = format!("{}-s{id}-{}", stamp(start), file_safe(user.unwrap_or("-")));
     let mut last = None;
@@ -43,6 +44,25 @@ pub(super) fn create(
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free name")))
+}
+
+/// Says once per process when `record-dir` (made by someone else) lets
+/// other users in: recordings hold what users saw, and may hold what they
+/// typed.
+fn warn_if_open(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!(
+            "{}: record-dir has mode {mode:o}: other users may read recordings; chmod 700 it",
+            dir.display()
+        );
+    }
 }
 
 /// `20261207T144101Z`: sorts as time does, and has no `:` for tools
