@@ -429,3 +429,53 @@ async fn record_max_age_removes_old_recordings() {
     );
     assert_eq!(rec_files(&rec).len(), 2, "the recent one and the new one");
 }
+
+/// A write that fails mid-session (here the file-size limit, `ulimit -f`,
+/// standing in for a full disk: both end a write with an error) stops the
+/// recording, logged and counted; the session goes on byte-exact, and its
+/// index line says the file is incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_error_stops_the_recording_not_the_session() {
+    let tmp = TempDir::new("recordings-full");
+    let rec = tmp.path().join("recordings");
+    let target = echo_target().await.to_string();
+    let args = [
+        "--record-sessions",
+        "--record-dir",
+        rec.to_str().unwrap(),
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        &target,
+    ];
+    // SIGXFSZ ignored, so a write past the limit fails with EFBIG instead
+    // of killing the process; 64 blocks of 512 bytes: 32 KiB.
+    let mut proxy = Proxy::start_after(
+        "trap '' XFSZ; ulimit -f 64",
+        &[&LOGIN_ARGS[..], &args].concat(),
+    );
+    let metrics = common::http::metrics_addr(&mut proxy);
+    let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
+    for round in 0..4u8 {
+        let payload: Vec<u8> = (0..300 * 1024).map(|i| (i as u8) ^ round).collect();
+        echo_raw(&mut s, &payload).await;
+    }
+    close_session(&mut s, &mut proxy).await;
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|l| l.contains("recording stopped: File too large")),
+        "{:?}",
+        proxy.log()
+    );
+    let (_, text) = common::http::get(metrics, "/metrics").await;
+    assert!(
+        text.lines()
+            .any(|l| l == "websockify_recording_failures_total 1"),
+        "{text}"
+    );
+    let entry = &index(&rec)[0];
+    assert_eq!(entry["complete"], false, "{entry}");
+    assert_eq!(entry["bytes_to_client"], 4 * 300 * 1024);
+}
