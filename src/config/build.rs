@@ -81,6 +81,13 @@ fn recordings(m: &Merged) -> Result<Option<super::Recordings>> {
     if o.record_sessions != Some(true) {
         return Ok(None);
     }
+    if o.record.is_some() {
+        bail!(
+            "{}: record: not with record-sessions, which records every session \
+             already; leave record out",
+            m.origin("record")
+        );
+    }
     let state = std::env::var_os("STATE_DIRECTORY");
     // systemd lists several directories with `:`; the instance's is first.
     let state = state.as_ref().and_then(|s| std::env::split_paths(s).next());

@@ -315,6 +315,19 @@ fn record_sessions_outside_systemd_asks_for_record_dir() {
         said.contains("command line: record-sessions: give record-dir"),
         "{said}"
     );
+    let (ok, said) = run_to_exit(&[
+        "--record-sessions",
+        "--record-dir",
+        "/tmp",
+        "--record",
+        "/tmp/x",
+        "127.0.0.1:0",
+        "127.0.0.1:5901",
+    ]);
+    assert!(
+        !ok && said.contains("record: not with record-sessions"),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
