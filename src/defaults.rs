@@ -191,6 +191,21 @@ pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
 /// Time the last log lines get to reach their output when the daemon exits.
 pub const LOG_FLUSH_WAIT: Duration = Duration::from_secs(2);
 
+/// Largest recording (`record`, `record-max-size`), after which it ends with
+/// a marker and the session goes on: an all-day session of a busy 1080p
+/// desktop would otherwise grow to tens of GiB and fill the disk.
+pub const RECORD_MAX_SIZE: u64 = 256 * 1024 * 1024;
+
+/// What all of an instance's recordings may take (`record-max-total`):
+/// forty full-size recordings, small beside a server's disk and large
+/// enough that the 90 days of `record-max-age` usually decide first.
+pub const RECORD_MAX_TOTAL: u64 = 10 * 1024 * 1024 * 1024;
+
+/// Days a recording is kept (`record-max-age`): a quarter, which is what
+/// audits of remote access commonly look back on, without keeping every
+/// typed word for ever.
+pub const RECORD_MAX_AGE_DAYS: u64 = 90;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,8 @@ pub enum Unit {
     Bytes,
     /// Connections or sessions.
     Count,
+    /// Whole days.
+    Days,
 }
 
 /// The range of one option.
@@ -84,6 +86,33 @@ pub const BOUNDS: &[Bound] = &[
         max: 1 << 20,
         unit: Unit::Bytes,
         instead: "",
+    },
+    Bound {
+        key: "record-max-size",
+        value: |o| o.record_max_size.map(|n| n.0),
+        // Below a frame of a small screen a recording says nothing.
+        min: 1 << 10,
+        max: 1 << 40,
+        unit: Unit::Bytes,
+        instead: "",
+    },
+    Bound {
+        key: "record-max-total",
+        value: |o| o.record_max_total.map(|n| n.0),
+        min: 0,
+        // A petabyte: beyond any disk, far below an overflow of the sum.
+        max: 1 << 50,
+        unit: Unit::Bytes,
+        instead: "0: no cap",
+    },
+    Bound {
+        key: "record-max-age",
+        value: |o| o.record_max_age.map(|n| n.0),
+        min: 0,
+        // A century, in days: far below a `SystemTime` overflow.
+        max: 36500,
+        unit: Unit::Days,
+        instead: "0 keeps them",
     },
     count("max-connections", |o| wide(o.max_connections)),
     count("max-connections-per-client", |o| {
@@ -157,6 +186,8 @@ impl Bound {
     pub fn said(&self, n: u64) -> String {
         let (word, larger): (&str, &[(u64, &str)]) = match self.unit {
             Unit::Count => return n.to_string(),
+            Unit::Days if n == 1 => return "1 day".into(),
+            Unit::Days => return format!("{n} days"),
             Unit::Seconds if n == 1 => return "1 second".into(),
             Unit::Seconds => (
                 "seconds",

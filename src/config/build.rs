@@ -68,8 +68,49 @@ pub(super) fn config(m: &Merged) -> Result<Config> {
         limits: connection_limits(m),
         traffic: o.traffic == Some(true),
         record: o.record.clone(),
+        record_max_size: o.record_max_size.map_or(defaults::RECORD_MAX_SIZE, |n| n.0),
+        recordings: recordings(m)?,
         rfb,
     })
+}
+
+/// `record-sessions` and its settings; its folder is `record-dir`, else
+/// the state directory systemd made for the instance.
+fn recordings(m: &Merged) -> Result<Option<super::Recordings>> {
+    let o = &m.options;
+    if o.record_sessions != Some(true) {
+        return Ok(None);
+    }
+    if o.record.is_some() {
+        bail!(
+            "{}: record: not with record-sessions, which records every session \
+             already; leave record out",
+            m.origin("record")
+        );
+    }
+    let state = std::env::var_os("STATE_DIRECTORY");
+    // systemd lists several directories with `:`; the instance's is first.
+    let state = state.as_ref().and_then(|s| std::env::split_paths(s).next());
+    let dir = match (&o.record_dir, state) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(state)) if state.is_absolute() => state.join("recordings"),
+        _ => bail!(
+            "{}: record-sessions: give record-dir (outside systemd there is no \
+             state directory to default to)",
+            m.origin("record-sessions")
+        ),
+    };
+    let days = o
+        .record_max_age
+        .map_or(defaults::RECORD_MAX_AGE_DAYS, |n| n.0);
+    Ok(Some(super::Recordings {
+        dir,
+        input: o.record_input == Some(true),
+        max_total: o
+            .record_max_total
+            .map_or(defaults::RECORD_MAX_TOTAL, |n| n.0),
+        max_age: (days > 0).then(|| Duration::from_secs(days * 24 * 3600)),
+    }))
 }
 
 /// `require-rfb` and `vnc-password-file` (whose password `gate` gives to

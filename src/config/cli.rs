@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::options::{OneOrMany, Options};
+use crate::config::options::{Number, OneOrMany, Options};
 
 /// WebSocket-to-TCP bridge for noVNC, compatible with Python websockify.
 ///
@@ -298,6 +298,34 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Logging and recording")]
     pub record: Option<PathBuf>,
 
+    /// Record every session to its own file in --record-dir, with an index
+    /// (index.jsonl) of who, when, what and its SHA-256.
+    #[arg(long, help_heading = "Logging and recording")]
+    pub record_sessions: bool,
+
+    /// Where --record-sessions writes (made mode 0700). [default: $STATE_DIRECTORY/recordings;
+    /// the unit: /var/lib/websockify/NAME/recordings]
+    #[arg(long, value_name = "DIR", help_heading = "Logging and recording")]
+    pub record_dir: Option<PathBuf>,
+
+    /// Also record what the browser sent: keys and pointer, so everything typed,
+    /// passwords included. [default: only what the VNC server sent]
+    #[arg(long, help_heading = "Logging and recording")]
+    pub record_input: bool,
+
+    /// A recording ends at BYTES (with a marker); the session goes on. [default: 268435456, 256 MiB]
+    #[arg(long, value_name = "BYTES", help_heading = "Logging and recording")]
+    pub record_max_size: Option<u64>,
+
+    /// Before a new recording, remove the oldest until all take less than BYTES
+    /// (0: no cap). [default: 10737418240, 10 GiB]
+    #[arg(long, value_name = "BYTES", help_heading = "Logging and recording")]
+    pub record_max_total: Option<u64>,
+
+    /// Before a new recording, remove those older than DAYS (0: keep). [default: 90]
+    #[arg(long, value_name = "DAYS", help_heading = "Logging and recording")]
+    pub record_max_age: Option<u64>,
+
     /// Deprecated Python server variant; accepted, behaves as without it.
     #[arg(long, help_heading = "Compatibility")]
     pub libserver: bool,
@@ -407,6 +435,12 @@ impl Cli {
             legacy_syslog: self.legacy_syslog.then_some(true),
             traffic: self.traffic.then_some(true),
             record: self.record.clone(),
+            record_sessions: self.record_sessions.then_some(true),
+            record_dir: self.record_dir.clone(),
+            record_input: self.record_input.then_some(true),
+            record_max_size: self.record_max_size.map(Number),
+            record_max_total: self.record_max_total.map(Number),
+            record_max_age: self.record_max_age.map(Number),
             libserver: self.libserver.then_some(true),
             wrap_mode: self.wrap_mode.clone(),
             ..self.acme.options()

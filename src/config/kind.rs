@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::options::{OneOrMany, UserEntry};
+use super::options::{Number, OneOrMany, UserEntry};
 
 /// The kind of value a conf key takes, in the words of websockify.conf(5).
 pub trait Kind {
@@ -32,6 +32,11 @@ impl Kind for u64 {
 
 /// Every `usize` option is a size or a count.
 impl Kind for usize {
+    const WHAT: &'static str = "a whole number";
+}
+
+/// Sizes that may pass 4 GiB on 32-bit systems too, and days.
+impl Kind for Number {
     const WHAT: &'static str = "a whole number";
 }
 

@@ -69,8 +69,25 @@ pub struct Config {
     pub traffic: bool,
     /// Record sessions to `FILE.N` (`--record`).
     pub record: Option<PathBuf>,
+    /// Where a recording ends (`record-max-size`), for `record` too.
+    pub record_max_size: u64,
+    /// Every session recorded, with an index (`record-sessions`).
+    pub recordings: Option<Recordings>,
     /// VNC checks and password injection (`require-rfb`, `vnc-password-file`).
     pub rfb: RfbPolicy,
+}
+
+/// `record-sessions`: where and how much.
+#[derive(Debug, Clone)]
+pub struct Recordings {
+    /// `record-dir`, made mode 0700; holds the files and `index.jsonl`.
+    pub dir: PathBuf,
+    /// Also what the browser sent (`record-input`).
+    pub input: bool,
+    /// Most bytes all recordings may take (`record-max-total`; 0: no cap).
+    pub max_total: u64,
+    /// Oldest a recording may get (`record-max-age`); `None`: kept.
+    pub max_age: Option<Duration>,
 }
 
 /// What sessions do with RFB before relaying (the session's `rfb` runs it).

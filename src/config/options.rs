@@ -32,6 +32,12 @@ impl OneOrMany {
     }
 }
 
+/// A whole number that is not a duration and may pass 4 GiB even where
+/// `usize` cannot (`record-max-total`): bytes and days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Number(pub u64);
+
 /// One `[users.NAME]` table: where that user's sessions go.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -228,6 +234,18 @@ options! {
     traffic: bool => "traffic" = "true",
     /// Record each session to FILE.N in noVNC's playback format.
     record: PathBuf => "record" = r#""/var/tmp/display1.rec""#,
+    /// Record every session, one file each, with an index (`record-dir`).
+    record_sessions: bool => "record-sessions" = "true",
+    /// Where `record-sessions` writes (default: the state directory's recordings/).
+    record_dir: PathBuf => "record-dir" = r#""/var/lib/websockify/display1/recordings""#,
+    /// Also record what the browser sent (keys, pointer: typed secrets).
+    record_input: bool => "record-input" = "true",
+    /// Largest recording, in bytes; it ends there and the session goes on.
+    record_max_size: Number => "record-max-size" = "268435456",
+    /// Most bytes all of an instance's recordings may take (0: no cap).
+    record_max_total: Number => "record-max-total" = "10737418240",
+    /// Days a recording is kept (0: for ever).
+    record_max_age: Number => "record-max-age" = "90",
     /// Deprecated Python server variant: accepted, same behaviour.
     libserver: bool => "libserver" = "true",
     /// What to do when a wrapped program exits (wrap mode is refused).

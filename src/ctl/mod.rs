@@ -3,7 +3,8 @@
 //! command (`add`, `status` for list and status, `remove`, `user`, `passwd`, `cert`,
 //! `nginx`, `apache`, `caddy` with what they share in `front`; `units` for
 //! start, stop, restart and logs; `live` for sessions, kill, drain and
-//! reload over the running instance's control socket); `instance` reads and
+//! reload over the running instance's control socket; `recordings` for the
+//! index of `record-sessions`); `instance` reads and
 //! writes conf files, `files` writes any file atomically, `systemctl` talks
 //! to systemd (or not, with `--no-systemd`), `table` lines up the columns
 //! of `list` and `sessions`.
@@ -24,6 +25,7 @@ mod list;
 mod live;
 mod nginx;
 mod passwd;
+mod recordings;
 mod remove;
 mod status;
 mod systemctl;
@@ -106,6 +108,9 @@ pub enum Command {
     Kill(live::KillArgs),
     /// Drain a running instance: health checks fail, then it stops (as SIGTERM).
     Drain(live::DrainArgs),
+    /// The recordings of an instance (record-sessions): start, user, client,
+    /// duration, size and file, from its record-dir's index.jsonl.
+    Recordings(recordings::RecordingsArgs),
     /// Reload a running instance (as `systemctl reload websockify@NAME`,
     /// which runs this): exit status 1 and the reason when its conf is refused.
     Reload(live::ReloadArgs),
@@ -185,6 +190,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Kill(a) => live::kill(&ctx, a),
         Command::Drain(a) => live::drain(&ctx, a),
         Command::Reload(a) => live::reload(&ctx, a),
+        Command::Recordings(a) => recordings::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

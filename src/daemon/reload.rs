@@ -28,7 +28,7 @@ pub(super) struct Reload {
 }
 
 /// A reload's outcome: what new sessions get now, or why nothing changed.
-pub(super) type Outcome = Result<String, ReloadRefused>;
+pub(super) type ReloadOutcome = Result<String, ReloadRefused>;
 
 /// Why a reload changed nothing (the conf's error, or a stopping server),
 /// on one line: the control socket's answer and the status line.
@@ -39,10 +39,10 @@ pub(super) struct ReloadRefused(String);
 /// Asks the serving loop for a reload and waits for its outcome: how the
 /// control socket reaches the reload that SIGHUP triggers.
 #[derive(Clone)]
-pub(super) struct Reloader(mpsc::Sender<oneshot::Sender<Outcome>>);
+pub(super) struct Reloader(mpsc::Sender<oneshot::Sender<ReloadOutcome>>);
 
 /// The serving loop's end of [`Reloader`].
-pub(super) type Requests = mpsc::Receiver<oneshot::Sender<Outcome>>;
+pub(super) type Requests = mpsc::Receiver<oneshot::Sender<ReloadOutcome>>;
 
 /// A reloader and the requests it sends, for the serving loop to answer.
 pub(super) fn channel() -> (Reloader, Requests) {
@@ -54,7 +54,7 @@ pub(super) fn channel() -> (Reloader, Requests) {
 impl Reloader {
     /// Reloads as SIGHUP does; the outcome once the new settings are in
     /// force, or why they are not.
-    pub(super) async fn reload(&self) -> Outcome {
+    pub(super) async fn reload(&self) -> ReloadOutcome {
         let (reply, outcome) = oneshot::channel();
         let stopping = || ReloadRefused("the server is stopping".to_owned());
         self.0.send(reply).await.map_err(|_| stopping())?;
@@ -77,7 +77,7 @@ impl Reload {
         listen: &[ListenAddr],
         socket_activated: bool,
         sessions: usize,
-    ) -> Outcome {
+    ) -> ReloadOutcome {
         log::info!("{cause}: reloading {}", self.describe());
         let new = match self.load() {
             Ok(new) => new,

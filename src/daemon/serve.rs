@@ -169,7 +169,7 @@ impl Stopper {
         }
     }
 
-    fn reload(&self, cause: &str) -> reload::Outcome {
+    fn reload(&self, cause: &str) -> reload::ReloadOutcome {
         let live = self.sessions.borrow().live;
         let (listen, activated) = (&self.listen, self.socket_activated);
         self.reload

@@ -65,6 +65,7 @@ pub struct Metrics {
     connect_failures: Family<Labels, Counter>,
     session_seconds: Histogram,
     password_hashes: Counter,
+    recording_failures: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -89,6 +90,7 @@ impl Metrics {
             // 1 s to ~9 days.
             session_seconds: Histogram::new(exponential_buckets(1.0, 3.0, 14)),
             password_hashes: Counter::default(),
+            recording_failures: Counter::default(),
         };
         m.register();
         at_zero(&m.bytes, "direction", &DIRECTIONS);
@@ -146,6 +148,11 @@ impl Metrics {
             "Password hashes computed for logins (auth-file); remembered logins need none",
             self.password_hashes.clone(),
         );
+        r.register(
+            "recording_failures",
+            "Recordings stopped or not started: a write error, a full disk, a slow disk",
+            self.recording_failures.clone(),
+        );
         let start: Gauge<u64, AtomicU64> = Gauge::default();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -165,6 +172,11 @@ impl Metrics {
     /// A login's password hash was computed.
     pub fn password_hashed(&self) {
         self.password_hashes.inc();
+    }
+
+    /// A recording could not be made or was cut short by the disk.
+    pub fn recording_failed(&self) {
+        self.recording_failures.inc();
     }
 
     /// A session was opened (the 101 went out).

@@ -88,11 +88,14 @@ async fn run(
         client: config.limits.handshake_timeout,
     };
     let policy = config.rfb.for_session(vnc_password);
-    if let Err(r) = rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
-        let code = refuse(&mut io, &client, &target, r).await;
-        let secs = started.elapsed().as_secs_f64();
-        return metrics::global().session_closed(0, 0, code, secs);
-    }
+    let shown = match rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
+        Ok(shown) => shown,
+        Err(r) => {
+            let code = refuse(&mut io, &client, &target, r).await;
+            let secs = started.elapsed().as_secs_f64();
+            return metrics::global().session_closed(0, 0, code, secs);
+        }
+    };
     let (client_s, target_s) = (client.as_str(), target.to_string());
     let live = table::table().register(client_s, user.clone(), &target_s);
     let who = Who {
@@ -110,8 +113,9 @@ async fn run(
     );
     let mut observe = relay::Observer {
         traffic: config.traffic,
-        recorder: recorder(&config, &client).await,
+        recorder: recorder(&config, &who, user.as_deref()).await,
     };
+    observe.shown(&shown);
     let settings = relay::RelayParams {
         mode,
         heartbeat: config.heartbeat,
@@ -121,7 +125,16 @@ async fn run(
     // Out of the live list before the log says closed: `websockifyctl
     // sessions` after that line never shows it.
     drop(live);
-    finish(&mut observe).await; // before the session is reported closed
+    let end = record::End {
+        user: user.clone(),
+        client: client_s.to_owned(),
+        target: target_s.clone(),
+        session_id: who.id,
+        to_target: out.to_target,
+        to_client: out.to_client,
+        code: out.code,
+    };
+    finish(&mut observe, end).await; // before the session is reported closed
     report_closed(&who, &out, started.elapsed().as_secs_f64());
 }
 
@@ -215,16 +228,39 @@ async fn refuse(
     code
 }
 
-/// The `--record` file for this session, if recording is on and it opens.
-async fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Recorder>> {
-    let base = config.record.as_deref()?;
-    match Recorder::open(base).await {
+/// The recording of this session, if recording is on and it opens:
+/// `record-sessions` (in `record-dir`, with an index line), else `--record`.
+/// It starts here, after `rfb::prepare`: with `vnc-password-file` the
+/// proxy's own VNC authentication (the DES challenge and response) is over
+/// and never recorded.
+async fn recorder(
+    config: &Config,
+    who: &Who<'_>,
+    user: Option<&str>,
+) -> Option<std::sync::Mutex<Recorder>> {
+    let limit = config.record_max_size;
+    let (opened, shown) = match (&config.recordings, &config.record) {
+        (Some(rec), _) => (
+            Recorder::open_session(rec, limit, who.id, user).await,
+            rec.dir.display().to_string(),
+        ),
+        (None, Some(base)) => (
+            Recorder::open(base, limit).await,
+            format!("{}.N", base.display()),
+        ),
+        (None, None) => return None,
+    };
+    match opened {
         Ok(r) => {
-            log::debug!("{client}: recording to {}", r.path().display());
+            log::debug!("{}: recording to {}", who.client, r.path().display());
             Some(std::sync::Mutex::new(r))
         }
         Err(e) => {
-            log::warn!("{client}: cannot record to {}.N: {e}", base.display());
+            log::warn!(
+                "{}: cannot record to {shown}: {e}; the session goes on unrecorded",
+                who.client
+            );
+            metrics::global().recording_failed();
             None
         }
     }
@@ -232,11 +268,11 @@ async fn recorder(config: &Config, client: &str) -> Option<std::sync::Mutex<Reco
 
 /// Completes what the session showed: its recording is whole on disk and its
 /// `--traffic` symbols are on standard output.
-async fn finish(observe: &mut relay::Observer) {
+async fn finish(observe: &mut relay::Observer, end: record::End) {
     if let Some(r) = observe.recorder.take() {
         r.into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .close()
+            .close(Some(end))
             .await;
     }
     if observe.traffic {

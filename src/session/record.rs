@@ -1,6 +1,10 @@
 //! `--record FILE`: each session's traffic to `FILE.N` in the format noVNC's
 //! playback harness reads (`var VNC_frame_data = ['{ms{data', ...,'EOF'];`),
-//! as Python websockify writes it; and `--traffic`'s frame symbols.
+//! as Python websockify writes it; `record-sessions`: the same format, one
+//! file per session in `record-dir` named by time, session and user
+//! (`named`), old ones pruned by age and total (`prune`), and a line per
+//! session in `index.jsonl` with the file's SHA-256 (`index`); and
+//! `--traffic`'s frame symbols.
 //!
 //! Nothing here touches the disk on the event loop: the file is created in
 //! `spawn_blocking` (`open`: exclusive, numbered after earlier runs), and a
@@ -8,7 +12,10 @@
 //! budget. When the disk cannot keep up the recording stops, complete up to
 //! there, rather than stalling the relay or growing without bound.
 
+mod index;
+mod named;
 mod open;
+mod prune;
 mod traffic;
 mod writer;
 
@@ -17,16 +24,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
+use crate::config::Recordings;
+use crate::metrics;
+pub use index::{End, INDEX};
 pub use traffic::{flushed as traffic_flushed, traffic};
-use writer::{cost, Chunk, Writer};
-
-/// A recording stops growing here (per session file), with a log line:
-/// an all-day session must not fill the disk.
-pub const RECORD_LIMIT: u64 = 256 * 1024 * 1024;
+use writer::{cost, Chunk, Indexed, Writer};
 
 /// Bytes of one session's recording that may wait for the disk; beyond,
 /// the recording stops rather than hold the relay back or use more memory.
@@ -42,6 +48,10 @@ pub struct Recorder {
     done: Option<oneshot::Receiver<()>>,
     path: PathBuf,
     start: Instant,
+    /// Also what the client sent (`--record`; `record-input`).
+    input: bool,
+    /// Where the session's end goes, for its index line.
+    end: Option<oneshot::Sender<End>>,
 }
 
 /// Which way a chunk went.
@@ -54,12 +64,50 @@ pub enum Direction {
 }
 
 impl Recorder {
-    /// Creates the next free `BASE.N` (off the event loop) and starts its writer.
-    pub async fn open(base: &Path) -> std::io::Result<Self> {
+    /// Creates the next free `BASE.N` (off the event loop) and starts its
+    /// writer; both directions are recorded, as Python's `--record` does.
+    pub async fn open(base: &Path, limit: u64) -> std::io::Result<Self> {
         let owned = base.to_owned();
         let (path, file) = tokio::task::spawn_blocking(move || open::create_next(&owned))
             .await
             .map_err(std::io::Error::other)??;
+        Self::start(path, file, limit, None, true)
+    }
+
+    /// Creates session `id`'s recording in `record-dir` (after pruning old
+    /// ones, off the event loop) and starts its writer, which appends the
+    /// index line when [`close`](Self::close) gives it the session's end.
+    pub async fn open_session(
+        settings: &Recordings,
+        limit: u64,
+        id: u64,
+        user: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let (owned, user_owned) = (settings.clone(), user.map(str::to_owned));
+        let started = SystemTime::now();
+        let (path, file) = tokio::task::spawn_blocking(move || {
+            named::create(&owned, id, user_owned.as_deref(), started)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let (end_tx, end) = oneshot::channel();
+        let indexed = Indexed {
+            dir: settings.dir.clone(),
+            start: started,
+            end,
+        };
+        let mut r = Self::start(path, file, limit, Some(indexed), settings.input)?;
+        r.end = Some(end_tx);
+        Ok(r)
+    }
+
+    fn start(
+        path: PathBuf,
+        file: std::fs::File,
+        limit: u64,
+        index: Option<Indexed>,
+        input: bool,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = channel();
         let (done_tx, done) = oneshot::channel();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -68,6 +116,8 @@ impl Recorder {
             out: BufWriter::with_capacity(256 * 1024, file),
             queued: queued.clone(),
             done: done_tx,
+            limit,
+            index,
         };
         std::thread::Builder::new()
             .name("record".into())
@@ -78,6 +128,8 @@ impl Recorder {
             done: Some(done),
             path,
             start: Instant::now(),
+            input,
+            end: None,
         })
     }
 
@@ -90,6 +142,9 @@ impl Recorder {
     /// queue, an error or the size limit ends the file, never the session.
     pub fn record(&mut self, dir: Direction, data: &[u8]) {
         let Some(chunks) = &self.chunks else { return };
+        if matches!(dir, Direction::FromClient) && !self.input {
+            return; // keys and pointer: typed secrets, left out unless asked
+        }
         let cost = cost(data);
         let queued = self.queued.fetch_add(cost, Ordering::Relaxed);
         if queued + cost > QUEUE_LIMIT {
@@ -99,6 +154,7 @@ impl Recorder {
                 self.path.display(),
                 queued >> 20
             );
+            metrics::global().recording_failed();
             self.chunks = None;
             return;
         }
@@ -114,8 +170,12 @@ impl Recorder {
     }
 
     /// Ends the recording and waits (asynchronously, bounded) until the
-    /// file has its `'EOF'];` and is flushed and closed.
-    pub async fn close(mut self) {
+    /// file has its `'EOF'];` and is flushed and closed, and, with `end`,
+    /// its index line is written.
+    pub async fn close(mut self, end: Option<End>) {
+        if let (Some(tx), Some(end)) = (self.end.take(), end) {
+            let _ = tx.send(end);
+        }
         self.chunks = None;
         let Some(done) = self.done.take() else { return };
         if tokio::time::timeout(CLOSE_WAIT, done).await.is_err() {

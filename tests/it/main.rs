@@ -31,6 +31,7 @@ mod multinode;
 mod plugins;
 mod readme;
 mod record;
+mod recordings;
 mod relay;
 mod secrets;
 mod streaming;

@@ -431,7 +431,7 @@ fn every_numeric_option_states_its_bound_in_both_pages() {
             let names = a.get_value_names().unwrap_or_default();
             names
                 .iter()
-                .any(|n| ["SECONDS", "BYTES", "N"].contains(&n.as_str()))
+                .any(|n| ["SECONDS", "BYTES", "N", "DAYS"].contains(&n.as_str()))
         })
         .filter_map(|a| a.get_long().map(str::to_owned))
         .collect();

@@ -42,7 +42,7 @@ fn chunks(path: &Path) -> Vec<(char, Vec<u8>)> {
 }
 
 /// One `'{MS{DATA',` line.
-fn chunk(line: &str) -> (char, Vec<u8>) {
+pub(crate) fn chunk(line: &str) -> (char, Vec<u8>) {
     let inner = line.strip_prefix('\'').and_then(|l| l.strip_suffix("',"));
     let inner = inner.unwrap_or_else(|| panic!("bad line {line:?}"));
     let mark = inner.chars().next().unwrap();

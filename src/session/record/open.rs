@@ -63,7 +63,7 @@ fn numbered(base: &Path, n: u64) -> PathBuf {
 }
 
 /// Creates `path` as a new file, never through a symlink.
-fn create(path: &Path) -> Result<File> {
+pub(super) fn create(path: &Path) -> Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -74,7 +74,7 @@ fn create(path: &Path) -> Result<File> {
 
 /// `EEXIST` (anything at the name, symlinks included) or `ELOOP` (a symlink
 /// met by `O_NOFOLLOW`).
-fn is_taken(e: &Error) -> bool {
+pub(super) fn is_taken(e: &Error) -> bool {
     e.kind() == ErrorKind::AlreadyExists || e.raw_os_error() == Some(nix::libc::ELOOP)
 }
 

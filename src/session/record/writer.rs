@@ -9,10 +9,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use ring::digest::{Context, SHA256};
 use tokio::sync::oneshot;
 
-use super::{Direction, RECORD_LIMIT};
+use super::index::{self, End, Written};
+use super::{prune, Direction};
+use crate::metrics;
 
 /// One recorded chunk: its direction, milliseconds since the session
 /// started, and the bytes.
@@ -20,6 +24,14 @@ pub(super) struct Chunk {
     pub dir: Direction,
     pub ms: u128,
     pub data: Vec<u8>,
+}
+
+/// Where a `record-sessions` recording's index line goes, and the end of
+/// the session it describes (sent by `Recorder::close`).
+pub(super) struct Indexed {
+    pub dir: PathBuf,
+    pub start: SystemTime,
+    pub end: oneshot::Receiver<End>,
 }
 
 /// What the writer needs besides its channel.
@@ -30,6 +42,10 @@ pub(super) struct Writer {
     pub queued: Arc<AtomicUsize>,
     /// Told once the file is complete and closed.
     pub done: oneshot::Sender<()>,
+    /// The file ends (with a marker) past this many bytes.
+    pub limit: u64,
+    /// The index to append to, for `record-sessions`.
+    pub index: Option<Indexed>,
 }
 
 /// What a queued chunk counts against the budget: its bytes and the
@@ -38,51 +54,138 @@ pub(super) fn cost(data: &[u8]) -> usize {
     data.len() + 64
 }
 
+/// Where the file is.
+#[derive(PartialEq, Eq)]
+enum State {
+    Writing,
+    /// Ended at the limit; the session goes on.
+    Full,
+    /// A write failed (logged and counted).
+    Failed,
+}
+
+/// The file as written so far.
+struct Out {
+    file: BufWriter<File>,
+    hash: Context,
+    size: u64,
+    /// Its path, for log lines.
+    shown: String,
+}
+
 impl Writer {
-    /// Writes chunks until the channel closes, then finishes the file.
-    pub(super) fn run(mut self, chunks: Receiver<Chunk>) {
-        let mut written = 0u64;
-        let mut open = self.line(b"var VNC_frame_data = [\n");
+    /// Writes chunks until the channel closes, then finishes the file and
+    /// appends its index line.
+    pub(super) fn run(self, chunks: Receiver<Chunk>) {
+        let Writer {
+            path,
+            out,
+            queued,
+            done,
+            limit,
+            index,
+        } = self;
+        let mut out = Out {
+            file: out,
+            hash: Context::new(&SHA256),
+            size: 0,
+            shown: path.display().to_string(),
+        };
+        let mut state = out.write(b"var VNC_frame_data = [\n");
         for chunk in chunks {
-            self.queued.fetch_sub(cost(&chunk.data), Ordering::Relaxed);
-            if !open {
-                continue; // drain, so the sender's budget stays true
+            queued.fetch_sub(cost(&chunk.data), Ordering::Relaxed);
+            if state == State::Writing {
+                state = out.chunk(&chunk, limit);
+            } // else drain, so the sender's budget stays true
+        }
+        let complete = out.finish(state);
+        // The file is closed (and indexed) before the session hears of it.
+        match index {
+            Some(indexed) => {
+                prune::finished(&path);
+                indexed.append(path, out, complete);
             }
-            let line = format_line(&chunk);
-            written += line.len() as u64;
-            if written > RECORD_LIMIT {
+            None => drop(out),
+        }
+        let _ = done.send(());
+    }
+}
+
+impl Indexed {
+    /// Appends the index line, once the session has said how it ended
+    /// (it has not when the session was dropped without `close`).
+    fn append(mut self, path: PathBuf, out: Out, complete: bool) {
+        let Ok(end) = self.end.try_recv() else { return };
+        let Out {
+            file,
+            hash,
+            size,
+            shown,
+        } = out;
+        drop(file);
+        let written = Written {
+            path,
+            start: self.start,
+            size,
+            sha256: index::hex(hash.finish().as_ref()),
+            complete,
+        };
+        if let Err(e) = index::append(&self.dir, &end, &written) {
+            log::warn!("{shown}: cannot add it to {}: {e}", index::INDEX);
+            metrics::global().recording_failed();
+        }
+    }
+}
+
+impl Out {
+    /// Writes one chunk's line, or the marker and `Full` when it would
+    /// pass `limit`.
+    fn chunk(&mut self, chunk: &Chunk, limit: u64) -> State {
+        let line = format_line(chunk);
+        if self.size + line.len() as u64 <= limit {
+            return self.write(line.as_bytes());
+        }
+        log::warn!(
+            "{}: recording stopped at {limit} bytes; the session goes on",
+            self.shown
+        );
+        let marker = format!("// recording stopped: {limit} bytes reached\n");
+        match self.write(marker.as_bytes()) {
+            State::Writing => State::Full,
+            failed => failed,
+        }
+    }
+
+    /// Ends the file with `'EOF'];` and flushes it; whether it is whole.
+    fn finish(&mut self, state: State) -> bool {
+        if state == State::Failed || self.write(b"'EOF'];\n") == State::Failed {
+            return false;
+        }
+        match self.file.flush() {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("{}: recording incomplete: {e}", self.shown);
+                metrics::global().recording_failed();
+                false
+            }
+        }
+    }
+
+    /// Writes `bytes`; `Failed` (logged, counted) once writing failed.
+    fn write(&mut self, bytes: &[u8]) -> State {
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.hash.update(bytes);
+                self.size += bytes.len() as u64;
+                State::Writing
+            }
+            Err(e) => {
                 log::warn!(
-                    "{}: recording stopped at {RECORD_LIMIT} bytes",
-                    self.path.display()
+                    "{}: recording stopped: {e}; the session goes on",
+                    self.shown
                 );
-                break;
-            }
-            open = self.line(line.as_bytes());
-        }
-        if open {
-            let _ = self.line(b"'EOF'];\n") && self.flush();
-        }
-        drop(self.out);
-        let _ = self.done.send(());
-    }
-
-    /// Writes `bytes`; false (with a log line) once writing failed.
-    fn line(&mut self, bytes: &[u8]) -> bool {
-        match self.out.write_all(bytes) {
-            Ok(()) => true,
-            Err(e) => {
-                log::warn!("{}: recording stopped: {e}", self.path.display());
-                false
-            }
-        }
-    }
-
-    fn flush(&mut self) -> bool {
-        match self.out.flush() {
-            Ok(()) => true,
-            Err(e) => {
-                log::warn!("{}: recording incomplete: {e}", self.path.display());
-                false
+                metrics::global().recording_failed();
+                State::Failed
             }
         }
     }

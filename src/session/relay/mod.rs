@@ -74,6 +74,19 @@ impl Observer {
         }
     }
 
+    /// Records what the proxy itself sent the client before the relay
+    /// started (`rfb::prepare`), so that a recording replays from the start.
+    pub fn shown(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(r) = &self.recorder {
+            if let Ok(mut r) = r.lock() {
+                r.record(Direction::ToClient, data);
+            }
+        }
+    }
+
     fn symbol(&self, symbol: &str) {
         if self.traffic {
             traffic(symbol);

@@ -51,19 +51,22 @@ pub struct HandshakeRefusal {
     pub log: String,
 }
 
-/// Runs what `policy` asks on a connected target; `Ok` when the relay may start.
+/// Runs what `policy` asks on a connected target; `Ok` when the relay may
+/// start, with what the client was sent here (the banner checked, or the
+/// proxy's own None handshake; never the target's authentication), which a
+/// recording starts with so that it replays.
 pub async fn prepare<C>(
     client: &mut C,
     target: &mut TargetStream,
     policy: &Policy,
     mode: Mode,
     limits: Timeouts,
-) -> Result<(), HandshakeRefusal>
+) -> Result<Vec<u8>, HandshakeRefusal>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     if policy.password.is_none() && !policy.require_rfb {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (banner, version) = banner::read(target, limits.target)
         .await
@@ -71,7 +74,9 @@ where
     let Some(password) = &policy.password else {
         // Only checked: the banner is the first thing the client receives.
         let sent = ClientWriter::new(&mut *client).payload(mode, &banner).await;
-        return sent.map_err(|e| client_refusal(FrameStop::Gone(e.to_string())));
+        return sent
+            .map(|()| banner.to_vec())
+            .map_err(|e| client_refusal(FrameStop::Gone(e.to_string())));
     };
     let auth = handshake::authenticate(target, version, password);
     match timeout(limits.target, auth).await {
@@ -85,29 +90,30 @@ where
             return Err(target_refusal(&why, why.clone()));
         }
     }
-    let rest = browser_side(client, mode, version, limits.client).await?;
+    let (rest, shown) = browser_side(client, mode, version, limits.client).await?;
     // Whatever the client sent beyond the handshake (ClientInit) goes first.
     target
         .write_all(&rest)
         .await
-        .map_err(|e| target_refusal("Target connection error", format!("target: {e}")))
+        .map_err(|e| target_refusal("Target connection error", format!("target: {e}")))?;
+    Ok(shown)
 }
 
 /// The browser's handshake; what it sent beyond it (ClientInit, if it came
-/// in the same message).
+/// in the same message), and what it was sent.
 async fn browser_side<C>(
     client: &mut C,
     mode: Mode,
     version: banner::Version,
     limit: Duration,
-) -> Result<Vec<u8>, HandshakeRefusal>
+) -> Result<(Vec<u8>, Vec<u8>), HandshakeRefusal>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let mut frames = Frames::new(client, mode);
     let browser = async {
-        browser::present(&mut frames, version).await?;
-        frames.finish().await
+        let shown = browser::present(&mut frames, version).await?;
+        Ok((frames.finish().await?, shown))
     };
     match timeout(limit, browser).await {
         Ok(Ok(rest)) => Ok(rest),

@@ -30,6 +30,7 @@ pub mod apache;
 pub mod caddy;
 pub mod ctl_status;
 pub mod data;
+pub mod fake_vnc;
 pub mod files;
 pub mod front_end;
 pub mod http;
