@@ -106,6 +106,15 @@ impl Systemd {
     /// Reloads (sessions stay) each of these instances that runs; fails,
     /// after trying them all, when one refused its new settings.
     pub fn reload_running(&self, names: &[String]) -> Result<()> {
+        if !self.enabled() {
+            for name in names {
+                println!(
+                    "--no-systemd: websockify@{name} not reloaded; the change takes effect at \
+                     websockifyctl reload {name} (or systemctl reload websockify@{name})"
+                );
+            }
+            return Ok(());
+        }
         let mut failed = Vec::new();
         for name in names {
             let unit = service(name);

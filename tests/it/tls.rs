@@ -272,3 +272,30 @@ async fn mtls_connect(
         .await
         .unwrap()
 }
+
+/// A browser closing a wss:// tab drops the connection without TLS's
+/// close_notify: an ordinary end, logged in plain words at INFO, not as
+/// rustls's message with its documentation URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_connection_dropped_without_goodbye_is_logged_plainly() {
+    let (cert, key, der) = self_signed();
+    let dir = TempDir::new("tls-drop");
+    let pem = dir.write("novnc.pem", format!("{key}{cert}"));
+    let target = echo_target().await;
+    let mut proxy = Proxy::start(&[
+        "--cert",
+        pem.to_str().unwrap(),
+        "127.0.0.1:0",
+        &target.to_string(),
+    ]);
+    let mut wss = wss_connect(proxy.addr(), &der).await;
+    echo_once(&mut wss, b"then gone").await;
+    drop(wss);
+    let line = proxy.wait_for_log("session closed");
+    assert!(
+        line.contains("INFO")
+            && line.contains("close 1006 (connection closed without a TLS goodbye)"),
+        "{line}"
+    );
+    assert!(!line.contains("docs.rs"), "{line}");
+}

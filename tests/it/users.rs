@@ -486,6 +486,10 @@ async fn user_commands_give_a_desk_and_take_it_away() {
 
     let out = stdout(ctl(&dir, &["user", "remove", "desk", "bob"], ""));
     assert!(out.contains("bob may no longer use instance desk"), "{out}");
+    assert!(
+        out.contains("--no-systemd: websockify@desk not reloaded; the change takes effect at websockifyctl reload desk"),
+        "{out}"
+    );
     proxy.signal(nix::sys::signal::Signal::SIGHUP);
     assert_eq!(closed_with(&mut bob).await.0, 1008);
     proxy.wait_for_log("closed 1 sessions whose access was taken away");

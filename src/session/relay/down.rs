@@ -96,7 +96,7 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
         };
         match timeout(limit, write).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(End::ClientGone(e.to_string())),
+            Ok(Err(e)) => Err(End::client_gone(&e)),
             Err(_) => Err(End::HeartbeatTimeout),
         }
     }

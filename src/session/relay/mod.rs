@@ -143,6 +143,19 @@ enum End {
     Killed(&'static str),
 }
 
+impl End {
+    /// The client's connection failed with `e`, in plain words. A browser
+    /// closing a wss:// tab drops TCP without TLS's close_notify, which
+    /// rustls reports as UnexpectedEof with a documentation URL: an
+    /// ordinary end, said as one.
+    fn client_gone(e: &std::io::Error) -> End {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            return End::ClientGone("connection closed without a TLS goodbye".into());
+        }
+        End::ClientGone(e.to_string())
+    }
+}
+
 /// Relays until both sides are closed and reports what happened.
 pub async fn run<S>(
     client: S,

@@ -109,7 +109,7 @@ where
                 Ok(0) => return End::ClientGone("connection closed".into()),
                 Ok(n) if n >= self.want => self.want = CLIENT_READ_BUFFER,
                 Ok(_) => {}
-                Err(e) => return End::ClientGone(e.to_string()),
+                Err(e) => return End::client_gone(&e),
             }
             self.alive.heard();
             let end = self.decode_read();
@@ -120,7 +120,7 @@ where
                 return end;
             }
             if let Err(e) = self.answer_pings().await {
-                return End::ClientGone(e.to_string());
+                return End::client_gone(&e);
             }
         }
     }
