@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match Htpasswd::parse(text, Path::new("fuzz.htpasswd")) {
-        Ok(file) => assert!(!file.is_empty() && file.len() <= text.lines().count()),
+        // A file without users is valid (the last user deleted: nobody in).
+        Ok(file) => assert!(file.len() <= text.lines().count()),
         Err(e) => {
             // Errors name the file (and the line); formatting them must not panic.
             let message = format!("{e:#}");
