@@ -298,7 +298,12 @@ fn print_text(v: &Value) {
     if let Some(w) = v["users_warning"].as_str() {
         println!("  warning: {w}");
     }
-    let c = &v["certificate"];
+    print_certificate(&v["certificate"]);
+}
+
+/// The certificate lines of `status`: path and expiry, or why there is none.
+fn print_certificate(c: &Value) {
+    let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
     if !c.is_null() {
         match c.get("error") {
             Some(e) => println!("  certificate: {}: {}", s(&c["path"]), s(e)),

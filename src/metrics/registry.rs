@@ -53,6 +53,24 @@ fn at_zero<V: ToString>(family: &Family<Labels, Counter>, label: &'static str, v
     }
 }
 
+/// The process's start time and build, set once.
+fn register_process(r: &mut Registry) {
+    let start: Gauge<u64, AtomicU64> = Gauge::default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    start.set(now);
+    r.register(
+        "process_start_time_seconds",
+        "Start time of the process (Unix time)",
+        start,
+    );
+    let info: Family<Labels, Gauge> = Family::default();
+    info.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_owned())])
+        .set(1);
+    r.register("build_info", "The running build", info);
+}
+
 /// Every metric of the process.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -153,20 +171,7 @@ impl Metrics {
             "Recordings stopped or not started: a write error, a full disk, a slow disk",
             self.recording_failures.clone(),
         );
-        let start: Gauge<u64, AtomicU64> = Gauge::default();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        start.set(now);
-        r.register(
-            "process_start_time_seconds",
-            "Start time of the process (Unix time)",
-            start,
-        );
-        let info: Family<Labels, Gauge> = Family::default();
-        info.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_owned())])
-            .set(1);
-        r.register("build_info", "The running build", info);
+        register_process(&mut r);
     }
 
     /// A login's password hash was computed.

@@ -59,14 +59,11 @@ async fn run(
     ctx: ConnCtx,
     started: Instant,
 ) {
-    let Grant {
-        client,
-        user,
-        dest: Destination {
-            target,
-            vnc_password,
-        },
-    } = grant;
+    let Grant { client, user, dest } = grant;
+    let Destination {
+        target,
+        vnc_password,
+    } = dest;
     let ConnCtx {
         config,
         mut shutdown,
@@ -79,21 +76,15 @@ async fn run(
         Ok(stream) => stream,
         Err(e) => {
             unreachable_target(&mut io, &client, &target, e).await;
-            let secs = started.elapsed().as_secs_f64();
-            return metrics::global().session_closed(0, 0, 1011, secs);
+            return closed_early(1011, started);
         }
     };
-    let timeouts = rfb::Timeouts {
-        target: config.limits.connect_timeout,
-        client: config.limits.handshake_timeout,
-    };
-    let policy = config.rfb.for_session(vnc_password);
+    let (policy, timeouts) = (config.rfb.for_session(vnc_password), rfb_timeouts(&config));
     let shown = match rfb::prepare(&mut io, &mut stream, &policy, mode, timeouts).await {
         Ok(shown) => shown,
         Err(r) => {
             let code = refuse(&mut io, &client, &target, r).await;
-            let secs = started.elapsed().as_secs_f64();
-            return metrics::global().session_closed(0, 0, code, secs);
+            return closed_early(code, started);
         }
     };
     let (client_s, target_s) = (client.as_str(), target.to_string());
@@ -104,38 +95,43 @@ async fn run(
         target: &target_s,
         id: live.id(),
     };
-    let mode_name = mode.name();
-    log::info!(
-        client = client_s, user = who.user, session_id = who.id, target = who.target,
-        target_addr = who.target, mode = mode_name;
-        "{client}: session open to {target} ({mode_name} frames): session {}, {}",
-        who.id, who.named()
-    );
+    who.log_open(mode);
     let mut observe = relay::Observer {
         traffic: config.traffic,
         recorder: recorder(&config, &who, user.as_deref()).await,
     };
     observe.shown(&shown);
-    let settings = relay::RelayParams {
-        mode,
-        heartbeat: config.heartbeat,
-        max_message: config.limits.max_message_size,
-    };
-    let out = relay::run(io, stream, settings, &mut shutdown, &observe, &live).await;
+    let params = relay_params(&config, mode);
+    let out = relay::run(io, stream, params, &mut shutdown, &observe, &live).await;
     // Out of the live list before the log says closed: `websockifyctl
     // sessions` after that line never shows it.
     drop(live);
-    let end = record::End {
-        user: user.clone(),
-        client: client_s.to_owned(),
-        target: target_s.clone(),
-        session_id: who.id,
-        to_target: out.to_target,
-        to_client: out.to_client,
-        code: out.code,
-    };
+    let end = who.record_end(user.clone(), &out);
     finish(&mut observe, end).await; // before the session is reported closed
     report_closed(&who, &out, started.elapsed().as_secs_f64());
+}
+
+/// How long the RFB steps before the relay may wait on each side.
+fn rfb_timeouts(config: &Config) -> rfb::Timeouts {
+    rfb::Timeouts {
+        target: config.limits.connect_timeout,
+        client: config.limits.handshake_timeout,
+    }
+}
+
+/// What the relay runs with, from the settings in force.
+fn relay_params(config: &Config, mode: Mode) -> relay::RelayParams {
+    relay::RelayParams {
+        mode,
+        heartbeat: config.heartbeat,
+        max_message: config.limits.max_message_size,
+    }
+}
+
+/// A session that ended before its relay started: counted as closed.
+fn closed_early(code: u16, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    metrics::global().session_closed(0, 0, code, secs);
 }
 
 /// Who a session is, for its log lines and journal fields.
@@ -148,6 +144,30 @@ struct Who<'a> {
 }
 
 impl Who<'_> {
+    /// The session-open line, with the journal fields.
+    fn log_open(&self, mode: Mode) {
+        let (client, target, mode_name) = (self.client, self.target, mode.name());
+        log::info!(
+            client = client, user = self.user, session_id = self.id, target = target,
+            target_addr = target, mode = mode_name;
+            "{client}: session open to {target} ({mode_name} frames): session {}, {}",
+            self.id, self.named()
+        );
+    }
+
+    /// The recording's index entry for a session that ended with `out`.
+    fn record_end(&self, user: Option<String>, out: &relay::Outcome) -> record::End {
+        record::End {
+            user,
+            client: self.client.to_owned(),
+            target: self.target.to_owned(),
+            session_id: self.id,
+            to_target: out.to_target,
+            to_client: out.to_client,
+            code: out.code,
+        }
+    }
+
     /// "user NAME" or "no user", for messages.
     fn named(&self) -> String {
         match self.user {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fake_vnc::{fake_vnc, Fake, CHALLENGE, RESPONSE, SERVER_INIT};
-use common::rfb::{close, data, frame, upgrade_logged_in, LOGIN_ARGS};
+use common::rfb::{close, data, frame, through_injection, upgrade_logged_in, LOGIN_ARGS};
 use common::x11vnc::VNCPASSWD_OF_PASSWORD;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -266,16 +266,7 @@ async fn no_vnc_password_or_des_exchange_is_recorded() {
     ];
     let mut proxy = recording_proxy(&rec, target, &extra);
     let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
-    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
-    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
-    assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
-    s.write_all(&frame(&[1])).await.unwrap();
-    assert_eq!(data(&mut s).await, [0, 0, 0, 0], "SecurityResult OK");
-    assert!(
-        right.await.unwrap(),
-        "the server saw the right DES response"
-    );
-    s.write_all(&frame(&[1])).await.unwrap();
+    through_injection(&mut s, right).await;
     assert_eq!(data(&mut s).await, SERVER_INIT);
     s.write_all(&frame(b"after-auth")).await.unwrap();
     assert_eq!(data(&mut s).await, b"after-auth");

@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::fake_vnc::{fake_vnc, Fake, CHALLENGE, SERVER_INIT};
-use common::rfb::{close, data, frame, upgrade, upgrade_logged_in, LOGIN_ARGS};
+use common::rfb::{close, data, frame, through_injection, upgrade, upgrade_logged_in, LOGIN_ARGS};
 use common::x11vnc::VNCPASSWD_OF_PASSWORD;
 use common::*;
 use tokio::io::AsyncWriteExt;
@@ -32,16 +32,7 @@ async fn rfb_3_8_the_proxy_authenticates_and_the_browser_sees_none() {
     let (target, right) = fake_vnc(Fake::V38).await;
     let proxy = proxy(&dir, target, &VNCPASSWD_OF_PASSWORD);
     let mut s = upgrade_logged_in(proxy.addr(), "/websockify").await;
-    assert_eq!(data(&mut s).await, b"RFB 003.008\n");
-    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
-    assert_eq!(data(&mut s).await, [1, 1], "security types: None only");
-    s.write_all(&frame(&[1])).await.unwrap();
-    assert_eq!(data(&mut s).await, [0, 0, 0, 0], "SecurityResult OK");
-    assert!(
-        right.await.unwrap(),
-        "the server saw the right DES response"
-    );
-    s.write_all(&frame(&[1])).await.unwrap(); // ClientInit, shared
+    through_injection(&mut s, right).await;
     assert_eq!(data(&mut s).await, SERVER_INIT);
     s.write_all(&frame(b"after")).await.unwrap();
     assert_eq!(data(&mut s).await, b"after");

@@ -102,3 +102,21 @@ async fn server_init_as_browser(s: &mut TcpStream) -> (String, Vec<u8>) {
     assert!(init.len() >= 24, "ServerInit: {init:?}");
     (version, init)
 }
+
+/// The browser's side of an RFB 3.8 session whose VNC authentication the
+/// proxy does itself: version, security type None only, SecurityResult OK
+/// (after the server saw the right DES response, `right`), then ClientInit
+/// (shared).
+pub async fn through_injection(s: &mut TcpStream, right: tokio::sync::oneshot::Receiver<bool>) {
+    use tokio::io::AsyncWriteExt;
+    assert_eq!(data(s).await, b"RFB 003.008\n");
+    s.write_all(&frame(b"RFB 003.008\n")).await.unwrap();
+    assert_eq!(data(s).await, [1, 1], "security types: None only");
+    s.write_all(&frame(&[1])).await.unwrap();
+    assert_eq!(data(s).await, [0, 0, 0, 0], "SecurityResult OK");
+    assert!(
+        right.await.unwrap(),
+        "the server saw the right DES response"
+    );
+    s.write_all(&frame(&[1])).await.unwrap(); // ClientInit, shared
+}
