@@ -21,7 +21,7 @@ mod writer;
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -45,6 +45,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 pub struct Recorder {
     chunks: Option<Sender<Chunk>>,
     queued: Arc<AtomicUsize>,
+    /// The writer took its last chunk (size limit, write error).
+    stopped: Arc<AtomicBool>,
     done: Option<oneshot::Receiver<()>>,
     path: PathBuf,
     start: Instant,
@@ -111,11 +113,13 @@ impl Recorder {
         let (tx, rx) = channel();
         let (done_tx, done) = oneshot::channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let stopped = Arc::new(AtomicBool::new(false));
         let writer = Writer {
             path: path.clone(),
             out: BufWriter::with_capacity(256 * 1024, file),
             queued: queued.clone(),
             done: done_tx,
+            stopped: stopped.clone(),
             limit,
             index,
         };
@@ -125,6 +129,7 @@ impl Recorder {
         Ok(Self {
             chunks: Some(tx),
             queued,
+            stopped,
             done: Some(done),
             path,
             start: Instant::now(),
@@ -144,6 +149,9 @@ impl Recorder {
         let Some(chunks) = &self.chunks else { return };
         if matches!(dir, Direction::FromClient) && !self.input {
             return; // keys and pointer: typed secrets, left out unless asked
+        }
+        if self.stopped.load(Ordering::Relaxed) {
+            return; // the file is complete: no copy for the writer to drop
         }
         let cost = cost(data);
         let queued = self.queued.fetch_add(cost, Ordering::Relaxed);

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -42,6 +42,10 @@ pub(super) struct Writer {
     pub queued: Arc<AtomicUsize>,
     /// Told once the file is complete and closed.
     pub done: oneshot::Sender<()>,
+    /// Set once the file takes no more chunks (limit or error), so the
+    /// sender stops copying them; the channel stays open until the session
+    /// ends, for its index line.
+    pub stopped: Arc<AtomicBool>,
     /// The file ends (with a marker) past this many bytes.
     pub limit: u64,
     /// The index to append to, for `record-sessions`.
@@ -82,6 +86,7 @@ impl Writer {
             out,
             queued,
             done,
+            stopped,
             limit,
             index,
         } = self;
@@ -92,10 +97,12 @@ impl Writer {
             shown: path.display().to_string(),
         };
         let mut state = out.write(b"var VNC_frame_data = [\n");
+        stopped.store(state != State::Writing, Ordering::Relaxed);
         for chunk in chunks {
             queued.fetch_sub(cost(&chunk.data), Ordering::Relaxed);
             if state == State::Writing {
                 state = out.chunk(&chunk, limit);
+                stopped.store(state != State::Writing, Ordering::Relaxed);
             } // else drain, so the sender's budget stays true
         }
         let complete = out.finish(state);
