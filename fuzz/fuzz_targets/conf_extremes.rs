@@ -6,7 +6,7 @@
 //!
 //! The input is a list of entries, each two bytes and perhaps eight more:
 //! the first picks the key (bit 7: command line instead of conf file; the
-//! rest: a key with a range in `config::bounds::BOUNDS` first, then any key
+//! rest: a key with a range (`config::bounds::ranged`) first, then any key
 //! of the conf file), the second the value (a list of extremes, the key's
 //! bound and its neighbours, or the next eight bytes as a number).
 #![no_main]
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use libfuzzer_sys::fuzz_target;
-use websockify::config::bounds::BOUNDS;
+use websockify::config::bounds::ranged;
 use websockify::config::cli::Cli;
 use websockify::config::options::{ConfFile, Merged, KEYS};
 use websockify::config::Settings;
@@ -54,13 +54,14 @@ struct Entry {
 
 fn entries(mut data: &[u8]) -> Vec<Entry> {
     let mut out = Vec::new();
+    let ranged = ranged();
     while let [which, how, rest @ ..] = data {
         data = rest;
         let n = usize::from(which & 0x7f);
-        let bound = BOUNDS.get(n);
-        let key = match bound {
-            Some(b) => b.key,
-            None => KEYS[(n - BOUNDS.len()) % KEYS.len()],
+        let bound = ranged.get(n).map(|(_, range)| range);
+        let key = match ranged.get(n) {
+            Some((key, _)) => *key,
+            None => KEYS[(n - ranged.len()) % KEYS.len()],
         };
         let pick = usize::from(*how);
         let near = pick.checked_sub(EXTREMES.len());

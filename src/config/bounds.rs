@@ -8,12 +8,13 @@
 //! bounds are far beyond any sensible setting and far below any overflow:
 //! a day for the heartbeat, an hour for a network step and for the steps of
 //! a shutdown, a year for the server's own lifetime, and for counts the
-//! most files Linux lets a process open by default. Every numeric option
-//! must have an entry here (a unit test checks it).
+//! most files Linux lets a process open by default. Each range is given in
+//! its option's `options!` entry; every numeric option must have one (a unit
+//! test checks it).
 
 use anyhow::{bail, Result};
 
-use super::options::{Merged, Options};
+use super::options::{spec, Merged, KEYS};
 
 /// What a number measures, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +31,7 @@ pub enum Unit {
 
 /// The range of one option.
 #[derive(Debug, Clone, Copy)]
-pub struct Bound {
-    /// The option (conf key and long option name).
-    pub key: &'static str,
-    /// Its value, if given.
-    pub value: fn(&Options) -> Option<u64>,
+pub struct Range {
     /// Smallest accepted value.
     pub min: u64,
     /// Largest accepted value.
@@ -45,94 +42,19 @@ pub struct Bound {
     pub instead: &'static str,
 }
 
-const HOUR: u64 = 3600;
-const DAY: u64 = 24 * HOUR;
-const YEAR: u64 = 365 * DAY;
+/// An hour, in seconds.
+pub const HOUR: u64 = 3600;
+/// A day, in seconds.
+pub const DAY: u64 = 24 * HOUR;
+/// A year, in seconds.
+pub const YEAR: u64 = 365 * DAY;
 /// Linux's default `fs.nr_open`: the most files a process may open unless
 /// the administrator raises it, and each connection holds at least one.
-const NR_OPEN: u64 = 1 << 20;
+pub const NR_OPEN: u64 = 1 << 20;
 
-/// Every numeric option's range.
-pub const BOUNDS: &[Bound] = &[
-    secs(
-        "heartbeat",
-        |o| o.heartbeat,
-        0,
-        DAY,
-        "0 turns heartbeats off",
-    ),
-    secs("handshake-timeout", |o| o.handshake_timeout, 1, HOUR, ""),
-    secs("connect-timeout", |o| o.connect_timeout, 1, HOUR, ""),
-    // systemd takes at most u32::MAX microseconds (71 min) as the stop
-    // time `notify::stopping` asks for, grace and drain timeout together.
-    secs("shutdown-grace", |o| o.shutdown_grace, 0, HOUR, ""),
-    secs("drain-delay", |o| o.drain_delay, 0, HOUR, ""),
-    secs("timeout", |o| o.timeout, 0, YEAR, "0: never"),
-    secs("idle-timeout", |o| o.idle_timeout, 0, YEAR, "0: never"),
-    Bound {
-        key: "max-message-size",
-        value: |o| wide(o.max_message_size),
-        min: 1,
-        // Policy, not memory (messages stream through): beyond any message a
-        // VNC client sends, and beyond the 1 GiB ones scripts/bench sends.
-        max: 1 << 40,
-        unit: Unit::Bytes,
-        instead: "leave it out for no limit",
-    },
-    Bound {
-        key: "max-header-size",
-        value: |o| wide(o.max_header_size),
-        min: 8192,
-        max: 1 << 20,
-        unit: Unit::Bytes,
-        instead: "",
-    },
-    Bound {
-        key: "record-max-size",
-        value: |o| o.record_max_size.map(|n| n.0),
-        // Below a frame of a small screen a recording says nothing.
-        min: 1 << 10,
-        max: 1 << 40,
-        unit: Unit::Bytes,
-        instead: "",
-    },
-    Bound {
-        key: "record-max-total",
-        value: |o| o.record_max_total.map(|n| n.0),
-        min: 0,
-        // A petabyte: beyond any disk, far below an overflow of the sum.
-        max: 1 << 50,
-        unit: Unit::Bytes,
-        instead: "0: no cap",
-    },
-    Bound {
-        key: "record-max-age",
-        value: |o| o.record_max_age.map(|n| n.0),
-        min: 0,
-        // A century, in days: far below a `SystemTime` overflow.
-        max: 36500,
-        unit: Unit::Days,
-        instead: "0 keeps them",
-    },
-    count("max-connections", |o| wide(o.max_connections)),
-    count("max-connections-per-client", |o| {
-        wide(o.max_connections_per_client)
-    }),
-    count("max-sessions-per-target", |o| {
-        wide(o.max_sessions_per_target)
-    }),
-];
-
-const fn secs(
-    key: &'static str,
-    value: fn(&Options) -> Option<u64>,
-    min: u64,
-    max: u64,
-    instead: &'static str,
-) -> Bound {
-    Bound {
-        key,
-        value,
+/// A number of seconds from `min` to `max`.
+pub const fn secs(min: u64, max: u64, instead: &'static str) -> Range {
+    Range {
         min,
         max,
         unit: Unit::Seconds,
@@ -140,10 +62,29 @@ const fn secs(
     }
 }
 
-const fn count(key: &'static str, value: fn(&Options) -> Option<u64>) -> Bound {
-    Bound {
-        key,
-        value,
+/// A number of bytes from `min` to `max`.
+pub const fn bytes(min: u64, max: u64, instead: &'static str) -> Range {
+    Range {
+        min,
+        max,
+        unit: Unit::Bytes,
+        instead,
+    }
+}
+
+/// A number of days, up to a century (far below a `SystemTime` overflow).
+pub const fn days(instead: &'static str) -> Range {
+    Range {
+        min: 0,
+        max: 36500,
+        unit: Unit::Days,
+        instead,
+    }
+}
+
+/// A cap on connections or sessions, 0 for none.
+pub const fn count() -> Range {
+    Range {
         min: 0,
         max: NR_OPEN,
         unit: Unit::Count,
@@ -151,37 +92,40 @@ const fn count(key: &'static str, value: fn(&Options) -> Option<u64>) -> Bound {
     }
 }
 
-/// A `usize` option as `u64` (never wider on any target Rust supports).
-fn wide(n: Option<usize>) -> Option<u64> {
-    n.map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+/// Every option that has a range, with it, in `options!` order.
+pub fn ranged() -> Vec<(&'static str, Range)> {
+    KEYS.iter()
+        .filter_map(|key| Some((*key, spec(key)?.range?)))
+        .collect()
 }
 
 /// Refuses the first number outside its range, naming where it was given
 /// and the bound.
 pub(super) fn check(m: &Merged) -> Result<()> {
-    for bound in BOUNDS {
-        let Some(n) = (bound.value)(&m.options) else {
+    for key in KEYS {
+        let (Some(range), Some(n)) = (spec(key).and_then(|s| s.range), m.options.number(key))
+        else {
             continue;
         };
-        let (key, at) = (bound.key, m.origin(bound.key));
-        if n < bound.min {
-            bail!("{at}: {key}: must be at least {}", bound.said(bound.min));
+        let at = m.origin(key);
+        if n < range.min {
+            bail!("{at}: {key}: must be at least {}", range.said(range.min));
         }
-        if n > bound.max {
-            let instead = match bound.instead {
+        if n > range.max {
+            let instead = match range.instead {
                 "" => String::new(),
                 text => format!("; {text}"),
             };
             bail!(
                 "{at}: {key}: must be at most {}, not {n}{instead}",
-                bound.said(bound.max)
+                range.said(range.max)
             );
         }
     }
     Ok(())
 }
 
-impl Bound {
+impl Range {
     /// `n` with its unit: "86400 seconds (1 day)", "1048576 bytes (1 MiB)".
     pub fn said(&self, n: u64) -> String {
         let (word, larger): (&str, &[(u64, &str)]) = match self.unit {
@@ -222,13 +166,13 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::options::{ConfFile, KEYS};
+    use crate::config::options::ConfFile;
 
-    /// Every key that takes a number has a range that reads that key's
-    /// value (and no other's): a new numeric option without one fails
-    /// here, not in production.
+    /// Every key that takes a number has a range and reads that key's value
+    /// (and no other's): a new numeric option without one fails here, not
+    /// in production.
     #[test]
-    fn every_numeric_key_has_a_bound_that_reads_it() {
+    fn every_numeric_key_has_a_range() {
         let mut numeric = 0;
         for key in KEYS {
             let Ok(conf) = ConfFile::parse(Path::new("t.conf"), format!("{key} = 1\n")) else {
@@ -236,24 +180,27 @@ mod tests {
             };
             numeric += 1;
             assert!(
-                BOUNDS.iter().any(|b| b.key == *key),
-                "{key} takes a number but has no bound"
+                spec(key).and_then(|s| s.range).is_some(),
+                "{key} takes a number but has no range"
             );
-            for b in BOUNDS {
-                let want = (b.key == *key).then_some(1);
-                assert_eq!((b.value)(&conf.options), want, "{}, given {key}", b.key);
+            for other in KEYS {
+                let want = (other == key).then_some(1);
+                assert_eq!(conf.options.number(other), want, "{other}, given {key}");
             }
         }
-        assert_eq!(
-            numeric,
-            BOUNDS.len(),
-            "a bound for a key that is not numeric"
-        );
+        let ranged = KEYS
+            .iter()
+            .filter(|k| spec(k).and_then(|s| s.range).is_some())
+            .count();
+        assert_eq!(numeric, ranged, "a range for a key that is not numeric");
+    }
+
+    fn said(key: &str, n: u64) -> String {
+        spec(key).and_then(|s| s.range).unwrap().said(n)
     }
 
     #[test]
     fn bounds_are_said_with_their_unit() {
-        let said = |key: &str, n| BOUNDS.iter().find(|b| b.key == key).unwrap().said(n);
         assert_eq!(said("heartbeat", DAY), "86400 seconds (1 day)");
         assert_eq!(said("handshake-timeout", 1), "1 second");
         assert_eq!(said("connect-timeout", HOUR), "3600 seconds (1 hour)");
@@ -275,9 +222,15 @@ mod tests {
     #[test]
     fn the_largest_durations_fit_a_clock() {
         let now = std::time::Instant::now();
-        for b in BOUNDS.iter().filter(|b| b.unit == Unit::Seconds) {
-            let d = std::time::Duration::from_secs(b.max);
-            assert!(now.checked_add(d.saturating_mul(2)).is_some(), "{}", b.key);
+        for key in KEYS {
+            let Some(r) = spec(key)
+                .and_then(|s| s.range)
+                .filter(|r| r.unit == Unit::Seconds)
+            else {
+                continue;
+            };
+            let d = std::time::Duration::from_secs(r.max);
+            assert!(now.checked_add(d.saturating_mul(2)).is_some(), "{key}");
             assert!(tokio::time::Instant::now().checked_add(d).is_some());
         }
     }

@@ -11,11 +11,12 @@ mod acme;
 pub mod bounds;
 mod build;
 pub mod cli;
-pub mod cli_acme;
+mod conf_file;
 mod kind;
 pub mod options;
 mod parse_error;
 mod settings;
+mod spec;
 
 use std::path::PathBuf;
 use std::sync::Arc;

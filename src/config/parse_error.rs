@@ -12,7 +12,7 @@
 
 use serde::de::IgnoredAny;
 
-use super::options::{expected, KEYS, SECRET_KEYS};
+use super::options::{expected, is_secret, KEYS};
 
 /// toml's error as (1-based line, or 0 when toml gives none; message).
 pub(super) fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
@@ -42,7 +42,7 @@ pub(super) fn describe(e: &toml::de::Error, source: &str) -> (usize, String) {
             .unwrap_or_else(|| without_value(message, syntax))
     };
     let described = match key {
-        Some(key) if KEYS.contains(&key) && !SECRET_KEYS.contains(&key) => {
+        Some(key) if KEYS.contains(&key) && !is_secret(key) => {
             format!("{} (in `{text}`)", ours.as_deref().unwrap_or(message))
         }
         Some(key) => format!("{} (in `{key} = ...`: the value is not shown)", hidden()),

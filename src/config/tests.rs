@@ -78,7 +78,7 @@ mod options {
 mod kinds {
     use std::path::Path;
 
-    use crate::config::bounds::{Unit, BOUNDS};
+    use crate::config::bounds::Unit;
     use crate::config::options::*;
 
     fn error(text: &str) -> String {
@@ -107,8 +107,8 @@ mod kinds {
     fn numbers_of_seconds_are_durations() {
         for key in KEYS {
             let seconds = expected(key).unwrap().what == "a number of seconds";
-            let bound = BOUNDS.iter().find(|b| b.key == *key);
-            let is_duration = bound.is_some_and(|b| b.unit == Unit::Seconds);
+            let range = spec(key).and_then(|s| s.range);
+            let is_duration = range.is_some_and(|r| r.unit == Unit::Seconds);
             assert_eq!(seconds, is_duration, "{key}");
         }
     }
@@ -145,9 +145,10 @@ mod kinds {
 }
 
 mod cli {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     use crate::config::cli::*;
+    use crate::config::options::OneOrMany;
     use crate::defaults;
 
     /// Every conf key is a long option and every long option a conf key (but
@@ -182,31 +183,21 @@ mod cli {
         }
     }
 
-    /// The defaults shown in --help are written by hand (a clap default would
-    /// hide whether the conf file set the value): they must match `limits`.
+    /// `--help` shows each default from the option's `Spec`, which takes
+    /// the constants of `defaults` (so the two cannot drift apart), and
+    /// parses what it shows.
     #[test]
-    fn help_defaults_match_the_limits() {
+    fn help_shows_the_defaults_the_server_uses() {
         let cmd = Cli::command();
         let expect = [
             ("heartbeat", defaults::HEARTBEAT_SECS.to_string()),
             (
-                "handshake_timeout",
+                "handshake-timeout",
                 defaults::HANDSHAKE_TIMEOUT.as_secs().to_string(),
             ),
-            (
-                "connect_timeout",
-                defaults::CONNECT_TIMEOUT.as_secs().to_string(),
-            ),
-            ("max_message_size", "no limit".to_owned()),
-            ("max_header_size", defaults::MAX_HEADER_SIZE.to_string()),
-            (
-                "max_connections_per_client",
-                defaults::MAX_CONNECTIONS_PER_CLIENT.to_string(),
-            ),
-            (
-                "shutdown_grace",
-                defaults::SHUTDOWN_GRACE.as_secs().to_string(),
-            ),
+            ("max-message-size", "no limit".to_owned()),
+            ("max-header-size", defaults::MAX_HEADER_SIZE.to_string()),
+            ("record-max-size", "268435456 bytes (256 MiB)".to_owned()),
         ];
         for (id, default) in expect {
             let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
@@ -216,5 +207,38 @@ mod cli {
                 "{id}: {help}"
             );
         }
+    }
+
+    /// Values given on the command line arrive as the conf file's would:
+    /// flags as `true`, numbers parsed, a repeated option as a list.
+    #[test]
+    fn the_command_line_fills_the_options() {
+        let cli = Cli::try_parse_from([
+            "websockify",
+            "-v",
+            "--heartbeat",
+            "7",
+            "--metrics-listen",
+            "127.0.0.1:9180",
+            "--metrics-listen",
+            "/run/m.sock",
+            "--record-max-age",
+            "3",
+            "6080",
+            "localhost:5901",
+        ])
+        .unwrap();
+        let o = cli.options();
+        assert_eq!(o.verbose, Some(true));
+        assert_eq!(o.ssl_only, None);
+        assert_eq!(o.heartbeat, Some(7));
+        assert_eq!(o.number("record-max-age"), Some(3));
+        assert_eq!(
+            o.metrics_listen.map(OneOrMany::into_vec),
+            Some(vec!["127.0.0.1:9180".to_owned(), "/run/m.sock".to_owned()])
+        );
+        assert_eq!(o.listen, Some(OneOrMany::One("6080".into())));
+        assert_eq!(o.target.as_deref(), Some("localhost:5901"));
+        assert!(Cli::try_parse_from(["websockify", "--heartbeat", "x"]).is_err());
     }
 }

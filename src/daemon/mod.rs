@@ -43,7 +43,7 @@ pub fn main(cli: Cli) -> ExitCode {
         .as_deref()
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned());
-    logging::init(cli.verbose, instance.as_deref());
+    logging::init(cli.options.verbose.is_some(), instance.as_deref());
     // Before the settings: the default max-connections follows the raised limit.
     listen::raise_fd_limit();
     let settings = match settings(&cli, conf_path.as_deref()) {
@@ -114,13 +114,13 @@ fn web_note(config: &Config) -> String {
 
 /// `--generate-cert`: the admin command postinst uses (and documents).
 fn generate_cert(cli: &Cli) -> ExitCode {
-    let Some(cert) = &cli.cert else {
+    let Some(cert) = &cli.options.cert else {
         eprintln!(
             "websockify: --generate-cert needs --cert FILE (and --key FILE for a separate key)"
         );
         return ExitCode::from(EXIT_UNSUPPORTED);
     };
-    let key = cli.key.clone().unwrap_or_else(|| cert.clone());
+    let key = cli.options.key.clone().unwrap_or_else(|| cert.clone());
     let mut names = cli.cert_name.clone();
     names.extend(crate::tls::cert::default_names());
     match crate::tls::cert::generate(cert, &key, &names) {
