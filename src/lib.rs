@@ -31,7 +31,7 @@ mod http;
 mod listen;
 mod metrics;
 mod response;
-mod server;
+pub mod server;
 mod session;
 mod shutdown;
 pub mod systemd;

@@ -16,6 +16,7 @@ pub mod token;
 pub mod users;
 pub mod vnc_password;
 
+pub use password::Guard;
 pub use refusal::Refusal;
 
 use std::fmt;
@@ -28,7 +29,7 @@ use ipnet::IpNet;
 use log::Level;
 
 use crate::listen::Peer;
-use crate::metrics;
+use crate::metrics::Metrics;
 use auth::AuthPlugin;
 use origin::OriginPolicy;
 use token::{redact, Destination, TokenError, TokenPlugin};
@@ -154,6 +155,7 @@ impl Gate {
     /// client already has its maximum of connections.
     pub fn count_client(
         &self,
+        metrics: &Metrics,
         permit: &caps::ConnPermit,
         conn: &ConnInfo,
         headers: &HeaderMap,
@@ -162,7 +164,7 @@ impl Gate {
         permit
             .count_client(self.client_ip(conn, headers))
             .map_err(|cap| {
-                metrics::global().refused("caps");
+                metrics.refused("caps");
                 refusal_log::log(
                     self.client_key(conn, headers),
                     Level::Warn,
@@ -183,22 +185,23 @@ impl Gate {
     /// counted and logged here, with the user name that was tried.
     pub async fn authenticate(
         &self,
+        guard: &Guard,
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
     ) -> Result<Option<String>, Refusal> {
         let key = self.client_key(conn, headers);
         let Some(auth) = &self.auth else {
-            return self.admit_user(None, client, key).map(|()| None);
+            return self.admit_user(guard, None, client, key).map(|()| None);
         };
         let cn = conn.client_cn.as_deref();
-        let verdict = password::Guard::shared()
-            .check(auth, headers, cn, client, key)
-            .await;
+        let verdict = guard.check(auth, headers, cn, client, key).await;
         match verdict {
-            Ok(user) => self.admit_user(user.as_deref(), client, key).map(|()| user),
+            Ok(user) => self
+                .admit_user(guard, user.as_deref(), client, key)
+                .map(|()| user),
             Err(r) => {
-                metrics::global().refused("auth");
+                guard.metrics().refused("auth");
                 match auth::presented_user(headers) {
                     Some(tried) => {
                         let tried = users::shown(&tried);
@@ -219,6 +222,7 @@ impl Gate {
     /// answer to (DNS rebinding), with a (rate-limited) log line.
     pub fn check_host(
         &self,
+        metrics: &Metrics,
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
@@ -226,7 +230,7 @@ impl Gate {
         self.hosts
             .check(headers, self.trusts(&conn.peer))
             .inspect_err(|r| {
-                metrics::global().refused("bad_request");
+                metrics.refused("bad_request");
                 let key = self.client_key(conn, headers);
                 let named = headers
                     .get(HOST)
@@ -241,9 +245,15 @@ impl Gate {
     }
 
     /// The per-user rules for an authenticated `user`.
-    fn admit_user(&self, user: Option<&str>, client: &str, key: IpAddr) -> Result<(), Refusal> {
+    fn admit_user(
+        &self,
+        guard: &Guard,
+        user: Option<&str>,
+        client: &str,
+        key: IpAddr,
+    ) -> Result<(), Refusal> {
         self.users.admit(user).map_err(|(r, why)| {
-            metrics::global().refused("auth");
+            guard.metrics().refused("auth");
             refusal_log::log(
                 key,
                 Level::Info,
@@ -257,6 +267,7 @@ impl Gate {
     /// and where its session goes, or the refusal.
     pub async fn admit(
         &self,
+        guard: &Guard,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
@@ -267,14 +278,15 @@ impl Gate {
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
-            metrics::global().refused("origin");
+            guard.metrics().refused("origin");
             refusal_log::log(key, Level::Info, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
-        let user = self.authenticate(headers, conn, &client).await?;
+        let user = self.authenticate(guard, headers, conn, &client).await?;
         let dest = self
             .route(uri, headers, user.as_deref(), (&client, key))
-            .await?;
+            .await
+            .inspect_err(|_| guard.metrics().refused("token"))?;
         Ok(Grant { client, user, dest })
     }
 
@@ -302,7 +314,6 @@ impl Gate {
             query_token(uri)
         };
         let Some(token) = token else {
-            metrics::global().refused("token");
             refusal_log::log(
                 key,
                 Level::Info,
@@ -310,11 +321,7 @@ impl Gate {
             );
             return Err(Refusal::new(StatusCode::FORBIDDEN, "Token not present"));
         };
-        let routed = route_token(plugin, &token, client, key).await;
-        if routed.is_err() {
-            metrics::global().refused("token");
-        }
-        routed
+        route_token(plugin, &token, client, key).await
     }
 
     /// Why a live session of `user` to `target` may not go on under these

@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
@@ -22,6 +22,7 @@ use super::auth::{AuthPlugin, WRONG_CREDENTIALS};
 use super::failures::{Failures, Policy};
 use super::Refusal;
 use crate::defaults::{password_checks, PASSWORD_QUEUE_WAIT};
+use crate::metrics::Metrics;
 
 /// The bound on concurrent password checks and the failure table.
 #[derive(Debug)]
@@ -30,23 +31,42 @@ pub struct Guard {
     threads: Mutex<mpsc::Sender<Job>>,
     queue_wait: Duration,
     failures: Failures,
+    metrics: Arc<Metrics>,
 }
 
 impl Guard {
     /// `permits` checks at once, waiting at most `queue_wait` for one.
-    pub fn new(permits: usize, queue_wait: Duration, policy: Policy) -> Self {
+    /// Each hash is counted in `metrics`.
+    pub fn new(
+        permits: usize,
+        queue_wait: Duration,
+        policy: Policy,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Guard {
             checks: Arc::new(Semaphore::new(permits)),
             threads: Mutex::new(start_threads(permits)),
             queue_wait,
             failures: Failures::new(policy),
+            metrics,
         }
     }
 
-    /// The process's guard, with the defaults.
-    pub fn shared() -> &'static Guard {
-        static SHARED: OnceLock<Guard> = OnceLock::new();
-        SHARED.get_or_init(|| Guard::new(password_checks(), PASSWORD_QUEUE_WAIT, Policy::default()))
+    /// A guard with the defaults: one per process (its failure table and
+    /// hashing threads outlive reloads), made by the daemon.
+    pub fn with_defaults(metrics: Arc<Metrics>) -> Self {
+        Guard::new(
+            password_checks(),
+            PASSWORD_QUEUE_WAIT,
+            Policy::default(),
+            metrics,
+        )
+    }
+
+    /// The counters its hashes and the refusals of the requests it checks
+    /// go to.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// `auth`'s verdict for a request from `client` (`key`: its address, or
@@ -124,8 +144,9 @@ impl Guard {
         self.refuse_locked(key)?;
         let (auth, headers, cn) = (auth.clone(), headers.clone(), client_cn.map(String::from));
         let (tx, rx) = oneshot::channel();
+        let metrics = self.metrics.clone();
         let job: Job = Box::new(move || {
-            crate::metrics::global().password_hashed();
+            metrics.password_hashed();
             let _ = tx.send(auth.check(&headers, cn.as_deref()));
             drop(permit);
         });
@@ -184,7 +205,12 @@ mod tests {
 
     #[tokio::test]
     async fn lockout_applies_to_cheap_plugins_and_right_passwords_too() {
-        let guard = Guard::new(1, Duration::from_secs(1), Policy::default());
+        let guard = Guard::new(
+            1,
+            Duration::from_secs(1),
+            Policy::default(),
+            Default::default(),
+        );
         let auth = Arc::new(AuthPlugin::new("BasicHTTPAuth", Some("u:p")).expect("plugin"));
         let key = IpAddr::from([192, 0, 2, 1]);
         let run = |h: HeaderMap| {
@@ -212,7 +238,12 @@ mod tests {
 
     #[tokio::test]
     async fn no_free_check_within_the_wait_is_503() {
-        let guard = Guard::new(1, Duration::from_millis(50), Policy::default());
+        let guard = Guard::new(
+            1,
+            Duration::from_millis(50),
+            Policy::default(),
+            Default::default(),
+        );
         let _busy = guard.checks.clone().acquire_owned().await.expect("permit");
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/auth/valid.htpasswd");

@@ -15,7 +15,7 @@ use crate::access::caps::client_key;
 use crate::access::{refusal_log, ConnInfo};
 use crate::http;
 use crate::listen::Peer;
-use crate::metrics;
+
 use crate::session::ConnCtx;
 use crate::tls::resolver::ACME_TLS_ALPN;
 
@@ -146,11 +146,11 @@ where
             http::serve(tls_stream, info, ctx).await
         }
         Ok(Err(e)) => {
-            metrics::global().refused("tls");
+            ctx.shared.metrics.refused("tls");
             refused(&peer, format_args!("{peer}: TLS handshake failed: {e}"))
         }
         Err(_) => {
-            metrics::global().refused("tls");
+            ctx.shared.metrics.refused("tls");
             refused(
                 &peer,
                 format_args!("{peer}: TLS handshake not done within {limit:?}; closed"),

@@ -9,6 +9,7 @@
 //! [`IDLE_TIMEOUT`] without a complete command line.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -17,7 +18,7 @@ use tokio::time::timeout;
 
 use super::reload::Reloader;
 use crate::listen::{Incoming, OpenSocket, Stream};
-use crate::session::table::table;
+use crate::session::table::Table;
 
 /// Longest command line read; anything longer is refused.
 const MAX_LINE: usize = 256;
@@ -34,23 +35,28 @@ pub(super) fn bind(path: &Path) -> Result<OpenSocket> {
 }
 
 /// Answers commands until the process ends.
-pub(super) fn start(socket: OpenSocket, reloader: Reloader) -> Result<()> {
+/// What commands act on: reloads and the live sessions.
+type Handles = (Reloader, Arc<Table>);
+
+/// Answers commands until the process ends.
+pub(super) fn start(socket: OpenSocket, reloader: Reloader, table: Arc<Table>) -> Result<()> {
     let listener = socket.into_listener()?;
     log::info!("control socket on {listener}");
-    tokio::spawn(serve(listener.incoming("control socket"), reloader));
+    let incoming = listener.incoming("control socket");
+    tokio::spawn(serve(incoming, (reloader, table)));
     Ok(())
 }
 
-async fn serve(mut incoming: Incoming, reloader: Reloader) {
+async fn serve(mut incoming: Incoming, handles: Handles) {
     loop {
         let (stream, _) = incoming.next().await;
-        tokio::spawn(client(stream, reloader.clone()));
+        tokio::spawn(client(stream, handles.clone()));
     }
 }
 
 /// Answers a client's lines until it closes, goes past [`MAX_INPUT`] bytes,
 /// or lets [`IDLE_TIMEOUT`] pass without a complete line.
-async fn client(stream: Stream, reloader: Reloader) {
+async fn client(stream: Stream, handles: Handles) {
     let (r, mut w) = tokio::io::split(stream);
     let mut lines = BufReader::new(r.take(MAX_INPUT)).lines();
     loop {
@@ -62,7 +68,7 @@ async fn client(stream: Stream, reloader: Reloader) {
                 return;
             }
         };
-        let answer = answer(line.trim(), &reloader).await;
+        let answer = answer(line.trim(), &handles).await;
         if w.write_all(answer.as_bytes()).await.is_err() {
             return;
         }
@@ -70,25 +76,25 @@ async fn client(stream: Stream, reloader: Reloader) {
 }
 
 /// The answer to one command, ending in a newline.
-async fn answer(line: &str, reloader: &Reloader) -> String {
+async fn answer(line: &str, (reloader, table): &Handles) -> String {
     if line.len() > MAX_LINE {
         return "error: command too long\n".into();
     }
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some("sessions"), None, _) => match serde_json::to_string(&table().list()) {
+        (Some("sessions"), None, _) => match serde_json::to_string(&table.list()) {
             Ok(json) => json + "\n",
             Err(e) => format!("error: {e}\n"),
         },
         (Some("kill"), Some(id), None) => match id.parse() {
-            Ok(id) if table().kill(id) => {
+            Ok(id) if table.kill(id) => {
                 log::info!("control socket: closing session {id} (1008)");
                 "ok\n".into()
             }
             Ok(id) => format!("error: no session {id}\n"),
             Err(_) => format!("error: {id:?} is not a session number\n"),
         },
-        (Some("kill-user"), Some(user), None) => match table().kill_user(user) {
+        (Some("kill-user"), Some(user), None) => match table.kill_user(user) {
             0 => format!("error: {user} has no session\n"),
             n => {
                 log::info!("control socket: closing the {n} sessions of {user:?} (1008)");

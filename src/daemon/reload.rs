@@ -18,7 +18,7 @@ use super::web_note;
 use crate::addr::ListenAddr;
 use crate::config::options::{ConfFile, Merged, Options};
 use crate::config::{Config, Settings};
-use crate::session::table::table;
+use crate::session::table::Table;
 use crate::systemd::notify;
 
 /// What a reload re-reads: the conf file, with the command line on top.
@@ -73,7 +73,7 @@ impl Reload {
     pub(super) fn apply(
         &self,
         cause: &str,
-        config: &watch::Sender<Arc<Config>>,
+        (config, table): (&watch::Sender<Arc<Config>>, &Table),
         listen: &[ListenAddr],
         socket_activated: bool,
         sessions: usize,
@@ -105,7 +105,7 @@ impl Reload {
         // closes (noVNC reconnects at once) must meet the new rules.
         let new = Arc::new(new.config);
         config.send_replace(Arc::clone(&new));
-        let revoked = table().revoke(|user, target| new.gate.revoked(user, target));
+        let revoked = table.revoke(|user, target| new.gate.revoked(user, target));
         if revoked > 0 {
             log::info!("reload: closed {revoked} sessions whose access was taken away");
         }

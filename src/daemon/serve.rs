@@ -17,8 +17,10 @@ use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{Listener, OpenSocket};
 use crate::metrics::endpoint;
 use crate::metrics::health::Health;
+use crate::metrics::Metrics;
 use crate::server::{Server, Stop};
-use crate::session::SessionCount;
+use crate::session::table::Table;
+use crate::session::{SessionCount, Shared};
 use crate::systemd::notify;
 
 /// Serves until a signal or the lifetime stops the server.
@@ -40,12 +42,16 @@ pub(super) async fn serve(
     log::info!("relaying to {}{}", first.gate.route, web_note(&first));
     log::info!("caps: {}", first.caps);
     let (config_tx, config_rx) = watch::channel(first);
-    let server = Server::new(listeners, config_rx.clone()).grace(settings.shutdown_grace);
+    // Made once for the process: a reload keeps the counters, the
+    // password failures and the live sessions.
+    let shared = Shared::new();
+    let server =
+        Server::new(listeners, config_rx.clone(), shared.clone()).grace(settings.shutdown_grace);
     let health = Arc::new(Health::default());
-    start_metrics(metrics, &health, config_rx.clone())?;
+    start_metrics(metrics, (&health, &shared.metrics), config_rx.clone())?;
     let (reloader, reloads) = reload::channel();
     for socket in control {
-        super::control::start(socket, reloader.clone())?;
+        super::control::start(socket, reloader.clone(), shared.table.clone())?;
     }
     tokio::spawn(super::certs::keep_current(config_rx.clone()));
     tokio::spawn(notify::watchdog());
@@ -62,6 +68,7 @@ pub(super) async fn serve(
         socket_activated,
         health,
         drain_delay: settings.drain_delay,
+        table: shared.table,
     };
     let lifetime = lifetime_over(settings.lifetime, server.sessions());
     let grace = settings.shutdown_grace;
@@ -94,7 +101,7 @@ fn listeners(sockets: Vec<OpenSocket>) -> Result<Vec<Listener>> {
 /// target check of `/readyz` current.
 fn start_metrics(
     sockets: Vec<OpenSocket>,
-    health: &Arc<Health>,
+    (health, metrics): (&Arc<Health>, &Arc<Metrics>),
     config: watch::Receiver<Arc<Config>>,
 ) -> Result<()> {
     if sockets.is_empty() {
@@ -106,7 +113,7 @@ fn start_metrics(
         log::info!("metrics: serving on {listener}");
         listeners.push(listener);
     }
-    tokio::spawn(endpoint::serve(listeners, health.clone()));
+    tokio::spawn(endpoint::serve(listeners, health.clone(), metrics.clone()));
     tokio::spawn(super::health::check_target(config, health.clone()));
     Ok(())
 }
@@ -140,6 +147,8 @@ struct Stopper {
     socket_activated: bool,
     health: Arc<Health>,
     drain_delay: std::time::Duration,
+    /// Live sessions, for the revocations of a reload.
+    table: Arc<Table>,
 }
 
 impl Stopper {
@@ -173,7 +182,7 @@ impl Stopper {
         let live = self.sessions.borrow().live;
         let (listen, activated) = (&self.listen, self.socket_activated);
         self.reload
-            .apply(cause, &self.config, listen, activated, live)
+            .apply(cause, (&self.config, &self.table), listen, activated, live)
     }
 }
 

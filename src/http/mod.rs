@@ -71,7 +71,8 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
     let client = gate.client(conn, req.headers());
     log::debug!("{client}: {} {}", req.method(), loggable(req.uri()));
     if let Some(permit) = &ctx.permit {
-        if let Err(r) = gate.count_client(permit, conn, req.headers(), &client) {
+        if let Err(r) = gate.count_client(&ctx.shared.metrics, permit, conn, req.headers(), &client)
+        {
             // Nothing more on this connection: it is over the cap.
             let mut resp = refusal(r);
             resp.headers_mut()
@@ -79,7 +80,7 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
             return resp;
         }
     }
-    if let Err(r) = gate.check_host(req.headers(), conn, &client) {
+    if let Err(r) = gate.check_host(&ctx.shared.metrics, req.headers(), conn, &client) {
         return refusal(r);
     }
     if handshake::is_upgrade(&req) {
@@ -90,7 +91,11 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
             let key = gate.client_key(conn, req.headers());
             if gate.web_auth {
                 // Refusals are logged by the gate, with the user tried.
-                if let Err(r) = gate.authenticate(req.headers(), conn, &client).await {
+                let passwords = &ctx.shared.passwords;
+                if let Err(r) = gate
+                    .authenticate(passwords, req.headers(), conn, &client)
+                    .await
+                {
                     return refusal(r);
                 }
             }

@@ -11,7 +11,7 @@ use log::Level;
 use super::handshake::{self, Accepted, HandshakeError};
 use super::refusal;
 use crate::access::{refusal_log, ConnInfo};
-use crate::metrics;
+use crate::metrics::Metrics;
 use crate::response::{empty, text, Body};
 use crate::session::{self, ConnCtx};
 
@@ -27,15 +27,19 @@ pub(super) async fn answer(
     let key = gate.client_key(conn, req.headers());
     let accepted = match handshake::accept(&req) {
         Ok(accepted) => accepted,
-        Err(e) => return bad_handshake(&client, key, &e),
+        Err(e) => return bad_handshake(&ctx.shared.metrics, &client, key, &e),
     };
-    let grant = match gate.admit(req.uri(), req.headers(), conn, client).await {
+    let passwords = &ctx.shared.passwords;
+    let grant = match gate
+        .admit(passwords, req.uri(), req.headers(), conn, client)
+        .await
+    {
         Ok(grant) => grant,
         Err(r) => return refusal(r),
     };
     let target = &grant.dest.target;
     let Some(permit) = ctx.caps.try_target(&target.to_string()) else {
-        metrics::global().refused("caps");
+        ctx.shared.metrics.refused("caps");
         let client = &grant.client;
         refusal_log::log(
             key,
@@ -57,8 +61,13 @@ pub(super) async fn answer(
 }
 
 /// 400, with `Sec-WebSocket-Version: 13` when the version was the problem.
-fn bad_handshake(client: &str, key: IpAddr, e: &HandshakeError) -> Response<Body> {
-    metrics::global().refused("bad_request");
+fn bad_handshake(
+    metrics: &Metrics,
+    client: &str,
+    key: IpAddr,
+    e: &HandshakeError,
+) -> Response<Body> {
+    metrics.refused("bad_request");
     refusal_log::log(
         key,
         Level::Info,

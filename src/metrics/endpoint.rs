@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
 use super::health::Health;
+use super::Metrics;
 use crate::listen::Listener;
 use crate::response::{text, text_owned, Body};
 
@@ -28,16 +29,20 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// Serves every listener until the process ends.
-pub async fn serve(listeners: Vec<Listener>, health: Arc<Health>) {
+pub async fn serve(listeners: Vec<Listener>, health: Arc<Health>, metrics: Arc<Metrics>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
-        tasks.spawn(accept_loop(listener, slots.clone(), health.clone()));
+        let shown = (health.clone(), metrics.clone());
+        tasks.spawn(accept_loop(listener, slots.clone(), shown));
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn accept_loop(listener: Listener, slots: Arc<Semaphore>, health: Arc<Health>) {
+/// What the endpoint shows: the health state and the counters.
+type Shown = (Arc<Health>, Arc<Metrics>);
+
+async fn accept_loop(listener: Listener, slots: Arc<Semaphore>, shown: Shown) {
     let mut incoming = listener.incoming("metrics");
     loop {
         // Never closed: acquire cannot fail.
@@ -45,21 +50,21 @@ async fn accept_loop(listener: Listener, slots: Arc<Semaphore>, health: Arc<Heal
             return;
         };
         let (stream, _) = incoming.next().await;
-        let health = health.clone();
+        let shown = shown.clone();
         tokio::spawn(async move {
-            connection(stream, health).await;
+            connection(stream, shown).await;
             drop(slot);
         });
     }
 }
 
-async fn connection<S>(io: S, health: Arc<Health>)
+async fn connection<S>(io: S, shown: Shown)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| {
-        let health = health.clone();
-        async move { Ok::<_, Infallible>(answer(&req, &health)) }
+        let (health, metrics) = shown.clone();
+        async move { Ok::<_, Infallible>(answer(&req, &health, &metrics)) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -70,13 +75,13 @@ where
     }
 }
 
-fn answer<B>(req: &Request<B>, health: &Health) -> Response<Body> {
+fn answer<B>(req: &Request<B>, health: &Health, metrics: &Metrics) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     }
     match req.uri().path() {
         "/metrics" => {
-            let mut resp = text_owned(StatusCode::OK, super::global().encode());
+            let mut resp = text_owned(StatusCode::OK, metrics.encode());
             resp.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static(

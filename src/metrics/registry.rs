@@ -2,7 +2,7 @@
 //! OpenMetrics text format of the `prometheus-client` crate.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::encode;
@@ -86,15 +86,23 @@ pub struct Metrics {
     recording_failures: Counter,
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
 
-/// The process's metrics.
-pub fn global() -> &'static Metrics {
-    &METRICS
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    fn new() -> Self {
+    /// Counters at zero, registered; the daemon makes one for the process
+    /// and hands it to the server, the metrics endpoint and the password
+    /// checks (a test may run several servers, each with its own).
+    pub fn new() -> Self {
         let m = Metrics {
             registry: Mutex::new(Registry::with_prefix("websockify")),
             sessions_active: Gauge::default(),

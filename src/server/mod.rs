@@ -4,6 +4,8 @@
 //! reload hand it whatever they have. The global connection cap is counted
 //! here, at accept; the per-client cap later, where the real client is known.
 
+pub mod in_process;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use crate::config::Config;
 use crate::conn;
 use crate::defaults::DRAIN_TIMEOUT;
 use crate::listen::{Listener, Peer};
-use crate::session::{ConnCtx, SessionCount};
+use crate::session::{ConnCtx, SessionCount, Shared};
 use crate::shutdown::{Shutdown, Trigger};
 
 /// How the server should stop.
@@ -39,12 +41,20 @@ pub struct Server {
     grace: Duration,
     sessions: Arc<watch::Sender<SessionCount>>,
     caps: Caps,
+    shared: Shared,
 }
 
 impl Server {
     /// Serves `listeners`; each new connection uses the config current when it arrives.
-    pub fn new(listeners: Vec<Listener>, config: watch::Receiver<Arc<Config>>) -> Self {
+    /// `shared` is what its connections share (and what the caller keeps
+    /// to look at: the metrics, the session table).
+    pub fn new(
+        listeners: Vec<Listener>,
+        config: watch::Receiver<Arc<Config>>,
+        shared: Shared,
+    ) -> Self {
         Self {
+            shared,
             listeners,
             config,
             grace: Duration::ZERO,
@@ -76,6 +86,7 @@ impl Server {
                 shutdown: trigger.subscribe(),
                 sessions: self.sessions.clone(),
                 caps: self.caps.clone(),
+                shared: self.shared.clone(),
             };
             accepting.spawn(acceptor.run(listener));
         }
@@ -112,6 +123,7 @@ struct Acceptor {
     shutdown: Shutdown,
     sessions: Arc<watch::Sender<SessionCount>>,
     caps: Caps,
+    shared: Shared,
 }
 
 impl Acceptor {
@@ -134,6 +146,7 @@ impl Acceptor {
             shutdown: self.shutdown.clone(),
             sessions: self.sessions.clone(),
             caps: self.caps.clone(),
+            shared: self.shared.clone(),
             permit: Some(Arc::new(permit)),
         })
     }

@@ -6,10 +6,45 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::table::Table;
 use super::SessionCount;
 use crate::access::caps::{Caps, ConnPermit};
+use crate::access::Guard;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+
+/// What the connections of one server share, made once (by the daemon, or
+/// by a test for each server it runs) and handed down, like mini-redis's
+/// `Db`: nothing of it is global, so a reload keeps it and two servers in
+/// one process keep apart.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The bounded password checks and the table of failed logins.
+    pub passwords: Arc<Guard>,
+    /// Who is connected, for the control socket and revocation.
+    pub table: Arc<Table>,
+}
+
+impl Shared {
+    /// Fresh counters, password checks with the defaults, no sessions.
+    pub fn new() -> Self {
+        let metrics = Arc::new(Metrics::new());
+        Shared {
+            passwords: Arc::new(Guard::with_defaults(metrics.clone())),
+            metrics,
+            table: Arc::default(),
+        }
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The shared state one connection carries.
 #[derive(Debug, Clone)]
@@ -22,6 +57,8 @@ pub struct ConnCtx {
     pub sessions: Arc<watch::Sender<SessionCount>>,
     /// Connection and per-target session caps (their counts outlive reloads).
     pub caps: Caps,
+    /// What all connections share.
+    pub shared: Shared,
     /// This connection's slot under the connection caps (its client is
     /// counted once known); a session started on it keeps a clone, so the
     /// slot is held until both are gone.

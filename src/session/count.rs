@@ -3,7 +3,7 @@
 
 use tokio::sync::watch;
 
-use crate::metrics;
+use crate::metrics::Metrics;
 
 /// Live and finished WebSocket sessions, as the server reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,19 +16,19 @@ pub struct SessionCount {
 
 /// Counts a session as live from the upgrade until it is dropped (also when
 /// its task panics or is cancelled).
-pub(crate) struct LiveSession<'a>(&'a watch::Sender<SessionCount>);
+pub(crate) struct LiveSession<'a>(&'a watch::Sender<SessionCount>, &'a Metrics);
 
 impl<'a> LiveSession<'a> {
-    pub(crate) fn new(sessions: &'a watch::Sender<SessionCount>) -> Self {
+    pub(crate) fn new(sessions: &'a watch::Sender<SessionCount>, metrics: &'a Metrics) -> Self {
         sessions.send_modify(|c| c.live += 1);
-        metrics::global().session_opened();
-        Self(sessions)
+        metrics.session_opened();
+        Self(sessions, metrics)
     }
 }
 
 impl Drop for LiveSession<'_> {
     fn drop(&mut self) {
-        metrics::global().session_gone();
+        self.1.session_gone();
         self.0.send_modify(|c| {
             c.live = c.live.saturating_sub(1);
             c.ended += 1;

@@ -13,13 +13,14 @@ pub mod rfb;
 pub mod table;
 pub mod target;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 
 pub use codec::Mode;
-pub use context::ConnCtx;
+pub use context::{ConnCtx, Shared};
 pub use count::SessionCount;
 
 use crate::access::token::Destination;
@@ -27,7 +28,7 @@ use crate::access::Grant;
 use crate::addr::Target;
 use crate::config::Config;
 use crate::defaults::CLOSE_TIMEOUT;
-use crate::metrics;
+use crate::metrics::Metrics;
 use count::LiveSession;
 use record::Recorder;
 use target::TargetStream;
@@ -40,7 +41,7 @@ use target::TargetStream;
 /// upgrade fails only costs a target connection that is closed at once.
 pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: ConnCtx) {
     let started = Instant::now();
-    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&grant.dest.target, &ctx.config));
+    let (upgraded, connected) = tokio::join!(on_upgrade, connect(&grant.dest.target, &ctx));
     match upgraded {
         Ok(upgraded) => run(upgraded, connected, grant, mode, ctx, started).await,
         Err(e) => log::info!("{}: upgrade failed: {e}", grant.client),
@@ -68,15 +69,17 @@ async fn run(
         config,
         mut shutdown,
         sessions,
+        shared,
         ..
     } = ctx;
-    let _live = LiveSession::new(&sessions);
+    let metrics = &shared.metrics;
+    let _live = LiveSession::new(&sessions, metrics);
     let mut io = TokioIo::new(upgraded);
     let mut stream = match connected {
         Ok(stream) => stream,
         Err(e) => {
             unreachable_target(&mut io, &client, &target, e).await;
-            return closed_early(1011, started);
+            return closed_early(metrics, 1011, started);
         }
     };
     let (policy, timeouts) = (config.rfb.for_session(vnc_password), rfb_timeouts(&config));
@@ -84,11 +87,11 @@ async fn run(
         Ok(shown) => shown,
         Err(r) => {
             let code = refuse(&mut io, &client, &target, r).await;
-            return closed_early(code, started);
+            return closed_early(metrics, code, started);
         }
     };
     let (client_s, target_s) = (client.as_str(), target.to_string());
-    let live = table::table().register(client_s, user.clone(), &target_s);
+    let live = shared.table.register(client_s, user.clone(), &target_s);
     let who = Who {
         client: client_s,
         user: user.as_deref().unwrap_or("-"),
@@ -98,7 +101,7 @@ async fn run(
     who.log_open(mode);
     let mut observe = relay::Observer {
         traffic: config.traffic,
-        recorder: recorder(&config, &who, user.as_deref()).await,
+        recorder: recorder(&config, &who, user.as_deref(), metrics).await,
     };
     observe.shown(&shown);
     let params = relay_params(&config, mode);
@@ -108,7 +111,7 @@ async fn run(
     drop(live);
     let end = who.record_end(user.clone(), &out);
     finish(&mut observe, end).await; // before the session is reported closed
-    report_closed(&who, &out, started.elapsed().as_secs_f64());
+    report_closed(metrics, &who, &out, started.elapsed().as_secs_f64());
 }
 
 /// How long the RFB steps before the relay may wait on each side.
@@ -129,9 +132,9 @@ fn relay_params(config: &Config, mode: Mode) -> relay::RelayParams {
 }
 
 /// A session that ended before its relay started: counted as closed.
-fn closed_early(code: u16, started: Instant) {
+fn closed_early(metrics: &Metrics, code: u16, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
-    metrics::global().session_closed(0, 0, code, secs);
+    metrics.session_closed(0, 0, code, secs);
 }
 
 /// Who a session is, for its log lines and journal fields.
@@ -179,8 +182,8 @@ impl Who<'_> {
 
 /// Counts and logs a session that ran: the audit line, with who, from
 /// where, to what, what it carried, how long and how it ended.
-fn report_closed(who: &Who<'_>, out: &relay::Outcome, secs: f64) {
-    metrics::global().session_closed(out.to_target, out.to_client, out.code, secs);
+fn report_closed(metrics: &Metrics, who: &Who<'_>, out: &relay::Outcome, secs: f64) {
+    metrics.session_closed(out.to_target, out.to_client, out.code, secs);
     let (client, target) = (who.client, who.target);
     log::info!(
         client = client, user = who.user, session_id = who.id, target = target, target_addr = target,
@@ -197,13 +200,14 @@ fn report_closed(who: &Who<'_>, out: &relay::Outcome, secs: f64) {
 }
 
 /// Connects the target, counting the outcome in the metrics.
-async fn connect(target: &Target, config: &Config) -> std::io::Result<TargetStream> {
+async fn connect(target: &Target, ctx: &ConnCtx) -> std::io::Result<TargetStream> {
+    let (config, metrics) = (&ctx.config, &ctx.shared.metrics);
     let timeout = config.limits.connect_timeout;
     let started = Instant::now();
     let connected = target::connect(target, timeout, config.target_tls.as_ref()).await;
     match &connected {
-        Ok(_) => metrics::global().target_connected(started.elapsed().as_secs_f64()),
-        Err(e) => metrics::global().target_failed(match e.kind() {
+        Ok(_) => metrics.target_connected(started.elapsed().as_secs_f64()),
+        Err(e) => metrics.target_failed(match e.kind() {
             std::io::ErrorKind::ConnectionRefused => "refused",
             std::io::ErrorKind::TimedOut => "timeout",
             _ => "other",
@@ -257,15 +261,16 @@ async fn recorder(
     config: &Config,
     who: &Who<'_>,
     user: Option<&str>,
+    metrics: &Arc<Metrics>,
 ) -> Option<std::sync::Mutex<Recorder>> {
     let limit = config.record_max_size;
     let (opened, shown) = match (&config.recordings, &config.record) {
         (Some(rec), _) => (
-            Recorder::open_session(rec, limit, who.id, user).await,
+            Recorder::open_session(rec, limit, who.id, user, metrics.clone()).await,
             rec.dir.display().to_string(),
         ),
         (None, Some(base)) => (
-            Recorder::open(base, limit).await,
+            Recorder::open(base, limit, metrics.clone()).await,
             format!("{}.N", base.display()),
         ),
         (None, None) => return None,
@@ -280,7 +285,7 @@ async fn recorder(
                 "{}: cannot record to {shown}: {e}; the session goes on unrecorded",
                 who.client
             );
-            metrics::global().recording_failed();
+            metrics.recording_failed();
             None
         }
     }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 
 use crate::config::Recordings;
-use crate::metrics;
+use crate::metrics::Metrics;
 pub use index::{End, INDEX};
 pub use traffic::{flushed as traffic_flushed, traffic};
 use writer::{cost, Chunk, Indexed, Writer};
@@ -54,6 +54,8 @@ pub struct Recorder {
     input: bool,
     /// Where the session's end goes, for its index line.
     end: Option<oneshot::Sender<End>>,
+    /// Where failures are counted (here and by the writer).
+    metrics: Arc<Metrics>,
 }
 
 /// Which way a chunk went.
@@ -68,12 +70,12 @@ pub enum Direction {
 impl Recorder {
     /// Creates the next free `BASE.N` (off the event loop) and starts its
     /// writer; both directions are recorded, as Python's `--record` does.
-    pub async fn open(base: &Path, limit: u64) -> std::io::Result<Self> {
+    pub async fn open(base: &Path, limit: u64, metrics: Arc<Metrics>) -> std::io::Result<Self> {
         let owned = base.to_owned();
         let (path, file) = tokio::task::spawn_blocking(move || open::create_next(&owned))
             .await
             .map_err(std::io::Error::other)??;
-        Self::start(path, file, limit, None, true)
+        Self::start(path, file, (limit, metrics), None, true)
     }
 
     /// Creates session `id`'s recording in `record-dir` (after pruning old
@@ -84,6 +86,7 @@ impl Recorder {
         limit: u64,
         id: u64,
         user: Option<&str>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
         let (owned, user_owned) = (settings.clone(), user.map(str::to_owned));
         let started = SystemTime::now();
@@ -98,7 +101,7 @@ impl Recorder {
             start: started,
             end,
         };
-        let mut r = Self::start(path, file, limit, Some(indexed), settings.input)?;
+        let mut r = Self::start(path, file, (limit, metrics), Some(indexed), settings.input)?;
         r.end = Some(end_tx);
         Ok(r)
     }
@@ -106,7 +109,7 @@ impl Recorder {
     fn start(
         path: PathBuf,
         file: std::fs::File,
-        limit: u64,
+        (limit, metrics): (u64, Arc<Metrics>),
         index: Option<Indexed>,
         input: bool,
     ) -> std::io::Result<Self> {
@@ -122,6 +125,7 @@ impl Recorder {
             stopped: stopped.clone(),
             limit,
             index,
+            metrics: metrics.clone(),
         };
         std::thread::Builder::new()
             .name("record".into())
@@ -135,6 +139,7 @@ impl Recorder {
             start: Instant::now(),
             input,
             end: None,
+            metrics,
         })
     }
 
@@ -162,7 +167,7 @@ impl Recorder {
                 self.path.display(),
                 queued >> 20
             );
-            metrics::global().recording_failed();
+            self.metrics.recording_failed();
             self.chunks = None;
             return;
         }

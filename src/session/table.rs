@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::Notify;
@@ -91,16 +91,10 @@ pub struct Table {
     live: Mutex<BTreeMap<u64, Entry>>,
 }
 
-static TABLE: LazyLock<Table> = LazyLock::new(Table::default);
-
-/// The process's session table.
-pub fn table() -> &'static Table {
-    &TABLE
-}
-
 /// A session's place in the table; leaving the table when dropped.
 pub struct Registration {
     id: u64,
+    table: Arc<Table>,
     /// The session's byte counts.
     pub counts: Arc<Counts>,
     /// Set when an administrator (or a reload) closes the session.
@@ -116,7 +110,15 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        table().lock().remove(&self.id);
+        self.table.lock().remove(&self.id);
+    }
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("live", &self.lock().len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,7 +129,7 @@ impl Table {
 
     /// Adds a session.
     pub fn register(
-        &'static self,
+        self: &Arc<Self>,
         client: &str,
         user: Option<String>,
         target: &str,
@@ -143,7 +145,12 @@ impl Table {
             kill: kill.clone(),
         };
         self.lock().insert(id, entry);
-        Registration { id, counts, kill }
+        Registration {
+            id,
+            table: self.clone(),
+            counts,
+            kill,
+        }
     }
 
     /// The live sessions, oldest first.

@@ -20,6 +20,7 @@ mod config;
 mod control;
 mod ctl;
 mod frontends;
+mod in_process;
 mod journal;
 mod layout;
 mod limits;

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use super::index::{self, End, Written};
 use super::{prune, Direction};
-use crate::metrics;
+use crate::metrics::Metrics;
 
 /// One recorded chunk: its direction, milliseconds since the session
 /// started, and the bytes.
@@ -50,6 +50,8 @@ pub(super) struct Writer {
     pub limit: u64,
     /// The index to append to, for `record-sessions`.
     pub index: Option<Indexed>,
+    /// Where failures are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What a queued chunk counts against the budget: its bytes and the
@@ -75,6 +77,8 @@ struct Out {
     size: u64,
     /// Its path, for log lines.
     shown: String,
+    /// Where failures are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
@@ -89,12 +93,14 @@ impl Writer {
             stopped,
             limit,
             index,
+            metrics,
         } = self;
         let mut out = Out {
             file: out,
             hash: Context::new(&SHA256),
             size: 0,
             shown: path.display().to_string(),
+            metrics,
         };
         let mut state = out.write(b"var VNC_frame_data = [\n");
         stopped.store(state != State::Writing, Ordering::Relaxed);
@@ -128,6 +134,7 @@ impl Indexed {
             hash,
             size,
             shown,
+            metrics,
         } = out;
         drop(file);
         let written = Written {
@@ -139,7 +146,7 @@ impl Indexed {
         };
         if let Err(e) = index::append(&self.dir, &end, &written) {
             log::warn!("{shown}: cannot add it to {}: {e}", index::INDEX);
-            metrics::global().recording_failed();
+            metrics.recording_failed();
         }
     }
 }
@@ -172,7 +179,7 @@ impl Out {
             Ok(()) => true,
             Err(e) => {
                 log::warn!("{}: recording incomplete: {e}", self.shown);
-                metrics::global().recording_failed();
+                self.metrics.recording_failed();
                 false
             }
         }
@@ -191,7 +198,7 @@ impl Out {
                     "{}: recording stopped: {e}; the session goes on",
                     self.shown
                 );
-                metrics::global().recording_failed();
+                self.metrics.recording_failed();
                 State::Failed
             }
         }
