@@ -213,8 +213,8 @@ async fn websockifyctl_reload_says_reloaded_or_why_not() {
         format!("listen = \"127.0.0.1:0\"\ncontrol-socket = \"{sock}\"\n{target}\n")
     };
     let conf = dir.write("conf/d1.conf", conf_with(&format!("target = \"{first}\"")));
-    let mut proxy = Proxy::start(&["--config", conf.to_str().expect("utf-8")]);
-    proxy.wait_for_log("control socket on");
+    // Ready (READY=1) once the control socket accepts.
+    let mut proxy = Proxy::start_ready(&["--config", conf.to_str().expect("utf-8")], &dir);
     std::os::unix::fs::symlink(bin(), dir.path().join("websockifyctl")).expect("link");
     let ctl = |args: &[&str]| {
         let out = std::process::Command::new(dir.path().join("websockifyctl"))
@@ -293,13 +293,13 @@ async fn an_idle_control_connection_is_closed_after_10_seconds() {
     let target = echo_target().await;
     let dir = TempDir::new("control-idle");
     let sock = dir.path().join("control.sock");
-    let mut proxy = Proxy::start(&[
+    let args = [
         "--control-socket",
         sock.to_str().expect("utf-8"),
         "127.0.0.1:0",
         &target.to_string(),
-    ]);
-    proxy.wait_for_log("control socket on");
+    ];
+    let _proxy = Proxy::start_ready(&args, &dir);
     let mut s = UnixStream::connect(&sock).await.expect("connect");
     s.write_all(b"sessions\n").await.expect("write");
     let mut answer = [0u8; 3];
@@ -342,7 +342,7 @@ async fn the_control_socket_replaces_only_a_socket() {
     let stale = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
     let stale_arg = stale.to_str().expect("utf-8");
-    let mut proxy = Proxy::start(&["--control-socket", stale_arg, "127.0.0.1:0", &target]);
-    proxy.wait_for_log("control socket on");
+    let args = ["--control-socket", stale_arg, "127.0.0.1:0", &target];
+    let _proxy = Proxy::start_ready(&args, &dir);
     assert_eq!(command(&stale, "sessions").await, "[]\n");
 }
