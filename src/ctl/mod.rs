@@ -4,7 +4,8 @@
 //! `nginx`, `apache`, `caddy` with what they share in `front`; `units` for
 //! start, stop, restart and logs; `live` for sessions, kill, drain and
 //! reload over the running instance's control socket; `recordings` for the
-//! index of `record-sessions`); `instance` reads and
+//! index of `record-sessions`, `export` to hand one to an auditor, `pick` to
+//! find one); `instance` reads and
 //! writes conf files, `files` writes any file atomically, `systemctl` talks
 //! to systemd (or not, with `--no-systemd`), `table` lines up the columns
 //! of `list` and `sessions`.
@@ -18,6 +19,7 @@ mod apache;
 mod caddy;
 mod cert;
 pub mod completion;
+mod export;
 mod files;
 mod front;
 mod instance;
@@ -25,6 +27,7 @@ mod list;
 mod live;
 mod nginx;
 mod passwd;
+mod pick;
 mod recordings;
 mod remove;
 mod status;
@@ -111,6 +114,9 @@ pub enum Command {
     /// The recordings of an instance (record-sessions): start, user, client,
     /// duration, size and file, from its record-dir's index.jsonl.
     Recordings(recordings::RecordingsArgs),
+    /// Write one recording (by file name or session id) and its index line
+    /// into a directory for an auditor, checked against the index's SHA-256.
+    Export(export::ExportArgs),
     /// Reload a running instance (as `systemctl reload websockify@NAME`,
     /// which runs this): exit status 1 and the reason when its conf is refused.
     Reload(live::ReloadArgs),
@@ -191,6 +197,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Drain(a) => live::drain(&ctx, a),
         Command::Reload(a) => live::reload(&ctx, a),
         Command::Recordings(a) => recordings::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

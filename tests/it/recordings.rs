@@ -483,3 +483,81 @@ async fn a_write_error_stops_the_recording_not_the_session() {
     assert_eq!(entry["complete"], false, "{entry}");
     assert_eq!(entry["bytes_to_client"], 4 * 300 * 1024);
 }
+
+/// `websockifyctl --conf-dir CONF --no-systemd ARGS`.
+fn ctl(conf: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .arg0("websockifyctl")
+        .arg("--conf-dir")
+        .arg(conf)
+        .arg("--no-systemd")
+        .args(args)
+        .output()
+        .expect("run websockifyctl")
+}
+
+/// A conf dir with instance `display1` whose `record-dir` is `rec`.
+fn conf_recording_into(tmp: &TempDir, rec: &Path) -> PathBuf {
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let conf_text = format!("target = \"localhost:5901\"\nrecord-dir = {rec:?}\n");
+    std::fs::write(conf.join("display1.conf"), conf_text).unwrap();
+    conf
+}
+
+/// `websockifyctl export` by session id writes the recording and its index
+/// line, byte for byte, mode 0600, never over an existing file; a recording
+/// that no longer matches its index's SHA-256 is refused and nothing is
+/// written.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_the_recording_and_its_index_line_checked() {
+    let tmp = TempDir::new("recordings-export");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &[]);
+    greeting_session(&mut proxy).await;
+    let conf = conf_recording_into(&tmp, &rec);
+    let file = only_recording(&rec);
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    let line = std::fs::read_to_string(rec.join("index.jsonl")).unwrap();
+    let id = index(&rec)[0]["session_id"].to_string();
+
+    let to = tmp.path().join("audit");
+    let out = ctl(
+        &conf,
+        &["export", "display1", &id, "--to", to.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "export: {said}");
+    let copy = to.join(&name);
+    let entry = to.join(format!("{name}.json"));
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&file).unwrap());
+    assert_eq!(std::fs::read_to_string(&entry).unwrap(), line);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&copy), mode(&entry)), (0o600, 0o600));
+
+    let again = ctl(
+        &conf,
+        &["export", "display1", &name, "--to", to.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && said.contains("refusing to overwrite"),
+        "{said}"
+    );
+
+    let mut changed = std::fs::read(&file).unwrap();
+    changed[30] ^= 1;
+    std::fs::write(&file, changed).unwrap();
+    let other = tmp.path().join("audit2");
+    let refused = ctl(
+        &conf,
+        &["export", "display1", &name, "--to", other.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("SHA-256"),
+        "{said}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
+    assert!(left.is_empty(), "written despite the wrong hash: {left:?}");
+}
