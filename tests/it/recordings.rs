@@ -4,7 +4,9 @@
 //! line per session whose SHA-256 is the file's; `record-max-size` ends a
 //! recording and not its session; `record-max-total` removes the oldest;
 //! with `vnc-password-file` neither the password nor the DES exchange is
-//! recorded; `websockifyctl recordings` lists them by user.
+//! recorded; `websockifyctl recordings` lists them by user, `export`
+//! writes one checked against its SHA-256, `play` serves it only under the
+//! URL's token.
 
 use crate::common;
 
@@ -560,4 +562,92 @@ async fn export_writes_the_recording_and_its_index_line_checked() {
     );
     let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
     assert!(left.is_empty(), "written despite the wrong hash: {left:?}");
+}
+
+/// A running `websockifyctl play`, killed when dropped.
+struct Playing(std::process::Child);
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `websockifyctl play ARGS`; it and the URL it prints.
+fn play(conf: &Path, args: &[&str]) -> (Playing, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(bin())
+        .arg0("websockifyctl")
+        .arg("--conf-dir")
+        .arg(conf)
+        .arg("--no-systemd")
+        .arg("play")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run websockifyctl play");
+    let out = child.stdout.take().unwrap();
+    let playing = Playing(child);
+    let url = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("open ").map(str::to_owned))
+        .expect("websockifyctl play prints its URL");
+    (playing, url)
+}
+
+/// `websockifyctl play NAME SESSION` serves, on loopback and only under the
+/// URL's token, the player page, its script, the recording byte for byte
+/// and noVNC's core/ files; anything else (no token, a wrong one, a path out
+/// of noVNC's core/ and vendor/) gets 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn play_serves_the_player_and_the_recording_only_under_its_token() {
+    let tmp = TempDir::new("recordings-play");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &[]);
+    greeting_session(&mut proxy).await;
+    let conf = conf_recording_into(&tmp, &rec);
+    let novnc = tmp.path().join("novnc");
+    std::fs::create_dir_all(novnc.join("core")).unwrap();
+    std::fs::write(novnc.join("core/rfb.js"), "export default class RFB {}\n").unwrap();
+    std::fs::write(novnc.join("secret.txt"), "not served\n").unwrap();
+    let id = index(&rec)[0]["session_id"].to_string();
+
+    let (_playing, url) = play(
+        &conf,
+        &["display1", &id, "--novnc", novnc.to_str().unwrap()],
+    );
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .expect("a loopback URL");
+    let (port, path) = rest.split_once('/').expect("a path");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let prefix = format!("/{path}");
+    assert!(prefix.len() > 30, "a token in the URL: {url}");
+
+    let (status, page) = common::http::get(addr, &prefix).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("player.js"), "{page}");
+    let (status, script) = common::http::get(addr, &format!("{prefix}player.js")).await;
+    assert!(status == 200 && script.contains("core/rfb.js"), "{status}");
+    let (status, body) = common::http::get(addr, &format!("{prefix}recording")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body.as_bytes(),
+        std::fs::read(only_recording(&rec)).unwrap()
+    );
+    let (status, _) = common::http::get(addr, &format!("{prefix}novnc/core/rfb.js")).await;
+    assert_eq!(status, 200);
+    for refused in [
+        "/".to_owned(),
+        "/recording".to_owned(),
+        "/00000000000000000000000000000000/recording".to_owned(),
+        format!("{prefix}novnc/secret.txt"),
+        format!("{prefix}novnc/core/../secret.txt"),
+        format!("{prefix}novnc/core/../../recordings/index.jsonl"),
+    ] {
+        let (status, _) = common::http::get(addr, &refused).await;
+        assert_eq!(status, 404, "{refused}");
+    }
 }

@@ -9,6 +9,7 @@
 
 mod serve;
 
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,9 +82,16 @@ pub fn run(ctx: &Ctx, args: PlayArgs) -> Result<ExitCode> {
         recording,
         novnc: args.novnc,
     });
-    println!("playing {}", served.recording.display());
-    println!("open http://127.0.0.1:{port}{}", served.prefix);
-    println!("(Ctrl-C stops it)");
+    // Not println!: a closed stdout (`| head`) must not stop the server.
+    let said = format!(
+        "playing {}\nopen http://127.0.0.1:{port}{}\n(Ctrl-C stops it)\n",
+        served.recording.display(),
+        served.prefix
+    );
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(said.as_bytes())
+        .and_then(|()| stdout.flush());
     accept(&listener, &served);
     Ok(ExitCode::SUCCESS)
 }
