@@ -120,11 +120,7 @@ fn index(dir: &Path) -> Vec<serde_json::Value> {
 
 /// `websockifyctl --conf-dir CONF --no-systemd recordings ARGS`'s output.
 fn ctl_recordings(conf: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg0("websockifyctl")
-        .arg("--conf-dir")
-        .arg(conf)
-        .arg("--no-systemd")
+    let out = ctl_command(conf)
         .arg("recordings")
         .args(args)
         .output()
@@ -486,13 +482,19 @@ async fn a_write_error_stops_the_recording_not_the_session() {
     assert_eq!(entry["bytes_to_client"], 4 * 300 * 1024);
 }
 
-/// `websockifyctl --conf-dir CONF --no-systemd ARGS`.
-fn ctl(conf: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin())
-        .arg0("websockifyctl")
+/// `websockifyctl --conf-dir CONF --no-systemd`, to be given its command.
+fn ctl_command(conf: &Path) -> Command {
+    let mut ctl = Command::new(bin());
+    ctl.arg0("websockifyctl")
         .arg("--conf-dir")
         .arg(conf)
-        .arg("--no-systemd")
+        .arg("--no-systemd");
+    ctl
+}
+
+/// `websockifyctl --conf-dir CONF --no-systemd ARGS`.
+fn ctl(conf: &Path, args: &[&str]) -> std::process::Output {
+    ctl_command(conf)
         .args(args)
         .output()
         .expect("run websockifyctl")
@@ -577,11 +579,7 @@ impl Drop for Playing {
 /// Starts `websockifyctl play ARGS`; it and the URL it prints.
 fn play(conf: &Path, args: &[&str]) -> (Playing, String) {
     use std::io::BufRead as _;
-    let mut child = Command::new(bin())
-        .arg0("websockifyctl")
-        .arg("--conf-dir")
-        .arg(conf)
-        .arg("--no-systemd")
+    let mut child = ctl_command(conf)
         .arg("play")
         .args(args)
         .stdout(std::process::Stdio::piped())

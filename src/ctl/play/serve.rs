@@ -112,11 +112,11 @@ fn file(out: &mut TcpStream, path: &Path, kind: &str, head_only: bool) -> std::i
     let Ok(mut f) = std::fs::File::open(path) else {
         return not_found(out);
     };
-    let len = f.metadata()?.len();
-    if !f.metadata()?.is_file() {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
         return not_found(out);
     }
-    out.write_all(head("200 OK", kind, len).as_bytes())?;
+    out.write_all(head("200 OK", kind, meta.len()).as_bytes())?;
     if !head_only {
         std::io::copy(&mut f, out)?;
     }
