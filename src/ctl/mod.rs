@@ -4,7 +4,8 @@
 //! `nginx`, `apache`, `caddy` with what they share in `front`; `units` for
 //! start, stop, restart and logs; `live` for sessions, kill, drain and
 //! reload over the running instance's control socket; `recordings` for the
-//! index of `record-sessions`); `instance` reads and
+//! index of `record-sessions`, `export` to hand one to an auditor, `play` to
+//! watch one in a browser, `pick` to find one); `instance` reads and
 //! writes conf files, `files` writes any file atomically, `systemctl` talks
 //! to systemd (or not, with `--no-systemd`), `table` lines up the columns
 //! of `list` and `sessions`.
@@ -18,6 +19,7 @@ mod apache;
 mod caddy;
 mod cert;
 pub mod completion;
+mod export;
 mod files;
 mod front;
 mod instance;
@@ -25,6 +27,8 @@ mod list;
 mod live;
 mod nginx;
 mod passwd;
+mod pick;
+mod play;
 mod recordings;
 mod remove;
 mod status;
@@ -111,6 +115,12 @@ pub enum Command {
     /// The recordings of an instance (record-sessions): start, user, client,
     /// duration, size and file, from its record-dir's index.jsonl.
     Recordings(recordings::RecordingsArgs),
+    /// Write one recording (by file name or session id) and its index line
+    /// into a directory for an auditor, checked against the index's SHA-256.
+    Export(export::ExportArgs),
+    /// Play one recording in the browser: serves a player (noVNC's RFB
+    /// client) on a loopback port and prints its URL.
+    Play(play::PlayArgs),
     /// Reload a running instance (as `systemctl reload websockify@NAME`,
     /// which runs this): exit status 1 and the reason when its conf is refused.
     Reload(live::ReloadArgs),
@@ -191,6 +201,8 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Drain(a) => live::drain(&ctx, a),
         Command::Reload(a) => live::reload(&ctx, a),
         Command::Recordings(a) => recordings::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Play(a) => play::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

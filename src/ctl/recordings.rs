@@ -3,14 +3,15 @@
 //! instance's `record-dir` (else where the unit puts it,
 //! `/var/lib/websockify/NAME/recordings`), one aligned line each.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use super::{instance, Ctx};
+use super::pick::record_dir;
+use super::Ctx;
 use crate::session::record::INDEX;
 
 /// `recordings` options.
@@ -65,18 +66,6 @@ pub fn run(ctx: &Ctx, args: RecordingsArgs) -> Result<ExitCode> {
     ];
     print!("{}", render(&header, &rows));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The conf's `record-dir`, else the unit's.
-fn record_dir(ctx: &Ctx, name: &str) -> Result<PathBuf> {
-    let inst = instance::one(ctx, name)?;
-    if let Some(error) = &inst.error {
-        eprintln!("websockifyctl: warning: {error}; trying the default record-dir");
-    }
-    Ok(inst
-        .options
-        .record_dir
-        .unwrap_or_else(|| PathBuf::from(format!("/var/lib/websockify/{name}/recordings"))))
 }
 
 /// `YYYY-MM-DD`, or why not.

@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 
 use crate::config::Recordings;
 use crate::metrics::Metrics;
-pub use index::{End, INDEX};
+pub use index::{hex, End, INDEX};
 pub use traffic::{flushed as traffic_flushed, traffic};
 use writer::{cost, Chunk, Indexed, Writer};
 

@@ -4,7 +4,9 @@
 //! line per session whose SHA-256 is the file's; `record-max-size` ends a
 //! recording and not its session; `record-max-total` removes the oldest;
 //! with `vnc-password-file` neither the password nor the DES exchange is
-//! recorded; `websockifyctl recordings` lists them by user.
+//! recorded; `websockifyctl recordings` lists them by user, `export`
+//! writes one checked against its SHA-256, `play` serves it only under the
+//! URL's token.
 
 use crate::common;
 
@@ -118,11 +120,7 @@ fn index(dir: &Path) -> Vec<serde_json::Value> {
 
 /// `websockifyctl --conf-dir CONF --no-systemd recordings ARGS`'s output.
 fn ctl_recordings(conf: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg0("websockifyctl")
-        .arg("--conf-dir")
-        .arg(conf)
-        .arg("--no-systemd")
+    let out = ctl_command(conf)
         .arg("recordings")
         .args(args)
         .output()
@@ -482,4 +480,172 @@ async fn a_write_error_stops_the_recording_not_the_session() {
     let entry = &index(&rec)[0];
     assert_eq!(entry["complete"], false, "{entry}");
     assert_eq!(entry["bytes_to_client"], 4 * 300 * 1024);
+}
+
+/// `websockifyctl --conf-dir CONF --no-systemd`, to be given its command.
+fn ctl_command(conf: &Path) -> Command {
+    let mut ctl = Command::new(bin());
+    ctl.arg0("websockifyctl")
+        .arg("--conf-dir")
+        .arg(conf)
+        .arg("--no-systemd");
+    ctl
+}
+
+/// `websockifyctl --conf-dir CONF --no-systemd ARGS`.
+fn ctl(conf: &Path, args: &[&str]) -> std::process::Output {
+    ctl_command(conf)
+        .args(args)
+        .output()
+        .expect("run websockifyctl")
+}
+
+/// A conf dir with instance `display1` whose `record-dir` is `rec`.
+fn conf_recording_into(tmp: &TempDir, rec: &Path) -> PathBuf {
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let conf_text = format!("target = \"localhost:5901\"\nrecord-dir = {rec:?}\n");
+    std::fs::write(conf.join("display1.conf"), conf_text).unwrap();
+    conf
+}
+
+/// `websockifyctl export` by session id writes the recording and its index
+/// line, byte for byte, mode 0600, never over an existing file; a recording
+/// that no longer matches its index's SHA-256 is refused and nothing is
+/// written.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_the_recording_and_its_index_line_checked() {
+    let tmp = TempDir::new("recordings-export");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &[]);
+    greeting_session(&mut proxy).await;
+    let conf = conf_recording_into(&tmp, &rec);
+    let file = only_recording(&rec);
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    let line = std::fs::read_to_string(rec.join("index.jsonl")).unwrap();
+    let id = index(&rec)[0]["session_id"].to_string();
+
+    let to = tmp.path().join("audit");
+    let out = ctl(
+        &conf,
+        &["export", "display1", &id, "--to", to.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "export: {said}");
+    let copy = to.join(&name);
+    let entry = to.join(format!("{name}.json"));
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&file).unwrap());
+    assert_eq!(std::fs::read_to_string(&entry).unwrap(), line);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&copy), mode(&entry)), (0o600, 0o600));
+
+    let again = ctl(
+        &conf,
+        &["export", "display1", &name, "--to", to.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && said.contains("refusing to overwrite"),
+        "{said}"
+    );
+
+    let mut changed = std::fs::read(&file).unwrap();
+    changed[30] ^= 1;
+    std::fs::write(&file, changed).unwrap();
+    let other = tmp.path().join("audit2");
+    let refused = ctl(
+        &conf,
+        &["export", "display1", &name, "--to", other.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("SHA-256"),
+        "{said}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&other).unwrap().collect();
+    assert!(left.is_empty(), "written despite the wrong hash: {left:?}");
+}
+
+/// A running `websockifyctl play`, killed when dropped.
+struct Playing(std::process::Child);
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `websockifyctl play ARGS`; it and the URL it prints.
+fn play(conf: &Path, args: &[&str]) -> (Playing, String) {
+    use std::io::BufRead as _;
+    let mut child = ctl_command(conf)
+        .arg("play")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run websockifyctl play");
+    let out = child.stdout.take().unwrap();
+    let playing = Playing(child);
+    let url = std::io::BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("open ").map(str::to_owned))
+        .expect("websockifyctl play prints its URL");
+    (playing, url)
+}
+
+/// `websockifyctl play NAME SESSION` serves, on loopback and only under the
+/// URL's token, the player page, its script, the recording byte for byte
+/// and noVNC's core/ files; anything else (no token, a wrong one, a path out
+/// of noVNC's core/ and vendor/) gets 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn play_serves_the_player_and_the_recording_only_under_its_token() {
+    let tmp = TempDir::new("recordings-play");
+    let rec = tmp.path().join("recordings");
+    let mut proxy = recording_proxy(&rec, greeting_target().await, &[]);
+    greeting_session(&mut proxy).await;
+    let conf = conf_recording_into(&tmp, &rec);
+    let novnc = tmp.path().join("novnc");
+    std::fs::create_dir_all(novnc.join("core")).unwrap();
+    std::fs::write(novnc.join("core/rfb.js"), "export default class RFB {}\n").unwrap();
+    std::fs::write(novnc.join("secret.txt"), "not served\n").unwrap();
+    let id = index(&rec)[0]["session_id"].to_string();
+
+    let (_playing, url) = play(
+        &conf,
+        &["display1", &id, "--novnc", novnc.to_str().unwrap()],
+    );
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .expect("a loopback URL");
+    let (port, path) = rest.split_once('/').expect("a path");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let prefix = format!("/{path}");
+    assert!(prefix.len() > 30, "a token in the URL: {url}");
+
+    let (status, page) = common::http::get(addr, &prefix).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("player.js"), "{page}");
+    let (status, script) = common::http::get(addr, &format!("{prefix}player.js")).await;
+    assert!(status == 200 && script.contains("core/rfb.js"), "{status}");
+    let (status, body) = common::http::get(addr, &format!("{prefix}recording")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body.as_bytes(),
+        std::fs::read(only_recording(&rec)).unwrap()
+    );
+    let (status, _) = common::http::get(addr, &format!("{prefix}novnc/core/rfb.js")).await;
+    assert_eq!(status, 200);
+    for refused in [
+        "/".to_owned(),
+        "/recording".to_owned(),
+        "/00000000000000000000000000000000/recording".to_owned(),
+        format!("{prefix}novnc/secret.txt"),
+        format!("{prefix}novnc/core/../secret.txt"),
+        format!("{prefix}novnc/core/../../recordings/index.jsonl"),
+    ] {
+        let (status, _) = common::http::get(addr, &refused).await;
+        assert_eq!(status, 404, "{refused}");
+    }
 }

@@ -76,8 +76,8 @@ pub(super) fn append(dir: &Path, end: &End, file: &Written) -> std::io::Result<(
     index.write_all(text.as_bytes())
 }
 
-/// Lower-case hex of a digest.
-pub(super) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of a digest (the index's `sha256`).
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
