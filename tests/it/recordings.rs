@@ -597,8 +597,9 @@ fn play(conf: &Path, args: &[&str]) -> (Playing, String) {
 
 /// `websockifyctl play NAME SESSION` serves, on loopback and only under the
 /// URL's token, the player page, its script, the recording byte for byte
-/// and noVNC's core/ files; anything else (no token, a wrong one, a path out
-/// of noVNC's core/ and vendor/) gets 404.
+/// and noVNC's core/ files; without the token (none, a wrong one) a viewer
+/// is not authorised (403), and under it a path out of noVNC's core/ and
+/// vendor/ gets 404.
 #[tokio::test(flavor = "multi_thread")]
 async fn play_serves_the_player_and_the_recording_only_under_its_token() {
     let tmp = TempDir::new("recordings-play");
@@ -637,10 +638,15 @@ async fn play_serves_the_player_and_the_recording_only_under_its_token() {
     );
     let (status, _) = common::http::get(addr, &format!("{prefix}novnc/core/rfb.js")).await;
     assert_eq!(status, 200);
+    for unauthorised in [
+        "/",
+        "/recording",
+        "/00000000000000000000000000000000/recording",
+    ] {
+        let (status, _) = common::http::get(addr, unauthorised).await;
+        assert_eq!(status, 403, "{unauthorised}");
+    }
     for refused in [
-        "/".to_owned(),
-        "/recording".to_owned(),
-        "/00000000000000000000000000000000/recording".to_owned(),
         format!("{prefix}novnc/secret.txt"),
         format!("{prefix}novnc/core/../secret.txt"),
         format!("{prefix}novnc/core/../../recordings/index.jsonl"),

@@ -1,7 +1,8 @@
 //! One HTTP/1.1 request of the player's server (`Connection: close`): GET or
 //! HEAD under the URL's token for the page, its script, the recording, or a
-//! file of noVNC's `core/` and `vendor/`; 404 for anything else, so nothing
-//! outside those is ever read.
+//! file of noVNC's `core/` and `vendor/`; 404 for anything else under the
+//! token, so nothing outside those is ever read, and 403 without the token
+//! (it is the viewer's authorisation).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -63,7 +64,13 @@ pub fn connection(stream: TcpStream, served: &Served) {
             Some((p, kind)) => file(&mut out, &p, kind, head_only),
             None => not_found(&mut out),
         },
-        None => not_found(&mut out),
+        None => respond(
+            &mut out,
+            "403 Forbidden",
+            "text/plain",
+            b"forbidden\n",
+            false,
+        ),
     };
 }
 
