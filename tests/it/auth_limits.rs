@@ -248,17 +248,8 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_client_without_cafile_warns_that_every_public_ca_is_trusted() {
-    let (cert, key, _) = self_signed();
     let dir = TempDir::new("mtls-nocafile");
-    let pem = dir.write("server.pem", format!("{cert}{key}"));
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().expect("utf-8 path"),
-        "--verify-client",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (proxy, _) = tls_proxy(&dir, &["--verify-client"]).await;
     let log = proxy.log();
     let warning = log
         .iter()

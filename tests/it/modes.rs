@@ -199,20 +199,14 @@ async fn daemon_detaches_and_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_1_3_only_and_cipher_list() {
-    let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls13");
-    let pem = dir.write("c.pem", format!("{cert}{key}"));
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
+    let tls13 = [
         "--ssl-version",
         "tlsv1_3",
         "--ssl-ciphers",
         "TLS_AES_256_GCM_SHA384",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    ];
+    let (proxy, der) = tls_proxy(&dir, &tls13).await;
     let tls = tls_connect(proxy.addr(), &der)
         .await
         .expect("TLS 1.3 handshake");
@@ -225,6 +219,9 @@ async fn tls_1_3_only_and_cipher_list() {
         session.negotiated_cipher_suite().map(|s| s.suite()),
         Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384)
     );
+    // A certificate of its own: the proxy above keeps using the first one.
+    let refused = TempDir::new("tls13-refused");
+    let (pem, _) = combined_pem(&refused);
     let (ok, err) = run_to_exit(&[
         "--cert",
         pem.to_str().unwrap(),
