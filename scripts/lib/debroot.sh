@@ -326,8 +326,9 @@ debroot_run() {
 
 # debroot_harness_files UPPER DEB TESTSCRIPT MODE TEST_TIMEOUT [FILE...]: the
 # files a test run adds to the root, under UPPER (the upper layer of an
-# overlay): a machine-id, and /harness with DEB, TESTSCRIPT as test.sh, each
-# FILE under /harness/files/, and the runner /harness/run. The runner (bash,
+# overlay): a machine-id, and /harness with DEB, TESTSCRIPT as test.sh (and
+# the lib.sh beside it, if there is one, as lib.sh), each FILE under
+# /harness/files/, and the runner /harness/run. The runner (bash,
 # as root, inside the root) installs DEB with apt-get, prints what apt
 # installed, removed or changed, runs test.sh with HARNESS_MODE=MODE
 # HARNESS_DEB HARNESS_PKG HARNESS_FILES (the FILEs' paths inside, separated
@@ -336,13 +337,16 @@ debroot_run() {
 # HARNESS-TEST-STATUS=N and in the files /harness/install-status and
 # /harness/test-status (no test-status: the test did not run).
 debroot_harness_files() {
-  local upper=$1 deb=$2 test_script=$3 mode=$4 test_timeout=$5 pkg f files=()
+  local upper=$1 deb=$2 test_script=$3 mode=$4 test_timeout=$5 pkg f lib files=()
   shift 5
   pkg=$(dpkg-deb -f "$deb" Package) || die "$deb is not a .deb"
   mkdir -p "$upper/etc" "$upper/harness/files"
   tr -d '-' </proc/sys/kernel/random/uuid >"$upper/etc/machine-id"
   cp "$deb" "$upper/harness/"
   cp "$test_script" "$upper/harness/test.sh"
+  # The shell library the test scripts beside TESTSCRIPT source (tests/vm/lib.sh).
+  lib="$(dirname "$test_script")/lib.sh"
+  [ ! -e "$lib" ] || cp "$lib" "$upper/harness/lib.sh" || die "cannot copy $lib into the harness"
   for f in "$@"; do
     [ ! -e "$upper/harness/files/$(basename "$f")" ] || die "two harness files named $(basename "$f")"
     cp "$f" "$upper/harness/files/" || die "cannot copy $f into the harness"

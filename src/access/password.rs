@@ -80,11 +80,18 @@ impl Guard {
         client: &str,
         key: IpAddr,
     ) -> Result<Option<String>, Refusal> {
+        let attempt = Attempt {
+            auth,
+            headers,
+            client_cn,
+            client,
+            key,
+        };
         self.refuse_locked(key)?;
         let verdict = if let Some(user) = auth.remembered(headers) {
             Ok(Some(user))
         } else if auth.verifies_hashes() {
-            self.hashed(auth, headers, client_cn, client, key).await
+            self.hashed(&attempt).await
         } else {
             auth.check(headers, client_cn)
         };
@@ -119,19 +126,12 @@ impl Guard {
     /// The check on a check thread once a permit is free. The permit goes
     /// with the check and is freed when the thread is done with it, also
     /// when the client hung up meanwhile, never while the hash still runs.
-    async fn hashed(
-        &self,
-        auth: &Arc<AuthPlugin>,
-        headers: &HeaderMap,
-        client_cn: Option<&str>,
-        client: &str,
-        key: IpAddr,
-    ) -> Result<Option<String>, Refusal> {
+    async fn hashed(&self, attempt: &Attempt<'_>) -> Result<Option<String>, Refusal> {
         let acquire = self.checks.clone().acquire_owned();
         let Ok(Ok(permit)) = tokio::time::timeout(self.queue_wait, acquire).await else {
-            let wait = self.queue_wait.as_secs();
+            let (client, wait) = (attempt.client, self.queue_wait.as_secs());
             super::refusal_log::log(
-                key,
+                attempt.key,
                 log::Level::Warn,
                 format_args!("{client}: refused: 503 no password check free within {wait} s"),
             );
@@ -141,8 +141,9 @@ impl Guard {
             ));
         };
         // Locked out while waiting (by its own parallel requests): no hash.
-        self.refuse_locked(key)?;
-        let (auth, headers, cn) = (auth.clone(), headers.clone(), client_cn.map(String::from));
+        self.refuse_locked(attempt.key)?;
+        let auth = attempt.auth.clone();
+        let (headers, cn) = (attempt.headers.clone(), attempt.client_cn.map(String::from));
         let (tx, rx) = oneshot::channel();
         let metrics = self.metrics.clone();
         let job: Job = Box::new(move || {
@@ -163,6 +164,17 @@ impl Guard {
     fn lock_threads(&self) -> std::sync::MutexGuard<'_, mpsc::Sender<Job>> {
         self.threads.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// One login attempt as the checks see it: the plugin that judges it, the
+/// request's headers and client certificate CN, the client as logs name it,
+/// and the key its failures are counted under (its address, or its /64).
+struct Attempt<'a> {
+    auth: &'a Arc<AuthPlugin>,
+    headers: &'a HeaderMap,
+    client_cn: Option<&'a str>,
+    client: &'a str,
+    key: IpAddr,
 }
 
 /// One password check, with its permit; run on a check thread.

@@ -1,13 +1,25 @@
-// Shared by the noVNC browser drivers (novnc-check.mjs, novnc-vncauth.mjs):
-// launching Debian's headless Chromium, logging what the page does, and
-// judging noVNC's canvas against the known desktop that
-// scripts/lib/common.sh's start_desktop paints (a solid root colour and a
-// white xterm with black text at a known place).
+// Shared by the browser drivers (novnc-check.mjs, novnc-vncauth.mjs,
+// refused-check.mjs): reading their environment, launching Debian's headless
+// Chromium, logging what the page does, and judging noVNC's canvas against
+// the known desktop that scripts/lib/common.sh's start_desktop paints (a
+// solid root colour and a white xterm with black text at a known place).
 
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const t0 = Date.now();
+
+/** The environment variable `name`; without it the driver ends with status
+ * 2, naming itself and the variable (the harness forgot to set it). */
+export function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`${basename(process.argv[1], '.mjs')}: environment variable ${name} is required`);
+    process.exit(2);
+  }
+  return v;
+}
 /** Seconds since the driver started, for log lines. */
 export const ts = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
 

@@ -20,16 +20,7 @@
 // The browser console, page errors and WebSocket events are written to stdout
 // prefixed with "[console]", "[pageerror]", "[ws]", "[net]".
 
-import { desktopVerdict, launch, logPage, probe, saveShots, ts } from './desktop.mjs';
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`novnc-check: environment variable ${name} is required`);
-    process.exit(2);
-  }
-  return v;
-}
+import { desktopVerdict, launch, logPage, need, probe, saveShots, ts } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const profile = need('E2E_PROFILE');

@@ -16,16 +16,7 @@
 // E2E_TIMEOUT_MS (default 30000), E2E_CHROMIUM (default /usr/bin/chromium).
 // Exit 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage or launch error.
 
-import { desktopVerdict, launch, logPage, probe, saveShots, ts } from './desktop.mjs';
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`novnc-vncauth: environment variable ${name} is required`);
-    process.exit(2);
-  }
-  return v;
-}
+import { desktopVerdict, launch, logPage, need, probe, saveShots, ts } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const expect = need('E2E_EXPECT');

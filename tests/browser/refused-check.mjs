@@ -13,16 +13,7 @@
 // certificate), E2E_CHROMIUM (default /usr/bin/chromium).
 // Exit 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage or launch error.
 
-import { launch, logPage, saveShots, ts } from './desktop.mjs';
-
-function need(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`refused-check: environment variable ${name} is required`);
-    process.exit(2);
-  }
-  return v;
-}
+import { launch, logPage, need, saveShots, ts } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const wsUrl = need('E2E_WS_URL');

@@ -45,6 +45,24 @@ fn htpasswd_file(dir: &TempDir, user: &str, password: &str) -> String {
     path.to_str().expect("utf-8 path").to_owned()
 }
 
+/// A proxy to an echo target that admits `bob` with password `hunter2`
+/// (an htpasswd file in the returned dir) and trusts `X-Forwarded-For`
+/// from loopback, so one test client can speak for many addresses.
+async fn bobs_proxy(name: &str) -> (Proxy, TempDir) {
+    let target = echo_target().await.to_string();
+    let dir = TempDir::new(name);
+    let file = htpasswd_file(&dir, "bob", "hunter2");
+    let proxy = Proxy::start(&[
+        "--trusted-proxies",
+        "127.0.0.1/32",
+        "--auth-file",
+        &file,
+        "127.0.0.1:0",
+        &target,
+    ]);
+    (proxy, dir)
+}
+
 fn threads(pid: u32) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
@@ -56,17 +74,7 @@ fn threads(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn repeated_wrong_passwords_get_429_with_retry_after_and_a_log_line() {
-    let target = echo_target().await;
-    let dir = TempDir::new("auth-lockout");
-    let file = htpasswd_file(&dir, "bob", "hunter2");
-    let mut proxy = Proxy::start(&[
-        "--trusted-proxies",
-        "127.0.0.1/32",
-        "--auth-file",
-        &file,
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (mut proxy, _dir) = bobs_proxy("auth-lockout").await;
     let addr = proxy.addr();
     let (wrong, right) = (basic("bob", "nope"), basic("bob", "hunter2"));
     for i in 1..=5 {
@@ -199,17 +207,7 @@ fn flood(addr: SocketAddr, n: u32, stop: Arc<AtomicBool>) -> Vec<tokio::task::Jo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
-    let target = echo_target().await;
-    let dir = TempDir::new("auth-flood");
-    let file = htpasswd_file(&dir, "bob", "hunter2");
-    let proxy = Proxy::start(&[
-        "--trusted-proxies",
-        "127.0.0.1/32",
-        "--auth-file",
-        &file,
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (proxy, _dir) = bobs_proxy("auth-flood").await;
     let addr = proxy.addr();
     let right = basic("bob", "hunter2");
     let mut live = ws_with_auth(addr, &right).await;
@@ -250,17 +248,8 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_starves_nobody() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_client_without_cafile_warns_that_every_public_ca_is_trusted() {
-    let (cert, key, _) = self_signed();
     let dir = TempDir::new("mtls-nocafile");
-    let pem = dir.write("server.pem", format!("{cert}{key}"));
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().expect("utf-8 path"),
-        "--verify-client",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (proxy, _) = tls_proxy(&dir, &["--verify-client"]).await;
     let log = proxy.log();
     let warning = log
         .iter()

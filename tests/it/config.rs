@@ -9,9 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
-use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -171,11 +168,7 @@ async fn command_line_overrides_the_conf() {
         &target_arg,
     ]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    ws.send(Message::binary(b"cli wins".to_vec()))
-        .await
-        .unwrap();
-    let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!(got, Message::binary(b"cli wins".to_vec()));
+    echo_once(&mut ws, b"cli wins").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -188,11 +181,7 @@ async fn conf_alone_runs_the_daemon() {
     );
     let proxy = Proxy::start(&["--config", conf.to_str().unwrap()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    ws.send(Message::binary(b"from conf".to_vec()))
-        .await
-        .unwrap();
-    let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!(got, Message::binary(b"from conf".to_vec()));
+    echo_once(&mut ws, b"from conf").await;
 }
 
 /// Runs `websockify ARGS` to its exit (killed after `WAIT`) and returns

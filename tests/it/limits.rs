@@ -211,9 +211,7 @@ async fn sigterm_closes_sessions_with_1001_and_exits_0() {
     let target = echo_target().await;
     let mut proxy = Proxy::start(&["127.0.0.1:0", &target.to_string()]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    ws.send(Message::binary(b"x".to_vec())).await.unwrap();
-    let echoed = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!(echoed, Message::binary(b"x".to_vec()));
+    echo_once(&mut ws, b"x").await;
     proxy.signal(nix::sys::signal::Signal::SIGTERM);
     let close = loop {
         match timeout(WAIT, ws.next()).await.unwrap() {
@@ -341,9 +339,7 @@ async fn bad_clients_do_not_stall_good_ones() {
     bad.push(raw_upgrade(proxy.addr(), "/websockify", None).await); // a session that never reads
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     for i in 0..20u8 {
-        ws.send(Message::binary(vec![i; 100])).await.unwrap();
-        let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-        assert_eq!(got, Message::binary(vec![i; 100]));
+        echo_once(&mut ws, &[i; 100]).await;
     }
 }
 

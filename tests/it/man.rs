@@ -163,6 +163,28 @@ fn collect(cmd: &clap::Command, out: &mut Vec<String>) {
     }
 }
 
+/// Asserts that a page documents exactly the names the code accepts:
+/// `missing` heads the list of accepted names without an entry, `stale`
+/// the list of entries for names the code does not know.
+#[track_caller]
+fn assert_same_names(
+    accepted: &[impl AsRef<str>],
+    documented: &[impl AsRef<str>],
+    missing: &str,
+    stale: &str,
+) {
+    let absent_from = |names: &[&str], from: &[&str]| -> Vec<String> {
+        let names = names.iter().filter(|n| !from.contains(n));
+        names.map(|n| n.to_string()).collect()
+    };
+    let accepted: Vec<&str> = accepted.iter().map(AsRef::as_ref).collect();
+    let documented: Vec<&str> = documented.iter().map(AsRef::as_ref).collect();
+    let undocumented = absent_from(&accepted, &documented);
+    assert!(undocumented.is_empty(), "{missing}: {undocumented:?}");
+    let unknown = absent_from(&documented, &accepted);
+    assert!(unknown.is_empty(), "{stale}: {unknown:?}");
+}
+
 #[test]
 fn every_long_option_has_an_entry_in_websockify_1() {
     let roff = page("websockify.1");
@@ -191,21 +213,11 @@ fn every_long_option_has_an_entry_in_websockify_1() {
     }
     let accepted: Vec<String> = accepted.into_iter().chain(hidden).collect();
 
-    let missing: Vec<&String> = accepted
-        .iter()
-        .filter(|o| !documented.contains(o))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "options the binary accepts but man/websockify.1 has no OPTIONS entry (.TP) for: {missing:?}"
-    );
-    let stale: Vec<&String> = documented
-        .iter()
-        .filter(|o| !accepted.contains(o))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "man/websockify.1 documents options the binary does not accept: {stale:?}"
+    assert_same_names(
+        &accepted,
+        &documented,
+        "options the binary accepts but man/websockify.1 has no OPTIONS entry (.TP) for",
+        "man/websockify.1 documents options the binary does not accept",
     );
 }
 
@@ -226,19 +238,12 @@ fn every_websockifyctl_option_has_an_entry_in_websockifyctl_8() {
     cmd.build();
     let mut accepted = Vec::new();
     collect(&cmd, &mut accepted);
-    let missing: Vec<&String> = accepted
-        .iter()
-        .filter(|o| !documented.contains(o))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "websockifyctl options without an entry (.TP) in man/websockifyctl.8: {missing:?}"
+    assert_same_names(
+        &accepted,
+        &documented,
+        "websockifyctl options without an entry (.TP) in man/websockifyctl.8",
+        "man/websockifyctl.8 documents",
     );
-    let stale: Vec<&String> = documented
-        .iter()
-        .filter(|o| !accepted.contains(o))
-        .collect();
-    assert!(stale.is_empty(), "man/websockifyctl.8 documents {stale:?}");
     // And every command has its entry.
     let text = plain(&roff);
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
@@ -302,21 +307,11 @@ fn every_conf_key_has_an_entry_in_websockify_conf_5() {
         })
         .collect();
     let keys = websockify::config::options::KEYS;
-    let missing: Vec<&&str> = keys
-        .iter()
-        .filter(|k| !documented.iter().any(|d| d == **k))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "conf keys without a KEYS entry (.TP) in man/websockify.conf.5: {missing:?}"
-    );
-    let stale: Vec<&String> = documented
-        .iter()
-        .filter(|d| !keys.contains(&d.as_str()))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "man/websockify.conf.5 documents keys that websockify::config::options::KEYS lacks: {stale:?}"
+    assert_same_names(
+        keys,
+        &documented,
+        "conf keys without a KEYS entry (.TP) in man/websockify.conf.5",
+        "man/websockify.conf.5 documents keys that websockify::config::options::KEYS lacks",
     );
     // The complete example shows every key (set, or commented out with an
     // example value), but the refused ones.

@@ -6,6 +6,7 @@
 use crate::common;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use common::http::{get, metrics_addr};
 use common::*;
@@ -41,16 +42,20 @@ fn samples(text: &str) -> HashMap<String, f64> {
     out
 }
 
+/// A proxy to `target` with `extra` options and a metrics listener on a
+/// loopback port, and that listener's address once it serves.
+fn metrics_proxy(target: SocketAddr, extra: &[&str]) -> (Proxy, SocketAddr) {
+    let target = target.to_string();
+    let listen = ["--metrics-listen", "127.0.0.1:0", "127.0.0.1:0", &target];
+    let mut proxy = Proxy::start(&[extra, &listen[..]].concat());
+    let metrics = metrics_addr(&mut proxy);
+    (proxy, metrics)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn counters_follow_sessions_and_refusals() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (mut proxy, metrics) = metrics_proxy(target, &[]);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     echo_once(&mut ws, &[7u8; 1000]).await;
     let bye = CloseFrame {
@@ -105,15 +110,7 @@ async fn counters_follow_sessions_and_refusals() {
 #[tokio::test(flavor = "multi_thread")]
 async fn draining_fails_health_first_and_still_accepts() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--drain-delay",
-        "60",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (mut proxy, metrics) = metrics_proxy(target, &["--drain-delay", "60"]);
     assert_eq!(get(metrics, "/healthz").await.0, 200);
     proxy.signal(nix::sys::signal::Signal::SIGTERM);
     proxy.wait_for_log("draining");
@@ -133,13 +130,7 @@ async fn draining_fails_health_first_and_still_accepts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn readyz_fails_while_the_target_does_not_answer() {
     let target = dead_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (_proxy, metrics) = metrics_proxy(target, &[]);
     // The first check runs at start; until it is done /readyz may still say 200.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -196,13 +187,7 @@ async fn the_metrics_listener_answers_again_after_running_out_of_descriptors() {
 async fn the_metrics_listener_serves_at_most_64_connections_at_once() {
     use tokio::io::AsyncReadExt;
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (_proxy, metrics) = metrics_proxy(target, &[]);
     let mut held = Vec::new();
     for _ in 0..64 {
         held.push(TcpStream::connect(metrics).await.expect("connect"));
@@ -270,13 +255,7 @@ fn close_frame(code: u16) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn clients_cannot_choose_close_code_series() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (mut proxy, metrics) = metrics_proxy(target, &[]);
     let codes: Vec<u16> = (3000..3100).chain(4000..4100).chain([1000, 1001]).collect();
     for code in &codes {
         let mut s = raw_upgrade(proxy.addr(), "/websockify", None).await;
@@ -316,13 +295,7 @@ async fn clients_cannot_choose_close_code_series() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_labelled_family_is_there_from_the_first_scrape() {
     let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let metrics = metrics_addr(&mut proxy);
+    let (_proxy, metrics) = metrics_proxy(target, &[]);
     let (status, text) = get(metrics, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     let m = samples(&text);
@@ -355,7 +328,7 @@ async fn every_labelled_family_is_there_from_the_first_scrape() {
 }
 
 /// The status of `GET /` with Basic `user:password` on a new connection.
-async fn page_as(addr: std::net::SocketAddr, userpass: &str) -> u16 {
+async fn page_as(addr: SocketAddr, userpass: &str) -> u16 {
     use base64::Engine as _;
     use tokio::io::AsyncReadExt;
     let login = base64::engine::general_purpose::STANDARD.encode(userpass);
@@ -386,15 +359,8 @@ async fn a_login_is_hashed_once_per_page_load_not_per_request() {
             dir.path().join("web").display()
         ),
     );
-    let target = echo_target().await.to_string();
-    let args = [
-        "--config",
-        conf.to_str().unwrap(),
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ];
-    let mut proxy = Proxy::start(&[&args[..], &["127.0.0.1:0", &target]].concat());
-    let metrics = metrics_addr(&mut proxy);
+    let conf = conf.to_str().expect("utf-8 path");
+    let (mut proxy, metrics) = metrics_proxy(echo_target().await, &["--config", conf]);
     let hashes = || async {
         let (_, text) = get(metrics, "/metrics").await;
         samples(&text)["websockify_password_hashes_total"]

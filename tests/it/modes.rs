@@ -8,10 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unix_listen_with_mode_and_unix_target() {
@@ -201,20 +199,14 @@ async fn daemon_detaches_and_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_1_3_only_and_cipher_list() {
-    let (cert, key, der) = self_signed();
     let dir = TempDir::new("tls13");
-    let pem = dir.write("c.pem", format!("{cert}{key}"));
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
+    let tls13 = [
         "--ssl-version",
         "tlsv1_3",
         "--ssl-ciphers",
         "TLS_AES_256_GCM_SHA384",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    ];
+    let (proxy, der) = tls_proxy(&dir, &tls13).await;
     let tls = tls_connect(proxy.addr(), &der)
         .await
         .expect("TLS 1.3 handshake");
@@ -227,6 +219,9 @@ async fn tls_1_3_only_and_cipher_list() {
         session.negotiated_cipher_suite().map(|s| s.suite()),
         Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384)
     );
+    // A certificate of its own: the proxy above keeps using the first one.
+    let refused = TempDir::new("tls13-refused");
+    let (pem, _) = combined_pem(&refused);
     let (ok, err) = run_to_exit(&[
         "--cert",
         pem.to_str().unwrap(),
@@ -272,46 +267,6 @@ fn refused_options_exit_2_naming_the_option() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn record_writes_novnc_playback_files() {
-    let data = b"RFB 003.008\n'quote'\x00\xff".to_vec();
-    let target = source_target(data.clone()).await;
-    let dir = TempDir::new("record");
-    let base = dir.path().join("session");
-    let mut proxy = Proxy::start(&[
-        "--record",
-        base.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
-    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    ws.send(Message::binary(b"hello".to_vec())).await.unwrap();
-    while let Some(Ok(m)) = timeout(WAIT, ws.next()).await.unwrap() {
-        if m.is_close() {
-            break;
-        }
-    }
-    drop(ws);
-    proxy.wait_for_log("session closed");
-    let file = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("session."))
-        .expect("a session.N file");
-    let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("var VNC_frame_data = [\n"), "{text}");
-    assert!(text.ends_with("'EOF'];\n"), "{text}");
-    assert!(
-        text.contains("{RFB 003.008\\n\\'quote\\'\\x00\\xff',"),
-        "{text}"
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("'}") && l.ends_with("}hello',")),
-        "{text}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

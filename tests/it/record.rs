@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -14,16 +15,16 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A proxy to `target` that records each session to `base.N`.
+fn record_proxy(base: &Path, target: SocketAddr) -> Proxy {
+    let target = target.to_string();
+    Proxy::start(&["--record", base.to_str().unwrap(), "127.0.0.1:0", &target])
+}
+
 /// Runs one session through a proxy recording to `base`: sends `payload` to
 /// an echo target, reads it back, closes; returns once the session is closed.
 async fn record_one(base: &Path, payload: &[u8]) {
-    let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--record",
-        base.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let mut proxy = record_proxy(base, echo_target().await);
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
     timeout(WAIT, echo_once(&mut ws, payload))
         .await
@@ -103,6 +104,37 @@ fn carried(chunks: &[(char, Vec<u8>)], mark: char) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn record_writes_novnc_playback_files() {
+    let data = b"RFB 003.008\n'quote'\x00\xff".to_vec();
+    let target = source_target(data.clone()).await;
+    let dir = TempDir::new("record");
+    let mut proxy = record_proxy(&dir.path().join("session"), target);
+    let (mut ws, _) = ws_connect(proxy.addr(), None).await;
+    ws.send(Message::binary(b"hello".to_vec())).await.unwrap();
+    while let Some(Ok(m)) = timeout(WAIT, ws.next()).await.unwrap() {
+        if m.is_close() {
+            break;
+        }
+    }
+    drop(ws);
+    proxy.wait_for_log("session closed");
+    let found = recordings(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let text = std::fs::read_to_string(&found[0].1).unwrap();
+    assert!(text.starts_with("var VNC_frame_data = [\n"), "{text}");
+    assert!(text.ends_with("'EOF'];\n"), "{text}");
+    assert!(
+        text.contains("{RFB 003.008\\n\\'quote\\'\\x00\\xff',"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("'}") && l.ends_with("}hello',")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn record_never_follows_a_symlink_planted_at_the_next_name() {
     let dir = TempDir::new("record-symlink");
     let victim = dir.write("victim", "precious\n");
@@ -149,13 +181,7 @@ async fn a_second_run_continues_the_numbering_of_the_first() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recording_of_a_multi_mib_session_is_complete_when_it_closes() {
     let dir = TempDir::new("record-big");
-    let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--record",
-        dir.path().join("session").to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let mut proxy = record_proxy(&dir.path().join("session"), echo_target().await);
     let (ws, _) = ws_connect(proxy.addr(), None).await;
     let (mut tx, mut rx) = ws.split();
     let sent = pattern(6 << 20, 7);

@@ -205,9 +205,7 @@ async fn subprotocol_binary_is_chosen_from_any_offer() {
     for offer in ["binary", "binary, base64", "base64 ,binary"] {
         let (mut ws, chosen) = ws_connect(proxy.addr(), Some(offer)).await;
         assert_eq!(chosen.as_deref(), Some("binary"), "offer {offer:?}");
-        ws.send(Message::binary(b"abc".to_vec())).await.unwrap();
-        let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-        assert_eq!(got, Message::binary(b"abc".to_vec()));
+        echo_once(&mut ws, b"abc").await;
     }
 }
 
@@ -261,9 +259,7 @@ async fn ipv6_loopback_both_ends() {
     let proxy = Proxy::start(&["[::1]:0", &format!("[::1]:{}", target.port())]);
     assert!(proxy.addr().is_ipv6());
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
-    ws.send(Message::binary(b"over v6".to_vec())).await.unwrap();
-    let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!(got, Message::binary(b"over v6".to_vec()));
+    echo_once(&mut ws, b"over v6").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,10 +283,6 @@ async fn bare_port_listens_on_ipv4_and_ipv6() {
         let ip: std::net::IpAddr = host.parse().unwrap();
         let port = if ip.is_ipv4() { v4.port() } else { v6.port() };
         let (mut ws, _) = ws_connect((ip, port).into(), None).await;
-        ws.send(Message::binary(host.as_bytes().to_vec()))
-            .await
-            .unwrap();
-        let got = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-        assert_eq!(got, Message::binary(host.as_bytes().to_vec()));
+        echo_once(&mut ws, host.as_bytes()).await;
     }
 }

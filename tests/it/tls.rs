@@ -10,17 +10,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_and_plain_share_one_port_with_combined_pem() {
-    let (cert, key, der) = self_signed();
-    let dir = TempDir::new("tls-combined");
     // cert and key in one file, as `openssl req -keyout x.pem -out x.pem` writes.
-    let pem = dir.write("novnc.pem", format!("{key}{cert}"));
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (proxy, der) = tls_proxy(&TempDir::new("tls-combined"), &[]).await;
     let mut wss = wss_connect(proxy.addr(), &der).await;
     echo_once(&mut wss, b"over tls").await;
     let (mut ws, _) = ws_connect(proxy.addr(), None).await;
@@ -102,39 +93,46 @@ async fn tls_client_without_configured_cert_is_dropped_and_logged() {
     proxy.wait_for_log("no --cert");
 }
 
-/// A CA and a client certificate it signed: (CA PEM, client cert DER, client key DER).
-fn ca_and_client(cn: &str) -> (String, Vec<u8>, Vec<u8>) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client.distinguished_name.push(DnType::CommonName, cn);
-    let key = KeyPair::generate().unwrap();
-    let cert = client.signed_by(&key, &ca).unwrap();
-    (ca.pem(), cert.der().to_vec(), key.serialize_der())
+/// A test CA that signs client certificates.
+struct ClientCa(rcgen::CertifiedIssuer<'static, rcgen::KeyPair>);
+
+impl ClientCa {
+    fn new() -> ClientCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "test CA");
+        ClientCa(CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap())
+    }
+
+    /// A client certificate for `cn`: (cert DER, PKCS#8 key DER).
+    fn client(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.0).unwrap();
+        (cert.der().to_vec(), key.serialize_der())
+    }
+}
+
+/// A [`tls_proxy`] that asks for a client certificate signed by `ca`
+/// (`--verify-client --cafile`), with `extra` options; and its server
+/// certificate (DER) for the client to trust.
+async fn mtls_proxy(dir: &TempDir, ca: &ClientCa, extra: &[&str]) -> (Proxy, Vec<u8>) {
+    let ca_file = dir.write("ca.pem", ca.0.pem());
+    let verify = ["--verify-client", "--cafile", ca_file.to_str().unwrap()];
+    tls_proxy(dir, &[&verify[..], extra].concat()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_client_requires_a_certificate_from_cafile() {
-    let (cert, key, server_der) = self_signed();
-    let (ca_pem, client_der, client_key) = ca_and_client("alice");
+    let ca = ClientCa::new();
     let dir = TempDir::new("mtls");
-    let pem = dir.write("server.pem", format!("{cert}{key}"));
-    let ca = dir.write("ca.pem", ca_pem);
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
-        "--verify-client",
-        "--cafile",
-        ca.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (proxy, server_der) = mtls_proxy(&dir, &ca, &[]).await;
     // Without a client certificate the handshake (or the first read) fails.
     let refused = match tls_connect(proxy.addr(), &server_der).await {
         Err(_) => true,
@@ -149,6 +147,7 @@ async fn verify_client_requires_a_certificate_from_cafile() {
     };
     assert!(refused, "a client without a certificate was served");
     // With one signed by the CA the session works.
+    let (client_der, client_key) = ca.client("alice");
     let tls = mtls_connect(proxy.addr(), &server_der, client_der, client_key).await;
     let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
         "wss://localhost/websockify",
@@ -207,36 +206,18 @@ async fn ssl_target_verifies_the_target_against_the_trusted_cas() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_cert_cn_auth_admits_listed_names_only() {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let (cert, key, server_der) = self_signed();
+    let ca = ClientCa::new();
     let dir = TempDir::new("cn-auth");
-    let pem = dir.write("server.pem", format!("{cert}{key}"));
-    let ca_file = dir.write("ca.pem", ca.pem());
-    let target = echo_target().await;
-    let proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
-        "--verify-client",
-        "--cafile",
-        ca_file.to_str().unwrap(),
+    let cn_auth = [
         "--auth-plugin",
         "ClientCertCNAuth",
         "--auth-source",
         "alice carol",
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    ];
+    let (proxy, server_der) = mtls_proxy(&dir, &ca, &cn_auth).await;
     for (cn, want) in [("alice", 101), ("bob", 403)] {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let client_key = KeyPair::generate().unwrap();
-        let client_cert = params.signed_by(&client_key, &ca).unwrap();
-        let der = client_cert.der().to_vec();
-        let mut tls =
-            mtls_connect(proxy.addr(), &server_der, der, client_key.serialize_der()).await;
+        let (der, key) = ca.client(cn);
+        let mut tls = mtls_connect(proxy.addr(), &server_der, der, key).await;
         let head = upgrade_on(&mut tls, "localhost", "/", "").await;
         assert_eq!(status(&head), want, "CN {cn}: {head}");
     }
@@ -278,16 +259,7 @@ async fn mtls_connect(
 /// rustls's message with its documentation URL.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tls_connection_dropped_without_goodbye_is_logged_plainly() {
-    let (cert, key, der) = self_signed();
-    let dir = TempDir::new("tls-drop");
-    let pem = dir.write("novnc.pem", format!("{key}{cert}"));
-    let target = echo_target().await;
-    let mut proxy = Proxy::start(&[
-        "--cert",
-        pem.to_str().unwrap(),
-        "127.0.0.1:0",
-        &target.to_string(),
-    ]);
+    let (mut proxy, der) = tls_proxy(&TempDir::new("tls-drop"), &[]).await;
     let mut wss = wss_connect(proxy.addr(), &der).await;
     echo_once(&mut wss, b"then gone").await;
     drop(wss);

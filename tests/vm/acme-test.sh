@@ -13,19 +13,7 @@
 # and its first order.
 # Prints "ok - ..." per check and fails at the first broken one.
 set -Eeuo pipefail
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; exit 1; }
-# journal_has UNIT PATTERN: the unit's journal gets a line matching PATTERN
-# within 10 s (journald receives a line a moment after the daemon writes it).
-journal_has() {
-  local _
-  for _ in $(seq 1 50); do
-    journalctl -u "$1" --no-pager -o cat | grep -q "$2" && return 0
-    sleep 0.2
-  done
-  return 1
-}
-trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [ "${HARNESS_MODE:-vm}" = vm ] || fail "needs systemd as PID 1 (scripts/vm-test), not $HARNESS_MODE"
 NAME=vnc.example.test
 UNIT=websockify@acme1
@@ -33,14 +21,6 @@ UNIT=websockify@acme1
 VALIDITY=90
 # Under qemu TCG an order (key generation, validation, issue) takes seconds.
 DEADLINE=180
-
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 for b in pebble pebble-challtestsrv curl openssl socat python3; do
   command -v "$b" >/dev/null || fail "$b is not in the VM's root (scripts/lib/debroot.sh DEBROOT_PACKAGES)"
 done
@@ -80,13 +60,13 @@ JSON
 # Every name is 127.0.0.1 (no AAAA), no challenge servers of its own.
 systemd-run --quiet --unit=pebble-dns pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6= \
   -dns01 127.0.0.1:8053 -http01= -https01= -tlsalpn01= -management 127.0.0.1:8055
-wait_port 8053 || { journalctl -u pebble-dns --no-pager; fail "pebble-challtestsrv did not listen on 8053"; }
+wait_port 8053 300 || { journalctl -u pebble-dns --no-pager; fail "pebble-challtestsrv did not listen on 8053"; }
 # As tests/it/common/pebble.rs: no random validation delays, no rejected nonces,
 # no authorization reuse (a renewal is validated anew).
 systemd-run --quiet --unit=pebble -p WorkingDirectory="$p" \
   --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 --setenv=PEBBLE_AUTHZREUSE=0 \
   pebble -config "$p/pebble.json" -dnsserver 127.0.0.1:8053
-{ wait_port 14000 && wait_port 15000; } || { journalctl -u pebble --no-pager; fail "pebble did not listen on 14000/15000"; }
+{ wait_port 14000 300 && wait_port 15000 300; } || { journalctl -u pebble --no-pager; fail "pebble did not listen on 14000/15000"; }
 ok "pebble on 127.0.0.1:14000 (tlsPort 443, ${VALIDITY} s certificates), pebble-challtestsrv: every name is 127.0.0.1"
 curl -sSf --cacert "$p/ca.pem" https://localhost:15000/roots/0 -o /tmp/pebble-root.pem \
   || fail "pebble's root from https://localhost:15000/roots/0"
@@ -95,7 +75,7 @@ ok "pebble's root: $(openssl x509 -in /tmp/pebble-root.pem -noout -subject)"
 
 # ----------------------------------------------- the instance, on 443 -------
 socat TCP-LISTEN:5901,bind=127.0.0.1,reuseaddr,fork EXEC:cat &
-wait_port 5901 || fail "echo target did not start"
+wait_port 5901 300 || fail "echo target did not start"
 cat >/etc/websockify/acme1.conf <<CONF
 listen = "127.0.0.1:443"
 target = "127.0.0.1:5901"

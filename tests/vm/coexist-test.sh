@@ -17,9 +17,7 @@ PKG=${HARNESS_PKG:-websockify-rs}
 DEB=${HARNESS_DEB:?HARNESS_DEB: the .deb of websockify-rs}
 LIB=python3-websockify
 DIVERTED=/usr/bin/websockify.python3
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; exit 1; }
-trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_q() { apt-get -q -y "$@" >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; fail "apt-get $*"; }; }

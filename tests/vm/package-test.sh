@@ -6,19 +6,7 @@
 set -Eeuo pipefail
 MODE=${HARNESS_MODE:-vm}
 PKG=${HARNESS_PKG:-websockify-rs}
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; exit 1; }
-# journal_has UNIT PATTERN: the unit's journal gets a line matching PATTERN
-# within 10 s (journald receives a line a moment after the daemon writes it).
-journal_has() {
-  local _
-  for _ in $(seq 1 50); do
-    journalctl -u "$1" --no-pager -o cat | grep -q "$2" && return 0
-    sleep 0.2
-  done
-  return 1
-}
-trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A WebSocket client from Python's standard library (the root has no pip):
 # connect, upgrade, send one masked binary frame, read the echo.
@@ -69,14 +57,6 @@ url, payload = sys.argv[1], sys.argv[2].encode()
 ws(url, payload, sys.argv[3] if len(sys.argv) > 3 else None)
 print("echo ok:", url)
 PY
-
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # ----------------------------------------------------------------- common ---
 [ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"

@@ -20,9 +20,7 @@ MODE=${HARNESS_MODE:-vm}
 PKG=${HARNESS_PKG:-websockify-rs}
 OLD_DEB=${HARNESS_DEB:?}
 read -r NEW_DEB _ <<<"${HARNESS_FILES:?HARNESS_FILES: the current .deb}"
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL - $*"; exit 1; }
-trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 version_of() { dpkg-deb -f "$1" Version; }
 old_v=$(version_of "$OLD_DEB") new_v=$(version_of "$NEW_DEB")
@@ -69,13 +67,6 @@ state() {
   find /etc/websockify /var/lib/websockify -print0 | sort -z | xargs -0 stat -c '%n %U:%G %a %F' >/tmp/state-meta.txt
   find /etc/websockify /var/lib/websockify -type f -print0 | sort -z | xargs -0 sha256sum
   cat /tmp/state-meta.txt
-}
-wait_port() {
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
 }
 wait_port 5901 || fail "the echo target did not start"
 

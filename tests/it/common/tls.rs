@@ -2,13 +2,14 @@
 //! TLS and wss:// clients that trust only the certificates they are given.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::WebSocketStream;
 
-use super::WAIT;
+use super::{echo_target, Proxy, TempDir, WAIT};
 
 /// A self-signed certificate for localhost/127.0.0.1/::1: (cert PEM, key PEM, DER).
 pub fn self_signed() -> (String, String, Vec<u8>) {
@@ -19,6 +20,25 @@ pub fn self_signed() -> (String, String, Vec<u8>) {
         ck.signing_key.serialize_pem(),
         ck.cert.der().to_vec(),
     )
+}
+
+/// A fresh self-signed certificate and its key in one file, `server.pem`
+/// in `dir`, key first as `openssl req -keyout x.pem -out x.pem` writes
+/// it: (its path, the certificate's DER for a client to trust).
+pub fn combined_pem(dir: &TempDir) -> (PathBuf, Vec<u8>) {
+    let (cert, key, der) = self_signed();
+    (dir.write("server.pem", format!("{key}{cert}")), der)
+}
+
+/// A proxy to an echo target serving wss:// (and ws://) on one loopback
+/// port with a [`combined_pem`] in `dir` as `--cert`, and `extra` options;
+/// and the certificate's DER for a client to trust.
+pub async fn tls_proxy(dir: &TempDir, extra: &[&str]) -> (Proxy, Vec<u8>) {
+    let (pem, der) = combined_pem(dir);
+    let target = echo_target().await.to_string();
+    let cert = ["--cert", pem.to_str().expect("utf-8 path")];
+    let listen = ["127.0.0.1:0", &target];
+    (Proxy::start(&[&cert[..], extra, &listen[..]].concat()), der)
 }
 
 /// Client WebSocket type over TLS.
