@@ -206,6 +206,31 @@ pub const RECORD_MAX_TOTAL: u64 = 10 * 1024 * 1024 * 1024;
 /// typed word for ever.
 pub const RECORD_MAX_AGE_DAYS: u64 = 90;
 
+/// Time `auth-request` gives its auth service for one answer, waiting for a
+/// free sub-request included: a browser is waiting, and a stuck service must
+/// give 503 soon rather than hold connections (nginx's `auth_request` waits
+/// for its `proxy_read_timeout`, 60 s, which is long for a page load).
+pub const AUTH_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Most `auth-request` sub-requests in flight at once; the others wait for
+/// one (within [`AUTH_REQUEST_TIMEOUT`]). Answers are cached and shared, so
+/// this is reached only by many different clients at once, and it keeps a
+/// flood of them from becoming a flood on the auth service.
+pub const AUTH_REQUESTS_AT_ONCE: usize = 32;
+
+/// How long an `auth-request` answer (let in, or sign in first) is reused
+/// for the same cookies and credentials: one noVNC page load is some 60
+/// requests, and a logout or a removed user takes effect after this.
+pub const AUTH_REQUEST_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most `auth-request` answers remembered (the oldest go first); each is a
+/// hash of the credentials and a user name.
+pub const AUTH_REQUEST_CACHE_ENTRIES: usize = 1024;
+
+/// Longest user name taken from an auth service's answer or a trusted
+/// front end's header; a longer one is refused as malformed.
+pub const MAX_FRONT_USER_LEN: usize = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;

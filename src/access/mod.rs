@@ -6,13 +6,17 @@
 pub mod auth;
 pub mod caps;
 mod failures;
+pub mod forward_auth;
+mod forward_cache;
 pub mod forwarded;
+mod front_login;
 pub mod hosts;
 pub mod origin;
 mod password;
 mod refusal;
 pub mod refusal_log;
 pub mod token;
+pub mod trusted_user;
 pub mod users;
 pub mod vnc_password;
 
@@ -85,6 +89,10 @@ pub struct Gate {
     pub trusted_unix_peers: Vec<u32>,
     /// Which users may come in, and where each goes.
     pub users: users::Users,
+    /// `auth-request`: an auth service names the user (`front_login.rs`).
+    pub forward_auth: Option<Arc<forward_auth::ForwardAuth>>,
+    /// `trusted-user-header`: a trusted front end names the user.
+    pub trusted_user: Option<trusted_user::TrustedUser>,
 }
 
 /// What the access rules grant one WebSocket request: who it is and where
@@ -178,7 +186,8 @@ impl Gate {
     }
 
     /// Who the request authenticated as (`None` without an auth plugin, or
-    /// with one that names no user), after the per-user rules: 429 for a
+    /// with one that names no user; a front login's user when there is
+    /// one, see `front_login.rs`), after the per-user rules: 429 for a
     /// client locked out after too many wrong passwords, 403 for a user
     /// this instance is not for; password hashes on a bounded set of
     /// blocking threads (503 when none frees up in time). Refusals are
@@ -186,11 +195,18 @@ impl Gate {
     pub async fn authenticate(
         &self,
         guard: &Guard,
+        uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
     ) -> Result<Option<String>, Refusal> {
         let key = self.client_key(conn, headers);
+        if let Some(found) = self.front_user(guard, uri, headers, conn, client).await {
+            let user = found?;
+            return self
+                .admit_user(guard, user.as_deref(), client, key)
+                .map(|()| user);
+        }
         let Some(auth) = &self.auth else {
             return self.admit_user(guard, None, client, key).map(|()| None);
         };
@@ -282,7 +298,9 @@ impl Gate {
             refusal_log::log(key, Level::Info, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
-        let user = self.authenticate(guard, headers, conn, &client).await?;
+        let user = self
+            .authenticate(guard, uri, headers, conn, &client)
+            .await?;
         let dest = self
             .route(uri, headers, user.as_deref(), (&client, key))
             .await

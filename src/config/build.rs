@@ -217,6 +217,8 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
         origins,
         trusted_proxies,
         trusted_unix_peers,
+        forward_auth: None,
+        trusted_user: None,
     };
     if o.proxy_protocol == Some(true)
         && gate.trusted_proxies.is_empty()

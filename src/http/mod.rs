@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use http::header::{HeaderValue, CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CONNECTION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -89,14 +89,15 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
     match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => {
             let key = gate.client_key(conn, req.headers());
-            if gate.web_auth {
+            if gate.web_auth || gate.front_login() {
                 // Refusals are logged by the gate, with the user tried.
                 let passwords = &ctx.shared.passwords;
                 if let Err(r) = gate
-                    .authenticate(passwords, req.headers(), conn, &client)
+                    .authenticate(passwords, req.uri(), req.headers(), conn, &client)
                     .await
                 {
-                    return refusal(r);
+                    let signin = gate.sign_in_location(&r, req.uri(), req.headers(), conn);
+                    return signin.map_or_else(|| refusal(r), |to| redirect(&to));
                 }
             }
             web.serve(req, key).await
@@ -118,6 +119,15 @@ fn refusal(r: Refusal) -> Response<Body> {
     if let Some(secs) = r.retry_after {
         resp.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// 302 to `location` (a page request to sign in first, `auth-request-signin`).
+fn redirect(location: &str) -> Response<Body> {
+    let mut resp = text(StatusCode::FOUND, "Sign in first\n");
+    if let Ok(to) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(LOCATION, to);
     }
     resp
 }

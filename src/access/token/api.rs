@@ -90,7 +90,7 @@ impl TokenApi {
             prefix: prefix.into(),
             suffix: suffix.into(),
             origin: origin.into(),
-            client: client(https)?,
+            client: client(https, API_TIMEOUT)?,
         })
     }
 
@@ -241,23 +241,27 @@ fn split_template(source: &str) -> anyhow::Result<(String, String)> {
 /// An HTTP client that speaks HTTPS with rustls (ring) and the system's CA
 /// certificates (`/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR`, which
 /// is how a private CA is trusted). The roots are only loaded for an https
-/// URL, so a plain-http setup does not depend on them.
-fn client(https: bool) -> anyhow::Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>> {
+/// URL, so a plain-http setup does not depend on them. `auth-request` uses
+/// it too. It follows no redirect (hyper's client never does).
+pub(in crate::access) fn client(
+    https: bool,
+    connect_timeout: Duration,
+) -> anyhow::Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("TLS for the token API")?;
+        .context("TLS for an HTTP client")?;
     let tls = if https {
         builder
             .with_native_roots()
-            .context("loading the system CA certificates for the token API")?
+            .context("loading the system CA certificates")?
     } else {
         builder.with_root_certificates(rustls::RootCertStore::empty())
     }
     .with_no_client_auth();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    http.set_connect_timeout(Some(API_TIMEOUT));
+    http.set_connect_timeout(Some(connect_timeout));
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
@@ -270,7 +274,7 @@ fn client(https: bool) -> anyhow::Result<Client<HttpsConnector<HttpConnector>, E
 
 /// hyper's client errors say "client error (Connect)" and keep the useful
 /// part ("Connection refused", a certificate problem) in their sources.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(in crate::access) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(e) = source {

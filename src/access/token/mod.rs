@@ -8,7 +8,7 @@
 //! [`TokenError`] when the source itself is unusable, so that an outage is
 //! not reported to the browser (or the log) as a bad token.
 
-mod api;
+pub(super) mod api;
 mod dir;
 mod file;
 mod filename;
