@@ -8,10 +8,14 @@
 //! 403 "refused"; anything else, no answer in time or a redirect (never
 //! followed) fails closed.
 //!
+//! With `auth-request-allowed-groups`, a 2xx lets in only a member of one
+//! of those groups, as the answer's `auth-request-groups-header` lists them.
+//!
 //! Bounded: [`AUTH_REQUEST_TIMEOUT`] for an answer, [`AUTH_REQUESTS_AT_ONCE`]
 //! sub-requests in flight, and answers shared for a few seconds
 //! ([`forward_cache`](super::forward_cache)).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -30,7 +34,10 @@ use tokio::sync::Semaphore;
 use super::forward_cache::Cache;
 use super::token::api::{client, error_chain};
 use super::trusted_user::header_user;
-use crate::defaults::{AUTH_REQUESTS_AT_ONCE, AUTH_REQUEST_TIMEOUT};
+use crate::defaults::{AUTH_REQUESTS_AT_ONCE, AUTH_REQUEST_TIMEOUT, MAX_FRONT_USER_LEN};
+
+/// Most groups read from one answer: a cached answer stays small.
+const MAX_GROUPS: usize = 256;
 
 /// The reason of the 401 for a request the auth service wants signed in
 /// first: a page request with `auth-request-signin` is sent there instead.
@@ -51,6 +58,9 @@ pub enum Verdict {
     SignIn,
     /// 403: signed in, but refused.
     Denied,
+    /// 2xx, but the user is in none of `auth-request-allowed-groups`
+    /// (the user, and the groups the answer named).
+    NotInGroups(Option<String>, Vec<String>),
 }
 
 /// Where the request was going, as the sub-request tells the auth service.
@@ -68,6 +78,11 @@ pub struct Asked<'a> {
     pub client_ip: IpAddr,
 }
 
+/// The response header that lists the user's groups unless
+/// `auth-request-groups-header` says otherwise: oauth2-proxy's. Authelia
+/// and Authentik send `Remote-Groups`. Groups are separated by commas.
+pub const DEFAULT_GROUPS_HEADER: &str = "X-Auth-Request-Groups";
+
 /// One `auth-request` setup, its client, bound and cache; `Debug` shows
 /// only the service's scheme, host and port.
 pub struct ForwardAuth {
@@ -75,6 +90,9 @@ pub struct ForwardAuth {
     origin: String,
     signin: Option<String>,
     user_header: HeaderName,
+    groups_header: HeaderName,
+    /// `auth-request-allowed-groups`: a 2xx lets in only members of these.
+    allowed_groups: Option<BTreeSet<String>>,
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     at_once: Semaphore,
     cache: Cache<Verdict>,
@@ -110,11 +128,30 @@ impl ForwardAuth {
             origin,
             signin: signin.map(str::to_owned),
             user_header,
+            groups_header: HeaderName::from_static("x-auth-request-groups"),
+            allowed_groups: None,
             client: client(https, AUTH_REQUEST_TIMEOUT)?,
             at_once: Semaphore::new(AUTH_REQUESTS_AT_ONCE),
             cache: Cache::default(),
             timeout: AUTH_REQUEST_TIMEOUT,
         })
+    }
+
+    /// `auth-request-groups-header = header` and
+    /// `auth-request-allowed-groups = allowed`: only members of one of
+    /// these groups (as the answer's header lists them) are let in.
+    pub fn with_groups(
+        mut self,
+        header: Option<&str>,
+        allowed: Option<Vec<String>>,
+    ) -> anyhow::Result<Self> {
+        if let Some(name) = header {
+            self.groups_header = HeaderName::try_from(name).with_context(|| {
+                format!("auth-request-groups-header: {name:?} is no header name")
+            })?;
+        }
+        self.allowed_groups = allowed.map(|list| list.into_iter().collect());
+        Ok(self)
     }
 
     /// The auth service as logs show it: `scheme://host:port`.
@@ -154,13 +191,29 @@ impl ForwardAuth {
             .await
             .map_err(|e| error_chain(&e))?;
         match response.status() {
-            s if s.is_success() => header_user(response.headers(), &self.user_header)
-                .map(Verdict::Allowed)
-                .map_err(|e| format!("answered {s} with a {} that {e}", self.user_header)),
+            s if s.is_success() => self
+                .allowed(response.headers())
+                .map_err(|e| format!("answered {s} with a {e}")),
             StatusCode::UNAUTHORIZED => Ok(Verdict::SignIn),
             StatusCode::FORBIDDEN => Ok(Verdict::Denied),
             s if s.is_redirection() => Err(format!("answered {s}: redirects are not followed")),
             s => Err(format!("answered {s}")),
+        }
+    }
+
+    /// The verdict on a 2xx answer with these headers: its user, if in
+    /// one of the allowed groups; `Err` for a malformed user header.
+    fn allowed(&self, headers: &HeaderMap) -> Result<Verdict, String> {
+        let user = header_user(headers, &self.user_header)
+            .map_err(|e| format!("{} that {e}", self.user_header))?;
+        let Some(allowed) = &self.allowed_groups else {
+            return Ok(Verdict::Allowed(user));
+        };
+        let groups = groups(headers, &self.groups_header);
+        if groups.iter().any(|g| allowed.contains(g)) {
+            Ok(Verdict::Allowed(user))
+        } else {
+            Ok(Verdict::NotInGroups(user, groups))
         }
     }
 
@@ -204,6 +257,21 @@ impl ForwardAuth {
     }
 }
 
+/// The groups header `name` lists: every value, split at commas, trimmed;
+/// at most [`MAX_GROUPS`] of them, each cut to [`MAX_FRONT_USER_LEN`].
+fn groups(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|g| !g.is_empty() && g.len() <= MAX_FRONT_USER_LEN)
+        .take(MAX_GROUPS)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// An `http://` or `https://` URL with a host and no user info: the URL, its
 /// `scheme://host:port` for logs, and whether it is https.
 fn parse_url(url: &str) -> anyhow::Result<(Uri, String, bool)> {
@@ -242,6 +310,32 @@ mod tests {
         }
         assert!(ForwardAuth::new("http://a/", Some("//evil/"), None).is_err());
         assert!(ForwardAuth::new("http://a/", None, Some("Bad Header")).is_err());
+    }
+
+    #[test]
+    fn allowed_groups_are_checked_in_the_answer() {
+        let fa = ForwardAuth::new("http://a/auth", None, None)
+            .and_then(|fa| fa.with_groups(Some("Remote-Groups"), Some(vec!["vnc".into()])))
+            .expect("valid");
+        let mut h = HeaderMap::new();
+        h.insert("x-auth-request-user", HeaderValue::from_static("alice"));
+        h.insert("remote-groups", HeaderValue::from_static("staff, vnc"));
+        assert_eq!(fa.allowed(&h), Ok(Verdict::Allowed(Some("alice".into()))));
+        h.insert(
+            "remote-groups",
+            HeaderValue::from_static("staff,vnc-admins"),
+        );
+        assert_eq!(
+            fa.allowed(&h),
+            Ok(Verdict::NotInGroups(
+                Some("alice".into()),
+                vec!["staff".into(), "vnc-admins".into()]
+            ))
+        );
+        h.remove("remote-groups");
+        assert!(matches!(fa.allowed(&h), Ok(Verdict::NotInGroups(..))));
+        let open = ForwardAuth::new("http://a/auth", None, None).expect("valid");
+        assert_eq!(open.allowed(&h), Ok(Verdict::Allowed(Some("alice".into()))));
     }
 
     #[test]

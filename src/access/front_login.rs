@@ -69,6 +69,15 @@ impl Gate {
                 "401: not signed in (auth-request answered 401)".to_owned(),
                 Refusal::new(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN),
             ),
+            Ok(Verdict::NotInGroups(user, groups)) => (
+                Level::Info,
+                format!(
+                    "403: user {} is in none of auth-request-allowed-groups (groups: {})",
+                    user.as_deref().map_or("(none)".into(), super::users::shown),
+                    shown_groups(&groups)
+                ),
+                Refusal::forbidden("Forbidden"),
+            ),
             Ok(Verdict::Denied) => (
                 Level::Info,
                 "403: auth-request answered 403".to_owned(),
@@ -128,4 +137,21 @@ impl Gate {
             .filter(|p| p == "http" || p == "https");
         reported.unwrap_or_else(|| if conn.tls { "https" } else { "http" }.to_owned())
     }
+}
+
+/// Groups as a log line shows them: escaped, at most a few.
+fn shown_groups(groups: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut shown: Vec<String> = groups
+        .iter()
+        .take(SHOWN)
+        .map(|g| super::users::shown(g))
+        .collect();
+    if groups.len() > SHOWN {
+        shown.push(format!("and {} more", groups.len() - SHOWN));
+    }
+    if shown.is_empty() {
+        return "none".into();
+    }
+    shown.join(", ")
 }
