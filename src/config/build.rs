@@ -14,11 +14,13 @@ use super::RfbPolicy as Policy;
 use super::{Config, Limits};
 use crate::access::auth::AuthPlugin;
 use crate::access::caps::Maximums;
+use crate::access::forward_auth::ForwardAuth;
 use crate::access::forwarded::parse_trusted;
 use crate::access::hosts::HostPolicy;
 use crate::access::origin::OriginPolicy;
 use crate::access::token::Destination;
 use crate::access::token::TokenPlugin;
+use crate::access::trusted_user::TrustedUser;
 use crate::access::users::Users;
 use crate::access::vnc_password::VncPassword;
 use crate::access::{Gate, Route};
@@ -145,7 +147,7 @@ fn guard_vnc_passwords(m: &Merged, gate: &Gate) -> Result<()> {
         Route::Fixed(dest) => dest.vnc_password.is_some(),
         Route::Token { .. } | Route::PerUser => false,
     } || gate.users.map.values().any(|d| d.vnc_password.is_some());
-    let names_users = gate.auth.as_ref().is_some_and(|a| a.names_users());
+    let names_users = gate.auth.as_ref().is_some_and(|a| a.names_users()) || gate.front_login();
     if has_password && !names_users && o.verify_client != Some(true) {
         let key = if o.vnc_password_file.is_some() {
             "vnc-password-file"
@@ -155,7 +157,7 @@ fn guard_vnc_passwords(m: &Merged, gate: &Gate) -> Result<()> {
         bail!(
             "{}: {key}: a VNC password lets every client into the VNC server without it: \
              set up a login first (`auth-file`, `auth-plugin = \"BasicHTTPAuth\"` or \
-             `\"ClientCertCNAuth\"`, or `verify-client`); `BasePlugin` and `ExpectOrigin` \
+             `\"ClientCertCNAuth\"`, `auth-request`, `trusted-user-header`, or `verify-client`); `BasePlugin` and `ExpectOrigin` \
              do not check who the client is",
             m.origin(key)
         );
@@ -201,7 +203,16 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
         .collect::<Result<_>>()
         .with_context(|| at("trusted-unix-peers"))?;
     let auth = auth(m)?;
-    if o.web_auth == Some(true) && (auth.is_none() || o.web.is_none()) {
+    let (forward_auth, trusted_user) = front_login(m, auth.is_some())?;
+    let front = forward_auth.is_some() || trusted_user.is_some();
+    if trusted_user.is_some() && trusted_proxies.is_empty() && trusted_unix_peers.is_empty() {
+        bail!(
+            "{}: trusted-user-header needs `trusted-proxies` (or `trusted-unix-peers`): \
+             the header is believed only from them",
+            at("trusted-user-header")
+        );
+    }
+    if o.web_auth == Some(true) && ((auth.is_none() && !front) || o.web.is_none()) {
         bail!(
             "{}: `web-auth` needs `web` and `auth-plugin` or `auth-file`",
             at("web-auth")
@@ -211,14 +222,14 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     let gate = Gate {
         hosts,
         route: route(m, password)?,
-        users: users(m, auth.as_ref())?,
+        users: users(m, auth.as_ref(), front)?,
         auth: auth.map(Arc::new),
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
         trusted_unix_peers,
-        forward_auth: None,
-        trusted_user: None,
+        forward_auth,
+        trusted_user,
     };
     if o.proxy_protocol == Some(true)
         && gate.trusted_proxies.is_empty()
@@ -266,8 +277,8 @@ fn server_names(m: &Merged, proxies: &[ipnet::IpNet], unix_peers: &[u32]) -> Res
 }
 
 /// `allowed-users` and the `[users.NAME]` tables; both need a login that
-/// names users.
-fn users(m: &Merged, auth: Option<&AuthPlugin>) -> Result<Users> {
+/// names users (`front`: `auth-request` or `trusted-user-header` does).
+fn users(m: &Merged, auth: Option<&AuthPlugin>, front: bool) -> Result<Users> {
     let o = &m.options;
     let allowed = o
         .allowed_users
@@ -291,15 +302,15 @@ fn users(m: &Merged, auth: Option<&AuthPlugin>) -> Result<Users> {
         );
     }
     let users = Users { allowed, map };
-    if users.restricts() && !auth.is_some_and(AuthPlugin::names_users) {
+    if users.restricts() && !front && !auth.is_some_and(AuthPlugin::names_users) {
         let key = if o.allowed_users.is_some() {
             "allowed-users"
         } else {
             "users"
         };
         bail!(
-            "{}: {key}: needs a login that names users (`auth-file`, or `auth-plugin` \
-             BasicHTTPAuth or ClientCertCNAuth)",
+            "{}: {key}: needs a login that names users (`auth-file`, `auth-plugin` \
+             BasicHTTPAuth or ClientCertCNAuth, `auth-request` or `trusted-user-header`)",
             m.origin(key)
         );
     }
@@ -345,6 +356,69 @@ fn uid(word: &str) -> Result<u32> {
         Ok(None) => bail!("{word}: no such user"),
         Err(e) => bail!("{word}: cannot look up the user: {e}"),
     }
+}
+
+/// `auth-request` (with `auth-request-signin`, `-user-header`,
+/// `-groups-header`, `-allowed-groups`) or `trusted-user-header`: a login in front of the proxy. One way in: not
+/// both, nor with `auth-plugin`/`auth-file` (`has_auth`).
+fn front_login(
+    m: &Merged,
+    has_auth: bool,
+) -> Result<(Option<Arc<ForwardAuth>>, Option<TrustedUser>)> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let given = [
+        o.auth_request.is_some(),
+        o.trusted_user_header.is_some(),
+        has_auth,
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        let key = if o.auth_request.is_some() {
+            "auth-request"
+        } else {
+            "trusted-user-header"
+        };
+        bail!(
+            "{}: give one way in: `auth-request`, `trusted-user-header`, or \
+             `auth-plugin`/`auth-file`",
+            at(key)
+        );
+    }
+    let forward_auth = match &o.auth_request {
+        Some(url) => Some(Arc::new(
+            ForwardAuth::new(
+                url,
+                o.auth_request_signin.as_deref(),
+                o.auth_request_user_header.as_deref(),
+            )
+            .and_then(|fa| {
+                let allowed = o
+                    .auth_request_allowed_groups
+                    .as_ref()
+                    .map(|_| words(&o.auth_request_allowed_groups));
+                fa.with_groups(o.auth_request_groups_header.as_deref(), allowed)
+            })
+            .with_context(|| at("auth-request"))?,
+        )),
+        None => {
+            for key in [
+                "auth-request-signin",
+                "auth-request-user-header",
+                "auth-request-groups-header",
+                "auth-request-allowed-groups",
+            ] {
+                if o.is_set(key) {
+                    bail!("{}: `{key}` needs `auth-request`", at(key));
+                }
+            }
+            None
+        }
+    };
+    let trusted_user = match &o.trusted_user_header {
+        Some(name) => Some(TrustedUser::new(name).with_context(|| at("trusted-user-header"))?),
+        None => None,
+    };
+    Ok((forward_auth, trusted_user))
 }
 
 /// `auth-plugin` with `auth-source`, or `auth-file`, or none.

@@ -328,6 +328,42 @@ options! {
         .cli("Access control")
         .value("USERS")
         .default("every user of the auth plugin"),
+    /// Forward authentication (nginx auth_request semantics): ask this http(s) URL about every
+    /// page request and upgrade, with the browser's cookies; 2xx lets in, 401 means sign in first.
+    auth_request: String => "auth-request" = Spec::new(r#""http://127.0.0.1:4180/oauth2/auth""#)
+        .cli("Access control")
+        .value("URL")
+        .default("none")
+        .secret(),
+    /// Where --auth-request sends page requests that are not signed in (302, with the page's URL
+    /// as rd=).
+    auth_request_signin: String => "auth-request-signin" = Spec::new(r#""https://vnc.example.com/oauth2/start""#)
+        .cli("Access control")
+        .value("URL")
+        .default("none: 401"),
+    /// The header of --auth-request's 2xx answer that names the user.
+    auth_request_user_header: String => "auth-request-user-header" = Spec::new(r#""Remote-User""#)
+        .cli("Access control")
+        .value("NAME")
+        .default(crate::access::forward_auth::DEFAULT_USER_HEADER),
+    /// The header of --auth-request's 2xx answer that lists the user's groups, separated by
+    /// commas.
+    auth_request_groups_header: String => "auth-request-groups-header" = Spec::new(r#""Remote-Groups""#)
+        .cli("Access control")
+        .value("NAME")
+        .default(crate::access::forward_auth::DEFAULT_GROUPS_HEADER),
+    /// Only members of these groups (separated by spaces or commas, as the auth service names
+    /// them) may come in with --auth-request; others get 403.
+    auth_request_allowed_groups: OneOrMany => "auth-request-allowed-groups" = Spec::new(r#"["vnc-users"]"#)
+        .cli("Access control")
+        .value("GROUPS")
+        .default("every user the auth service lets in"),
+    /// The user as a front end in --trusted-proxies names it in this request header
+    /// (X-Remote-User, say); ignored from any other peer.
+    trusted_user_header: String => "trusted-user-header" = Spec::new(r#""X-Remote-User""#)
+        .cli("Access control")
+        .value("NAME")
+        .default("none"),
     /// Origins allowed to open sessions, separated by spaces or commas, or "*".
     allowed_origins: OneOrMany => "allowed-origins" = Spec::new(r#""https://vnc.example.com""#)
         .cli("Access control")
