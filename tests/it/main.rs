@@ -19,6 +19,7 @@ mod completions;
 mod config;
 mod control;
 mod ctl;
+mod front_login;
 mod frontends;
 mod in_process;
 mod journal;

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 /// `websockifyctl --conf-dir DIR/conf --no-systemd ARGS` with `stdin`.
-fn ctl(dir: &TempDir, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn ctl(dir: &TempDir, args: &[&str], stdin: &str) -> Output {
     let link = dir.path().join("websockifyctl");
     if !link.exists() {
         std::os::unix::fs::symlink(bin(), &link).unwrap();
@@ -50,7 +50,7 @@ fn ctl(dir: &TempDir, args: &[&str], stdin: &str) -> Output {
 }
 
 /// A target that greets with its `name` and a newline, then echoes.
-async fn desk(name: &'static str) -> SocketAddr {
+pub(crate) async fn desk(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -83,7 +83,7 @@ async fn page_status(addr: SocketAddr, path: &str, login: &str) -> u16 {
     got.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 /// A WebSocket session as `login`: the session, or the refusal's status.
 async fn session(addr: SocketAddr, login: &str) -> Result<Ws, u16> {
@@ -101,7 +101,7 @@ async fn session(addr: SocketAddr, login: &str) -> Result<Ws, u16> {
 }
 
 /// The next data message's bytes.
-async fn next_data(ws: &mut Ws) -> Vec<u8> {
+pub(crate) async fn next_data(ws: &mut Ws) -> Vec<u8> {
     use futures_util::StreamExt;
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await {
@@ -114,7 +114,7 @@ async fn next_data(ws: &mut Ws) -> Vec<u8> {
 
 /// The greeting of the session's target (which desk it reached), and an
 /// echo that proves the session relays.
-async fn greeting_and_echo(ws: &mut Ws) -> String {
+pub(crate) async fn greeting_and_echo(ws: &mut Ws) -> String {
     use futures_util::SinkExt;
     let greeting = String::from_utf8(next_data(ws).await).unwrap();
     ws.send(Message::binary(&b"ping"[..])).await.unwrap();
@@ -123,7 +123,7 @@ async fn greeting_and_echo(ws: &mut Ws) -> String {
 }
 
 /// The close frame's code and reason.
-async fn closed_with(ws: &mut Ws) -> (u16, String) {
+pub(crate) async fn closed_with(ws: &mut Ws) -> (u16, String) {
     use futures_util::StreamExt;
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await {

@@ -27,6 +27,7 @@
 //!   naming the fix, instead of stalling now and then.
 
 pub mod apache;
+pub mod auth_service;
 pub mod caddy;
 pub mod ctl_status;
 pub mod data;
@@ -34,6 +35,7 @@ pub mod fake_vnc;
 pub mod files;
 pub mod front_end;
 pub mod http;
+pub mod nginx;
 pub mod notify;
 pub mod pebble;
 pub mod ports;
