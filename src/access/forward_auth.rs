@@ -297,6 +297,9 @@ fn parse_url(url: &str) -> anyhow::Result<(Uri, String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
 
     #[test]
     fn urls_are_checked_and_logged_without_path() {
@@ -310,6 +313,59 @@ mod tests {
         }
         assert!(ForwardAuth::new("http://a/", Some("//evil/"), None).is_err());
         assert!(ForwardAuth::new("http://a/", None, Some("Bad Header")).is_err());
+    }
+
+    /// At most `at_once` sub-requests reach the service; the others wait
+    /// and fail closed at the timeout with them.
+    #[tokio::test]
+    async fn sub_requests_in_flight_are_capped() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/auth", silent.local_addr().expect("addr"));
+        let mut fa = ForwardAuth::new(&url, None, None).expect("valid");
+        fa.at_once = Semaphore::new(2);
+        fa.timeout = Duration::from_millis(300);
+        // Counts the requests that arrive (hyper may finish a connection
+        // in the background after its request was given up: no request).
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = silent.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0; 1024];
+                    if matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::future::pending::<()>().await;
+                });
+            }
+        });
+        let uri: Uri = "/vnc.html".parse().expect("uri");
+        let checks = (0..6).map(|i| {
+            let mut headers = HeaderMap::new();
+            let value = HeaderValue::from_str(&format!("s={i}")).expect("value");
+            headers.insert(COOKIE, value);
+            let fa = &fa;
+            let uri = &uri;
+            async move {
+                let asked = Asked {
+                    headers: &headers,
+                    uri,
+                    host: None,
+                    proto: "http".into(),
+                    client_ip: IpAddr::from([127, 0, 0, 1]),
+                };
+                fa.check(&asked).await
+            }
+        });
+        let verdicts = futures_util::future::join_all(checks).await;
+        assert!(verdicts
+            .iter()
+            .all(|v| v.as_ref().is_err_and(|e| e.contains("no answer"))));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
     }
 
     #[test]
