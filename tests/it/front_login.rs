@@ -282,3 +282,47 @@ async fn the_user_from_nginx_is_believed_and_from_anyone_else_ignored() {
     let none = session(front, BROWSER, &[("X-Remote-User", "bob")]).await;
     assert_eq!(none.err(), Some(401));
 }
+
+/// Mistakes that would open a door are refused at start, naming the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn front_logins_are_checked_at_start() {
+    let dir = TempDir::new("fwd-check");
+    let htpasswd = dir.write("htpasswd", "");
+    let cases = [
+        (
+            "trusted-user-header = \"X-Remote-User\"\ntarget = \"localhost:5901\"\n".to_owned(),
+            "trusted-user-header needs `trusted-proxies`",
+        ),
+        (
+            format!(
+                "auth-request = \"http://127.0.0.1:4180/\"\nauth-file = \"{}\"\n\
+                 target = \"localhost:5901\"\n",
+                htpasswd.display()
+            ),
+            "give one way in",
+        ),
+        (
+            "auth-request = \"ftp://127.0.0.1/\"\ntarget = \"localhost:5901\"\n".to_owned(),
+            "http:// or https://",
+        ),
+        (
+            "auth-request-signin = \"/oauth2/start\"\ntarget = \"localhost:5901\"\n".to_owned(),
+            "`auth-request-signin` needs `auth-request`",
+        ),
+    ];
+    for (conf, expected) in cases {
+        let path = dir.write("check.conf", &conf);
+        let (ok, err) = run_to_exit(&["--check", "--config", path.to_str().unwrap()]);
+        assert!(!ok && err.contains(expected), "{conf}: {err}");
+    }
+    // With a front login, [users] and a VNC password need no other login.
+    let vnc = dir.write("vncpass", "secret\n");
+    let conf = format!(
+        "trusted-proxies = \"127.0.0.1/32\"\ntrusted-user-header = \"X-Remote-User\"\n\
+         [users.alice]\ntarget = \"localhost:5901\"\nvnc-password-file = \"{}\"\n",
+        vnc.display()
+    );
+    let path = dir.write("check.conf", conf);
+    let (ok, err) = run_to_exit(&["--check", "--config", path.to_str().unwrap()]);
+    assert!(ok, "{err}");
+}
