@@ -283,6 +283,31 @@ async fn the_user_from_nginx_is_believed_and_from_anyone_else_ignored() {
     assert_eq!(none.err(), Some(401));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_allowed_groups_come_in() {
+    let dir = TempDir::new("fwd-groups");
+    let (auth, _seen) = auth_service::start(&["alice", "bob"], false).await;
+    let keys = format!(
+        "auth-request = \"http://{auth}/oauth2/auth\"\n\
+         auth-request-allowed-groups = [\"vnc\", \"admins\"]\ntarget = \"{}\"\n",
+        echo_target().await
+    );
+    let (mut proxy, _) = instance(&dir, "groups", &keys);
+    let mut ws = session(proxy.addr(), "127.0.0.1", &[("Cookie", &cookie("alice"))])
+        .await
+        .expect("alice is in vnc");
+    echo_once(&mut ws, b"in").await;
+    let bob = session(proxy.addr(), "127.0.0.1", &[("Cookie", &cookie("bob"))]).await;
+    assert_eq!(bob.err(), Some(403));
+    let page_status = http::status(&page(proxy.addr(), "/vnc.html", &cookie_line("bob")).await);
+    assert_eq!(page_status, 403);
+    let line = proxy.wait_for_log("is in none of auth-request-allowed-groups");
+    assert!(
+        line.contains("user \"bob\"") && line.contains("\"staff\""),
+        "{line}"
+    );
+}
+
 /// Mistakes that would open a door are refused at start, naming the key.
 #[tokio::test(flavor = "multi_thread")]
 async fn front_logins_are_checked_at_start() {

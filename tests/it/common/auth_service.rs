@@ -1,5 +1,5 @@
 //! A small auth service on loopback that speaks oauth2-proxy's `/oauth2/auth`
-//! contract: 202 with `X-Auth-Request-User` for a browser whose
+//! contract: 202 with `X-Auth-Request-User` (and `-Groups`) for a browser whose
 //! `_oauth2_proxy` cookie is a known session, 401 otherwise. It counts the
 //! sub-requests and keeps the last one's headers; `slow` makes it accept and
 //! never answer.
@@ -68,7 +68,16 @@ pub async fn start(users: &'static [&'static str], slow: bool) -> (SocketAddr, A
     (addr, seen)
 }
 
-/// 202 and the user for a known session cookie, else 401.
+/// The groups of `user`: everyone is in `staff`, alice in `vnc` too.
+pub fn groups(user: &str) -> &'static str {
+    if user == "alice" {
+        "staff, vnc"
+    } else {
+        "staff"
+    }
+}
+
+/// 202 with the user and groups for a known session cookie, else 401.
 fn answer(headers: &HeaderMap, users: &[&str]) -> Response<Full<Bytes>> {
     let cookies: Vec<&str> = headers
         .get_all("cookie")
@@ -84,6 +93,8 @@ fn answer(headers: &HeaderMap, users: &[&str]) -> Response<Full<Bytes>> {
             *resp.status_mut() = hyper::StatusCode::ACCEPTED;
             let value = user.parse().unwrap();
             resp.headers_mut().insert("X-Auth-Request-User", value);
+            let groups = groups(user).parse().unwrap();
+            resp.headers_mut().insert("X-Auth-Request-Groups", groups);
         }
         None => *resp.status_mut() = hyper::StatusCode::UNAUTHORIZED,
     }
