@@ -308,6 +308,36 @@ async fn only_the_allowed_groups_come_in() {
     );
 }
 
+/// An https auth service is verified against the system's CAs (here a
+/// private one, through `SSL_CERT_FILE`, set for the daemon alone).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_auth_service_is_verified() {
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("fwd-https");
+    let (acceptor, cert_pem) = common::token_servers::tls_acceptor();
+    let (_, other_pem) = common::token_servers::tls_acceptor();
+    let (auth, _seen) = auth_service::start_with(&["alice"], false, Some(acceptor)).await;
+    let url = format!("https://{auth}/oauth2/auth");
+    let target = echo_target().await.to_string();
+    let trusting = |ca: PathBuf| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["-v", "--auth-request", &url, "127.0.0.1:0", &target])
+            .env("SSL_CERT_FILE", ca)
+            .stdin(Stdio::null());
+        Proxy::spawn(&mut cmd, 1)
+    };
+    let proxy = trusting(dir.write("ca.pem", cert_pem));
+    let mut ws = session(proxy.addr(), "127.0.0.1", &[("Cookie", &cookie("alice"))])
+        .await
+        .expect("alice over https");
+    echo_once(&mut ws, b"tls").await;
+    let mut proxy = trusting(dir.write("other.pem", other_pem));
+    let refused = session(proxy.addr(), "127.0.0.1", &[("Cookie", &cookie("alice"))]).await;
+    assert_eq!(refused.err(), Some(503));
+    let line = proxy.wait_for_log("refused: 503: auth-request");
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+}
+
 /// Mistakes that would open a door are refused at start, naming the key.
 #[tokio::test(flavor = "multi_thread")]
 async fn front_logins_are_checked_at_start() {

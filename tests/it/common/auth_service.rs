@@ -16,6 +16,7 @@ use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The cookie of the known sessions: `_oauth2_proxy=<user>-session`.
 pub fn cookie(user: &str) -> String {
@@ -44,6 +45,15 @@ impl Seen {
 
 /// Starts the service for `users` on 127.0.0.1; `slow`: it never answers.
 pub async fn start(users: &'static [&'static str], slow: bool) -> (SocketAddr, Arc<Seen>) {
+    start_with(users, slow, None).await
+}
+
+/// [`start`], over TLS when `tls` is given.
+pub async fn start_with(
+    users: &'static [&'static str],
+    slow: bool,
+    tls: Option<TlsAcceptor>,
+) -> (SocketAddr, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
@@ -62,7 +72,17 @@ pub async fn start(users: &'static [&'static str], slow: bool) -> (SocketAddr, A
                     Ok::<_, Infallible>(answer(req.headers(), users))
                 }
             });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(tcp), service));
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let http = http1::Builder::new();
+                match tls {
+                    None => http.serve_connection(TokioIo::new(tcp), service).await,
+                    Some(tls) => match tls.accept(tcp).await {
+                        Ok(s) => http.serve_connection(TokioIo::new(s), service).await,
+                        Err(_) => Ok(()),
+                    },
+                }
+            });
         }
     });
     (addr, seen)
