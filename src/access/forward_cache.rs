@@ -3,7 +3,7 @@
 //! this each would be a sub-request, most of them in parallel.
 //!
 //! The key is a SHA-256 of a per-load random salt and the credentials
-//! (cookies, `Authorization`), never the credentials themselves. Requests
+//! (cookies, `Authorization`; `salted.rs`), never the credentials themselves. Requests
 //! with the same key while the first is still asking wait for its answer
 //! (one sub-request, not ten); a failure is not remembered, so the next
 //! request asks again. Bounded: [`AUTH_REQUEST_CACHE_ENTRIES`] keys (the
@@ -15,10 +15,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ring::digest::{Context, SHA256};
-use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::OnceCell;
 
+use super::salted::Salt;
 use crate::defaults::{AUTH_REQUEST_CACHE_ENTRIES, AUTH_REQUEST_CACHE_TTL};
 
 /// The answer for one key: empty while asking (or after a failure).
@@ -38,7 +37,7 @@ impl<V> Slot<V> {
 
 /// Answers by credentials hash.
 pub struct Cache<V> {
-    salt: [u8; 32],
+    salt: Option<Salt>,
     slots: Mutex<HashMap<[u8; 32], Arc<Slot<V>>>>,
     capacity: usize,
     ttl: Duration,
@@ -53,12 +52,9 @@ impl<V: Clone> Default for Cache<V> {
 impl<V: Clone> Cache<V> {
     /// At most `capacity` keys, each answer for `ttl`.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        let mut salt = [0; 32];
         // Without randomness nothing is remembered: every request asks.
-        let capacity = match SystemRandom::new().fill(&mut salt) {
-            Ok(()) => capacity,
-            Err(_) => 0,
-        };
+        let salt = Salt::new();
+        let capacity = if salt.is_some() { capacity } else { 0 };
         Self {
             salt,
             slots: Mutex::new(HashMap::new()),
@@ -69,15 +65,7 @@ impl<V: Clone> Cache<V> {
 
     /// The key of these credentials: each part's length, then its bytes.
     pub fn key<'a>(&self, parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 32] {
-        let mut ctx = Context::new(&SHA256);
-        ctx.update(&self.salt);
-        for part in parts {
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part);
-        }
-        let mut key = [0; 32];
-        key.copy_from_slice(ctx.finish().as_ref());
-        key
+        self.salt.as_ref().map_or([0; 32], |salt| salt.key(parts))
     }
 
     /// The remembered answer for `key`, or the one `ask` gives (shared with

@@ -15,6 +15,7 @@ pub mod origin;
 mod password;
 mod refusal;
 pub mod refusal_log;
+mod salted;
 pub mod token;
 pub mod trusted_user;
 pub mod users;

@@ -14,14 +14,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ring::digest::{Context, SHA256};
-use ring::rand::{SecureRandom, SystemRandom};
-
+use super::super::salted::Salt;
 use crate::defaults::{VERIFIED_LOGINS, VERIFIED_LOGIN_TTL};
 
 /// The remembered logins of one password file load.
 pub struct Verified {
-    salt: [u8; 32],
+    salt: Option<Salt>,
     seen: Mutex<HashMap<[u8; 32], Instant>>,
     capacity: usize,
     ttl: Duration,
@@ -35,12 +33,9 @@ impl Default for Verified {
 
 impl Verified {
     fn new(capacity: usize, ttl: Duration) -> Self {
-        let mut salt = [0; 32];
         // Without randomness the table stays empty: every login is hashed.
-        let capacity = match SystemRandom::new().fill(&mut salt) {
-            Ok(()) => capacity,
-            Err(_) => 0,
-        };
+        let salt = Salt::new();
+        let capacity = if salt.is_some() { capacity } else { 0 };
         Self {
             salt,
             seen: Mutex::new(HashMap::new()),
@@ -51,14 +46,9 @@ impl Verified {
 
     /// The table's key for these credentials.
     pub fn key(&self, user: &[u8], password: &[u8]) -> [u8; 32] {
-        let mut ctx = Context::new(&SHA256);
-        ctx.update(&self.salt);
-        ctx.update(&(user.len() as u64).to_be_bytes());
-        ctx.update(user);
-        ctx.update(password);
-        let mut key = [0; 32];
-        key.copy_from_slice(ctx.finish().as_ref());
-        key
+        self.salt
+            .as_ref()
+            .map_or([0; 32], |salt| salt.key([user, password]))
     }
 
     /// Whether these credentials passed the hash within the last TTL.
