@@ -137,6 +137,15 @@ impl ForwardAuth {
         })
     }
 
+    /// `auth-request-timeout`: how long an answer (and a free slot for the
+    /// sub-request) may take before the request gets 503.
+    pub fn with_timeout(mut self, timeout: Duration) -> anyhow::Result<Self> {
+        let https = self.url.scheme_str() == Some("https");
+        self.client = client(https, timeout)?;
+        self.timeout = timeout;
+        Ok(self)
+    }
+
     /// `auth-request-groups-header = header` and
     /// `auth-request-allowed-groups = allowed`: only members of one of
     /// these groups (as the answer's header lists them) are let in.

@@ -398,6 +398,10 @@ fn front_login(
                     .map(|_| words(&o.auth_request_allowed_groups));
                 fa.with_groups(o.auth_request_groups_header.as_deref(), allowed)
             })
+            .and_then(|fa| match o.auth_request_timeout {
+                Some(secs) => fa.with_timeout(Duration::from_secs(secs)),
+                None => Ok(fa),
+            })
             .with_context(|| at("auth-request"))?,
         )),
         None => {
@@ -406,6 +410,7 @@ fn front_login(
                 "auth-request-user-header",
                 "auth-request-groups-header",
                 "auth-request-allowed-groups",
+                "auth-request-timeout",
             ] {
                 if o.is_set(key) {
                     bail!("{}: `{key}` needs `auth-request`", at(key));

@@ -358,6 +358,13 @@ options! {
         .cli("Access control")
         .value("GROUPS")
         .default("every user the auth service lets in"),
+    /// Seconds to wait for --auth-request's answer (and a free slot for the sub-request) before
+    /// the request gets 503.
+    auth_request_timeout: u64 => "auth-request-timeout" = Spec::new("3")
+        .cli("Access control")
+        .value("SECONDS")
+        .default(defaults::AUTH_REQUEST_TIMEOUT.as_secs())
+        .range(secs(1, 60, "")),
     /// The user as a front end in --trusted-proxies names it in this request header
     /// (X-Remote-User, say); ignored from any other peer.
     trusted_user_header: String => "trusted-user-header" = Spec::new(r#""X-Remote-User""#)

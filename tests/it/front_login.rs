@@ -235,6 +235,22 @@ async fn the_auth_service_down_or_slow_fails_closed() {
     );
     assert_eq!(seen.count(), 1);
     proxy.wait_for_log("no answer within 3 s");
+
+    // auth-request-timeout shortens the wait.
+    let (slow, _) = auth_service::start(&["alice"], true).await;
+    let keys = format!(
+        "auth-request = \"http://{slow}/oauth2/auth\"\nauth-request-timeout = 1\ntarget = \"{target}\"\n"
+    );
+    let (mut proxy, _) = instance(&TempDir::new("fwd-slow-1"), "slow1", &keys);
+    let started = Instant::now();
+    let answer = page(proxy.addr(), "/vnc.html", &cookie_line("alice")).await;
+    let took = started.elapsed();
+    assert_eq!(http::status(&answer), 503, "{answer}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2800),
+        "answered after {took:?}"
+    );
+    proxy.wait_for_log("no answer within 1 s");
 }
 
 #[tokio::test(flavor = "multi_thread")]
