@@ -8,6 +8,7 @@ pub mod caps;
 mod failures;
 pub mod forwarded;
 pub mod hosts;
+pub mod oidc;
 pub mod origin;
 mod password;
 mod refusal;
@@ -84,6 +85,8 @@ pub struct Gate {
     pub trusted_unix_peers: Vec<u32>,
     /// Which users may come in, and where each goes.
     pub users: users::Users,
+    /// `oidc-issuer`: the user comes from the OpenID login cookie.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// What the access rules grant one WebSocket request: who it is and where
@@ -188,6 +191,9 @@ impl Gate {
         client: &str,
     ) -> Result<Option<String>, Refusal> {
         let key = self.client_key(conn, headers);
+        if let Some(oidc) = &self.oidc {
+            return self.oidc_user(oidc, headers, client, key);
+        }
         let Some(auth) = &self.auth else {
             return self.admit_user(None, client, key).map(|()| None);
         };
@@ -241,6 +247,28 @@ impl Gate {
     }
 
     /// The per-user rules for an authenticated `user`.
+    /// The user of the OpenID login cookie, or 401 (page requests are sent
+    /// to the provider instead by the HTTP layer).
+    fn oidc_user(
+        &self,
+        oidc: &oidc::Oidc,
+        headers: &HeaderMap,
+        client: &str,
+        key: IpAddr,
+    ) -> Result<Option<String>, Refusal> {
+        let Some(user) = oidc.user(headers) else {
+            metrics::global().refused("auth");
+            refusal_log::log(
+                key,
+                Level::Info,
+                format_args!("{client}: refused: no valid login cookie"),
+            );
+            return Err(Refusal::new(StatusCode::UNAUTHORIZED, "Login required"));
+        };
+        self.admit_user(Some(&user), client, key)
+            .map(|()| Some(user))
+    }
+
     fn admit_user(&self, user: Option<&str>, client: &str, key: IpAddr) -> Result<(), Refusal> {
         self.users.admit(user).map_err(|(r, why)| {
             metrics::global().refused("auth");

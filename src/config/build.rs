@@ -217,6 +217,7 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
         origins,
         trusted_proxies,
         trusted_unix_peers,
+        oidc: None,
     };
     if o.proxy_protocol == Some(true)
         && gate.trusted_proxies.is_empty()

@@ -1,0 +1,303 @@
+//! OpenID Connect login (`oidc-issuer`): the proxy as relying party, with
+//! the authorization code flow and PKCE. A page request without a valid
+//! login cookie is sent to the provider; `/oidc/callback` checks the state,
+//! redeems the code, verifies the ID token, takes the user and the groups
+//! from their claims and sets the cookie; the WebSocket upgrade is then let
+//! in by that cookie, with the user it names (so `allowed-users`, `[users]`,
+//! logs and revocation work as for passwords). `/oidc/logout` ends it.
+//!
+//! The protocol itself is the `openid` crate's (`provider.rs`); this file is
+//! the flow, `cookie.rs` the sealed cookie, `pending.rs` the logins under way.
+
+pub mod cookie;
+mod pending;
+mod provider;
+mod reply;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use http::header::{COOKIE, HOST};
+use http::{HeaderMap, Response, StatusCode, Uri};
+use ring::rand::{SecureRandom as _, SystemRandom};
+
+use super::users::shown;
+use crate::response::Body;
+use cookie::{CookieKeys, Login};
+use pending::{Pending, PendingLogins};
+use provider::{IdpError, Provider};
+pub use settings::OidcSettings;
+
+/// The callback path under the instance's address.
+pub const CALLBACK_PATH: &str = "/oidc/callback";
+/// The logout path.
+pub const LOGOUT_PATH: &str = "/oidc/logout";
+
+/// The login of one instance: settings, cookie keys, logins under way.
+pub struct Oidc {
+    /// The `oidc-*` keys.
+    pub settings: OidcSettings,
+    keys: CookieKeys,
+    pending: PendingLogins,
+    provider: Provider,
+    /// When each user last logged out (ms): older cookies are refused.
+    logouts: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for Oidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oidc")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// 32 random bytes, base64url: state, nonce and PKCE verifier.
+fn random() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Oidc {
+    /// The login for `settings`; reads (or creates) the cookie key file.
+    pub fn new(settings: OidcSettings) -> anyhow::Result<Oidc> {
+        Ok(Oidc {
+            keys: CookieKeys::load_or_create(&settings.key_file)?,
+            settings,
+            pending: PendingLogins::default(),
+            provider: Provider::new()?,
+            logouts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The user of a valid login cookie in `headers`.
+    pub fn user(&self, headers: &HeaderMap) -> Option<String> {
+        let login = self.login_cookie(headers)?;
+        let logouts = self.logouts.lock().unwrap_or_else(|e| e.into_inner());
+        match logouts.get(&login.user) {
+            Some(&out) if out >= login.issued => None,
+            _ => Some(login.user),
+        }
+    }
+
+    fn login_cookie(&self, headers: &HeaderMap) -> Option<Login> {
+        let now = now_ms() / 1000;
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(|h| h.split(';'))
+            .filter_map(|c| c.trim().strip_prefix(cookie::COOKIE)?.strip_prefix('='))
+            .find_map(|v| self.keys.open(v, now))
+    }
+
+    /// The redirect URI: `oidc-redirect-url`, or the callback under the
+    /// address the browser used.
+    fn redirect_uri(&self, headers: &HeaderMap, tls: bool) -> Option<String> {
+        if let Some(url) = &self.settings.redirect_url {
+            return Some(url.clone());
+        }
+        let host = headers.get(HOST)?.to_str().ok()?;
+        let scheme = if tls { "https" } else { "http" };
+        Some(format!("{scheme}://{host}{CALLBACK_PATH}"))
+    }
+
+    /// 302 to the provider for a page request without a login; 503 when the
+    /// provider cannot be reached (never the page).
+    pub async fn start(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        tls: bool,
+        client: &str,
+    ) -> Response<Body> {
+        let Some(redirect_uri) = self.redirect_uri(headers, tls) else {
+            return reply::page(StatusCode::BAD_REQUEST, "No Host header to come back to");
+        };
+        let oidc = match self.provider.client(&self.settings, false).await {
+            Ok(c) => c,
+            Err(e) => return unavailable(client, &e),
+        };
+        let (Some(state), Some(nonce)) = (random(), random()) else {
+            return reply::page(StatusCode::SERVICE_UNAVAILABLE, "No random numbers");
+        };
+        let mut oidc = oidc;
+        oidc.redirect_uri = Some(redirect_uri.clone());
+        let options = openid::Options {
+            scope: Some(self.settings.scopes.clone()),
+            state: Some(state.clone()),
+            nonce: Some(nonce.clone()),
+            ..Default::default()
+        };
+        let (url, pkce) = oidc.auth_url_with_new_pkce(&options);
+        let pending = Pending::new(
+            nonce,
+            pkce.code_verifier().to_owned(),
+            redirect_uri,
+            return_to(uri),
+        );
+        if !self.pending.insert(state, pending) {
+            log::warn!(
+                "{client}: refused: {} OpenID logins are under way",
+                pending::MAX_PENDING
+            );
+            return reply::page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many logins under way; try again",
+            );
+        }
+        reply::redirect(url.as_str(), None)
+    }
+
+    /// `/oidc/callback`: the login's end. 400 for an unknown state (a
+    /// replay), 403 for a refused token, user or group, 503 when the
+    /// provider does not answer; else the cookie and 302 to the page.
+    pub async fn callback(&self, uri: &Uri, tls: bool, client: &str) -> Response<Body> {
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let Some(pending) = query.get("state").and_then(|s| self.pending.take(s)) else {
+            log::info!("{client}: refused OpenID callback: unknown or expired state (replayed, or too slow)");
+            return reply::page(
+                StatusCode::BAD_REQUEST,
+                "Unknown or expired login; start again from the page",
+            );
+        };
+        if let Some(error) = query.get("error") {
+            log::info!(
+                "{client}: the identity provider refused the login: {}",
+                shown(error)
+            );
+            return reply::page(
+                StatusCode::FORBIDDEN,
+                "The identity provider refused the login",
+            );
+        }
+        let Some(code) = query.get("code") else {
+            return reply::page(StatusCode::BAD_REQUEST, "No code in the callback");
+        };
+        let claims = self
+            .provider
+            .redeem(
+                &self.settings,
+                code,
+                &pending.verifier,
+                &pending.redirect_uri,
+                &pending.nonce,
+            )
+            .await;
+        let claims = match claims {
+            Ok(c) => c,
+            Err(e @ IdpError::Unavailable(_)) => return unavailable(client, &e),
+            Err(e @ IdpError::Refused(_)) => {
+                log::info!("{client}: refused OpenID login: {e}");
+                return reply::page(StatusCode::FORBIDDEN, "Login refused");
+            }
+        };
+        self.admit(&claims, &pending.return_to, tls, client)
+    }
+
+    /// The user and groups of verified claims, against `oidc-allowed-groups`.
+    fn admit(
+        &self,
+        claims: &serde_json::Value,
+        return_to: &str,
+        tls: bool,
+        client: &str,
+    ) -> Response<Body> {
+        let s = &self.settings;
+        let Some(user) = claims.get(&s.user_claim).and_then(|u| u.as_str()) else {
+            log::info!(
+                "{client}: refused OpenID login: the ID token has no {} claim",
+                s.user_claim
+            );
+            return reply::page(StatusCode::FORBIDDEN, "Login refused: no user name");
+        };
+        let groups = groups(claims.get(&s.groups_claim));
+        if !s.groups_admit(&groups) {
+            log::info!(
+                "{client}: refused: user {} is in none of oidc-allowed-groups",
+                shown(user)
+            );
+            return reply::page(StatusCode::FORBIDDEN, "Forbidden: not in an allowed group");
+        }
+        let issued = now_ms();
+        let login = Login {
+            user: user.to_owned(),
+            issued,
+            expires: issued / 1000 + settings::SESSION_LIFETIME.as_secs(),
+        };
+        let Some(value) = self.keys.seal(&login) else {
+            return reply::page(StatusCode::SERVICE_UNAVAILABLE, "No random numbers");
+        };
+        log::info!("{client}: user {} logged in through OpenID", shown(user));
+        let max_age = settings::SESSION_LIFETIME.as_secs();
+        reply::redirect(return_to, Some(reply::set_cookie(&value, max_age, tls)))
+    }
+
+    /// `/oidc/logout`: the cookie is ended here and refused from now on;
+    /// returns the user whose live sessions the caller closes.
+    pub fn logout(
+        &self,
+        headers: &HeaderMap,
+        tls: bool,
+        client: &str,
+    ) -> (Response<Body>, Option<String>) {
+        let user = self.login_cookie(headers).map(|l| l.user);
+        if let Some(user) = &user {
+            let now = now_ms();
+            let mut logouts = self.logouts.lock().unwrap_or_else(|e| e.into_inner());
+            let oldest = now.saturating_sub(settings::SESSION_LIFETIME.as_millis() as u64);
+            logouts.retain(|_, at| *at >= oldest);
+            logouts.insert(user.clone(), now);
+            log::info!("{client}: user {} logged out", shown(user));
+        }
+        let mut resp = reply::page(StatusCode::OK, "Logged out");
+        reply::add_cookie(&mut resp, &reply::set_cookie("", 0, tls));
+        (resp, user)
+    }
+}
+
+/// The page for a provider that does not answer, and its log line.
+fn unavailable(client: &str, e: &IdpError) -> Response<Body> {
+    log::warn!("{client}: OpenID login not possible: {e}");
+    reply::page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The identity provider is unavailable; try again later",
+    )
+}
+
+/// Groups from a claim that is a list of strings or one string.
+fn groups(claim: Option<&serde_json::Value>) -> Vec<String> {
+    match claim {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect(),
+        Some(serde_json::Value::String(g)) => vec![g.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Where the callback sends the browser back: the page asked for, as a
+/// path on this site (never `//host`, which browsers read as another site).
+fn return_to(uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}

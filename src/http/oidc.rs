@@ -1,0 +1,49 @@
+//! Where the OpenID login meets the request path: `/oidc/callback` and
+//! `/oidc/logout`, and page requests without a login sent to the provider.
+//! The upgrade needs nothing here: the gate reads the cookie.
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::refusal;
+use crate::access::oidc::{Oidc, CALLBACK_PATH, LOGOUT_PATH};
+use crate::access::ConnInfo;
+use crate::response::Body;
+use crate::session::table::table;
+use crate::session::ConnCtx;
+
+/// The answer to a request the login deals with; `None`: serve the page.
+pub(super) async fn route(
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+    client: &str,
+    ctx: &ConnCtx,
+    oidc: &Oidc,
+) -> Option<Response<Body>> {
+    if !matches!(req.method(), &Method::GET | &Method::HEAD) {
+        return None;
+    }
+    match req.uri().path() {
+        CALLBACK_PATH => return Some(oidc.callback(req.uri(), conn.tls, client).await),
+        LOGOUT_PATH => {
+            let (resp, user) = oidc.logout(req.headers(), conn.tls, client);
+            if let Some(user) = user {
+                table().kill_user(&user);
+            }
+            return Some(resp);
+        }
+        _ => {}
+    }
+    match ctx
+        .config
+        .gate
+        .authenticate(req.headers(), conn, client)
+        .await
+    {
+        Ok(_) => None,
+        Err(r) if r.status == StatusCode::UNAUTHORIZED => {
+            Some(oidc.start(req.uri(), req.headers(), conn.tls, client).await)
+        }
+        Err(r) => Some(refusal(r)),
+    }
+}
