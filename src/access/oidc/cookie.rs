@@ -73,6 +73,21 @@ impl CookieKeys {
         Ok(CookieKeys { keys })
     }
 
+    /// One random key of this process only, where there is no state
+    /// directory to keep one in (`--check`, a run outside systemd): logins
+    /// then end with the process.
+    pub fn ephemeral() -> Result<CookieKeys> {
+        let mut key = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| anyhow::anyhow!("no random numbers for the cookie key"))?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &key)
+            .map_err(|_| anyhow::anyhow!("unusable cookie key"))?;
+        Ok(CookieKeys {
+            keys: vec![LessSafeKey::new(key)],
+        })
+    }
+
     /// The cookie value for `login`: base64url(nonce || sealed text).
     pub fn seal(&self, login: &Login) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];

@@ -73,7 +73,10 @@ impl Oidc {
     /// The login for `settings`; reads (or creates) the cookie key file.
     pub fn new(settings: OidcSettings) -> anyhow::Result<Oidc> {
         Ok(Oidc {
-            keys: CookieKeys::load_or_create(&settings.key_file)?,
+            keys: match &settings.key_file {
+                Some(file) => CookieKeys::load_or_create(file)?,
+                None => CookieKeys::ephemeral()?,
+            },
             settings,
             pending: PendingLogins::default(),
             provider: Provider::new()?,

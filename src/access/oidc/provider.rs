@@ -94,10 +94,9 @@ impl Provider {
                 )));
             }
         }
-        let jwks: JWKSet<Empty> =
-            openid::jwks_insecure(&self.http, config.jwks_uri.clone())
-                .await
-                .map_err(unavailable)?;
+        let jwks: JWKSet<Empty> = openid::jwks_insecure(&self.http, config.jwks_uri.clone())
+            .await
+            .map_err(unavailable)?;
         Ok(Client::new(
             config.into(),
             s.client_id.clone(),

@@ -37,8 +37,9 @@ pub struct OidcSettings {
     pub allowed_groups: Option<BTreeSet<String>>,
     /// `oidc-scopes`.
     pub scopes: String,
-    /// The cookie key file (in the state directory).
-    pub key_file: PathBuf,
+    /// The cookie key file (in the state directory); `None`: a key of
+    /// this process only.
+    pub key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for OidcSettings {
