@@ -145,7 +145,7 @@ fn guard_vnc_passwords(m: &Merged, gate: &Gate) -> Result<()> {
         Route::Fixed(dest) => dest.vnc_password.is_some(),
         Route::Token { .. } | Route::PerUser => false,
     } || gate.users.map.values().any(|d| d.vnc_password.is_some());
-    let names_users = gate.auth.as_ref().is_some_and(|a| a.names_users());
+    let names_users = gate.oidc.is_some() || gate.auth.as_ref().is_some_and(|a| a.names_users());
     if has_password && !names_users && o.verify_client != Some(true) {
         let key = if o.vnc_password_file.is_some() {
             "vnc-password-file"
@@ -173,7 +173,7 @@ fn cap(given: Option<usize>, default: Option<usize>) -> Option<usize> {
 }
 
 /// A list option's words, split on spaces and commas as well.
-fn words(v: &Option<OneOrMany>) -> Vec<String> {
+pub(super) fn words(v: &Option<OneOrMany>) -> Vec<String> {
     let given = v.clone().map(OneOrMany::into_vec).unwrap_or_default();
     given
         .iter()
@@ -211,13 +211,13 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     let gate = Gate {
         hosts,
         route: route(m, password)?,
-        users: users(m, auth.as_ref())?,
+        users: users(m, auth.as_ref(), o.oidc_issuer.is_some())?,
         auth: auth.map(Arc::new),
         web_auth: o.web_auth == Some(true),
         origins,
         trusted_proxies,
         trusted_unix_peers,
-        oidc: None,
+        oidc: super::oidc::oidc(m)?.map(Arc::new),
     };
     if o.proxy_protocol == Some(true)
         && gate.trusted_proxies.is_empty()
@@ -266,7 +266,7 @@ fn server_names(m: &Merged, proxies: &[ipnet::IpNet], unix_peers: &[u32]) -> Res
 
 /// `allowed-users` and the `[users.NAME]` tables; both need a login that
 /// names users.
-fn users(m: &Merged, auth: Option<&AuthPlugin>) -> Result<Users> {
+fn users(m: &Merged, auth: Option<&AuthPlugin>, oidc: bool) -> Result<Users> {
     let o = &m.options;
     let allowed = o
         .allowed_users
@@ -290,7 +290,7 @@ fn users(m: &Merged, auth: Option<&AuthPlugin>) -> Result<Users> {
         );
     }
     let users = Users { allowed, map };
-    if users.restricts() && !auth.is_some_and(AuthPlugin::names_users) {
+    if users.restricts() && !oidc && !auth.is_some_and(AuthPlugin::names_users) {
         let key = if o.allowed_users.is_some() {
             "allowed-users"
         } else {
@@ -515,7 +515,7 @@ fn connection_limits(m: &Merged) -> Limits {
 /// `credential:NAME` is the file systemd's `LoadCredential=NAME:...` made
 /// for this service: how a key that only root may read (Let's Encrypt's)
 /// reaches a daemon running as an unprivileged user.
-fn credential(path: &Path) -> Result<PathBuf> {
+pub(super) fn credential(path: &Path) -> Result<PathBuf> {
     let Some(name) = path.to_str().and_then(|p| p.strip_prefix("credential:")) else {
         return Ok(path.to_owned());
     };

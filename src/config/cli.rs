@@ -138,6 +138,10 @@ pub struct Cli {
     /// The --acme-* options (cli_acme.rs).
     #[command(flatten)]
     pub acme: crate::config::cli_acme::AcmeArgs,
+
+    /// The --oidc-* options (cli_oidc.rs).
+    #[command(flatten)]
+    pub oidc: crate::config::cli_oidc::OidcArgs,
     /// Write a new self-signed certificate to --cert and its key to --key (or
     /// --cert), naming this host's names and addresses, then exit; never overwrites.
     #[arg(long, help_heading = "Certificates")]
@@ -443,7 +447,7 @@ impl Cli {
             record_max_age: self.record_max_age.map(Number),
             libserver: self.libserver.then_some(true),
             wrap_mode: self.wrap_mode.clone(),
-            ..self.acme.options()
+            ..self.acme.options().overlaid_with(&self.oidc.options())
         }
     }
 }

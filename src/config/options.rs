@@ -210,6 +210,22 @@ options! {
     trusted_proxies: OneOrMany => "trusted-proxies" = r#""127.0.0.1/32""#,
     /// Unix-socket peers (user names or uids) believed as trusted proxies are.
     trusted_unix_peers: OneOrMany => "trusted-unix-peers" = r#""www-data""#,
+    /// OpenID Connect login: the issuer (https; http only on loopback).
+    oidc_issuer: String => "oidc-issuer" = r#""https://sso.example.com/realms/desk""#,
+    /// The client id registered at the issuer.
+    oidc_client_id: String => "oidc-client-id" = r#""websockify""#,
+    /// File holding the client secret (or credential:NAME).
+    oidc_client_secret_file: PathBuf => "oidc-client-secret-file" = r#""/etc/websockify/oidc-secret""#,
+    /// Groups whose members may log in; default: every user of the issuer.
+    oidc_allowed_groups: OneOrMany => "oidc-allowed-groups" = r#"["desk", "admins"]"#,
+    /// The ID-token claim naming the user (default preferred_username).
+    oidc_user_claim: String => "oidc-user-claim" = r#""email""#,
+    /// The ID-token claim listing the groups (default groups).
+    oidc_groups_claim: String => "oidc-groups-claim" = r#""roles""#,
+    /// The callback URL registered at the issuer (default: /oidc/callback here).
+    oidc_redirect_url: String => "oidc-redirect-url" = r#""https://vnc.example.com/oidc/callback""#,
+    /// Scopes asked for (default "openid profile").
+    oidc_scopes: String => "oidc-scopes" = r#""openid profile groups""#,
     /// Trusted proxies send a PROXY protocol (v1 or v2) header first.
     proxy_protocol: bool => "proxy-protocol" = "true",
     /// Most connections at once (default from the open-file limit; 0: no cap).
