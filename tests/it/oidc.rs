@@ -370,3 +370,134 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
     );
     down.wait_for_log("OpenID login not possible");
 }
+
+/// `websockifyctl --conf-dir DIR/conf --no-systemd ARGS`, which must succeed.
+fn ctl(dir: &TempDir, args: &[&str]) -> String {
+    let link = dir.path().join("websockifyctl");
+    if !link.exists() {
+        std::os::unix::fs::symlink(bin(), &link).unwrap();
+    }
+    let out = Command::new(link)
+        .arg("--conf-dir")
+        .arg(dir.path().join("conf"))
+        .arg("--no-systemd")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run websockifyctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "websockifyctl {args:?}: {text}");
+    text
+}
+
+/// A target that greets with `name` and a newline, then echoes.
+async fn desk(name: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if s.write_all(format!("{name}\n").as_bytes()).await.is_ok() {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_from_add_sends_to_the_issuer_and_alice_lands_on_her_own_desk() {
+    let dir = TempDir::new("oidc-add");
+    dir.write("web/vnc.html", "<html>noVNC</html>");
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let secret = dir.write("oidc-secret", format!("{SECRET}\n"));
+    let port = free_port();
+    let idp = start_idp(&format!("http://127.0.0.1:{port}/oidc/callback"));
+    let shared = desk("shared-desk").await.to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let web = dir.path().join("web").display().to_string();
+    let args = [
+        "add",
+        "desk",
+        "--target",
+        &shared,
+        "--web",
+        &web,
+        "--behind-nginx",
+        "--listen",
+        &listen,
+        "--oidc-issuer",
+        &idp.issuer,
+        "--oidc-client-id",
+        "websockify",
+        "--oidc-client-secret-file",
+        secret.to_str().unwrap(),
+        "--oidc-allowed-groups",
+        "desk,admins",
+        "--no-start",
+    ];
+    let said = ctl(&dir, &args);
+    assert!(!said.contains("no access control"), "{said}");
+    let conf = dir.path().join("conf/desk.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    for line in [
+        format!("oidc-issuer = \"{}\"", idp.issuer),
+        "oidc-client-id = \"websockify\"".to_owned(),
+        format!("oidc-client-secret-file = \"{}\"", secret.display()),
+        "oidc-allowed-groups = [\"desk\", \"admins\"]".to_owned(),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    // alice gets her own desktop from a [users] table, by the OIDC name.
+    let own = desk("alice-desk").await;
+    text += &format!("\n[users.alice]\ntarget = \"{own}\"\n");
+    std::fs::write(&conf, text).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["-v", "--config", conf.to_str().unwrap()])
+        .env("STATE_DIRECTORY", &state)
+        .stdin(Stdio::null());
+    let mut proxy = Proxy::spawn(&mut cmd, 1);
+
+    let page = format!("http://127.0.0.1:{port}/vnc.html");
+    let a = request(&page, "", None).await;
+    assert_eq!(a.status, 302);
+    assert!(a
+        .header("location")
+        .unwrap()
+        .starts_with(&format!("{}/auth?", idp.issuer)));
+    let mut alice = Browser::default();
+    let (_, a) = alice.login(&page, "alice").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let cookie = format!("websockify_oidc={}", alice.jar["websockify_oidc"]);
+    let mut ws = ws_with_cookie(proxy.addr(), &cookie)
+        .await
+        .expect("alice's WebSocket");
+    use futures_util::StreamExt;
+    let greeting = loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("data in time")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(b))) => break b,
+            Some(Ok(_)) => continue,
+            other => panic!("expected the desk's greeting, got {other:?}"),
+        }
+    };
+    assert_eq!(&greeting[..], b"alice-desk\n");
+    // The session is alice's: its log line names her.
+    let line = proxy.wait_for_log("session open to");
+    assert!(
+        line.contains(&format!("to {own}")) && line.ends_with("user \"alice\""),
+        "{line}"
+    );
+    // The key was made in the state directory, and survives for the next start.
+    assert!(state.join("oidc-cookie.key").exists());
+}
