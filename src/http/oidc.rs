@@ -24,7 +24,12 @@ pub(super) async fn route(
         return None;
     }
     match req.uri().path() {
-        CALLBACK_PATH => return Some(oidc.callback(req.uri(), conn.tls, client).await),
+        CALLBACK_PATH => {
+            return Some(
+                oidc.callback(req.uri(), req.headers(), conn.tls, client)
+                    .await,
+            )
+        }
         LOGOUT_PATH => {
             let (resp, user) = oidc.logout(req.headers(), conn.tls, client);
             if let Some(user) = user {

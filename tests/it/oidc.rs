@@ -346,10 +346,20 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
         }
     }
     let callback = callback.expect("the provider sends back to the callback");
+    // Carried to another browser (login CSRF): refused, and still alice's.
+    let elsewhere = request(&callback, "", None).await;
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    proxy.wait_for_log("its state is not this browser's");
+    let with_state = alice.cookies();
+    assert!(with_state.contains("websockify_oidc_state="), "{with_state}");
     let first = alice.go(&callback, None).await;
     assert_eq!(first.status, 302, "{}", first.body);
-    let again = request(&callback, "", None).await;
+    assert!(alice.jar.contains_key("websockify_oidc"));
+    // The same callback again, with the state cookie it came with: the
+    // state is used up.
+    let again = request(&callback, &with_state, None).await;
     assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.header("set-cookie").is_none());
     proxy.wait_for_log("unknown or expired state");
 
     // The provider stopped: a clear 503 page and a log line, never the page.

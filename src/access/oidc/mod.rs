@@ -16,7 +16,7 @@ mod reply;
 pub mod settings;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,10 +42,24 @@ pub struct Oidc {
     /// The `oidc-*` keys.
     pub settings: OidcSettings,
     keys: CookieKeys,
-    pending: PendingLogins,
     provider: Provider,
-    /// When each user last logged out (ms): older cookies are refused.
-    logouts: Mutex<HashMap<String, u64>>,
+}
+
+/// The logins under way, process-wide: a reload (which builds a new
+/// `Oidc`) does not fail the logins in flight.
+fn pending_logins() -> &'static PendingLogins {
+    static PENDING: OnceLock<PendingLogins> = OnceLock::new();
+    PENDING.get_or_init(PendingLogins::default)
+}
+
+/// When each user last logged out (ms): older cookies are refused.
+/// Process-wide, so a reload does not bring logged-out cookies back.
+fn logouts() -> MutexGuard<'static, HashMap<String, u64>> {
+    static LOGOUTS: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    LOGOUTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for Oidc {
@@ -78,17 +92,14 @@ impl Oidc {
                 None => CookieKeys::ephemeral()?,
             },
             settings,
-            pending: PendingLogins::default(),
             provider: Provider::new()?,
-            logouts: Mutex::new(HashMap::new()),
         })
     }
 
     /// The user of a valid login cookie in `headers`.
     pub fn user(&self, headers: &HeaderMap) -> Option<String> {
         let login = self.login_cookie(headers)?;
-        let logouts = self.logouts.lock().unwrap_or_else(|e| e.into_inner());
-        match logouts.get(&login.user) {
+        match logouts().get(&login.user) {
             Some(&out) if out >= login.issued => None,
             _ => Some(login.user),
         }
@@ -96,13 +107,7 @@ impl Oidc {
 
     fn login_cookie(&self, headers: &HeaderMap) -> Option<Login> {
         let now = now_ms() / 1000;
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|h| h.to_str().ok())
-            .flat_map(|h| h.split(';'))
-            .filter_map(|c| c.trim().strip_prefix(cookie::COOKIE)?.strip_prefix('='))
-            .find_map(|v| self.keys.open(v, now))
+        cookie_values(headers, cookie::COOKIE).find_map(|v| self.keys.open(v, now))
     }
 
     /// The redirect URI: `oidc-redirect-url`, or the callback under the
@@ -150,7 +155,7 @@ impl Oidc {
             redirect_uri,
             return_to(uri),
         );
-        if !self.pending.insert(state, pending) {
+        if !pending_logins().insert(state.clone(), pending) {
             log::warn!(
                 "{client}: refused: {} OpenID logins are under way",
                 pending::MAX_PENDING
@@ -160,18 +165,36 @@ impl Oidc {
                 "Too many logins under way; try again",
             );
         }
-        reply::redirect(url.as_str(), None)
+        // The state is also this browser's cookie: a callback carried to
+        // another browser (login CSRF) finds no match there.
+        reply::redirect(url.as_str(), Some(reply::state_cookie(&state, tls)))
     }
 
     /// `/oidc/callback`: the login's end. 400 for an unknown state (a
     /// replay), 403 for a refused token, user or group, 503 when the
     /// provider does not answer; else the cookie and 302 to the page.
-    pub async fn callback(&self, uri: &Uri, tls: bool, client: &str) -> Response<Body> {
+    pub async fn callback(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        tls: bool,
+        client: &str,
+    ) -> Response<Body> {
         let query: HashMap<String, String> =
             url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
-        let Some(pending) = query.get("state").and_then(|s| self.pending.take(s)) else {
+        let Some(state) = query.get("state") else {
+            return reply::page(StatusCode::BAD_REQUEST, "No state in the callback");
+        };
+        if cookie_values(headers, reply::STATE_COOKIE).all(|v| v != state) {
+            log::info!("{client}: refused OpenID callback: its state is not this browser's");
+            return reply::page(
+                StatusCode::BAD_REQUEST,
+                "This login was not started in this browser; start again from the page",
+            );
+        }
+        let Some(pending) = pending_logins().take(state) else {
             log::info!("{client}: refused OpenID callback: unknown or expired state (replayed, or too slow)");
             return reply::page(
                 StatusCode::BAD_REQUEST,
@@ -247,7 +270,9 @@ impl Oidc {
         };
         log::info!("{client}: user {} logged in through OpenID", shown(user));
         let max_age = settings::SESSION_LIFETIME.as_secs();
-        reply::redirect(return_to, Some(reply::set_cookie(&value, max_age, tls)))
+        let mut resp = reply::redirect(return_to, Some(reply::set_cookie(&value, max_age, tls)));
+        reply::add_cookie(&mut resp, &reply::end_state_cookie(tls));
+        resp
     }
 
     /// `/oidc/logout`: the cookie is ended here and refused from now on;
@@ -261,7 +286,7 @@ impl Oidc {
         let user = self.login_cookie(headers).map(|l| l.user);
         if let Some(user) = &user {
             let now = now_ms();
-            let mut logouts = self.logouts.lock().unwrap_or_else(|e| e.into_inner());
+            let mut logouts = logouts();
             let oldest = now.saturating_sub(settings::SESSION_LIFETIME.as_millis() as u64);
             logouts.retain(|_, at| *at >= oldest);
             logouts.insert(user.clone(), now);
@@ -271,6 +296,16 @@ impl Oidc {
         reply::add_cookie(&mut resp, &reply::set_cookie("", 0, tls));
         (resp, user)
     }
+}
+
+/// The values of the cookies called `name` in `headers`.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(move |c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The page for a provider that does not answer, and its log line.

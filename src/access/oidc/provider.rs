@@ -23,6 +23,10 @@ pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 /// (sooner when a token names a key we do not have).
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 
+/// Largest discovery document read (the crate reads the keys with the
+/// same limit).
+const MAX_DISCOVERY: usize = 1024 * 1024;
+
 /// The ID token's claims: the standard ones checked by the crate, and the
 /// whole set kept for the configured user and groups claims.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -118,13 +122,25 @@ impl Provider {
             .pop_if_empty()
             .extend([".well-known", "openid-configuration"]);
         let unavailable = |e: reqwest::Error| IdpError::Unavailable(e.to_string());
-        let resp = self.http.get(url).send().await.map_err(unavailable)?;
-        let config: openid::Config = resp
-            .error_for_status()
-            .map_err(unavailable)?
-            .json()
+        let mut resp = self
+            .http
+            .get(url)
+            .send()
             .await
+            .and_then(reqwest::Response::error_for_status)
             .map_err(unavailable)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(unavailable)? {
+            if body.len() + chunk.len() > MAX_DISCOVERY {
+                return Err(IdpError::Unavailable(
+                    "the discovery document is over 1 MiB".into(),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let config: openid::Config = serde_json::from_slice(&body).map_err(|e| {
+            IdpError::Unavailable(format!("the discovery document is not usable: {e}"))
+        })?;
         if &config.issuer != issuer {
             return Err(IdpError::Unavailable(format!(
                 "the discovery document names the issuer {}, not {issuer}",

@@ -36,6 +36,28 @@ pub fn add_cookie(resp: &mut Response<Body>, cookie: &str) {
     }
 }
 
+/// The cookie that binds a login's `state` to the browser that started it.
+pub const STATE_COOKIE: &str = "websockify_oidc_state";
+
+/// The state cookie, for the callback only, as long as a login may take.
+pub fn state_cookie(state: &str, tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    let max_age = super::pending::PENDING_TTL.as_secs();
+    format!(
+        "{STATE_COOKIE}={state}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        super::CALLBACK_PATH
+    )
+}
+
+/// Ends the state cookie once the login is done.
+pub fn end_state_cookie(tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    format!(
+        "{STATE_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+        super::CALLBACK_PATH
+    )
+}
+
 /// The login cookie: HttpOnly, SameSite=Lax, Secure over TLS, `max_age`
 /// seconds (0 ends it).
 pub fn set_cookie(value: &str, max_age: u64, tls: bool) -> String {
