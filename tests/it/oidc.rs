@@ -351,7 +351,10 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
     assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
     proxy.wait_for_log("its state is not this browser's");
     let with_state = alice.cookies();
-    assert!(with_state.contains("websockify_oidc_state="), "{with_state}");
+    assert!(
+        with_state.contains("websockify_oidc_state="),
+        "{with_state}"
+    );
     let first = alice.go(&callback, None).await;
     assert_eq!(first.status, 302, "{}", first.body);
     assert!(alice.jar.contains_key("websockify_oidc"));
@@ -402,23 +405,6 @@ fn ctl(dir: &TempDir, args: &[&str]) -> String {
     );
     assert!(out.status.success(), "websockifyctl {args:?}: {text}");
     text
-}
-
-/// A target that greets with `name` and a newline, then echoes.
-async fn desk(name: &'static str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if s.write_all(format!("{name}\n").as_bytes()).await.is_ok() {
-                    let (mut r, mut w) = s.split();
-                    let _ = tokio::io::copy(&mut r, &mut w).await;
-                }
-            });
-        }
-    });
-    addr
 }
 
 #[tokio::test(flavor = "multi_thread")]
