@@ -184,22 +184,9 @@ impl Oidc {
             url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
-        let Some(state) = query.get("state") else {
-            return reply::page(StatusCode::BAD_REQUEST, "No state in the callback");
-        };
-        if cookie_values(headers, reply::STATE_COOKIE).all(|v| v != state) {
-            log::info!("{client}: refused OpenID callback: its state is not this browser's");
-            return reply::page(
-                StatusCode::BAD_REQUEST,
-                "This login was not started in this browser; start again from the page",
-            );
-        }
-        let Some(pending) = pending_logins().take(state) else {
-            log::info!("{client}: refused OpenID callback: unknown or expired state (replayed, or too slow)");
-            return reply::page(
-                StatusCode::BAD_REQUEST,
-                "Unknown or expired login; start again from the page",
-            );
+        let pending = match take_pending(&query, headers, client) {
+            Ok(pending) => pending,
+            Err(why) => return reply::page(StatusCode::BAD_REQUEST, why),
         };
         if let Some(error) = query.get("error") {
             log::info!(
@@ -296,6 +283,28 @@ impl Oidc {
         reply::add_cookie(&mut resp, &reply::set_cookie("", 0, tls));
         (resp, user)
     }
+}
+
+/// The login the callback's `state` names, taken once, when this browser
+/// holds that state in its cookie; else what the 400 page says.
+fn take_pending(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    client: &str,
+) -> Result<Pending, &'static str> {
+    let Some(state) = query.get("state") else {
+        return Err("No state in the callback");
+    };
+    if cookie_values(headers, reply::STATE_COOKIE).all(|v| v != state) {
+        log::info!("{client}: refused OpenID callback: its state is not this browser's");
+        return Err("This login was not started in this browser; start again from the page");
+    }
+    pending_logins().take(state).ok_or_else(|| {
+        log::info!(
+            "{client}: refused OpenID callback: unknown or expired state (replayed, or too slow)"
+        );
+        "Unknown or expired login; start again from the page"
+    })
 }
 
 /// The values of the cookies called `name` in `headers`.
