@@ -2,8 +2,11 @@
 //! provider (panva's oidc-provider, tests/oidc/provider.mjs, on loopback):
 //! alice (group desk) logs in through the provider's own forms, driven by
 //! hand here, gets the cookie and echoes bytes through the WebSocket; bob
-//! (no group) gets 403; a forged cookie, a replayed callback and a stopped
-//! provider are refused; logout ends the cookie and closes the session.
+//! (no group) gets 403; a forged cookie, a callback carried to another
+//! browser, a replayed callback and a stopped provider are refused; logout
+//! ends the cookie and closes the session; a provider back with a new
+//! signing key is believed once its keys are fetched again; an instance
+//! from `websockifyctl add --oidc-*` takes alice to her own [users] desk.
 
 use crate::common;
 
@@ -56,9 +59,13 @@ impl Drop for Idp {
 }
 
 fn start_idp(redirect: &str) -> Idp {
+    start_idp_on(free_port(), redirect)
+}
+
+/// The provider on `port`, with a signing key of its own (made at start).
+fn start_idp_on(port: u16, redirect: &str) -> Idp {
     use std::io::BufRead as _;
     let dir = provider_dir();
-    let port = free_port();
     let mut child = Command::new("node")
         .arg(dir.join("provider.mjs"))
         .args([&port.to_string(), redirect, SECRET])
@@ -496,4 +503,28 @@ async fn an_instance_from_add_sends_to_the_issuer_and_alice_lands_on_her_own_des
     );
     // The key was made in the state directory, and survives for the next start.
     assert!(state.join("oidc-cookie.key").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_with_a_new_signing_key_is_believed_after_its_keys_are_fetched_again() {
+    let dir = TempDir::new("oidc-rotate");
+    let port = free_port();
+    let redirect = format!("http://127.0.0.1:{port}/oidc/callback");
+    let idp_port = free_port();
+    let idp = start_idp_on(idp_port, &redirect);
+    let mut proxy = instance(&dir, port, &idp, "").await;
+    let page = format!("http://127.0.0.1:{port}/vnc.html");
+    let (_, a) = Browser::default().login(&page, "alice").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    proxy.wait_for_log("user \"alice\" logged in through OpenID");
+
+    // The provider comes back with another key: the proxy's cached keys do
+    // not verify its tokens until it fetches them again.
+    drop(idp);
+    let _idp = start_idp_on(idp_port, &redirect);
+    let mut bob = Browser::default();
+    let (_, a) = bob.login(&page, "bob").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    proxy.wait_for_log("fetching the provider's keys again");
+    proxy.wait_for_log("user \"bob\" logged in through OpenID");
 }

@@ -19,7 +19,8 @@ const issuer = `http://127.0.0.1:${port}`;
 const groups = { alice: ['desk'], bob: [] };
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const key = { ...privateKey.export({ format: 'jwk' }), kid: 'test-1', use: 'sig', alg: 'RS256' };
+const kid = `key-${process.pid}-${Date.now()}`;
+const key = { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
 
 const provider = new Provider(issuer, {
   clients: [{
