@@ -155,14 +155,10 @@ impl Oidc {
             redirect_uri,
             return_to(uri),
         );
-        if !pending_logins().insert(state.clone(), pending) {
+        if pending_logins().insert(state.clone(), pending) {
             log::warn!(
-                "{client}: refused: {} OpenID logins are under way",
+                "{client}: {} OpenID logins are under way: the oldest one was dropped",
                 pending::MAX_PENDING
-            );
-            return reply::page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many logins under way; try again",
             );
         }
         // The state is also this browser's cookie: a callback carried to
