@@ -6,7 +6,8 @@
 //! browser, a replayed callback and a stopped provider are refused; logout
 //! ends the cookie and closes the session; a provider back with a new
 //! signing key is believed once its keys are fetched again; an instance
-//! from `websockifyctl add --oidc-*` takes alice to her own [users] desk.
+//! from `websockifyctl add --oidc-*` takes alice to her own [users] desk,
+//! and `websockifyctl status` says whether the issuer answers.
 
 use crate::common;
 
@@ -457,6 +458,11 @@ async fn an_instance_from_add_sends_to_the_issuer_and_alice_lands_on_her_own_des
     ] {
         assert!(text.contains(&line), "{line} in {text}");
     }
+    // status checks that the issuer's discovery document and keys answer.
+    let status = ctl(&dir, &["status", "desk"]);
+    let want = format!("oidc: {}  [discovery answers, 1 keys]", idp.issuer);
+    assert!(status.contains(&want), "{want} in {status}");
+    assert!(status.contains("auth: on"), "{status}");
     // alice gets her own desktop from a [users] table, by the OIDC name.
     let own = desk("alice-desk").await;
     text += &format!("\n[users.alice]\ntarget = \"{own}\"\n");
@@ -503,6 +509,13 @@ async fn an_instance_from_add_sends_to_the_issuer_and_alice_lands_on_her_own_des
     );
     // The key was made in the state directory, and survives for the next start.
     assert!(state.join("oidc-cookie.key").exists());
+
+    // The provider stopped: status says so.
+    let issuer = idp.issuer.clone();
+    drop(idp);
+    let status = ctl(&dir, &["status", "desk"]);
+    let want = format!("oidc: {issuer}  [not answering: the identity provider is unavailable");
+    assert!(status.contains(&want), "{want} in {status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -313,6 +313,17 @@ fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Ite
         .filter_map(move |c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
+/// Whether `issuer` answers with a usable discovery document and keys
+/// (`websockifyctl status`): `Ok` with how many keys, or why not.
+pub async fn check_issuer(issuer: &str) -> Result<usize, String> {
+    let url = settings::issuer(issuer).map_err(|e| format!("{e:#}"))?;
+    let provider = Provider::new().map_err(|e| format!("{e:#}"))?;
+    match provider.discovery_and_keys(&url).await {
+        Ok((_, jwks)) => Ok(jwks.keys.len()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The page for a provider that does not answer, and its log line.
 fn unavailable(client: &str, e: &IdpError) -> Response<Body> {
     log::warn!("{client}: OpenID login not possible: {e}");

@@ -14,7 +14,7 @@ use openid::biscuit::jwk::JWKSet;
 use openid::{Client, CustomClaims, Discovered, Empty, StandardClaims, Token};
 use serde::{Deserialize, Serialize};
 
-use super::settings::OidcSettings;
+use super::settings::{self, OidcSettings};
 
 /// Whole-request limit for each call to the provider.
 pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,18 +89,7 @@ impl Provider {
     }
 
     async fn discover(&self, s: &OidcSettings) -> Result<OidcClient, IdpError> {
-        let unavailable = |e: openid::error::Error| IdpError::Unavailable(e.to_string());
-        let config = self.discovery(&s.issuer).await?;
-        for url in [&config.token_endpoint, &config.jwks_uri] {
-            if !s.allowed_url(url) {
-                return Err(IdpError::Unavailable(format!(
-                    "the discovery document names {url}: an http:// endpoint is only taken on loopback"
-                )));
-            }
-        }
-        let jwks: JWKSet<Empty> = openid::jwks_insecure(&self.http, config.jwks_uri.clone())
-            .await
-            .map_err(unavailable)?;
+        let (config, jwks) = self.discovery_and_keys(&s.issuer).await?;
         Ok(Client::new(
             config.into(),
             s.client_id.clone(),
@@ -109,6 +98,26 @@ impl Provider {
             self.http.clone(),
             Some(jwks),
         ))
+    }
+
+    /// The discovery document and the keys it names: what a login needs,
+    /// and what `websockifyctl status` checks.
+    pub async fn discovery_and_keys(
+        &self,
+        issuer: &url::Url,
+    ) -> Result<(openid::Config, JWKSet<Empty>), IdpError> {
+        let config = self.discovery(issuer).await?;
+        for url in [&config.token_endpoint, &config.jwks_uri] {
+            if !settings::endpoint_allowed(issuer, url) {
+                return Err(IdpError::Unavailable(format!(
+                    "the discovery document names {url}: an http:// endpoint is only taken on loopback"
+                )));
+            }
+        }
+        let jwks: JWKSet<Empty> = openid::jwks_insecure(&self.http, config.jwks_uri.clone())
+            .await
+            .map_err(|e| IdpError::Unavailable(e.to_string()))?;
+        Ok((config, jwks))
     }
 
     /// The discovery document, whose issuer must be the one configured

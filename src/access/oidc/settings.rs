@@ -67,6 +67,12 @@ pub fn issuer(text: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Whether `issuer`'s discovery document may name the endpoint `url`.
+pub fn endpoint_allowed(issuer: &Url, url: &Url) -> bool {
+    url.scheme() == "https"
+        || (url.scheme() == "http" && issuer.scheme() == "http" && is_loopback(url))
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -80,8 +86,7 @@ impl OidcSettings {
     /// Whether an endpoint the discovery document names may be used: https,
     /// or http when the issuer itself is a loopback http one.
     pub fn allowed_url(&self, url: &Url) -> bool {
-        url.scheme() == "https"
-            || (url.scheme() == "http" && self.issuer.scheme() == "http" && is_loopback(url))
+        endpoint_allowed(&self.issuer, url)
     }
 
     /// Whether `groups` lets the user in.
