@@ -140,6 +140,8 @@ async fn request(url: &str, cookies: &str, form: Option<&str>) -> Answer {
 #[derive(Default)]
 struct Browser {
     jar: BTreeMap<String, String>,
+    /// Every Set-Cookie header the proxy sent, as sent.
+    set_cookies: Vec<String>,
 }
 
 impl Browser {
@@ -151,6 +153,9 @@ impl Browser {
     async fn go(&mut self, url: &str, form: Option<&str>) -> Answer {
         let a = request(url, &self.cookies(), form).await;
         for (_, v) in a.headers.iter().filter(|(n, _)| n == "set-cookie") {
+            if v.starts_with("websockify_") {
+                self.set_cookies.push(v.clone());
+            }
             let pair = v.split(';').next().unwrap_or_default();
             if let Some((n, v)) = pair.split_once('=') {
                 self.jar.insert(n.to_owned(), v.to_owned());
@@ -278,6 +283,12 @@ async fn alice_logs_in_through_the_provider_and_reaches_her_desktop_bob_gets_403
     let mut alice = Browser::default();
     let (url, a) = alice.login(&page, "alice").await;
     assert_eq!((url.as_str(), a.status), (page.as_str(), 200), "{}", a.body);
+    let set = alice.set_cookies.join("\n");
+    assert!(
+        set.contains("websockify_oidc=") && set.contains("HttpOnly; SameSite=Lax"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
     assert_eq!(a.body, "the desktop page\n");
     proxy.wait_for_log("user \"alice\" logged in through OpenID");
     let cookie = format!("websockify_oidc={}", alice.jar["websockify_oidc"]);
@@ -540,4 +551,27 @@ async fn a_provider_with_a_new_signing_key_is_believed_after_its_keys_are_fetche
     assert_eq!(a.status, 200, "{}", a.body);
     proxy.wait_for_log("fetching the provider's keys again");
     proxy.wait_for_log("user \"bob\" logged in through OpenID");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cookies_are_secure_when_the_browser_comes_back_on_https() {
+    // TLS ended by a front proxy: the instance is plain, the browser on https.
+    let dir = TempDir::new("oidc-secure");
+    let port = free_port();
+    let redirect = format!("https://vnc.example.com:{port}/oidc/callback");
+    let idp = start_idp(&redirect);
+    let extra = format!("oidc-redirect-url = \"{redirect}\"\n");
+    let _proxy = instance(&dir, port, &idp, &extra).await;
+    let a = request(&format!("http://127.0.0.1:{port}/vnc.html"), "", None).await;
+    assert_eq!(a.status, 302);
+    let to = a.header("location").unwrap();
+    assert!(
+        to.contains("redirect_uri=https%3A%2F%2Fvnc.example.com"),
+        "{to}"
+    );
+    let set = a.header("set-cookie").unwrap();
+    assert!(
+        set.starts_with("websockify_oidc_state=") && set.ends_with("; Secure"),
+        "{set}"
+    );
 }

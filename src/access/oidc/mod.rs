@@ -110,6 +110,17 @@ impl Oidc {
         cookie_values(headers, cookie::COOKIE).find_map(|v| self.keys.open(v, now))
     }
 
+    /// Whether the cookies are `Secure`: over TLS, or when the browser
+    /// comes back on an https `oidc-redirect-url` (TLS ended by a front
+    /// proxy).
+    fn secure(&self, tls: bool) -> bool {
+        tls || self
+            .settings
+            .redirect_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
     /// The redirect URI: `oidc-redirect-url`, or the callback under the
     /// address the browser used.
     fn redirect_uri(&self, headers: &HeaderMap, tls: bool) -> Option<String> {
@@ -163,7 +174,10 @@ impl Oidc {
         }
         // The state is also this browser's cookie: a callback carried to
         // another browser (login CSRF) finds no match there.
-        reply::redirect(url.as_str(), Some(reply::state_cookie(&state, tls)))
+        reply::redirect(
+            url.as_str(),
+            Some(reply::state_cookie(&state, self.secure(tls))),
+        )
     }
 
     /// `/oidc/callback`: the login's end. 400 for an unknown state (a
@@ -253,8 +267,9 @@ impl Oidc {
         };
         log::info!("{client}: user {} logged in through OpenID", shown(user));
         let max_age = settings::SESSION_LIFETIME.as_secs();
-        let mut resp = reply::redirect(return_to, Some(reply::set_cookie(&value, max_age, tls)));
-        reply::add_cookie(&mut resp, &reply::end_state_cookie(tls));
+        let secure = self.secure(tls);
+        let mut resp = reply::redirect(return_to, Some(reply::set_cookie(&value, max_age, secure)));
+        reply::add_cookie(&mut resp, &reply::end_state_cookie(secure));
         resp
     }
 
@@ -276,7 +291,7 @@ impl Oidc {
             log::info!("{client}: user {} logged out", shown(user));
         }
         let mut resp = reply::page(StatusCode::OK, "Logged out");
-        reply::add_cookie(&mut resp, &reply::set_cookie("", 0, tls));
+        reply::add_cookie(&mut resp, &reply::set_cookie("", 0, self.secure(tls)));
         (resp, user)
     }
 }
