@@ -11,6 +11,7 @@ mod forward_cache;
 pub mod forwarded;
 mod front_login;
 pub mod hosts;
+pub mod oidc;
 pub mod origin;
 mod password;
 mod refusal;
@@ -94,6 +95,8 @@ pub struct Gate {
     pub forward_auth: Option<Arc<forward_auth::ForwardAuth>>,
     /// `trusted-user-header`: a trusted front end names the user.
     pub trusted_user: Option<trusted_user::TrustedUser>,
+    /// `oidc-issuer`: the user comes from the OpenID login cookie.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// What the access rules grant one WebSocket request: who it is and where
@@ -208,6 +211,9 @@ impl Gate {
                 .admit_user(guard, user.as_deref(), client, key)
                 .map(|()| user);
         }
+        if let Some(oidc) = &self.oidc {
+            return self.oidc_user(guard, oidc, headers, client, key);
+        }
         let Some(auth) = &self.auth else {
             return self.admit_user(guard, None, client, key).map(|()| None);
         };
@@ -262,6 +268,29 @@ impl Gate {
     }
 
     /// The per-user rules for an authenticated `user`.
+    /// The user of the OpenID login cookie, or 401 (page requests are sent
+    /// to the provider instead by the HTTP layer).
+    fn oidc_user(
+        &self,
+        guard: &Guard,
+        oidc: &oidc::Oidc,
+        headers: &HeaderMap,
+        client: &str,
+        key: IpAddr,
+    ) -> Result<Option<String>, Refusal> {
+        let Some(user) = oidc.user(headers) else {
+            guard.metrics().refused("auth");
+            refusal_log::log(
+                key,
+                Level::Info,
+                format_args!("{client}: refused: no valid login cookie"),
+            );
+            return Err(Refusal::new(StatusCode::UNAUTHORIZED, "Login required"));
+        };
+        self.admit_user(guard, Some(&user), client, key)
+            .map(|()| Some(user))
+    }
+
     fn admit_user(
         &self,
         guard: &Guard,

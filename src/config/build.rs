@@ -147,7 +147,9 @@ fn guard_vnc_passwords(m: &Merged, gate: &Gate) -> Result<()> {
         Route::Fixed(dest) => dest.vnc_password.is_some(),
         Route::Token { .. } | Route::PerUser => false,
     } || gate.users.map.values().any(|d| d.vnc_password.is_some());
-    let names_users = gate.auth.as_ref().is_some_and(|a| a.names_users()) || gate.front_login();
+    let names_users = gate.oidc.is_some()
+        || gate.auth.as_ref().is_some_and(|a| a.names_users())
+        || gate.front_login();
     if has_password && !names_users && o.verify_client != Some(true) {
         let key = if o.vnc_password_file.is_some() {
             "vnc-password-file"
@@ -175,7 +177,7 @@ fn cap(given: Option<usize>, default: Option<usize>) -> Option<usize> {
 }
 
 /// A list option's words, split on spaces and commas as well.
-fn words(v: &Option<OneOrMany>) -> Vec<String> {
+pub(super) fn words(v: &Option<OneOrMany>) -> Vec<String> {
     let given = v.clone().map(OneOrMany::into_vec).unwrap_or_default();
     given
         .iter()
@@ -222,7 +224,7 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
     let gate = Gate {
         hosts,
         route: route(m, password)?,
-        users: users(m, auth.as_ref(), front)?,
+        users: users(m, auth.as_ref(), front || o.oidc_issuer.is_some())?,
         auth: auth.map(Arc::new),
         web_auth: o.web_auth == Some(true),
         origins,
@@ -230,6 +232,7 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
         trusted_unix_peers,
         forward_auth,
         trusted_user,
+        oidc: super::oidc::oidc(m)?.map(Arc::new),
     };
     if o.proxy_protocol == Some(true)
         && gate.trusted_proxies.is_empty()
@@ -277,7 +280,8 @@ fn server_names(m: &Merged, proxies: &[ipnet::IpNet], unix_peers: &[u32]) -> Res
 }
 
 /// `allowed-users` and the `[users.NAME]` tables; both need a login that
-/// names users (`front`: `auth-request` or `trusted-user-header` does).
+/// names users (`front`: `auth-request`, `trusted-user-header` or
+/// `oidc-issuer` does).
 fn users(m: &Merged, auth: Option<&AuthPlugin>, front: bool) -> Result<Users> {
     let o = &m.options;
     let allowed = o
@@ -370,17 +374,17 @@ fn front_login(
     let given = [
         o.auth_request.is_some(),
         o.trusted_user_header.is_some(),
+        o.oidc_issuer.is_some(),
         has_auth,
     ];
     if given.iter().filter(|g| **g).count() > 1 {
-        let key = if o.auth_request.is_some() {
-            "auth-request"
-        } else {
-            "trusted-user-header"
-        };
+        let key = ["auth-request", "trusted-user-header", "oidc-issuer"]
+            .into_iter()
+            .find(|k| o.is_set(k))
+            .unwrap_or("auth-request");
         bail!(
-            "{}: give one way in: `auth-request`, `trusted-user-header`, or \
-             `auth-plugin`/`auth-file`",
+            "{}: give one way in: `auth-request`, `trusted-user-header`, `oidc-issuer`, \
+             or `auth-plugin`/`auth-file`",
             at(key)
         );
     }
@@ -595,7 +599,7 @@ fn connection_limits(m: &Merged) -> Limits {
 /// `credential:NAME` is the file systemd's `LoadCredential=NAME:...` made
 /// for this service: how a key that only root may read (Let's Encrypt's)
 /// reaches a daemon running as an unprivileged user.
-fn credential(path: &Path) -> Result<PathBuf> {
+pub(super) fn credential(path: &Path) -> Result<PathBuf> {
     let Some(name) = path.to_str().and_then(|p| p.strip_prefix("credential:")) else {
         return Ok(path.to_owned());
     };

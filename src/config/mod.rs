@@ -13,6 +13,7 @@ mod build;
 pub mod cli;
 mod conf_file;
 mod kind;
+mod oidc;
 pub mod options;
 mod parse_error;
 mod settings;

@@ -371,6 +371,46 @@ options! {
         .cli("Access control")
         .value("NAME")
         .default("none"),
+    /// Log users in with this OpenID Connect provider (https; http only on loopback).
+    oidc_issuer: String => "oidc-issuer" = Spec::new(r#""https://sso.example.com/realms/desk""#)
+        .cli("OpenID Connect")
+        .value("URL")
+        .default("none"),
+    /// The client id registered at the provider.
+    oidc_client_id: String => "oidc-client-id" = Spec::new(r#""websockify""#)
+        .cli("OpenID Connect")
+        .value("ID")
+        .default("none"),
+    /// File holding the client secret, or credential:NAME.
+    oidc_client_secret_file: PathBuf => "oidc-client-secret-file" = Spec::new(r#""/etc/websockify/oidc-secret""#)
+        .cli("OpenID Connect")
+        .value("FILE")
+        .default("none"),
+    /// Only members of these groups may log in, separated by spaces or commas.
+    oidc_allowed_groups: OneOrMany => "oidc-allowed-groups" = Spec::new(r#"["desk", "admins"]"#)
+        .cli("OpenID Connect")
+        .value("GROUPS")
+        .default("every user of the provider"),
+    /// The ID token claim naming the user.
+    oidc_user_claim: String => "oidc-user-claim" = Spec::new(r#""email""#)
+        .cli("OpenID Connect")
+        .value("CLAIM")
+        .default(crate::access::oidc::settings::USER_CLAIM),
+    /// The ID token claim listing the user's groups.
+    oidc_groups_claim: String => "oidc-groups-claim" = Spec::new(r#""roles""#)
+        .cli("OpenID Connect")
+        .value("CLAIM")
+        .default(crate::access::oidc::settings::GROUPS_CLAIM),
+    /// The callback URL registered at the provider.
+    oidc_redirect_url: String => "oidc-redirect-url" = Spec::new(r#""https://vnc.example.com/oidc/callback""#)
+        .cli("OpenID Connect")
+        .value("URL")
+        .default("/oidc/callback under the address the browser used"),
+    /// The scopes asked for, separated by spaces.
+    oidc_scopes: String => "oidc-scopes" = Spec::new(r#""openid profile groups""#)
+        .cli("OpenID Connect")
+        .value("SCOPES")
+        .default(format!("\"{}\"", crate::access::oidc::settings::SCOPES)),
     /// Origins allowed to open sessions, separated by spaces or commas, or "*".
     allowed_origins: OneOrMany => "allowed-origins" = Spec::new(r#""https://vnc.example.com""#)
         .cli("Access control")

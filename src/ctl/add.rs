@@ -4,7 +4,8 @@
 //! certificate when missing and, with `--user`, a password, then enables and
 //! starts websockify@NAME (or its socket) and waits for it, and prints the
 //! URLs to open and the certificate's fingerprint. `--vnc-password-file` and
-//! `--acme-domain` write those keys; an instance without a login, and an
+//! `--acme-domain` write those keys, `--oidc-issuer` and its companions the
+//! OpenID login's; an instance without a login, and an
 //! ACME name the CA cannot check on port 443, get a warning.
 //!
 //! Defaults: the first port from 6080 that no other conf uses and that can be
@@ -58,13 +59,35 @@ pub struct AddArgs {
     #[arg(long)]
     pub stdin: bool,
     /// Log in to the VNC server with the password in FILE, so the browser
-    /// is not asked for it (vnc-password-file; needs --user).
-    #[arg(long, value_name = "FILE", requires = "user")]
+    /// is not asked for it (vnc-password-file; needs --user or --oidc-issuer).
+    #[arg(long, value_name = "FILE")]
     pub vnc_password_file: Option<PathBuf>,
     /// Get the certificate for NAME from Let's Encrypt (acme-domain,
     /// repeatable) instead of using the generated one.
     #[arg(long, value_name = "NAME", conflicts_with = "behind_nginx")]
     pub acme_domain: Vec<String>,
+    /// Log users in with this OpenID Connect provider (oidc-issuer; https,
+    /// http only on loopback) instead of a password; needs the client id
+    /// and secret.
+    #[arg(long, value_name = "URL", conflicts_with = "user",
+          requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at the provider (oidc-client-id).
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// The file holding the client secret, or credential:NAME
+    /// (oidc-client-secret-file).
+    #[arg(long, value_name = "FILE", requires = "oidc_issuer")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Only members of these groups may log in, separated by commas
+    /// (oidc-allowed-groups). [default: every user of the provider]
+    #[arg(
+        long,
+        value_name = "GROUPS",
+        requires = "oidc_issuer",
+        value_delimiter = ','
+    )]
+    pub oidc_allowed_groups: Vec<String>,
     /// Write the conf but do not enable or start the instance.
     #[arg(long)]
     pub no_start: bool,
@@ -83,6 +106,9 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> Result<ExitCode> {
         passwd::check_user(user)?;
     }
     ctx.need_root("add")?;
+    if args.vnc_password_file.is_some() && args.user.is_none() && args.oidc_issuer.is_none() {
+        bail!("--vnc-password-file needs a login: --user <USER> or --oidc-issuer <URL>");
+    }
     if let Some(file) = &args.vnc_password_file {
         // Before a password is asked for and stored: read it as the daemon will.
         VncPassword::load(file).context("--vnc-password-file")?;
@@ -190,6 +216,33 @@ fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>
         // Browsers send the password on the WebSocket only after a page asked.
         t += "web-auth = true\n";
     }
+    t += &oidc_lines(args);
+    t
+}
+
+/// The `oidc-*` keys of `--oidc-issuer` and its companions.
+fn oidc_lines(args: &AddArgs) -> String {
+    use instance::{toml_list, toml_str};
+    let (Some(issuer), Some(id), Some(secret)) = (
+        &args.oidc_issuer,
+        &args.oidc_client_id,
+        &args.oidc_client_secret_file,
+    ) else {
+        return String::new();
+    };
+    let secret = match secret.to_str() {
+        Some(s) if s.starts_with("credential:") => secret.clone(),
+        _ => std::path::absolute(secret).unwrap_or_else(|_| secret.clone()),
+    };
+    let mut t = format!("oidc-issuer = {}\n", toml_str(issuer));
+    t += &format!("oidc-client-id = {}\n", toml_str(id));
+    t += &format!(
+        "oidc-client-secret-file = {}\n",
+        toml_str(&secret.to_string_lossy())
+    );
+    if !args.oidc_allowed_groups.is_empty() {
+        t += &toml_list("oidc-allowed-groups", &args.oidc_allowed_groups);
+    }
     t
 }
 
@@ -197,7 +250,7 @@ fn render(ctx: &Ctx, args: &AddArgs, listen: &[String], auth_file: Option<&Path>
 /// log in (anyone who reaches the port gets the VNC server's own login),
 /// and an ACME name the CA cannot check (TLS-ALPN-01 comes to port 443).
 fn warn_unchecked(args: &AddArgs, listen: &[String]) {
-    if args.user.is_none() {
+    if args.user.is_none() && args.oidc_issuer.is_none() {
         eprintln!(
             "websockifyctl: warning: instance {} has no access control: anyone who can \
              reach {} gets to the VNC server, and only its own password, if it has one, \

@@ -150,7 +150,8 @@ fn describe(systemd: &Systemd, inst: &Instance, check_target: bool) -> Value {
         "target_answers": probe.as_ref().map(Probe::answers),
         "target_rfb": probe.as_ref().and_then(Probe::rfb),
         "require_rfb": o.require_rfb == Some(true),
-        "auth": o.auth_file.is_some() || o.auth_plugin.is_some(),
+        "auth": o.auth_file.is_some() || o.auth_plugin.is_some() || o.oidc_issuer.is_some(),
+        "oidc": oidc(o, check_target),
         "auth_file": o.auth_file, "tls": o.cert.is_some() || o.acme_domain.is_some(),
         "allowed_users": allowed_users(o),
         "sessions": super::live::count(inst),
@@ -238,6 +239,28 @@ fn probe(o: &Options) -> Option<Probe> {
     Some(probe_target(&target, tls.as_ref(), password.as_ref()))
 }
 
+/// The OpenID issuer and, when checking, whether its discovery document
+/// and keys answer.
+fn oidc(o: &Options, check: bool) -> Value {
+    let Some(issuer) = &o.oidc_issuer else {
+        return Value::Null;
+    };
+    if !check {
+        return json!({"issuer": issuer});
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let answer = match runtime {
+        Ok(rt) => rt.block_on(crate::access::oidc::check_issuer(issuer)),
+        Err(e) => Err(format!("cannot check: {e}")),
+    };
+    match answer {
+        Ok(keys) => json!({"issuer": issuer, "discovery": true, "keys": keys}),
+        Err(e) => json!({"issuer": issuer, "discovery": false, "error": e}),
+    }
+}
+
 /// Probes `target` for an RFB banner within 2 s, logging in with
 /// `password` if given (`add` warns with it).
 pub fn probe_target(
@@ -291,6 +314,7 @@ fn print_text(v: &Value) {
         "off"
     };
     println!("  auth: {auth}");
+    print_oidc(&v["oidc"]);
     if let Some(users) = v["allowed_users"].as_array() {
         let names: Vec<&str> = users.iter().filter_map(Value::as_str).collect();
         println!("  users: {}", names.join(", "));
@@ -299,6 +323,21 @@ fn print_text(v: &Value) {
         println!("  warning: {w}");
     }
     print_certificate(&v["certificate"]);
+}
+
+/// The OpenID line of `status`: the issuer, and whether it answers.
+fn print_oidc(o: &Value) {
+    let Some(issuer) = o["issuer"].as_str() else {
+        return;
+    };
+    match (&o["discovery"], o["error"].as_str()) {
+        (Value::Bool(true), _) => println!(
+            "  oidc: {issuer}  [discovery answers, {} keys]",
+            o["keys"].as_u64().unwrap_or(0)
+        ),
+        (Value::Bool(false), Some(e)) => println!("  oidc: {issuer}  [not answering: {e}]"),
+        _ => println!("  oidc: {issuer}"),
+    }
 }
 
 /// The certificate lines of `status`: path and expiry, or why there is none.

@@ -4,6 +4,7 @@
 //! per-client connection cap gets 503 to its first request instead.
 
 pub mod handshake;
+mod oidc;
 mod send_deadline;
 mod upgrade;
 
@@ -85,6 +86,11 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
     }
     if handshake::is_upgrade(&req) {
         return upgrade::answer(req, conn, client, ctx).await;
+    }
+    if let Some(login) = &ctx.config.gate.oidc {
+        if let Some(resp) = oidc::route(&req, conn, &client, ctx, login).await {
+            return resp;
+        }
     }
     match (req.method(), &ctx.config.web) {
         (&Method::GET | &Method::HEAD, Some(web)) => {

@@ -8,7 +8,7 @@
 //! anyone else).
 
 use crate::common;
-use crate::users::{closed_with, ctl, desk, greeting_and_echo, Ws};
+use crate::users::{closed_with, ctl, greeting_and_echo, Ws};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -30,6 +30,7 @@ mod man;
 mod metrics;
 mod modes;
 mod multinode;
+mod oidc;
 mod plugins;
 mod readme;
 mod record;

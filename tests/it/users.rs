@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use base64::Engine as _;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -47,23 +47,6 @@ pub(crate) fn ctl(dir: &TempDir, args: &[&str], stdin: &str) -> Output {
     );
     assert!(out.status.success(), "websockifyctl {args:?} failed");
     out
-}
-
-/// A target that greets with its `name` and a newline, then echoes.
-pub(crate) async fn desk(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if s.write_all(format!("{name}\n").as_bytes()).await.is_ok() {
-                    let (mut r, mut w) = s.split();
-                    let _ = tokio::io::copy(&mut r, &mut w).await;
-                }
-            });
-        }
-    });
-    addr
 }
 
 fn basic(user: &str, password: &str) -> String {

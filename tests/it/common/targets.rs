@@ -1,5 +1,5 @@
-//! TCP targets the proxy relays to: echo, source, sink, and an address
-//! where nothing listens.
+//! TCP targets the proxy relays to: echo, source, sink, a user's desk that
+//! says whose it is, and an address where nothing listens.
 
 use std::net::SocketAddr;
 
@@ -62,4 +62,21 @@ pub async fn sink_target() -> (SocketAddr, oneshot::Receiver<Vec<u8>>) {
 pub async fn dead_target() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
+}
+
+/// A user's desktop, as a target that greets with its `name` and a newline, then echoes.
+pub async fn desk(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if s.write_all(format!("{name}\n").as_bytes()).await.is_ok() {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+        }
+    });
+    addr
 }
