@@ -42,29 +42,7 @@ impl Ctl {
 
     /// Runs `websockifyctl --conf-dir CONF --no-systemd ARGS` with `stdin`.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(self.tmp.path().join("websockifyctl"))
-            .arg("--conf-dir")
-            .arg(self.conf_dir())
-            .arg("--no-systemd")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run websockifyctl");
-        // A command that refuses its arguments exits without reading.
-        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        if let Err(e) = written {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-        }
-        let out = child.wait_with_output().unwrap();
-        eprintln!(
-            "websockifyctl {args:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        common::ctl::run(&self.conf_dir(), args, stdin)
     }
 
     /// Runs and expects success; returns standard output.
@@ -87,6 +65,15 @@ impl Ctl {
         let mut args = vec!["add", name, "--target", target, "--web", &web, "--no-start"];
         args.extend(extra);
         self.ok(&args)
+    }
+
+    /// A conf dir with one plain instance `name` (to localhost:5901), and
+    /// the path of its conf.
+    fn with_instance(tag: &str, name: &str) -> (Ctl, PathBuf) {
+        let ctl = Ctl::new(tag);
+        ctl.add(name, "localhost:5901", &[]);
+        let conf = ctl.conf_dir().join(format!("{name}.conf"));
+        (ctl, conf)
     }
 }
 
@@ -304,9 +291,7 @@ async fn status_tells_a_vnc_server_from_an_echo_server_in_json() {
 
 #[test]
 fn remove_moves_the_conf_aside() {
-    let ctl = Ctl::new("ctl-remove");
-    ctl.add("gone", "localhost:5901", &[]);
-    let conf = ctl.conf_dir().join("gone.conf");
+    let (ctl, conf) = Ctl::with_instance("ctl-remove", "gone");
     let text = std::fs::read_to_string(&conf).unwrap();
     ctl.ok(&["remove", "gone"]);
     assert!(!conf.exists());
@@ -418,9 +403,7 @@ fn front_end_writes_the_site_and_moves_the_instance_to_loopback(
     has: &[&str],
     lacks: &[&str],
 ) {
-    let ctl = Ctl::new(&format!("ctl-{front}"));
-    ctl.add("desk", "localhost:5901", &[]);
-    let conf = ctl.conf_dir().join("desk.conf");
+    let (ctl, conf) = Ctl::with_instance(&format!("ctl-{front}"), "desk");
     let before = std::fs::read_to_string(&conf).unwrap();
     let port = before.lines().find(|l| l.starts_with("listen")).unwrap();
     let port = port
@@ -523,9 +506,7 @@ fn passwd_refuses_a_symlinked_password_file() {
 /// refused, and neither the link nor the file it points to changes.
 #[test]
 fn nginx_refuses_a_symlinked_conf() {
-    let ctl = Ctl::new("ctl-nginx-link");
-    ctl.add("desk", "localhost:5901", &[]);
-    let conf = ctl.conf_dir().join("desk.conf");
+    let (ctl, conf) = Ctl::with_instance("ctl-nginx-link", "desk");
     let elsewhere = ctl.tmp.path().join("desk.conf.real");
     std::fs::rename(&conf, &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &conf).unwrap();

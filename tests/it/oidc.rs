@@ -405,18 +405,7 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
 
 /// `websockifyctl --conf-dir DIR/conf --no-systemd ARGS`, which must succeed.
 fn ctl(dir: &TempDir, args: &[&str]) -> String {
-    let link = dir.path().join("websockifyctl");
-    if !link.exists() {
-        std::os::unix::fs::symlink(bin(), &link).unwrap();
-    }
-    let out = Command::new(link)
-        .arg("--conf-dir")
-        .arg(dir.path().join("conf"))
-        .arg("--no-systemd")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run websockifyctl");
+    let out = common::ctl::run(&dir.path().join("conf"), args, "");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -11,7 +11,6 @@
 use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -484,12 +483,7 @@ async fn a_write_error_stops_the_recording_not_the_session() {
 
 /// `websockifyctl --conf-dir CONF --no-systemd`, to be given its command.
 fn ctl_command(conf: &Path) -> Command {
-    let mut ctl = Command::new(bin());
-    ctl.arg0("websockifyctl")
-        .arg("--conf-dir")
-        .arg(conf)
-        .arg("--no-systemd");
-    ctl
+    common::ctl::command(conf)
 }
 
 /// `websockifyctl --conf-dir CONF --no-systemd ARGS`.

@@ -7,10 +7,9 @@
 
 use crate::common;
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use base64::Engine as _;
 use common::*;
@@ -19,32 +18,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-/// `websockifyctl --conf-dir DIR/conf --no-systemd ARGS` with `stdin`.
+/// `websockifyctl --conf-dir DIR/conf --no-systemd ARGS` with `stdin`,
+/// which must succeed.
 pub(crate) fn ctl(dir: &TempDir, args: &[&str], stdin: &str) -> Output {
-    let link = dir.path().join("websockifyctl");
-    if !link.exists() {
-        std::os::unix::fs::symlink(bin(), &link).unwrap();
-    }
-    let mut child = Command::new(link)
-        .arg("--conf-dir")
-        .arg(dir.path().join("conf"))
-        .arg("--no-systemd")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run websockifyctl");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "websockifyctl {args:?}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::ctl::run(&dir.path().join("conf"), args, stdin);
     assert!(out.status.success(), "websockifyctl {args:?} failed");
     out
 }
@@ -485,14 +462,7 @@ async fn user_commands_give_a_desk_and_take_it_away() {
 
 /// `websockifyctl ... ARGS`, which must fail: its standard error.
 fn ctl_fails(dir: &TempDir, args: &[&str]) -> String {
-    let out = Command::new(dir.path().join("websockifyctl"))
-        .arg("--conf-dir")
-        .arg(dir.path().join("conf"))
-        .arg("--no-systemd")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run websockifyctl");
+    let out = common::ctl::run(&dir.path().join("conf"), args, "");
     assert!(!out.status.success(), "websockifyctl {args:?} succeeded");
     String::from_utf8(out.stderr).unwrap()
 }

@@ -29,6 +29,7 @@
 pub mod apache;
 pub mod auth_service;
 pub mod caddy;
+pub mod ctl;
 pub mod ctl_status;
 pub mod data;
 pub mod fake_vnc;
