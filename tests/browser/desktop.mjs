@@ -44,6 +44,30 @@ export async function launch({ profile, executablePath, tls, screen, extra = {} 
   });
 }
 
+/** launch() on E2E_PROFILE and E2E_CHROMIUM (default /usr/bin/chromium);
+ * when Chromium does not start, the driver ends with status 2, naming
+ * itself. */
+export async function launchFromEnv({ tls, screen, extra = {} }) {
+  const executablePath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+  try {
+    return await launch({ profile: need('E2E_PROFILE'), executablePath, tls, screen, extra });
+  } catch (e) {
+    console.error(`${basename(process.argv[1], '.mjs')}: could not launch ${executablePath}: ${e.message}`);
+    process.exit(2);
+  }
+}
+
+/** Runs in the page: how a WebSocket to `u` ends ("open", "closed CODE",
+ * or "no answer" after 10 s). */
+export function tryWebSocket(u) {
+  return new Promise((resolve) => {
+    const s = new WebSocket(u, ['binary']);
+    const timer = setTimeout(() => resolve('no answer'), 10000);
+    s.onopen = () => { clearTimeout(timer); s.close(); resolve('open'); };
+    s.onclose = (e) => { clearTimeout(timer); resolve(`closed ${e.code}`); };
+  });
+}
+
 /** Console, page errors, failed requests and WebSocket events to stdout. */
 export function logPage(page) {
   page.on('console', (m) => console.log(`[console] ${ts()} ${m.type()}: ${m.text()}`));

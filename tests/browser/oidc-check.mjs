@@ -19,7 +19,7 @@
 // E2E_CHROMIUM: as novnc-check.mjs.
 // Exit 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage or launch error.
 
-import { launch, logPage, need, saveShots, ts, waitForDesktop } from './desktop.mjs';
+import { launchFromEnv, logPage, need, saveShots, tryWebSocket, ts, waitForDesktop } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const issuer = need('E2E_ISSUER');
@@ -32,18 +32,7 @@ if (expect !== 'desktop' && expect !== '403') {
   process.exit(2);
 }
 
-let context;
-try {
-  context = await launch({
-    profile: need('E2E_PROFILE'),
-    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
-    tls: false,
-    screen,
-  });
-} catch (e) {
-  console.error(`oidc-check: could not launch Chromium: ${e.message}`);
-  process.exit(2);
-}
+const context = await launchFromEnv({ tls: false, screen });
 // Test traffic stays on loopback: the provider's pages ask for Google
 // Fonts, which are refused here, not fetched.
 await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort('blockedbyclient'));
@@ -93,17 +82,6 @@ const passwordPrompt = () => {
   const d = document.getElementById('noVNC_credentials_dlg');
   return !!d && d.classList.contains('noVNC_open');
 };
-
-/** Runs in the page: how a WebSocket to `u` ends ("open", "closed CODE",
- * or "no answer" after 10 s). */
-function tryWebSocket(u) {
-  return new Promise((resolve) => {
-    const s = new WebSocket(u, ['binary']);
-    const timer = setTimeout(() => resolve('no answer'), 10000);
-    s.onopen = () => { clearTimeout(timer); s.close(); resolve('open'); };
-    s.onclose = (e) => { clearTimeout(timer); resolve(`closed ${e.code}`); };
-  });
-}
 
 /** alice: noVNC on the page she came back to shows the desktop. */
 async function expectDesktop() {
