@@ -1,5 +1,5 @@
 // Shared by the browser drivers (novnc-check.mjs, novnc-vncauth.mjs,
-// refused-check.mjs): reading their environment, launching Debian's headless
+// refused-check.mjs, oidc-check.mjs): reading their environment, launching Debian's headless
 // Chromium, logging what the page does, and judging noVNC's canvas against
 // the known desktop that scripts/lib/common.sh's start_desktop paints (a
 // solid root colour and a white xterm with black text at a known place).
@@ -41,6 +41,30 @@ export async function launch({ profile, executablePath, tls, screen, extra = {} 
     viewport: { width: screen[0] + 160, height: screen[1] + 80 },
     timeout: 30000,
     ...extra,
+  });
+}
+
+/** launch() on E2E_PROFILE and E2E_CHROMIUM (default /usr/bin/chromium);
+ * when Chromium does not start, the driver ends with status 2, naming
+ * itself. */
+export async function launchFromEnv({ tls, screen, extra = {} }) {
+  const executablePath = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+  try {
+    return await launch({ profile: need('E2E_PROFILE'), executablePath, tls, screen, extra });
+  } catch (e) {
+    console.error(`${basename(process.argv[1], '.mjs')}: could not launch ${executablePath}: ${e.message}`);
+    process.exit(2);
+  }
+}
+
+/** Runs in the page: how a WebSocket to `u` ends ("open", "closed CODE",
+ * or "no answer" after 10 s). */
+export function tryWebSocket(u) {
+  return new Promise((resolve) => {
+    const s = new WebSocket(u, ['binary']);
+    const timer = setTimeout(() => resolve('no answer'), 10000);
+    s.onopen = () => { clearTimeout(timer); s.close(); resolve('open'); };
+    s.onclose = (e) => { clearTimeout(timer); resolve(`closed ${e.code}`); };
   });
 }
 
@@ -121,6 +145,28 @@ export function desktopVerdict(s, screen) {
     return `only ${(100 * c.xtermWhiteFrac).toFixed(1)}% of the xterm area is white (xterm background)`;
   if (c.xtermBlackPx < 50) return `only ${c.xtermBlackPx} black pixels (xterm text) in the xterm area`;
   return null;
+}
+
+/** desktopVerdict, plus what noVNC itself shows: its status text
+ * "Connected ..." and the root colour over at least half of the canvas. */
+export function connectedVerdict(s, screen) {
+  const r = desktopVerdict(s, screen);
+  if (r) return r;
+  if (!/^Connected/.test(s.status || '')) return `status text is "${s.status}", not "Connected ..."`;
+  if (s.canvas.rootFrac < 0.5) return `only ${(100 * s.canvas.rootFrac).toFixed(1)}% of the canvas is the root colour`;
+  return null;
+}
+
+/** Probes `page` every 250 ms until connectedVerdict holds or `timeoutMs`
+ * passes: { state, reason }, reason null when noVNC shows the desktop. */
+export async function waitForDesktop(page, { rootRgb, xterm, screen, timeoutMs }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await page.evaluate(probe, { rootRgb, xterm, tol: 12 });
+    const reason = connectedVerdict(state, screen);
+    if (!reason || Date.now() > deadline) return { state, reason };
+    await page.waitForTimeout(250);
+  }
 }
 
 /** Saves a page screenshot and, when there is one, the canvas as PNG. */

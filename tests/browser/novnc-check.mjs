@@ -20,7 +20,7 @@
 // The browser console, page errors and WebSocket events are written to stdout
 // prefixed with "[console]", "[pageerror]", "[ws]", "[net]".
 
-import { desktopVerdict, launch, logPage, need, probe, saveShots, ts } from './desktop.mjs';
+import { connectedVerdict, launch, logPage, need, probe, saveShots, ts, waitForDesktop } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const profile = need('E2E_PROFILE');
@@ -54,16 +54,9 @@ page.on('websocket', (ws) => {
   ws.on('framesent', () => { wsFramesOut++; });
 });
 
-// The pass criteria: desktop.mjs's, plus noVNC's status text and the share
-// of the whole canvas in the root colour. Returns null when satisfied, else
-// a reason.
-function verdict(s) {
-  const r = desktopVerdict(s, [screenW, screenH]);
-  if (r) return r;
-  if (!/^Connected/.test(s.status || '')) return `status text is "${s.status}", not "Connected ..."`;
-  if (s.canvas.rootFrac < 0.5) return `only ${(100 * s.canvas.rootFrac).toFixed(1)}% of the canvas is the root colour`;
-  return null;
-}
+// The pass criteria: desktop.mjs's connectedVerdict (the known desktop,
+// noVNC's status text, the share of the canvas in the root colour).
+const verdict = (s) => connectedVerdict(s, [screenW, screenH]);
 
 // noVNC 1.6 fades its "Connecting" overlay (#noVNC_transition) out after it
 // has connected; a pointer move while the overlay still covers the canvas
@@ -94,14 +87,9 @@ try {
   console.log(`[net] ${ts()} goto ${url}`);
   const resp = await page.goto(url, { waitUntil: 'load', timeout: 15000 });
   if (!resp || !resp.ok()) throw new Error(`page load: HTTP ${resp ? resp.status() : 'no response'}`);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    state = await page.evaluate(probe, { rootRgb, xterm: [xtX, xtY, xtW, xtH], tol: 12 });
-    reason = verdict(state);
-    if (!reason) break;
-    if (Date.now() > deadline) break;
-    await page.waitForTimeout(250);
-  }
+  ({ state, reason } = await waitForDesktop(page, {
+    rootRgb, xterm: [xtX, xtY, xtW, xtH], screen: [screenW, screenH], timeoutMs,
+  }));
   // Input round trip: point at the xterm (no window manager, so X keyboard
   // focus follows the pointer), type; the terminal echoes the characters and
   // the new text must come back through the proxy into the canvas.

@@ -16,7 +16,7 @@
 // E2E_TIMEOUT_MS (default 30000), E2E_CHROMIUM (default /usr/bin/chromium).
 // Exit 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage or launch error.
 
-import { desktopVerdict, launch, logPage, need, probe, saveShots, ts } from './desktop.mjs';
+import { desktopVerdict, launchFromEnv, logPage, need, probe, saveShots, ts } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const expect = need('E2E_EXPECT');
@@ -84,19 +84,11 @@ if (bare.status !== 401) {
   process.exit(1);
 }
 
-let context;
-try {
-  context = await launch({
-    profile: need('E2E_PROFILE'),
-    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
-    tls: false,
-    screen,
-    extra: { httpCredentials: { username: user, password: basicPassword } },
-  });
-} catch (e) {
-  console.error(`novnc-vncauth: could not launch Chromium: ${e.message}`);
-  process.exit(2);
-}
+const context = await launchFromEnv({
+  tls: false,
+  screen,
+  extra: { httpCredentials: { username: user, password: basicPassword } },
+});
 await context.addInitScript(watchNoVnc);
 const page = context.pages()[0] || (await context.newPage());
 logPage(page);

@@ -13,42 +13,23 @@
 // certificate), E2E_CHROMIUM (default /usr/bin/chromium).
 // Exit 0 = PASS, 1 = FAIL (reason on stderr), 2 = usage or launch error.
 
-import { launch, logPage, need, saveShots, ts } from './desktop.mjs';
+import { launchFromEnv, logPage, need, saveShots, tryWebSocket, ts } from './desktop.mjs';
 
 const url = need('E2E_URL');
 const wsUrl = need('E2E_WS_URL');
 const user = need('E2E_BASIC_USER');
 const expectStatus = Number(need('E2E_EXPECT_STATUS'));
 
-let context;
-try {
-  context = await launch({
-    profile: need('E2E_PROFILE'),
-    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
-    tls: process.env.E2E_TLS === '1',
-    screen: [800, 600],
-    extra: { httpCredentials: { username: user, password: need('E2E_BASIC_PASSWORD') } },
-  });
-} catch (e) {
-  console.error(`refused-check: could not launch Chromium: ${e.message}`);
-  process.exit(2);
-}
+const context = await launchFromEnv({
+  tls: process.env.E2E_TLS === '1',
+  screen: [800, 600],
+  extra: { httpCredentials: { username: user, password: need('E2E_BASIC_PASSWORD') } },
+});
 const page = context.pages()[0] || (await context.newPage());
 logPage(page);
 // Chromium's reason for a failed handshake ("Unexpected response code: 403").
 const wsErrors = [];
 page.on('websocket', (w) => w.on('socketerror', (e) => wsErrors.push(String(e))));
-
-/** Runs in the page: how a WebSocket to `u` ends ("open", "closed CODE",
- * or "no answer" after 10 s). */
-function tryWebSocket(u) {
-  return new Promise((resolve) => {
-    const s = new WebSocket(u, ['binary']);
-    const timer = setTimeout(() => resolve('no answer'), 10000);
-    s.onopen = () => { clearTimeout(timer); s.close(); resolve('open'); };
-    s.onclose = (e) => { clearTimeout(timer); resolve(`closed ${e.code}`); };
-  });
-}
 
 let reason = null;
 let shown = '';
