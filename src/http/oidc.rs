@@ -44,9 +44,20 @@ pub(super) async fn route(
         .await
     {
         Ok(_) => None,
-        Err(r) if r.status == StatusCode::UNAUTHORIZED => {
+        Err(r) if r.status == StatusCode::UNAUTHORIZED && navigates(req) => {
             Some(oidc.start(req.uri(), req.headers(), conn.tls, client).await)
         }
         Err(r) => Some(refusal(r)),
     }
+}
+
+/// Whether the browser is opening a page (a login may start from it), not
+/// fetching something for one (a favicon, a script): a login started by
+/// those would replace the one under way and send a silent round trip
+/// through the provider. Browsers say which in `Sec-Fetch-Mode`; a client
+/// without it is taken as opening the page.
+fn navigates<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_none_or(|mode| mode.as_bytes() == b"navigate")
 }

@@ -264,6 +264,19 @@ async fn alice_logs_in_through_the_provider_and_reaches_her_desktop_bob_gets_403
     let mut proxy = instance(&dir, port, &idp, "oidc-allowed-groups = \"desk\"\n").await;
     let page = format!("http://127.0.0.1:{port}/vnc.html");
 
+    // What the browser fetches besides pages (a favicon, a script) starts
+    // no login: 401, and no new login state replaces one under way.
+    let favicon = format!(
+        "GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nSec-Fetch-Mode: no-cors\r\n\
+         Sec-Fetch-Dest: image\r\nConnection: close\r\n\r\n"
+    );
+    let answer = common::http::exchange_all(("127.0.0.1", port), favicon.as_bytes()).await;
+    assert_eq!(common::http::status(&answer), 401, "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("set-cookie"),
+        "{answer}"
+    );
+
     // No cookie: the page sends the browser to the provider, and the
     // WebSocket is refused.
     let a = request(&page, "", None).await;
