@@ -58,6 +58,121 @@ ws(url, payload, sys.argv[3] if len(sys.argv) > 3 else None)
 print("echo ok:", url)
 PY
 
+# ------------------------------------------------ OpenID Connect login ---
+# oidc_check START: a static OpenID provider on loopback (its discovery
+# document and one RSA key; nobody logs in here, tests/it/oidc.rs runs the
+# whole flow against a real provider), an instance pointed at it with
+# `websockifyctl add --oidc-issuer`, started by START ("systemd": add does it;
+# "direct": websockify --config, as root), and a page request that must go to
+# the provider's authorization endpoint with the client id, PKCE (S256),
+# state and nonce. Removes the instance and stops the provider after.
+oidc_check() {
+  local idp=8444 port=6090 secret=/etc/websockify/oidcdesk.secret ws_pid="" no_systemd=()
+  openssl genrsa 2048 2>/dev/null | openssl rsa -noout -modulus > /tmp/idp-modulus \
+    || fail "openssl made no RSA key for the test provider"
+  cat > /tmp/idp.py <<'PY'
+import base64, json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, modulus = int(sys.argv[1]), open(sys.argv[2]).read().strip().split("=", 1)[1]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+base = f"http://127.0.0.1:{port}"
+docs = {
+    "/.well-known/openid-configuration": {
+        "issuer": base,
+        "authorization_endpoint": base + "/auth",
+        "token_endpoint": base + "/token",
+        "jwks_uri": base + "/jwks",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "profile"],
+        "code_challenge_methods_supported": ["S256"],
+    },
+    "/jwks": {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+                        "n": b64(bytes.fromhex(modulus)), "e": "AQAB"}]},
+}
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        doc = docs.get(self.path)
+        body = json.dumps(doc).encode() if doc else b"not found"
+        self.send_response(200 if doc else 404)
+        self.send_header("Content-Type", "application/json" if doc else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+PY
+  python3 /tmp/idp.py "$idp" /tmp/idp-modulus 2>/tmp/idp.log &
+  local idp_pid=$!
+  wait_port "$idp" || { cat /tmp/idp.log; fail "the test OpenID provider did not start"; }
+  printf 'client-s3cret\n' > "$secret"
+  chown root:websockify "$secret"
+  chmod 640 "$secret"
+  [ "$1" = systemd ] || no_systemd=(--no-systemd)
+  websockifyctl "${no_systemd[@]}" add oidcdesk --target 127.0.0.1:5901 --listen "127.0.0.1:$port" \
+    --oidc-issuer "http://127.0.0.1:$idp" --oidc-client-id websockify \
+    --oidc-client-secret-file "$secret" > /tmp/oidc-add.txt 2>&1 \
+    || { cat /tmp/oidc-add.txt; fail "websockifyctl add oidcdesk --oidc-issuer"; }
+  cat /tmp/oidc-add.txt
+  grep -q "no access control" /tmp/oidc-add.txt && fail "websockifyctl add warned that an OIDC instance has no access control"
+  for line in "oidc-issuer = \"http://127.0.0.1:$idp\"" 'oidc-client-id = "websockify"' \
+              "oidc-client-secret-file = \"$secret\""; do
+    grep -qxF "$line" /etc/websockify/oidcdesk.conf || fail "oidcdesk.conf has no line: $line"
+  done
+  if [ "$1" = systemd ]; then
+    systemctl is-active --quiet websockify@oidcdesk || fail "websockify@oidcdesk active after add"
+  else
+    websockify --config /etc/websockify/oidcdesk.conf 2>/tmp/oidcdesk.log &
+    ws_pid=$!
+    wait_port "$port" || { cat /tmp/oidcdesk.log; fail "websockify --config oidcdesk.conf did not start"; }
+  fi
+  ok "websockifyctl add oidcdesk --oidc-issuer http://127.0.0.1:$idp: the oidc-* keys written, instance started ($1)"
+  websockifyctl "${no_systemd[@]}" status oidcdesk > /tmp/oidc-status.txt 2>&1 || true
+  grep -qF "oidc: http://127.0.0.1:$idp  [discovery answers, 1 keys]" /tmp/oidc-status.txt \
+    || { cat /tmp/oidc-status.txt; fail "websockifyctl status oidcdesk does not say the issuer's discovery answers"; }
+  ok "websockifyctl status oidcdesk: the issuer's discovery document and key answer"
+  cat > /tmp/oidc-page.py <<'PY'
+import http.client, ssl, sys, urllib.parse
+page, auth = urllib.parse.urlsplit(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile="/etc/websockify/ssl/websockify.crt")
+ctx.check_hostname = False
+c = http.client.HTTPSConnection(page.hostname, page.port, context=ctx, timeout=20)
+c.request("GET", page.path)  # http.client follows no redirect
+r = c.getresponse()
+loc, cookies = r.getheader("Location", ""), r.getheader("Set-Cookie", "")
+print(r.status, loc)
+assert r.status == 302, f"status {r.status}, not 302"
+assert loc.startswith(auth + "?"), f"Location {loc!r} is not the authorization endpoint {auth}"
+q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+one = lambda k: (q.get(k) or [""])[0]
+assert one("client_id") == "websockify", f"client_id {q.get('client_id')}"
+assert one("response_type") == "code", f"response_type {q.get('response_type')}"
+assert one("code_challenge_method") == "S256", f"code_challenge_method {q.get('code_challenge_method')}"
+for k in ("code_challenge", "state", "nonce"):
+    assert len(one(k)) >= 32, f"no {k} in {loc}"
+assert "openid" in one("scope").split(), f"scope {q.get('scope')}"
+assert one("redirect_uri") == f"https://{page.netloc}/oidc/callback", f"redirect_uri {q.get('redirect_uri')}"
+assert f"websockify_oidc_state={one('state')};" in cookies, f"no state cookie for this state: {cookies!r}"
+PY
+  if ! python3 /tmp/oidc-page.py "https://127.0.0.1:$port/vnc.html" "http://127.0.0.1:$idp/auth"; then
+    if [ "$1" = systemd ]; then journalctl -u websockify@oidcdesk --no-pager | tail -n 20; else cat /tmp/oidcdesk.log; fi
+    fail "a page request without a login is not sent to the provider"
+  fi
+  ok "a page request without a login: 302 to the provider's authorization endpoint with client_id, S256 PKCE, state (also this browser's cookie) and nonce"
+  if [ "$1" = systemd ]; then
+    websockifyctl remove oidcdesk || fail "websockifyctl remove oidcdesk"
+    if systemctl is-active --quiet websockify@oidcdesk; then fail "websockify@oidcdesk still active after remove"; fi
+  else
+    kill "$ws_pid"
+    wait "$ws_pid" || true
+    rm /etc/websockify/oidcdesk.conf
+  fi
+  kill "$idp_pid"
+  wait "$idp_pid" || true
+  rm "$secret"
+  ok "oidcdesk removed, the test provider stopped"
+}
+
 # ----------------------------------------------------------------- common ---
 [ "$(dpkg-query -W -f='${Status}' "$PKG")" = "install ok installed" ] || fail "$PKG not installed"
 websockify --version | grep '^websockify ' >/dev/null || fail "websockify --version: $(websockify --version)"
@@ -101,6 +216,7 @@ if [ "$MODE" = chroot ]; then
   python3 /tmp/wsclient.py wss://127.0.0.1:6080/websockify hello || fail "wss:// session with the generated certificate"
   ok "wss:// session with the generated certificate"
   kill %2 || true
+  oidc_check direct
   apt-get install -y --reinstall "${HARNESS_DEB:?}" >/dev/null
   [ "$(sha256sum "$crt" "$key")" = "$sum" ] || fail "reinstall keeps the certificate"
   ok "reinstall keeps the certificate"
@@ -283,6 +399,7 @@ websockifyctl remove desk || fail "websockifyctl remove desk"
 if systemctl is-active --quiet websockify@desk; then fail "websockify@desk still active after remove"; fi
 ls /etc/websockify/desk.conf.removed-* >/dev/null || fail "remove did not move the conf aside"
 ok "websockifyctl remove desk: stopped, conf moved aside"
+oidc_check systemd
 
 files=$(dpkg -L "$PKG" | grep -v '^/\.$')
 apt-get purge -y "$PKG" >/dev/null
