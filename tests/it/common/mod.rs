@@ -32,6 +32,7 @@ pub mod caddy;
 pub mod ctl;
 pub mod ctl_status;
 pub mod data;
+pub mod fake_idp;
 pub mod fake_vnc;
 pub mod files;
 pub mod front_end;
