@@ -51,6 +51,9 @@ pub enum IdToken {
     OtherKey,
     /// Not signed (`alg: none`).
     Unsigned,
+    /// HS256 with the client secret, which OpenID Connect allows but the
+    /// proxy does not take (it verifies against the provider's keys only).
+    ClientSecret,
     /// Signed, but its `exp` has passed.
     Expired,
     /// Signed, for another client.
@@ -297,12 +300,18 @@ impl Idp {
             }
             IdToken::WrongAudience => claims["aud"] = json!("another-client"),
             IdToken::WrongIssuer => claims["iss"] = json!("https://idp.example.org"),
-            IdToken::Good | IdToken::OtherKey | IdToken::Unsigned => {}
+            _ => {}
         }
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(KID.to_owned());
+        let secret;
         let key = match kind {
             IdToken::OtherKey => &self.other_key,
+            IdToken::ClientSecret => {
+                header.alg = Algorithm::HS256;
+                secret = EncodingKey::from_secret(self.secret.as_bytes());
+                &secret
+            }
             IdToken::Unsigned => {
                 let head = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
                 return format!("{head}.{}.", URL_SAFE_NO_PAD.encode(claims.to_string()));
