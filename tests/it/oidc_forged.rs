@@ -62,27 +62,20 @@ async fn forged_and_expired_id_tokens_are_refused_with_403_and_the_reason_logged
     let idp = FakeIdp::start(SECRET, IdToken::Good).await;
     let port = free_port();
     let mut proxy = instance(&dir, port, &idp.issuer, "").await;
+    // Each token, and the words of the reason its log line gives.
+    use IdToken::*;
     let cases = [
+        (WrongNonce, "its nonce is not the one this login sent"),
+        (NoNonce, "Token missing Nonce"),
+        (OtherKey, "Invalid signature"),
+        (Unsigned, "RS256 was expected [...] but None was provided"),
         (
-            IdToken::WrongNonce,
-            "its nonce is not the one this login sent",
-        ),
-        (IdToken::NoNonce, "Token missing Nonce"),
-        (IdToken::OtherKey, "Invalid signature"),
-        (
-            IdToken::Unsigned,
-            "RS256 was expected [...] but None was provided",
-        ),
-        (
-            IdToken::ClientSecret,
+            ClientSecret,
             "RS256 was expected [...] but HS256 was provided",
         ),
-        (IdToken::Expired, "Token expired at"),
-        (IdToken::WrongAudience, "Token missing Audience"),
-        (
-            IdToken::WrongIssuer,
-            "token issuer mismatch: 'http://127.0.0.1:",
-        ),
+        (Expired, "Token expired at"),
+        (WrongAudience, "Token missing Audience"),
+        (WrongIssuer, "issuer mismatch: 'http://127.0.0.1:"),
     ];
     for (n, (token, why)) in cases.into_iter().enumerate() {
         idp.send(token);
