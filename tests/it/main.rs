@@ -31,6 +31,7 @@ mod metrics;
 mod modes;
 mod multinode;
 mod oidc;
+mod oidc_forged;
 mod plugins;
 mod readme;
 mod record;

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const SECRET: &str = "test-client-secret";
+pub(crate) const SECRET: &str = "test-client-secret";
 
 /// The provider's npm package, installed as locked (npm ci) once into
 /// ~/.cache/websockify-rs/oidc-provider; node and npm must be there.
@@ -88,14 +88,14 @@ fn start_idp_on(port: u16, redirect: &str) -> Idp {
 }
 
 /// One HTTP/1.1 exchange: status, headers (lower-case names), body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -103,7 +103,7 @@ impl Answer {
     }
 }
 
-async fn request(url: &str, cookies: &str, form: Option<&str>) -> Answer {
+pub(crate) async fn request(url: &str, cookies: &str, form: Option<&str>) -> Answer {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -138,10 +138,10 @@ async fn request(url: &str, cookies: &str, form: Option<&str>) -> Answer {
 
 /// A browser, by hand: a cookie jar, redirects followed, forms posted.
 #[derive(Default)]
-struct Browser {
-    jar: BTreeMap<String, String>,
+pub(crate) struct Browser {
+    pub jar: BTreeMap<String, String>,
     /// Every Set-Cookie header the proxy sent, as sent.
-    set_cookies: Vec<String>,
+    pub set_cookies: Vec<String>,
 }
 
 impl Browser {
@@ -150,7 +150,7 @@ impl Browser {
         pairs.join("; ")
     }
 
-    async fn go(&mut self, url: &str, form: Option<&str>) -> Answer {
+    pub async fn go(&mut self, url: &str, form: Option<&str>) -> Answer {
         let a = request(url, &self.cookies(), form).await;
         for (_, v) in a.headers.iter().filter(|(n, _)| n == "set-cookie") {
             if v.starts_with("websockify_") {
@@ -216,8 +216,9 @@ fn absolute(base: &str, loc: &str) -> String {
     format!("http://{host}{loc}")
 }
 
-/// An instance with OIDC on `port`, to an echo target.
-async fn instance(dir: &TempDir, port: u16, idp: &Idp, extra: &str) -> Proxy {
+/// An instance with OIDC on `port`, to an echo target, for the provider
+/// at `issuer` (client `websockify`, secret `SECRET`).
+pub(crate) async fn instance(dir: &TempDir, port: u16, issuer: &str, extra: &str) -> Proxy {
     let target = echo_target().await;
     let web = dir.path().join("web");
     std::fs::create_dir_all(&web).unwrap();
@@ -232,7 +233,7 @@ async fn instance(dir: &TempDir, port: u16, idp: &Idp, extra: &str) -> Proxy {
              oidc-issuer = \"{}\"\noidc-client-id = \"websockify\"\n\
              oidc-client-secret-file = \"{}\"\n{extra}",
             web.display(),
-            idp.issuer,
+            issuer,
             secret.display()
         ),
     );
@@ -261,7 +262,7 @@ async fn alice_logs_in_through_the_provider_and_reaches_her_desktop_bob_gets_403
     let dir = TempDir::new("oidc-login");
     let port = free_port();
     let idp = start_idp(&format!("http://127.0.0.1:{port}/oidc/callback"));
-    let mut proxy = instance(&dir, port, &idp, "oidc-allowed-groups = \"desk\"\n").await;
+    let mut proxy = instance(&dir, port, &idp.issuer, "oidc-allowed-groups = \"desk\"\n").await;
     let page = format!("http://127.0.0.1:{port}/vnc.html");
 
     // What the browser fetches besides pages (a favicon, a script) starts
@@ -354,7 +355,7 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
     let dir = TempDir::new("oidc-replay");
     let port = free_port();
     let idp = start_idp(&format!("http://127.0.0.1:{port}/oidc/callback"));
-    let mut proxy = instance(&dir, port, &idp, "").await;
+    let mut proxy = instance(&dir, port, &idp.issuer, "").await;
     let page = format!("http://127.0.0.1:{port}/vnc.html");
 
     // Stop at the callback, to send it twice.
@@ -405,7 +406,7 @@ async fn a_replayed_callback_is_400_and_a_stopped_provider_503() {
         child: Command::new("true").spawn().unwrap(),
         issuer: format!("http://127.0.0.1:{}", free_port()),
     };
-    let mut down = instance(&dir2, port2, &gone, "").await;
+    let mut down = instance(&dir2, port2, &gone.issuer, "").await;
     let a = request(&format!("http://127.0.0.1:{port2}/vnc.html"), "", None).await;
     assert_eq!(a.status, 503, "{}", a.body);
     assert!(
@@ -538,7 +539,7 @@ async fn a_provider_with_a_new_signing_key_is_believed_after_its_keys_are_fetche
     let redirect = format!("http://127.0.0.1:{port}/oidc/callback");
     let idp_port = free_port();
     let idp = start_idp_on(idp_port, &redirect);
-    let mut proxy = instance(&dir, port, &idp, "").await;
+    let mut proxy = instance(&dir, port, &idp.issuer, "").await;
     let page = format!("http://127.0.0.1:{port}/vnc.html");
     let (_, a) = Browser::default().login(&page, "alice").await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -563,7 +564,7 @@ async fn cookies_are_secure_when_the_browser_comes_back_on_https() {
     let redirect = format!("https://vnc.example.com:{port}/oidc/callback");
     let idp = start_idp(&redirect);
     let extra = format!("oidc-redirect-url = \"{redirect}\"\n");
-    let _proxy = instance(&dir, port, &idp, &extra).await;
+    let _proxy = instance(&dir, port, &idp.issuer, &extra).await;
     let a = request(&format!("http://127.0.0.1:{port}/vnc.html"), "", None).await;
     assert_eq!(a.status, 302);
     let to = a.header("location").unwrap();

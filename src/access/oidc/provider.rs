@@ -193,12 +193,25 @@ impl Provider {
         }
         client
             .validate_token(&id_token, Some(nonce), None)
-            .map_err(|e| IdpError::Refused(format!("the ID token is not valid: {e}")))?;
+            .map_err(|e| IdpError::Refused(format!("the ID token is not valid: {}", why(&e))))?;
         let claims = id_token
             .payload()
             .map_err(|e| IdpError::Refused(format!("the ID token is not valid: {e}")))?;
         serde_json::to_value(claims)
             .map_err(|e| IdpError::Refused(format!("the ID token's claims: {e}")))
+    }
+}
+
+/// Why the crate refused a verified ID token: its own words, but for a
+/// nonce that is not this login's, whose words quote both nonces (the one
+/// this login sent stays out of the log, like the token).
+fn why(e: &openid::error::Error) -> String {
+    use openid::error::{Error, Mismatch, Validation};
+    match e {
+        Error::Validation(Validation::Mismatch(Mismatch::Nonce { .. })) => {
+            "its nonce is not the one this login sent".to_owned()
+        }
+        e => e.to_string(),
     }
 }
 

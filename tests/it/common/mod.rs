@@ -5,7 +5,8 @@
 //! free ports ([`ports`]), temp dirs ([`files`]) and checkable data
 //! ([`data`]); then the real servers some topics need (`x11vnc`,
 //! `token_servers`, `pebble`, the front ends `apache` and `caddy` on
-//! `front_end`) and their clients (`rfb`, `wss`, `ctl_status`).
+//! `front_end`) and their clients (`rfb`, `wss`, `ctl_status`), and a
+//! fake OpenID provider for the ID tokens no real one sends (`fake_idp`).
 //! The everyday items are re-exported here, so a test says `use common::*`.
 //!
 //! # Blocking in async tests
@@ -32,6 +33,7 @@ pub mod caddy;
 pub mod ctl;
 pub mod ctl_status;
 pub mod data;
+pub mod fake_idp;
 pub mod fake_vnc;
 pub mod files;
 pub mod front_end;
