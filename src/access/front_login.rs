@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode, Uri};
 use log::Level;
 
 use super::forward_auth::{Asked, ForwardAuth, Verdict, NOT_SIGNED_IN};
-use super::{forwarded, refusal_log, ConnInfo, Gate, Guard, Refusal};
+use super::{forwarded, refusal_log, ConnInfo, Gate, Logins, Refusal};
 
 impl Gate {
     /// Whether a front login is set up (`auth-request`, `trusted-user-header`).
@@ -24,7 +24,7 @@ impl Gate {
     /// front login.
     pub(super) async fn front_user(
         &self,
-        guard: &Guard,
+        logins: &Logins,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
@@ -40,7 +40,7 @@ impl Gate {
             tu.user(headers, trusted, client, key)
         };
         if found.is_err() {
-            guard.metrics().refused("auth");
+            logins.metrics().refused("auth");
         }
         Some(found)
     }

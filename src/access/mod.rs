@@ -11,6 +11,7 @@ mod forward_cache;
 pub mod forwarded;
 mod front_login;
 pub mod hosts;
+mod logins;
 pub mod oidc;
 pub mod origin;
 mod password;
@@ -22,6 +23,7 @@ pub mod trusted_user;
 pub mod users;
 pub mod vnc_password;
 
+pub use logins::Logins;
 pub use password::Guard;
 pub use refusal::Refusal;
 
@@ -198,33 +200,33 @@ impl Gate {
     /// counted and logged here, with the user name that was tried.
     pub async fn authenticate(
         &self,
-        guard: &Guard,
+        logins: &Logins,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
         client: &str,
     ) -> Result<Option<String>, Refusal> {
         let key = self.client_key(conn, headers);
-        if let Some(found) = self.front_user(guard, uri, headers, conn, client).await {
+        if let Some(found) = self.front_user(logins, uri, headers, conn, client).await {
             let user = found?;
             return self
-                .admit_user(guard, user.as_deref(), client, key)
+                .admit_user(logins, user.as_deref(), client, key)
                 .map(|()| user);
         }
         if let Some(oidc) = &self.oidc {
-            return self.oidc_user(guard, oidc, headers, client, key);
+            return self.oidc_user(logins, oidc, headers, client, key);
         }
         let Some(auth) = &self.auth else {
-            return self.admit_user(guard, None, client, key).map(|()| None);
+            return self.admit_user(logins, None, client, key).map(|()| None);
         };
         let cn = conn.client_cn.as_deref();
-        let verdict = guard.check(auth, headers, cn, client, key).await;
+        let verdict = logins.passwords.check(auth, headers, cn, client, key).await;
         match verdict {
             Ok(user) => self
-                .admit_user(guard, user.as_deref(), client, key)
+                .admit_user(logins, user.as_deref(), client, key)
                 .map(|()| user),
             Err(r) => {
-                guard.metrics().refused("auth");
+                logins.metrics().refused("auth");
                 match auth::presented_user(headers) {
                     Some(tried) => {
                         let tried = users::shown(&tried);
@@ -272,14 +274,14 @@ impl Gate {
     /// to the provider instead by the HTTP layer).
     fn oidc_user(
         &self,
-        guard: &Guard,
+        logins: &Logins,
         oidc: &oidc::Oidc,
         headers: &HeaderMap,
         client: &str,
         key: IpAddr,
     ) -> Result<Option<String>, Refusal> {
-        let Some(user) = oidc.user(headers) else {
-            guard.metrics().refused("auth");
+        let Some(user) = oidc.user(&logins.oidc, headers) else {
+            logins.metrics().refused("auth");
             refusal_log::log(
                 key,
                 Level::Info,
@@ -287,19 +289,19 @@ impl Gate {
             );
             return Err(Refusal::new(StatusCode::UNAUTHORIZED, "Login required"));
         };
-        self.admit_user(guard, Some(&user), client, key)
+        self.admit_user(logins, Some(&user), client, key)
             .map(|()| Some(user))
     }
 
     fn admit_user(
         &self,
-        guard: &Guard,
+        logins: &Logins,
         user: Option<&str>,
         client: &str,
         key: IpAddr,
     ) -> Result<(), Refusal> {
         self.users.admit(user).map_err(|(r, why)| {
-            guard.metrics().refused("auth");
+            logins.metrics().refused("auth");
             refusal_log::log(
                 key,
                 Level::Info,
@@ -313,7 +315,7 @@ impl Gate {
     /// and where its session goes, or the refusal.
     pub async fn admit(
         &self,
-        guard: &Guard,
+        logins: &Logins,
         uri: &Uri,
         headers: &HeaderMap,
         conn: &ConnInfo,
@@ -324,17 +326,17 @@ impl Gate {
             .origins
             .check(headers, conn.tls, self.trusts(&conn.peer))
         {
-            guard.metrics().refused("origin");
+            logins.metrics().refused("origin");
             refusal_log::log(key, Level::Info, format_args!("{client}: refused: {r}"));
             return Err(r);
         }
         let user = self
-            .authenticate(guard, uri, headers, conn, &client)
+            .authenticate(logins, uri, headers, conn, &client)
             .await?;
         let dest = self
             .route(uri, headers, user.as_deref(), (&client, key))
             .await
-            .inspect_err(|_| guard.metrics().refused("token"))?;
+            .inspect_err(|_| logins.metrics().refused("token"))?;
         Ok(Grant { client, user, dest })
     }
 

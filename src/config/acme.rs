@@ -18,17 +18,14 @@ pub(super) fn settings(m: &Merged) -> Result<Option<AcmeSettings>> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let Some(domains) = o.acme_domain.clone().map(|d| d.into_vec()) else {
-        for key in [
+        let keys = [
             "acme-email",
             "acme-directory",
             "acme-ca",
             "acme-state",
             "acme-http-listen",
-        ] {
-            if o.is_set(key) {
-                bail!("{}: `{key}` needs `acme-domain`", at(key));
-            }
-        }
+        ];
+        m.refuse_without(&keys, "acme-domain")?;
         return Ok(None);
     };
     for key in ["cert", "key"] {

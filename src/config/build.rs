@@ -195,15 +195,7 @@ fn gate(m: &Merged, password: Option<VncPassword>) -> Result<Gate> {
             .with_context(|| at("allowed-origins"))?,
         None => OriginPolicy::same_origin(),
     };
-    // No proxy is trusted unless named, loopback included: any local user
-    // could otherwise forge the client address (and dodge the lockout).
-    let trusted_proxies =
-        parse_trusted(&words(&o.trusted_proxies)).with_context(|| at("trusted-proxies"))?;
-    let trusted_unix_peers: Vec<u32> = words(&o.trusted_unix_peers)
-        .iter()
-        .map(|w| uid(w))
-        .collect::<Result<_>>()
-        .with_context(|| at("trusted-unix-peers"))?;
+    let (trusted_proxies, trusted_unix_peers) = trusted_peers(m)?;
     let auth = auth(m)?;
     let (forward_auth, trusted_user) = front_login(m, auth.is_some())?;
     let front = forward_auth.is_some() || trusted_user.is_some();
@@ -363,14 +355,42 @@ fn uid(word: &str) -> Result<u32> {
 }
 
 /// `auth-request` (with `auth-request-signin`, `-user-header`,
+/// `trusted-proxies` and `trusted-unix-peers`. No proxy is trusted unless
+/// named, loopback included: any local user could otherwise forge the
+/// client address (and dodge the lockout).
+fn trusted_peers(m: &Merged) -> Result<(Vec<ipnet::IpNet>, Vec<u32>)> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    let proxies =
+        parse_trusted(&words(&o.trusted_proxies)).with_context(|| at("trusted-proxies"))?;
+    let unix_peers = words(&o.trusted_unix_peers)
+        .iter()
+        .map(|w| uid(w))
+        .collect::<Result<_>>()
+        .with_context(|| at("trusted-unix-peers"))?;
+    Ok((proxies, unix_peers))
+}
+
 /// `-groups-header`, `-allowed-groups`) or `trusted-user-header`: a login in front of the proxy. One way in: not
 /// both, nor with `auth-plugin`/`auth-file` (`has_auth`).
 fn front_login(
     m: &Merged,
     has_auth: bool,
 ) -> Result<(Option<Arc<ForwardAuth>>, Option<TrustedUser>)> {
+    one_way_in(m, has_auth)?;
+    let trusted_user = match &m.options.trusted_user_header {
+        Some(name) => Some(TrustedUser::new(name).with_context(|| {
+            format!("{}: trusted-user-header", m.origin("trusted-user-header"))
+        })?),
+        None => None,
+    };
+    Ok((forward_auth(m)?, trusted_user))
+}
+
+/// At most one login: `auth-request`, `trusted-user-header`, `oidc-issuer`
+/// or `auth-plugin`/`auth-file` (`has_auth`).
+fn one_way_in(m: &Merged, has_auth: bool) -> Result<()> {
     let o = &m.options;
-    let at = |key: &str| format!("{}: {key}", m.origin(key));
     let given = [
         o.auth_request.is_some(),
         o.trusted_user_header.is_some(),
@@ -383,12 +403,19 @@ fn front_login(
             .find(|k| o.is_set(k))
             .unwrap_or("auth-request");
         bail!(
-            "{}: give one way in: `auth-request`, `trusted-user-header`, `oidc-issuer`, \
+            "{}: {key}: give one way in: `auth-request`, `trusted-user-header`, `oidc-issuer`, \
              or `auth-plugin`/`auth-file`",
-            at(key)
+            m.origin(key),
         );
     }
-    let forward_auth = match &o.auth_request {
+    Ok(())
+}
+
+/// `auth-request` with its `auth-request-*` keys, which need it.
+fn forward_auth(m: &Merged) -> Result<Option<Arc<ForwardAuth>>> {
+    let o = &m.options;
+    let at = |key: &str| format!("{}: {key}", m.origin(key));
+    Ok(match &o.auth_request {
         Some(url) => Some(Arc::new(
             ForwardAuth::new(
                 url,
@@ -409,25 +436,17 @@ fn front_login(
             .with_context(|| at("auth-request"))?,
         )),
         None => {
-            for key in [
+            let keys = [
                 "auth-request-signin",
                 "auth-request-user-header",
                 "auth-request-groups-header",
                 "auth-request-allowed-groups",
                 "auth-request-timeout",
-            ] {
-                if o.is_set(key) {
-                    bail!("{}: `{key}` needs `auth-request`", at(key));
-                }
-            }
+            ];
+            m.refuse_without(&keys, "auth-request")?;
             None
         }
-    };
-    let trusted_user = match &o.trusted_user_header {
-        Some(name) => Some(TrustedUser::new(name).with_context(|| at("trusted-user-header"))?),
-        None => None,
-    };
-    Ok((forward_auth, trusted_user))
+    })
 }
 
 /// `auth-plugin` with `auth-source`, or `auth-file`, or none.

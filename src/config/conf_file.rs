@@ -152,4 +152,14 @@ impl Merged {
             _ => Origin::Default,
         }
     }
+
+    /// Refuses the first of `keys` that is set, when the key they all
+    /// belong to (`needed`, e.g. `acme-domain`) is not: what the caller
+    /// checks once it knows `needed` is missing.
+    pub fn refuse_without(&self, keys: &[&str], needed: &str) -> anyhow::Result<()> {
+        match keys.iter().find(|key| self.options.is_set(key)) {
+            Some(key) => anyhow::bail!("{}: {key}: `{key}` needs `{needed}`", self.origin(key)),
+            None => Ok(()),
+        }
+    }
 }

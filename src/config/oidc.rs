@@ -16,24 +16,15 @@ pub(super) fn oidc(m: &Merged) -> Result<Option<Oidc>> {
     let o = &m.options;
     let at = |key: &str| format!("{}: {key}", m.origin(key));
     let Some(issuer) = &o.oidc_issuer else {
-        for key in [
+        let keys = [
             "oidc-client-id",
             "oidc-client-secret-file",
             "oidc-allowed-groups",
-        ] {
-            if o.is_set(key) {
-                bail!("{}: needs `oidc-issuer`", at(key));
-            }
-        }
+        ];
+        m.refuse_without(&keys, "oidc-issuer")?;
         return Ok(None);
     };
     let issuer = settings::issuer(issuer).with_context(|| at("oidc-issuer"))?;
-    if o.auth_plugin.is_some() || o.auth_file.is_some() {
-        bail!(
-            "{}: the OpenID login names the user; leave out `auth-plugin` and `auth-file`",
-            at("oidc-issuer")
-        );
-    }
     let Some(client_id) = o.oidc_client_id.clone() else {
         bail!("{}: needs `oidc-client-id`", at("oidc-issuer"));
     };

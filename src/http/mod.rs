@@ -97,9 +97,9 @@ async fn respond(req: Request<Incoming>, conn: &ConnInfo, ctx: &ConnCtx) -> Resp
             let key = gate.client_key(conn, req.headers());
             if gate.web_auth || gate.front_login() {
                 // Refusals are logged by the gate, with the user tried.
-                let passwords = &ctx.shared.passwords;
+                let logins = &ctx.shared.logins;
                 if let Err(r) = gate
-                    .authenticate(passwords, req.uri(), req.headers(), conn, &client)
+                    .authenticate(logins, req.uri(), req.headers(), conn, &client)
                     .await
                 {
                     let signin = gate.sign_in_location(&r, req.uri(), req.headers(), conn);

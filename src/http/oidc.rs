@@ -22,15 +22,16 @@ pub(super) async fn route(
     if !matches!(req.method(), &Method::GET | &Method::HEAD) {
         return None;
     }
+    let (gate, logins) = (&ctx.config.gate, &ctx.shared.logins);
     match req.uri().path() {
         CALLBACK_PATH => {
             return Some(
-                oidc.callback(req.uri(), req.headers(), conn.tls, client)
+                oidc.callback(&logins.oidc, req.uri(), req.headers(), conn.tls, client)
                     .await,
             )
         }
         LOGOUT_PATH => {
-            let (resp, user) = oidc.logout(req.headers(), conn.tls, client);
+            let (resp, user) = oidc.logout(&logins.oidc, req.headers(), conn.tls, client);
             if let Some(user) = user {
                 ctx.shared.table.kill_user(&user);
             }
@@ -38,15 +39,15 @@ pub(super) async fn route(
         }
         _ => {}
     }
-    let (gate, passwords) = (&ctx.config.gate, &ctx.shared.passwords);
     match gate
-        .authenticate(passwords, req.uri(), req.headers(), conn, client)
+        .authenticate(logins, req.uri(), req.headers(), conn, client)
         .await
     {
         Ok(_) => None,
-        Err(r) if r.status == StatusCode::UNAUTHORIZED && navigates(req) => {
-            Some(oidc.start(req.uri(), req.headers(), conn.tls, client).await)
-        }
+        Err(r) if r.status == StatusCode::UNAUTHORIZED && navigates(req) => Some(
+            oidc.start(&logins.oidc, req.uri(), req.headers(), conn.tls, client)
+                .await,
+        ),
         Err(r) => Some(refusal(r)),
     }
 }

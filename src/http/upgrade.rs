@@ -29,9 +29,9 @@ pub(super) async fn answer(
         Ok(accepted) => accepted,
         Err(e) => return bad_handshake(&ctx.shared.metrics, &client, key, &e),
     };
-    let passwords = &ctx.shared.passwords;
+    let logins = &ctx.shared.logins;
     let grant = match gate
-        .admit(passwords, req.uri(), req.headers(), conn, client)
+        .admit(logins, req.uri(), req.headers(), conn, client)
         .await
     {
         Ok(grant) => grant,

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::table::Table;
 use super::SessionCount;
 use crate::access::caps::{Caps, ConnPermit};
-use crate::access::Guard;
+use crate::access::Logins;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -22,8 +22,9 @@ use crate::shutdown::Shutdown;
 pub struct Shared {
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// The bounded password checks and the table of failed logins.
-    pub passwords: Arc<Guard>,
+    /// The logins' state: bounded password checks, failed logins, OpenID
+    /// logins under way.
+    pub logins: Arc<Logins>,
     /// Who is connected, for the control socket and revocation.
     pub table: Arc<Table>,
 }
@@ -33,7 +34,7 @@ impl Shared {
     pub fn new() -> Self {
         let metrics = Arc::new(Metrics::new());
         Shared {
-            passwords: Arc::new(Guard::with_defaults(metrics.clone())),
+            logins: Arc::new(Logins::new(metrics.clone())),
             metrics,
             table: Arc::default(),
         }

@@ -23,7 +23,6 @@ pub use codec::Mode;
 pub use context::{ConnCtx, Shared};
 pub use count::SessionCount;
 
-use crate::access::token::Destination;
 use crate::access::Grant;
 use crate::addr::Target;
 use crate::config::Config;
@@ -61,10 +60,7 @@ async fn run(
     started: Instant,
 ) {
     let Grant { client, user, dest } = grant;
-    let Destination {
-        target,
-        vnc_password,
-    } = dest;
+    let (target, vnc_password) = (dest.target, dest.vnc_password);
     let ConnCtx {
         config,
         mut shutdown,

@@ -16,7 +16,7 @@ mod reply;
 pub mod settings;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,21 +45,20 @@ pub struct Oidc {
     provider: Provider,
 }
 
-/// The logins under way, process-wide: a reload (which builds a new
-/// `Oidc`) does not fail the logins in flight.
-fn pending_logins() -> &'static PendingLogins {
-    static PENDING: OnceLock<PendingLogins> = OnceLock::new();
-    PENDING.get_or_init(PendingLogins::default)
+/// What outlives the `Oidc` a reload replaces, kept with the server's
+/// other shared state (`access::Logins`): the logins under way, so a
+/// reload does not fail the logins in flight, and when each user last
+/// logged out (ms), so a reload does not bring logged-out cookies back.
+#[derive(Debug, Default)]
+pub struct LoginState {
+    pending: PendingLogins,
+    logouts: Mutex<HashMap<String, u64>>,
 }
 
-/// When each user last logged out (ms): older cookies are refused.
-/// Process-wide, so a reload does not bring logged-out cookies back.
-fn logouts() -> MutexGuard<'static, HashMap<String, u64>> {
-    static LOGOUTS: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
-    LOGOUTS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+impl LoginState {
+    fn logouts(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.logouts.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl std::fmt::Debug for Oidc {
@@ -97,9 +96,9 @@ impl Oidc {
     }
 
     /// The user of a valid login cookie in `headers`.
-    pub fn user(&self, headers: &HeaderMap) -> Option<String> {
+    pub fn user(&self, state: &LoginState, headers: &HeaderMap) -> Option<String> {
         let login = self.login_cookie(headers)?;
-        match logouts().get(&login.user) {
+        match state.logouts().get(&login.user) {
             Some(&out) if out >= login.issued => None,
             _ => Some(login.user),
         }
@@ -136,6 +135,7 @@ impl Oidc {
     /// provider cannot be reached (never the page).
     pub async fn start(
         &self,
+        logins: &LoginState,
         uri: &Uri,
         headers: &HeaderMap,
         tls: bool,
@@ -166,7 +166,7 @@ impl Oidc {
             redirect_uri,
             return_to(uri),
         );
-        if pending_logins().insert(state.clone(), pending) {
+        if logins.pending.insert(state.clone(), pending) {
             log::warn!(
                 "{client}: {} OpenID logins are under way: the oldest one was dropped",
                 pending::MAX_PENDING
@@ -185,6 +185,7 @@ impl Oidc {
     /// provider does not answer; else the cookie and 302 to the page.
     pub async fn callback(
         &self,
+        logins: &LoginState,
         uri: &Uri,
         headers: &HeaderMap,
         tls: bool,
@@ -194,7 +195,7 @@ impl Oidc {
             url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .into_owned()
                 .collect();
-        let pending = match take_pending(&query, headers, client) {
+        let pending = match take_pending(logins, &query, headers, client) {
             Ok(pending) => pending,
             Err(why) => return reply::page(StatusCode::BAD_REQUEST, why),
         };
@@ -277,6 +278,7 @@ impl Oidc {
     /// returns the user whose live sessions the caller closes.
     pub fn logout(
         &self,
+        logins: &LoginState,
         headers: &HeaderMap,
         tls: bool,
         client: &str,
@@ -284,7 +286,7 @@ impl Oidc {
         let user = self.login_cookie(headers).map(|l| l.user);
         if let Some(user) = &user {
             let now = now_ms();
-            let mut logouts = logouts();
+            let mut logouts = logins.logouts();
             let oldest = now.saturating_sub(settings::SESSION_LIFETIME.as_millis() as u64);
             logouts.retain(|_, at| *at >= oldest);
             logouts.insert(user.clone(), now);
@@ -299,6 +301,7 @@ impl Oidc {
 /// The login the callback's `state` names, taken once, when this browser
 /// holds that state in its cookie; else what the 400 page says.
 fn take_pending(
+    logins: &LoginState,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     client: &str,
@@ -310,7 +313,7 @@ fn take_pending(
         log::info!("{client}: refused OpenID callback: its state is not this browser's");
         return Err("This login was not started in this browser; start again from the page");
     }
-    pending_logins().take(state).ok_or_else(|| {
+    logins.pending.take(state).ok_or_else(|| {
         log::info!(
             "{client}: refused OpenID callback: unknown or expired state (replayed, or too slow)"
         );

@@ -185,7 +185,10 @@ impl Provider {
         };
         if let Err(e) = client.decode_token(&mut id_token) {
             // Perhaps a new key: fetch the keys again, once.
-            log::debug!("ID token not verified ({e}); fetching the provider's keys again");
+            log::debug!(
+                "ID token not verified ({}); fetching the provider's keys again",
+                why(&e)
+            );
             let fresh = self.client(s, true).await?;
             fresh
                 .decode_token(&mut id_token)
