@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The upgrade from the previous release, run by scripts/chroot-test and
 # scripts/vm-test with the previous release's .deb as DEB (installed by the
-# harness; scripts/prev-release-deb builds it) and the current .deb as the
-# one extra file (/harness/files/..., HARNESS_FILES):
+# harness; scripts/prev-release-deb builds it) and as extra files
+# (/harness/files/..., HARNESS_FILES) the current .deb, the same build as a
+# newer version (scripts/test makes it, VERSION+next) and handover-clients.py:
 #   1. state an administrator has: an instance conf with an htpasswd file,
 #      the certificate the old postinst made, state under /var/lib/websockify
 #      (ACME account and certificates live there); in the VM the instance
@@ -12,18 +13,21 @@
 #      the old binary was not diverted aside; in the VM the instance runs
 #      again, on the new binary (/proc/MAINPID/exe --version), and serves a
 #      session with the same password
-#   4. python3-websockify (which 0.1.0 removed) installs beside us
-#   5. purge: the diversion goes with the package, Python's script comes back
+#   4. in the VM, live sessions across a reload, the upgrade to VERSION+next
+#      (handed over in place: same PID, ws:// sessions go on byte-exact) and
+#      a stop (1001)
+#   5. python3-websockify (which 0.1.0 removed) installs beside us
+#   6. purge: the diversion goes with the package, Python's script comes back
 # Prints "ok - ..." per check and fails at the first broken one.
 set -Eeuo pipefail
 MODE=${HARNESS_MODE:-vm}
 PKG=${HARNESS_PKG:-websockify-rs}
 OLD_DEB=${HARNESS_DEB:?}
-read -r NEW_DEB _ <<<"${HARNESS_FILES:?HARNESS_FILES: the current .deb}"
+read -r NEW_DEB NEXT_DEB CLIENTS _ <<<"${HARNESS_FILES:?HARNESS_FILES: the current .deb, a newer build of it, handover-clients.py}"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 version_of() { dpkg-deb -f "$1" Version; }
-old_v=$(version_of "$OLD_DEB") new_v=$(version_of "$NEW_DEB")
+old_v=$(version_of "$OLD_DEB") new_v=$(version_of "$NEW_DEB") NEXT_V=$(version_of "$NEXT_DEB")
 [ "$(dpkg-query -W -f='${Version}' "$PKG")" = "$old_v" ] || fail "$PKG $old_v is not the installed version"
 [ "$(websockify --version)" = "websockify ${old_v%-*}" ] || fail "websockify --version before: $(websockify --version)"
 dpkg --compare-versions "$new_v" gt "$old_v" || fail "$new_v is not newer than $old_v"
@@ -152,22 +156,45 @@ if [ "$MODE" = vm ]; then
   [ "$(session alice:wrong | head -n1)" = "HTTP/1.1 401 Unauthorized" ] || fail "a wrong password was not refused after the upgrade"
   session alice:alice-s3cret | grep -q '^echo ok' || fail "no session with alice's password after the upgrade"
   ok "websockify@display1 restarted on the new binary (PID $old_pid -> $pid, /proc/$pid/exe --version: websockify ${new_v%-*}), still enabled; 401 with a wrong password, a wss session with alice's"
-  # After a boot websockify.target is active (enabled, WantedBy=multi-user):
-  # then the target's try-restart restarts the instance (PartOf=). Here the
-  # package came after the boot, so the target was inactive above and the
-  # postinst restarted the instance by name; now the other way, with a
-  # reinstall (an upgrade to the same version for the maintainer scripts).
-  systemctl start websockify.target
-  apt-get install -y -q --reinstall "$NEW_DEB" >/tmp/reinstall.log 2>&1 || { cat /tmp/reinstall.log; fail "apt-get install --reinstall $NEW_DEB"; }
-  deadline=$((SECONDS + 60))
-  until systemctl is-active --quiet websockify@display1 \
-    && pid2=$(systemctl show -p MainPID --value websockify@display1) && [ "$pid2" != 0 ] && [ "$pid2" != "$pid" ]; do
-    [ $SECONDS -lt $deadline ] || fail "websockify@display1 not restarted by a reinstall with websockify.target active (still PID $pid)"
-    sleep 0.2
-  done
-  wait_port 6080 || fail "websockify@display1 does not listen on 6080 after the reinstall"
-  session alice:alice-s3cret | grep -q '^echo ok' || fail "no session with alice's password after the reinstall"
-  ok "reinstall with websockify.target active: the instance restarted through the target (PID $pid -> $pid2) and serves alice"
+  # Live sessions across what an administrator does to a running instance:
+  # display2 serves ws:// and wss:// on one port, without a password, to
+  # the echo target. websockify.target is active, as after a boot: the
+  # upgrade must not restart the instances through it. The client
+  # (handover-clients.py) keeps 10 ws:// and 10 wss:// sessions streaming a
+  # counting pattern and opens fresh ones during each step:
+  #   reload   a conf change and `systemctl reload`: every session goes on;
+  #   upgrade  `apt-get install` of a newer build (the same binary as
+  #            $NEXT_V): the postinst sends SIGUSR2, the daemon re-executes
+  #            the new /usr/bin/websockify in place (same PID) and hands it
+  #            the ws:// sessions, which go on byte-exact with no close frame;
+  #            TLS cannot move without kernel TLS yet: wss:// gets 1012;
+  #   stop     `systemctl stop`: what is left gets 1001, as before.
+  cat >/etc/websockify/display2.conf <<CONF
+listen = "127.0.0.1:6081"
+target = "127.0.0.1:5901"
+cert = "$crt"
+key = "$key"
+CONF
+  systemctl start websockify.target websockify@display2
+  wait_port 6081 || { journalctl -u websockify@display2 --no-pager; fail "websockify@display2 does not listen on 6081"; }
+  pid2=$(systemctl show -p MainPID --value websockify@display2)
+  same_process="test \"\$(systemctl show -p MainPID --value websockify@display2)\" = $pid2 \
+    && test \"\$(readlink /proc/$pid2/exe)\" = /usr/bin/websockify \
+    && test \"\$(/proc/$pid2/exe --version)\" = 'websockify ${NEXT_V%-*}'"
+  python3 "$CLIENTS" --ws ws://127.0.0.1:6081/ --wss wss://127.0.0.1:6081/ --n 10 \
+    --step "reload=printf 'heartbeat = 15\\n' >>/etc/websockify/display2.conf && systemctl reload websockify@display2" \
+    --step "upgrade=apt-get install -y -q $NEXT_DEB >/tmp/next.log 2>&1 || { cat /tmp/next.log; false; }" \
+    --closes wss:upgrade:1012 \
+    --step "same-process=$same_process" \
+    --step "stop=systemctl stop websockify@display2" --closes ws:stop:1001 \
+    || { journalctl -u websockify@display2 --no-pager | tail -n 40; fail "live sessions across reload, upgrade and stop (above)"; }
+  journal_has websockify@display2 'handed over 10 session' \
+    || { journalctl -u websockify@display2 --no-pager | tail -n 20; fail "no log line of the hand-over of 10 sessions"; }
+  ok "upgrade to $NEXT_V with websockify.target active: websockify@display2 kept PID $pid2 on the new binary; the journal counts the sessions handed over"
+  pid=$(systemctl show -p MainPID --value websockify@display1)
+  [ "$(readlink "/proc/$pid/exe")" = /usr/bin/websockify ] || fail "display1's MainPID $pid runs $(readlink "/proc/$pid/exe") after the hand-over"
+  session alice:alice-s3cret | grep -q '^echo ok' || fail "no session with alice's password after the hand-over"
+  ok "websockify@display1 handed over too (PID $pid, /usr/bin/websockify) and serves alice"
   systemctl stop websockify@display1
 else
   websockify --config /etc/websockify/display1.conf --check || fail "the old conf checks with $new_v"
