@@ -47,6 +47,7 @@ mod pss;
 mod report;
 mod target;
 mod throughput;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

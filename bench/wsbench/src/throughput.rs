@@ -26,14 +26,18 @@ pub async fn download(
 ) -> Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let mut clients = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        clients.push(open_mode(common, MODE_SOURCE, BATCH).await?);
-    }
     let mut tasks = Vec::with_capacity(conns);
-    for c in clients {
-        tasks.push(spawn_reader(c, counter.clone(), failed.clone()));
+    for _ in 0..conns {
+        let (n, f) = (counter.clone(), failed.clone());
+        tasks.push(if common.tls {
+            let mut c = Client::connect_tls(common.connect, common.ws, BATCH).await?;
+            c.send_msg(&[MODE_SOURCE]).await?;
+            spawn_reader(c, n, f)
+        } else {
+            spawn_reader(open_mode(common, MODE_SOURCE, BATCH).await?, n, f)
+        });
     }
+    let name = format!("down_{}c{conns}", if common.tls { "tls_" } else { "" });
     // The warm-up here, so CPU and bytes are read over the windows alone.
     tokio::time::sleep(secs(timing.warmup)).await;
     let start = (
@@ -56,7 +60,7 @@ pub async fn download(
     for t in &tasks {
         t.abort();
     }
-    record_rates(common, &format!("down_c{conns}_mbps"), &rates?, 1e-6)?;
+    record_rates(common, &format!("{name}_mbps"), &rates?, 1e-6)?;
     if let ((Some(c0), b0), (Some(c1), b1)) = (start, end) {
         let gb = b1.saturating_sub(b0) as f64 / 1e9;
         if gb > 0.0 {
@@ -69,13 +73,20 @@ pub async fn download(
     }
     let f = failed.load(Ordering::Relaxed);
     if f > 0 {
-        record(common, &format!("down_c{conns}_errors"), f as f64)?;
+        record(common, &format!("{name}_errors"), f as f64)?;
     }
     Ok(())
 }
 
 /// Read from `c` until it fails, adding payload bytes to `counter`.
-fn spawn_reader(mut c: Client, counter: Arc<AtomicU64>, failed: Arc<AtomicU64>) -> JoinHandle<()> {
+fn spawn_reader<S>(
+    mut c: Client<S>,
+    counter: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+) -> JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         loop {
             let mut got = 0u64;
