@@ -334,3 +334,35 @@ impl Usage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Records;
+    use crate::load_target::{REC_BURST, REC_ECHO};
+
+    fn record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind];
+        r.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// Echoes are found whatever the proxy's frame boundaries: the stream
+    /// split at every offset gives the same send times.
+    #[test]
+    fn echoes_are_found_at_every_split() {
+        let mut ev = [0u8; 10];
+        ev[..8].copy_from_slice(&123_456u64.to_le_bytes());
+        let mut wire = record(REC_BURST, &[7; 40]);
+        wire.extend(record(REC_ECHO, &ev));
+        wire.extend(record(REC_BURST, &[]));
+        wire.extend(record(REC_ECHO, &ev));
+        for cut in 0..=wire.len() {
+            let mut r = Records::default();
+            r.feed(&wire[..cut]);
+            r.feed(&wire[cut..]);
+            assert_eq!(r.echoes, vec![123_456, 123_456], "split at {cut}");
+            assert_eq!(r.take_bytes(), wire.len() as u64);
+        }
+    }
+}

@@ -29,6 +29,9 @@
 //!   goals.
 //! - `free-port`: prints a free loopback port for the script.
 //!
+//! `download --tls` speaks over TLS ([`tls`]): wss:// to ours, raw TCP to
+//! socat's OPENSSL front.
+//!
 //! Every loop is bounded by a count and a wall-clock deadline.
 
 mod attack;

@@ -26,17 +26,27 @@ pub async fn download(
 ) -> Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::with_capacity(conns);
+    // Every connection open before any is read, as a reader busy at full
+    // speed would slow the opening of the others (websocat's, notably).
+    let (mut plain, mut tls) = (Vec::new(), Vec::new());
     for _ in 0..conns {
-        let (n, f) = (counter.clone(), failed.clone());
-        tasks.push(if common.tls {
+        if common.tls {
             let mut c = Client::connect_tls(common.connect, common.ws, BATCH).await?;
             c.send_msg(&[MODE_SOURCE]).await?;
-            spawn_reader(c, n, f)
+            tls.push(c);
         } else {
-            spawn_reader(open_mode(common, MODE_SOURCE, BATCH).await?, n, f)
-        });
+            plain.push(open_mode(common, MODE_SOURCE, BATCH).await?);
+        }
     }
+    let (n, f) = (&counter, &failed);
+    let tasks: Vec<_> = (plain
+        .into_iter()
+        .map(|c| spawn_reader(c, n.clone(), f.clone())))
+    .chain(
+        tls.into_iter()
+            .map(|c| spawn_reader(c, n.clone(), f.clone())),
+    )
+    .collect();
     let name = format!("down_{}c{conns}", if common.tls { "tls_" } else { "" });
     // The warm-up here, so CPU and bytes are read over the windows alone.
     tokio::time::sleep(secs(timing.warmup)).await;
@@ -64,11 +74,7 @@ pub async fn download(
     if let ((Some(c0), b0), (Some(c1), b1)) = (start, end) {
         let gb = b1.saturating_sub(b0) as f64 / 1e9;
         if gb > 0.0 {
-            record(
-                common,
-                &format!("down_c{conns}_cpu_s_per_gb"),
-                (c1 - c0) / gb,
-            )?;
+            record(common, &format!("{name}_cpu_s_per_gb"), (c1 - c0) / gb)?;
         }
     }
     let f = failed.load(Ordering::Relaxed);
