@@ -300,12 +300,14 @@ fn attack(t: &Table, md: &mut String) {
     let held = n > 0.0 && g("attack_opened") == Some(n) && g("attack_alive") == Some(n);
     let want = n * g("attack_sent_mib").unwrap_or(0.0);
     let delivered = g("attack_delivered_mib").is_some_and(|d| d >= want);
-    let shown = format!(
-        "{} MiB ({}/{n} held, {} MiB delivered)",
-        kib.map_or("—".into(), |k| fmt_num(k / 1024.0)),
-        g("attack_alive").unwrap_or(0.0),
-        g("attack_delivered_mib").map_or("—".into(), fmt_num)
-    );
+    let shown = kib.map_or("—".into(), |k| {
+        format!(
+            "{} MiB ({}/{n} held, {} MiB delivered)",
+            fmt_num(k / 1024.0),
+            g("attack_alive").unwrap_or(0.0),
+            g("attack_delivered_mib").map_or("—".into(), fmt_num)
+        )
+    });
     let name = "#25.7 attack: PSS growth ≤ 64 MiB, every session held, all sent delivered";
     budget_row(
         md,
@@ -333,15 +335,11 @@ fn huge(t: &Table, md: &mut String, proto: &str) {
     let kib = t.get("ours", &format!("huge_{proto}_peak_growth_kib"));
     let ok_dir = |d: &str| t.get("ours", &format!("huge_{proto}_{d}_ok")) == Some(1.0);
     let exact = ok_dir("up") && ok_dir("down");
-    let shown = format!(
-        "{} KiB ({})",
-        kib.map_or("—".into(), fmt_num),
-        if exact {
-            "SHA-256 equal both ways"
-        } else {
-            "a transfer FAILED"
-        }
-    );
+    let shown = match kib {
+        None => "—".into(),
+        Some(k) if exact => format!("{} KiB (SHA-256 equal both ways)", fmt_num(k)),
+        Some(k) => format!("{} KiB (a transfer FAILED)", fmt_num(k)),
+    };
     let name = format!("#25.7 1 GiB msg each way, `{proto}`: peak PSS growth ≤ 2 MiB, byte-exact");
     budget_row(md, &name, kib, &shown, (HUGE_MAX_KIB, "2,048 KiB"), exact);
 }
@@ -352,10 +350,12 @@ fn idle_pss(t: &Table, md: &mut String) {
     let alive = t.get("ours", "idle_alive_after").unwrap_or(-1.0);
     let verified = t.get("ours", "idle_verified").unwrap_or(-1.0);
     let all_alive = req > 0.0 && alive == req && verified == req;
-    let shown = format!(
-        "{} KiB ({verified}/{req} verified, {alive}/{req} alive after)",
-        pss.map_or("—".into(), fmt_num)
-    );
+    let shown = pss.map_or("—".into(), |p| {
+        format!(
+            "{} KiB ({verified}/{req} verified, {alive}/{req} alive after)",
+            fmt_num(p)
+        )
+    });
     let name = "#25.7 ≤ 8 KiB PSS per idle session, every session alive";
     budget_row(md, name, pss, &shown, (IDLE_MAX_KIB, "8 KiB"), all_alive);
 }
