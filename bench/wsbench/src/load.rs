@@ -120,6 +120,10 @@ pub async fn load(o: &LoadOpts) -> Result<()> {
     }
     let m = |k: &str| format!("{prefix}_{k}");
     record(&o.common, &m("sessions"), sessions as f64)?;
+    if !o.idle {
+        let offered = sessions as f64 * crate::load_target::offered_bytes_per_sec();
+        record(&o.common, &m("offered_mbps"), offered / 1e6)?;
+    }
     record(&o.common, &m("failed"), failed as f64)?;
     record(&o.common, &m("lost_events"), all.lost as f64)?;
     all.rtts_us.sort_by(f64::total_cmp);

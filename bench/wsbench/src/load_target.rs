@@ -35,6 +35,14 @@ const CHUNK: usize = 16 * 1024;
 /// Burst sizes and intervals, as the issue sets them.
 const BURST_BYTES: (u64, u64) = (64 * 1024, 256 * 1024);
 const BURST_MS: (u64, u64) = (50, 200);
+/// Bytes per second one session offers when the proxy keeps up: mean burst
+/// ÷ mean interval (about 1.31 MB/s).
+pub fn offered_bytes_per_sec() -> f64 {
+    let burst = (BURST_BYTES.0 + BURST_BYTES.1) as f64 / 2.0;
+    let interval = (BURST_MS.0 + BURST_MS.1) as f64 / 2.0 / 1e3;
+    burst / interval
+}
+
 /// Most input bytes buffered while waiting for a whole event.
 const MAX_IN: usize = 64 * 1024;
 

@@ -91,7 +91,7 @@ const ROWS: &[(&str, Row)] = &[
     ),
     ("load: input p99 ÷ idle p99", Row::LoadP99Ratio),
     (
-        "load: MB/s delivered; load client / target CPU %",
+        "load: MB/s delivered of offered; load client / target CPU %",
         Row::LoadBench,
     ),
     ("PSS KiB per idle session", Row::PssPerSession),
@@ -395,8 +395,9 @@ impl Table<'_> {
                 format!("{:.2}×", g("load_rtt_p99_ms")? / g("load_idle_rtt_p99_ms")?)
             }
             Row::LoadBench => format!(
-                "{}; {} % / {} %",
+                "{} of {}; {} % / {} %",
                 fmt_num(g("load_mbps")?),
+                f("load_offered_mbps"),
                 f("load_client_cpu_pct"),
                 f("load_target_cpu_pct")
             ),
