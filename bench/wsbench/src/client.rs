@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
 
@@ -36,8 +36,11 @@ enum Ctrl {
 /// One client connection. In WebSocket mode `rbuf` holds received bytes not
 /// parsed yet and `data_left` the payload bytes of the current data frame
 /// still to come, so payloads are consumed straight from the read buffer.
-pub struct Client {
-    pub stream: TcpStream,
+///
+/// Generic over the stream so the same code speaks over TLS (`wss://`, or
+/// raw TCP through socat's OPENSSL front); plain TCP by default.
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     pub ws: bool,
     pub rbuf: BytesMut,
     data_left: u64,
@@ -64,6 +67,33 @@ impl Client {
             .await
             .with_context(|| format!("connect {addr}"))?;
         stream.set_nodelay(true)?;
+        Client::start(stream, addr, ws, read_chunk, protocol).await
+    }
+}
+
+impl Client<crate::tls::Stream> {
+    /// `connect` over TLS (the server's certificate is not checked: the
+    /// bench's own, on loopback).
+    pub async fn connect_tls(addr: SocketAddr, ws: bool, read_chunk: usize) -> Result<Self> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connect {addr}"))?;
+        stream.set_nodelay(true)?;
+        let stream = crate::tls::connect(stream, addr).await?;
+        Client::start(stream, addr, ws, read_chunk, None).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Client<S> {
+    /// A client on a connected `stream`, after the WebSocket handshake when
+    /// `ws`.
+    async fn start(
+        stream: S,
+        addr: SocketAddr,
+        ws: bool,
+        read_chunk: usize,
+        protocol: Option<&str>,
+    ) -> Result<Self> {
         let mut c = Client {
             stream,
             ws,

@@ -23,9 +23,14 @@
 //!   partial large messages, and a bystander's round trip meanwhile.
 //! - `huge` ([`huge`]): one 1 GiB message each way, checked by SHA-256
 //!   ([`pattern`]), with the proxy's peak PSS growth.
+//! - `load` ([`load`], target side [`load_target`]): many sessions shaped
+//!   like VNC at once; proxy CPU and the round trips of input events.
 //! - `report` ([`report`]): turns that file into the markdown table with the
 //!   goals.
 //! - `free-port`: prints a free loopback port for the script.
+//!
+//! `download --tls` speaks over TLS ([`tls`]): wss:// to ours, raw TCP to
+//! socat's OPENSSL front.
 //!
 //! Every loop is bounded by a count and a wall-clock deadline.
 
@@ -37,12 +42,15 @@ mod goals;
 mod huge;
 mod idle;
 mod latency;
+mod load;
+mod load_target;
 mod measure;
 mod pattern;
 mod pss;
 mod report;
 mod target;
 mod throughput;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -84,6 +92,9 @@ enum Cmd {
         conns: usize,
         #[command(flatten)]
         timing: Timing,
+        /// The proxy's pid: also report its CPU seconds per GB relayed.
+        #[arg(long)]
+        proxy_pid: Option<u32>,
     },
     /// Client→target throughput: the client writes `--msg-size` messages,
     /// the target's sink counts what it received.
@@ -152,6 +163,10 @@ enum Cmd {
     /// One huge message each way per subprotocol, checked by SHA-256, with
     /// the proxy's peak PSS growth.
     Huge(huge::HugeOpts),
+    /// Many sessions shaped like VNC (bursts target→client, input events
+    /// client→target echoed by the target): proxy CPU and the input events'
+    /// round trips; `--idle` for the one-session baseline.
+    Load(load::LoadOpts),
     /// Render the recorded results as markdown.
     Report {
         #[arg(long)]
@@ -196,7 +211,8 @@ async fn run(cmd: Cmd) -> Result<()> {
             common,
             conns,
             timing,
-        } => throughput::download(&common, conns, timing).await,
+            proxy_pid,
+        } => throughput::download(&common, conns, timing, proxy_pid).await,
         Cmd::Upload {
             common,
             target,
@@ -227,6 +243,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         } => idle::idle(&common, sessions, pid, concurrency, max_secs, settle_secs).await,
         Cmd::Attack(o) => attack::attack(&o).await,
         Cmd::Huge(o) => huge::huge(&o).await,
+        Cmd::Load(o) => load::load(&o).await,
         Cmd::Report { input, output } => report::report(&input, output.as_deref()),
     }
 }

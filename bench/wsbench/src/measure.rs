@@ -22,6 +22,9 @@ pub struct Common {
     /// Speak WebSocket (masked binary frames, no subprotocol) instead of raw TCP.
     #[arg(long)]
     pub ws: bool,
+    /// Over TLS (`wss://`, or raw TCP to a TLS front); for `download` only.
+    #[arg(long)]
+    pub tls: bool,
     /// Append `SYSTEM<TAB>metric<TAB>value` lines to this file.
     #[arg(long)]
     pub record: Option<PathBuf>,

@@ -42,8 +42,8 @@ pub fn tree_pss_kib(root: u32) -> Result<(u64, usize)> {
     Ok((total, procs))
 }
 
-/// Every process's children, by parent pid.
-fn children_by_parent() -> Result<HashMap<u32, Vec<u32>>> {
+/// Every process's children, by parent pid (also for [`crate::cpu`]).
+pub fn children_by_parent() -> Result<HashMap<u32, Vec<u32>>> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;

@@ -41,6 +41,16 @@ enum Row {
     Bystander,
     /// Huge message with this subprotocol: peak PSS growth and rates.
     Huge(&'static str),
+    /// Load row: sessions held, failed, events lost.
+    LoadSessions,
+    /// Load row: proxy CPU seconds and % of one core.
+    LoadCpu,
+    /// Load row (`load` or `load_idle`): input round trip p50 / p99.
+    LoadRtt(&'static str),
+    /// Load row: p99 under load ÷ idle p99.
+    LoadP99Ratio,
+    /// Load row: MB/s delivered, and the load client's and target's CPU.
+    LoadBench,
 }
 
 const ROWS: &[(&str, Row)] = &[
@@ -55,8 +65,35 @@ const ROWS: &[(&str, Row)] = &[
     ("RTT p99 µs (16 B, pinned)", Row::Plain("rtt_p99_us")),
     ("added p50 µs vs direct", Row::Added("rtt_p50_us")),
     ("added p99 µs vs direct", Row::Added("rtt_p99_us")),
+    (
+        "proxy CPU s per GB target→client, 1 conn",
+        Row::Plain("down_c1_cpu_s_per_gb"),
+    ),
+    (
+        "proxy CPU s per GB target→client, 64 conns",
+        Row::Plain("down_c64_cpu_s_per_gb"),
+    ),
+    (
+        "target→client MB/s, 1 conn, wss://",
+        Row::Plain("down_tls_c1_mbps"),
+    ),
     ("connections/s", Row::ConnRate),
     ("proxy CPU µs per connection", Row::Plain("conn_cpu_us")),
+    (
+        "load: sessions (failed, input events lost)",
+        Row::LoadSessions,
+    ),
+    ("load: proxy CPU s (% of one core)", Row::LoadCpu),
+    ("load: input RTT ms p50 / p99", Row::LoadRtt("load")),
+    (
+        "load idle (1 session): input RTT ms p50 / p99",
+        Row::LoadRtt("load_idle"),
+    ),
+    ("load: input p99 ÷ idle p99", Row::LoadP99Ratio),
+    (
+        "load: MB/s delivered of offered; load client / target CPU %",
+        Row::LoadBench,
+    ),
     ("PSS KiB per idle session", Row::PssPerSession),
     ("proxy PSS KiB before → after", Row::PssBeforeAfter),
     ("attack: proxy PSS growth MiB", Row::AttackTotal),
@@ -96,7 +133,16 @@ const FOOTNOTE: &str =
      times 4 KiB echo round trips. 1 GiB msg: one message client→target (one frame, or \
      for `base64` a text frame and continuation frames) and 1 GiB target→client, each \
      checked by SHA-256 at the receiving end; the proxy's PSS sampled every 50 ms, \
-     peak minus the value before; ↑ client→target, ↓ target→client MB/s.\n";
+     peak minus the value before; ↑ client→target, ↓ target→client MB/s. \
+     Proxy CPU per GB: user + system time of the proxy's process tree \
+     (/proc/PID/stat) over the throughput windows ÷ the payload GB the client \
+     received in them. Load: many sessions at once shaped like VNC (the target \
+     sends 64–256 KiB bursts every 50–200 ms, random per session, seeded; each \
+     client sends 60 10-byte input events/s that the target echoes at once), \
+     one system at a time; proxy CPU over the measured window (% of one core = \
+     CPU s ÷ window s), round trip of the input events sent in it; \"idle\" is \
+     one session without bursts; the load client's and the target's own CPU \
+     show whether the bench itself was the limit.\n";
 
 pub fn report(input: &Path, output: Option<&Path>) -> Result<()> {
     let text =
@@ -287,6 +333,11 @@ impl Table<'_> {
                 _ => "—".into(),
             },
             Row::Huge(proto) => self.huge(sys, proto),
+            Row::LoadSessions
+            | Row::LoadCpu
+            | Row::LoadRtt(_)
+            | Row::LoadP99Ratio
+            | Row::LoadBench => self.load(row, sys).unwrap_or_else(|| "—".into()),
             Row::PssBeforeAfter => {
                 match (
                     self.get(sys, "pss_baseline_kib"),
@@ -317,6 +368,41 @@ impl Table<'_> {
             Some(e) if e > 0.0 => format!("{v} ({e} conn errors)"),
             _ => v,
         }
+    }
+
+    /// The cells of the load rows; `None` when the row did not run.
+    fn load(&self, row: Row, sys: &str) -> Option<String> {
+        let g = |k: &str| self.get(sys, k);
+        let f = |k: &str| g(k).map_or("—".into(), fmt_num);
+        Some(match row {
+            Row::LoadSessions => format!(
+                "{} ({} failed, {} lost)",
+                g("load_sessions")?,
+                g("load_failed").unwrap_or(0.0),
+                g("load_lost_events").unwrap_or(0.0)
+            ),
+            Row::LoadCpu => format!(
+                "{} ({} %)",
+                fmt_num(g("load_proxy_cpu_s")?),
+                f("load_proxy_cpu_pct")
+            ),
+            Row::LoadRtt(p) => format!(
+                "{} / {}",
+                fmt_num(g(&format!("{p}_rtt_p50_ms"))?),
+                f(&format!("{p}_rtt_p99_ms"))
+            ),
+            Row::LoadP99Ratio => {
+                format!("{:.2}×", g("load_rtt_p99_ms")? / g("load_idle_rtt_p99_ms")?)
+            }
+            Row::LoadBench => format!(
+                "{} of {}; {} % / {} %",
+                fmt_num(g("load_mbps")?),
+                f("load_offered_mbps"),
+                f("load_client_cpu_pct"),
+                f("load_target_cpu_pct")
+            ),
+            _ => return None,
+        })
     }
 
     fn attack_total(&self, sys: &str) -> String {

@@ -11,6 +11,9 @@
 //! websockify keeps forwarding its backlog to the target long after the
 //! client has gone, which would otherwise inflate later measurements.
 //!
+//! `V` starts a load session shaped like VNC ([`crate::load_target`]), its
+//! tag the seed of its burst sizes and intervals.
+//!
 //! `H` and `G` carry an 8-byte length N instead of a tag: `H` reads N bytes
 //! and answers their SHA-256; `G` writes N bytes of [`Pattern`] followed by
 //! their SHA-256, so the client can check what arrived byte for byte.
@@ -38,6 +41,9 @@ pub const MODE_SINK: u8 = b'K';
 const MODE_CONTROL: u8 = b'C';
 pub const MODE_HASH: u8 = b'H';
 pub const MODE_GEN: u8 = b'G';
+/// A load session shaped like VNC ([`crate::load_target`]); the tag is its
+/// seed (0: no bursts).
+pub const MODE_LOAD: u8 = b'V';
 
 /// Size of one batch written by the throughput clients and the source target:
 /// large enough that syscall overhead is negligible next to the copy.
@@ -130,6 +136,7 @@ async fn serve_target_conn(
         MODE_SINK => serve_sink(&mut sock, &stats.sink(tag), first.len()).await,
         MODE_HASH => serve_hash(&mut sock, &buf[first], tag).await,
         MODE_GEN => serve_gen(&mut sock, tag).await,
+        MODE_LOAD => crate::load_target::serve_load(sock, &buf[first], tag, source_data).await,
         MODE_CONTROL => {
             let mut out = [0u8; 16];
             out[..8].copy_from_slice(&stats.sink(tag).load(Ordering::Relaxed).to_le_bytes());
@@ -151,7 +158,10 @@ async fn read_header(
     if n == 0 {
         return Ok(None);
     }
-    if matches!(buf[0], MODE_SINK | MODE_CONTROL | MODE_HASH | MODE_GEN) {
+    if matches!(
+        buf[0],
+        MODE_SINK | MODE_CONTROL | MODE_HASH | MODE_GEN | MODE_LOAD
+    ) {
         while n < TAGGED_HEADER {
             let m = sock.read(&mut buf[n..]).await?;
             if m == 0 {

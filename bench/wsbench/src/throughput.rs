@@ -12,38 +12,87 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 use crate::client::{encode_frame, seed, Client, OP_BINARY};
-use crate::measure::{open_mode, record, record_rates, windowed_rates, Common, Timing};
+use crate::cpu;
+use crate::measure::{open_mode, record, record_rates, secs, windowed_rates, Common, Timing};
 use crate::target::{query_sink_bytes, tagged, BATCH, MODE_SINK, MODE_SOURCE};
 
-pub async fn download(common: &Common, conns: usize, timing: Timing) -> Result<()> {
+/// With `proxy`, also the proxy's CPU (its process tree, from `/proc`) per
+/// GB relayed over the same windows (`down_cN_cpu_s_per_gb`).
+pub async fn download(
+    common: &Common,
+    conns: usize,
+    timing: Timing,
+    proxy: Option<u32>,
+) -> Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let mut clients = Vec::with_capacity(conns);
+    // Every connection open before any is read, as a reader busy at full
+    // speed would slow the opening of the others (websocat's, notably).
+    let (mut plain, mut tls) = (Vec::new(), Vec::new());
     for _ in 0..conns {
-        clients.push(open_mode(common, MODE_SOURCE, BATCH).await?);
+        if common.tls {
+            let mut c = Client::connect_tls(common.connect, common.ws, BATCH).await?;
+            c.send_msg(&[MODE_SOURCE]).await?;
+            tls.push(c);
+        } else {
+            plain.push(open_mode(common, MODE_SOURCE, BATCH).await?);
+        }
     }
-    let mut tasks = Vec::with_capacity(conns);
-    for c in clients {
-        tasks.push(spawn_reader(c, counter.clone(), failed.clone()));
-    }
-    let rates = windowed_rates(timing, || {
+    let (n, f) = (&counter, &failed);
+    let tasks: Vec<_> = (plain
+        .into_iter()
+        .map(|c| spawn_reader(c, n.clone(), f.clone())))
+    .chain(
+        tls.into_iter()
+            .map(|c| spawn_reader(c, n.clone(), f.clone())),
+    )
+    .collect();
+    let name = format!("down_{}c{conns}", if common.tls { "tls_" } else { "" });
+    // The warm-up here, so CPU and bytes are read over the windows alone.
+    tokio::time::sleep(secs(timing.warmup)).await;
+    let start = (
+        proxy.map(cpu::tree_cpu_secs).transpose()?,
+        counter.load(Ordering::Relaxed),
+    );
+    let windows = Timing {
+        warmup: 0.0,
+        ..timing
+    };
+    let rates = windowed_rates(windows, || {
         let v = counter.load(Ordering::Relaxed);
         async move { Ok(v) }
     })
     .await;
+    let end = (
+        proxy.map(cpu::tree_cpu_secs).transpose()?,
+        counter.load(Ordering::Relaxed),
+    );
     for t in &tasks {
         t.abort();
     }
-    record_rates(common, &format!("down_c{conns}_mbps"), &rates?, 1e-6)?;
+    record_rates(common, &format!("{name}_mbps"), &rates?, 1e-6)?;
+    if let ((Some(c0), b0), (Some(c1), b1)) = (start, end) {
+        let gb = b1.saturating_sub(b0) as f64 / 1e9;
+        if gb > 0.0 {
+            record(common, &format!("{name}_cpu_s_per_gb"), (c1 - c0) / gb)?;
+        }
+    }
     let f = failed.load(Ordering::Relaxed);
     if f > 0 {
-        record(common, &format!("down_c{conns}_errors"), f as f64)?;
+        record(common, &format!("{name}_errors"), f as f64)?;
     }
     Ok(())
 }
 
 /// Read from `c` until it fails, adding payload bytes to `counter`.
-fn spawn_reader(mut c: Client, counter: Arc<AtomicU64>, failed: Arc<AtomicU64>) -> JoinHandle<()> {
+fn spawn_reader<S>(
+    mut c: Client<S>,
+    counter: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+) -> JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         loop {
             let mut got = 0u64;
