@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
+use super::handover;
 use super::lifetime::lifetime_over;
 use super::reload::{self, Reload, Requests};
 use super::web_note;
@@ -23,18 +24,21 @@ use crate::session::table::Table;
 use crate::session::{SessionCount, Shared};
 use crate::systemd::notify;
 
-/// Serves until a signal or the lifetime stops the server.
+/// Serves until a signal or the lifetime stops the server; a hand-over
+/// (SIGUSR2) execs the new program, or, when that fails, goes on here.
 pub(super) async fn serve(
     settings: Settings,
     [sockets, metrics, control]: [Vec<OpenSocket>; 3],
     reload: Reload,
+    handed: handover::State,
 ) -> Result<()> {
     // Before the first "listening on": a signal that arrives once we look
     // ready must find its handler, not the default action that kills us.
     let signals = Signals::install()?;
     crate::systemd::logging::write_in_background();
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
-    let listeners = listeners(sockets)?;
+    let origins: Vec<String> = sockets.iter().map(|s| s.origin.clone()).collect();
+    let mut listeners = listeners(sockets)?;
     if socket_activated && !settings.listen.is_empty() {
         log::info!("socket activation: the configured listen addresses are not bound");
     }
@@ -45,8 +49,8 @@ pub(super) async fn serve(
     // Made once for the process: a reload keeps the counters, the
     // password failures and the live sessions.
     let shared = Shared::new();
-    let server =
-        Server::new(listeners, config_rx.clone(), shared.clone()).grace(settings.shutdown_grace);
+    shared.table.continue_after(handed.last_id);
+    let sessions = Arc::new(watch::channel(SessionCount::default()).0);
     let health = Arc::new(Health::default());
     start_metrics(metrics, (&health, &shared.metrics), config_rx.clone())?;
     let (reloader, reloads) = reload::channel();
@@ -55,12 +59,13 @@ pub(super) async fn serve(
     }
     tokio::spawn(super::certs::keep_current(config_rx.clone()));
     tokio::spawn(notify::watchdog());
-    tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
-    notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
-
-    let stop = Stopper {
+    tokio::spawn(notify::track_sessions(
+        sessions.subscribe(),
+        config_rx.clone(),
+    ));
+    let mut stop = Stopper {
         signals,
-        sessions: server.sessions(),
+        sessions: sessions.subscribe(),
         reload,
         reloads,
         config: config_tx,
@@ -68,18 +73,52 @@ pub(super) async fn serve(
         socket_activated,
         health,
         drain_delay: settings.drain_delay,
-        table: shared.table,
+        table: shared.table.clone(),
     };
-    let lifetime = lifetime_over(settings.lifetime, server.sessions());
+    let lifetime = lifetime_over(settings.lifetime, sessions.subscribe());
+    tokio::pin!(lifetime);
     let grace = settings.shutdown_grace;
-    server
-        .run(async move {
-            let how = stop.wait(lifetime).await;
-            notify::stopping(grace + DRAIN_TIMEOUT);
-            how
-        })
-        .await;
-    Ok(())
+    let mut adopted = handed.sessions;
+    loop {
+        if !adopted.is_empty() {
+            log::info!("hand-over: {} sessions go on", adopted.len());
+        }
+        notify::ready(&notify::status_line(
+            adopted.len(),
+            &config_rx.borrow().gate.route,
+        ));
+        let server = Server::new(listeners, config_rx.clone(), shared.clone())
+            .grace(grace)
+            .counting(sessions.clone())
+            .adopt(std::mem::take(&mut adopted));
+        let how = stop.wait(lifetime.as_mut());
+        let kept = server.run(notify_stop(how, grace)).await;
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let moved = shared.parked.take();
+        let state = handover::State::new(&kept, &origins, moved, shared.table.last_id());
+        let e = handover::exec(&state);
+        log::error!(
+            "hand-over failed: {e:#}; this program goes on with its {} sessions",
+            state.sessions.len()
+        );
+        shared.table.pause_all(false);
+        (listeners, adopted) = (kept, state.sessions);
+    }
+}
+
+/// The stop, told to systemd: `STOPPING=1`, or for a hand-over nothing yet
+/// (`handover::exec` says `RELOADING=1`).
+async fn notify_stop(
+    how: impl std::future::Future<Output = Stop>,
+    grace: std::time::Duration,
+) -> Stop {
+    let how = how.await;
+    if how != Stop::HandOver {
+        notify::stopping(grace + DRAIN_TIMEOUT);
+    }
+    how
 }
 
 /// Listeners for the open sockets, each logged with where it came from.
@@ -123,6 +162,8 @@ struct Signals {
     term: Signal,
     int: Signal,
     hup: Signal,
+    /// The live hand-over to a re-executed binary (`handover`).
+    usr2: Signal,
 }
 
 impl Signals {
@@ -131,6 +172,7 @@ impl Signals {
             term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
             hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+            usr2: signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?,
         })
     }
 }
@@ -154,10 +196,16 @@ struct Stopper {
 impl Stopper {
     /// Reloads on each SIGHUP or control-socket request until a signal or
     /// the lifetime says how to stop.
-    async fn wait(mut self, lifetime: impl std::future::Future<Output = String>) -> Stop {
-        tokio::pin!(lifetime);
+    async fn wait(
+        &mut self,
+        mut lifetime: std::pin::Pin<&mut impl std::future::Future<Output = String>>,
+    ) -> Stop {
         loop {
             tokio::select! {
+                _ = self.signals.usr2.recv() => {
+                    log::info!("SIGUSR2: handing the live sessions over to a new program");
+                    break Stop::HandOver;
+                }
                 _ = self.signals.int.recv() => break Stop::Now,
                 _ = self.signals.term.recv() => {
                     self.drain().await;

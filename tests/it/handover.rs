@@ -1,0 +1,302 @@
+//! The live hand-over (SIGUSR2) through the real binary: it re-executes
+//! itself in place, same PID, and every live plain ws:// session goes on
+//! byte-exact with no close frame (binary and base64, a client stopped in
+//! the middle of a frame, a unix target), the control socket lists the same
+//! sessions, a client connecting meanwhile is served, and SIGTERM afterwards
+//! still closes with 1001. What cannot move (a wss:// client) gets 1012.
+
+use crate::common;
+
+use common::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::timeout;
+
+/// bob:hunter2, for an htpasswd file.
+const BOB: &str = "Authorization: Basic Ym9iOmh1bnRlcjI=\r\n";
+
+/// `len` bytes of the counting pattern, from byte `from` of the stream.
+fn pattern(from: u64, len: usize) -> Vec<u8> {
+    (0..len as u64).map(|i| ((from + i) % 251) as u8).collect()
+}
+
+/// One session's client on a raw socket: what it sent and got back, and
+/// the longest wait between two echoed frames.
+struct Client {
+    s: TcpStream,
+    base64: bool,
+    sent: u64,
+    got: u64,
+    last: Instant,
+    longest_gap: Duration,
+}
+
+impl Client {
+    async fn open(addr: std::net::SocketAddr, base64: bool) -> Client {
+        let protocol = base64.then_some("base64");
+        let s = raw_upgrade_with(addr, "/", protocol, BOB).await;
+        Client {
+            s,
+            base64,
+            sent: 0,
+            got: 0,
+            last: Instant::now(),
+            longest_gap: Duration::ZERO,
+        }
+    }
+
+    /// The next `len` pattern bytes as one masked client frame.
+    fn frame(&mut self, len: usize) -> Vec<u8> {
+        let data = pattern(self.sent, len);
+        self.sent += len as u64;
+        match self.base64 {
+            true => client_frame(0x81, BASE64.encode(&data).as_bytes()),
+            false => client_frame(0x82, &data),
+        }
+    }
+
+    /// Sends `len` bytes and reads until they are all echoed, in order.
+    async fn round(&mut self, len: usize) {
+        let frame = self.frame(len);
+        self.s.write_all(&frame).await.expect("write");
+        self.echoed().await;
+    }
+
+    /// Reads data frames until everything sent came back; a close frame fails.
+    async fn echoed(&mut self) {
+        while self.got < self.sent {
+            let (opcode, payload) = read_frame(&mut self.s).await;
+            let now = Instant::now();
+            self.longest_gap = self.longest_gap.max(now - self.last);
+            self.last = now;
+            let data = match opcode {
+                1 => BASE64.decode(&payload).expect("base64"),
+                2 => payload,
+                8 => panic!("close frame {payload:?} after {} bytes", self.got),
+                _ => continue,
+            };
+            assert_eq!(
+                data,
+                pattern(self.got, data.len()),
+                "byte-exact at {}",
+                self.got
+            );
+            self.got += data.len() as u64;
+        }
+    }
+}
+
+/// Round trips until `after` says the hand-over is over, then `more` more;
+/// tells `warm` once it has done some.
+async fn stream(mut c: Client, warm: mpsc::Sender<()>, after: watch::Receiver<bool>) -> Client {
+    for i in 0.. {
+        c.round(100 + (i % 7) * 300).await;
+        if i == 10 {
+            let _ = warm.send(()).await;
+        }
+        if i > 10 && *after.borrow() {
+            break;
+        }
+    }
+    for i in 0..20 {
+        c.round(50 + i * 13).await;
+    }
+    c
+}
+
+/// The control socket's `sessions` answer.
+async fn sessions(path: &Path) -> serde_json::Value {
+    let s = UnixStream::connect(path).await.expect("control socket");
+    let (r, mut w) = s.into_split();
+    w.write_all(b"sessions\n").await.expect("write");
+    let mut answer = String::new();
+    let mut r = BufReader::new(r);
+    timeout(WAIT, r.read_line(&mut answer))
+        .await
+        .expect("answer")
+        .expect("read");
+    serde_json::from_str(&answer).expect("JSON")
+}
+
+/// The control socket's list once it has `n` sessions (they register just
+/// after their 101).
+async fn listed(path: &Path, n: usize) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let listed = sessions(path).await;
+        if listed.as_array().map(Vec::len) == Some(n) {
+            return listed;
+        }
+        assert!(Instant::now() < deadline, "never {n} sessions: {listed}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// (id, user, client, target) of each listed session, by id.
+fn who(listed: &serde_json::Value) -> Vec<(u64, String, String, String)> {
+    let mut all: Vec<_> = (listed.as_array().expect("list").iter())
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or("-").to_owned();
+            (
+                s["id"].as_u64().expect("id"),
+                text("user"),
+                text("client"),
+                text("target"),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn htpasswd(dir: &TempDir) -> String {
+    let file = dir.path().join("users");
+    let made = std::process::Command::new("htpasswd")
+        .args(["-cbB", file.to_str().expect("utf-8"), "bob", "hunter2"])
+        .output()
+        .expect("htpasswd (apache2-utils) is needed for this test");
+    assert!(made.status.success());
+    file.to_str().expect("utf-8").to_owned()
+}
+
+/// What the daemon tells systemd, read as it comes (an unread notify
+/// socket fills and blocks the sender, as systemd never would).
+struct Notified(std::sync::mpsc::Receiver<String>);
+
+impl Notified {
+    fn new(dir: &TempDir) -> (Notified, String) {
+        let notify = notify::Notify::new(dir);
+        let path = notify.path();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while let Ok(n) = notify.sock.recv(&mut buf) {
+                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
+        (Notified(rx), path)
+    }
+
+    /// Waits for a message with `needle`.
+    fn until(&self, needle: &str) -> String {
+        loop {
+            let msg = self.0.recv_timeout(WAIT).expect("notify message");
+            if msg.contains(needle) {
+                return msg;
+            }
+        }
+    }
+}
+
+/// A proxy to `target` with a control socket and bob's password, ready.
+fn proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path::PathBuf, Notified) {
+    let sock = dir.path().join("control.sock");
+    let users = htpasswd(dir);
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args([
+        "--control-socket",
+        sock.to_str().expect("utf-8"),
+        "--auth-file",
+        &users,
+    ]);
+    cmd.args(extra).args(["127.0.0.1:0", target]);
+    let (notified, path) = Notified::new(dir);
+    cmd.env("NOTIFY_SOCKET", path)
+        .stdin(std::process::Stdio::null());
+    let proxy = Proxy::spawn(&mut cmd, 1);
+    notified.until("READY=1");
+    (proxy, sock, notified)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigusr2_hands_every_live_session_to_the_new_program() {
+    let target = echo_target().await.to_string();
+    let dir = TempDir::new("handover");
+    let (mut proxy, sock, notified) = proxy(&dir, &target, &[]);
+    let (addr, pid) = (proxy.addr(), proxy.pid());
+    let (warm_tx, mut warm) = mpsc::channel(16);
+    let (after_tx, after) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let c = Client::open(addr, i >= 7).await;
+        tasks.push(tokio::spawn(stream(c, warm_tx.clone(), after.clone())));
+    }
+    for _ in 0..10 {
+        warm.recv().await.expect("a session warmed up");
+    }
+    // Stopped inside frames: a split header, and half of a base64 text
+    // frame's payload, cut inside a 4-character group.
+    let mut split_header = Client::open(addr, false).await;
+    let whole = split_header.frame(1000);
+    split_header.s.write_all(&whole[..3]).await.expect("write");
+    let mut mid_group = Client::open(addr, true).await;
+    let half = mid_group.frame(700);
+    mid_group
+        .s
+        .write_all(&half[..half.len() / 2 + 1])
+        .await
+        .expect("write");
+    let before = listed(&sock, 12).await;
+
+    proxy.signal(Signal::SIGUSR2);
+    // A client arriving during the hand-over waits in the backlog.
+    let late = tokio::spawn(async move {
+        let mut c = Client::open(addr, false).await;
+        c.round(5000).await;
+        c
+    });
+    notified.until("RELOADING=1");
+    notified.until("READY=1");
+    // 13 when the late client was taken before the accept loops stopped.
+    let went_on = proxy.wait_for_log("sessions go on");
+    assert!(
+        went_on.contains(" 12 sessions") || went_on.contains(" 13 sessions"),
+        "{went_on}"
+    );
+    assert!(proxy
+        .log()
+        .iter()
+        .any(|l| l.contains("hand-over: executing")));
+    assert_eq!(proxy.pid(), pid, "same PID");
+    split_header.s.write_all(&whole[3..]).await.expect("write");
+    split_header.echoed().await;
+    mid_group
+        .s
+        .write_all(&half[half.len() / 2 + 1..])
+        .await
+        .expect("write");
+    mid_group.echoed().await;
+    let _late = timeout(WAIT, late)
+        .await
+        .expect("late client served")
+        .expect("late client");
+    after_tx.send_replace(true);
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(
+            timeout(WAIT, task)
+                .await
+                .expect("streams on")
+                .expect("stream"),
+        );
+    }
+    let gaps: Vec<Duration> = clients.iter().map(|c| c.longest_gap).collect();
+    let longest = gaps.iter().max().copied().unwrap_or_default();
+    eprintln!("hand-over: longest gap per session {gaps:?}; longest {longest:?}");
+    let after_list = sessions(&sock).await;
+    let (was, is) = (who(&before), who(&after_list));
+    assert_eq!(
+        is.iter().filter(|s| was.contains(s)).count(),
+        12,
+        "{before} vs {after_list}"
+    );
+    assert!(is.iter().all(|s| s.1 == "bob"), "{after_list}");
+    assert!(!proxy.log().iter().any(|l| l.contains("session closed")));
+}
