@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
 
 /// bob:hunter2, for an htpasswd file.
 const BOB: &str = "Authorization: Basic Ym9iOmh1bnRlcjI=\r\n";
@@ -195,7 +197,8 @@ impl Notified {
     }
 }
 
-/// A proxy to `target` with a control socket and bob's password, ready.
+/// A proxy to `target` (none: `extra` names it) with a control socket and
+/// bob's password, ready.
 fn proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path::PathBuf, Notified) {
     let sock = dir.path().join("control.sock");
     let users = htpasswd(dir);
@@ -206,7 +209,8 @@ fn proxy(dir: &TempDir, target: &str, extra: &[&str]) -> (Proxy, std::path::Path
         "--auth-file",
         &users,
     ]);
-    cmd.args(extra).args(["127.0.0.1:0", target]);
+    cmd.args(extra).arg("127.0.0.1:0");
+    cmd.args(Some(target).filter(|t| !t.is_empty()));
     let (notified, path) = Notified::new(dir);
     cmd.env("NOTIFY_SOCKET", path)
         .stdin(std::process::Stdio::null());
@@ -298,5 +302,92 @@ async fn sigusr2_hands_every_live_session_to_the_new_program() {
         "{before} vs {after_list}"
     );
     assert!(is.iter().all(|s| s.1 == "bob"), "{after_list}");
+    assert!(!proxy.log().iter().any(|l| l.contains("session closed")));
+}
+
+/// The next message on a tungstenite client, within [`WAIT`].
+async fn next_message<S>(ws: &mut S) -> Message
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match timeout(WAIT, ws.next()).await.expect("a message in time") {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(m)) => return m,
+            other => panic!("no message: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wss_session_closes_with_1012_and_a_plain_one_moves() {
+    let dir = TempDir::new("handover-tls");
+    let (mut proxy, der) = tls_proxy(&dir, &[]).await;
+    let mut wss = wss_connect(proxy.addr(), &der).await;
+    wss::send_all(&mut wss, b"before").await;
+    assert_eq!(wss::receive(&mut wss, 6).await, b"before");
+    let mut plain = Client::open(proxy.addr(), false).await;
+    plain.round(300).await;
+    proxy.signal(Signal::SIGUSR2);
+    match next_message(&mut wss).await {
+        Message::Close(Some(frame)) => {
+            assert_eq!(u16::from(frame.code), 1012);
+            assert_eq!(frame.reason.as_str(), "Service restart");
+        }
+        other => panic!("no 1012: {other:?}"),
+    }
+    let line = proxy.wait_for_log("close 1012");
+    assert!(
+        line.contains("wss:// client's TLS state cannot move"),
+        "{line}"
+    );
+    let counted = proxy.wait_for_log("sessions paused to move");
+    assert!(
+        counted.contains("1 of 2 sessions paused to move; 1 closed"),
+        "{counted}"
+    );
+    proxy.wait_for_log("hand-over: 1 sessions go on");
+    plain.round(4000).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_after_a_hand_over_still_closes_with_1001() {
+    let target = echo_target().await.to_string();
+    let dir = TempDir::new("handover-term");
+    let (mut proxy, _sock, notified) = proxy(&dir, &target, &[]);
+    let mut c = Client::open(proxy.addr(), false).await;
+    c.round(1000).await;
+    proxy.signal(Signal::SIGUSR2);
+    notified.until("READY=1");
+    proxy.wait_for_log("hand-over: 1 sessions go on");
+    c.round(1000).await;
+    proxy.signal(Signal::SIGTERM);
+    let (opcode, payload) = read_frame(&mut c.s).await;
+    assert_eq!(opcode, 8, "a close frame");
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    assert!(proxy.wait_exit().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_to_a_unix_target_moves() {
+    let dir = TempDir::new("handover-unix");
+    let target_path = dir.path().join("vnc.sock");
+    let target = tokio::net::UnixListener::bind(&target_path).expect("bind");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = target.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let unix = ["--unix-target", target_path.to_str().expect("utf-8")];
+    let (mut proxy, _sock, notified) = proxy(&dir, "", &unix);
+    let mut c = Client::open(proxy.addr(), true).await;
+    c.round(999).await;
+    proxy.signal(Signal::SIGUSR2);
+    notified.until("READY=1");
+    proxy.wait_for_log("hand-over: 1 sessions go on");
+    c.round(5000).await;
     assert!(!proxy.log().iter().any(|l| l.contains("session closed")));
 }
