@@ -16,7 +16,7 @@ mod decoder;
 mod encoder;
 
 #[cfg(test)]
-mod test_frames;
+pub(crate) mod test_frames;
 
 use std::fmt;
 

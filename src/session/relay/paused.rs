@@ -62,3 +62,82 @@ fn dup(fd: RawFd) -> std::io::Result<RawFd> {
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     Ok(borrowed.try_clone_to_owned()?.into_raw_fd())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::session::codec::test_frames::frame;
+    use crate::session::codec::{Base64Decoder, Decoder, Event};
+
+    /// What a decoder made of `input`: the data bytes, and a mark for each
+    /// message start, ping and end.
+    fn decoded(dec: &mut Decoder, input: &[u8]) -> Vec<u8> {
+        let mut buf = input.to_vec();
+        let (mut pos, mut out) = (0, Vec::new());
+        while let (used, Some(event)) = dec.decode(&mut buf[pos..]).expect("valid frames") {
+            pos += used;
+            match event {
+                Event::MessageStart { text } => {
+                    out.extend_from_slice(if text { b"<T" } else { b"<B" })
+                }
+                Event::Data {
+                    payload,
+                    fin_of_message,
+                } => {
+                    out.extend_from_slice(payload);
+                    out.extend_from_slice(if fin_of_message { b">" } else { b"" });
+                }
+                Event::Ping(p) => out.extend([b"[".as_slice(), p, b"]"].concat()),
+                Event::Pong(_) | Event::Close { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// Through JSON, as the hand-over carries it.
+    fn moved<T: serde::Serialize + serde::de::DeserializeOwned>(t: &T) -> T {
+        serde_json::from_str(&serde_json::to_string(t).expect("serialize")).expect("deserialize")
+    }
+
+    #[test]
+    fn a_decoder_moved_at_any_byte_goes_on_as_if_it_had_not() {
+        let mask = [0x0f, 0xa1, 0x5c, 0x33];
+        let data: Vec<u8> = (0..300u16).map(|i| (i % 251) as u8).collect();
+        // A fragmented binary message with a ping between its fragments,
+        // one frame with a 2-byte extended length, then a text frame.
+        let stream = [
+            frame(0x02, &data[..100], mask),
+            frame(0x89, b"ping!", mask),
+            frame(0x80, &data[100..], mask),
+            frame(0x81, b"AAEC", mask),
+        ]
+        .concat();
+        let whole = decoded(&mut Decoder::new(Some(1000)), &stream);
+        for cut in 0..=stream.len() {
+            let mut dec = Decoder::new(Some(1000));
+            let mut got = decoded(&mut dec, &stream[..cut]);
+            let mut dec = moved(&dec);
+            got.extend(decoded(&mut dec, &stream[cut..]));
+            assert_eq!(got, whole, "moved after byte {cut}");
+        }
+    }
+
+    #[test]
+    fn a_base64_decoder_moved_inside_a_group_goes_on() {
+        let text = b"AAECAwQFBgcICQ==";
+        let decode = |dec: &mut Base64Decoder, input: &[u8]| {
+            let mut out = vec![0u8; crate::session::codec::base64_decoded_len_max(input.len())];
+            let n = dec.decode(input, &mut out).expect("valid base64");
+            out.truncate(n);
+            out
+        };
+        let whole = decode(&mut Base64Decoder::new(), text);
+        for cut in 0..=text.len() {
+            let mut dec = Base64Decoder::new();
+            let mut got = decode(&mut dec, &text[..cut]);
+            let mut dec = moved(&dec);
+            got.extend(decode(&mut dec, &text[cut..]));
+            dec.finish().expect("complete");
+            assert_eq!(got, whole, "moved after character {cut}");
+        }
+    }
+}
