@@ -391,3 +391,41 @@ async fn a_session_to_a_unix_target_moves() {
     c.round(5000).await;
     assert!(!proxy.log().iter().any(|l| l.contains("session closed")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_activated_listener_is_kept_across_a_hand_over() {
+    let target = echo_target().await;
+    let dir = TempDir::new("handover-activation");
+    let conf = dir.write(
+        "act.conf",
+        format!("target = \"{target}\"\nheartbeat = 0\n"),
+    );
+    // systemd's part, as tests/it/systemd.rs plays it: the socket bound
+    // here is fd 3 of systemd-socket-activate, which execs the daemon.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"export LISTEN_PID=$$ LISTEN_FDS=1; exec 3<&0 </dev/null; exec "$0" "$@""#)
+        .arg("/usr/bin/systemd-socket-activate")
+        .arg("--fdname=web")
+        .args([bin(), "--config", conf.to_str().expect("utf-8")])
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            listener,
+        )));
+    let mut proxy = Proxy::spawn(&mut cmd, 0);
+    let mut c = Client::open(addr, false).await;
+    c.round(700).await;
+    let pid = proxy.pid();
+    proxy.signal(Signal::SIGUSR2);
+    let line = proxy.wait_for_log("handed over)");
+    assert!(
+        line.contains("passed in by systemd") && line.contains(&addr.to_string()),
+        "{line}"
+    );
+    proxy.wait_for_log("hand-over: 1 sessions go on");
+    assert_eq!(proxy.pid(), pid);
+    c.round(3000).await;
+    let mut fresh = Client::open(addr, true).await;
+    fresh.round(100).await;
+}
