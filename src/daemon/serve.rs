@@ -20,6 +20,7 @@ use crate::metrics::endpoint;
 use crate::metrics::health::Health;
 use crate::metrics::Metrics;
 use crate::server::{Server, Stop};
+use crate::session::resume::Moved;
 use crate::session::table::Table;
 use crate::session::{SessionCount, Shared};
 use crate::systemd::notify;
@@ -38,7 +39,7 @@ pub(super) async fn serve(
     crate::systemd::logging::write_in_background();
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
     let origins: Vec<String> = sockets.iter().map(|s| s.origin.clone()).collect();
-    let mut listeners = listeners(sockets)?;
+    let listeners = listeners(sockets)?;
     if socket_activated && !settings.listen.is_empty() {
         log::info!("socket activation: the configured listen addresses are not bound");
     }
@@ -57,13 +58,8 @@ pub(super) async fn serve(
     for socket in control {
         super::control::start(socket, reloader.clone(), shared.table.clone())?;
     }
-    tokio::spawn(super::certs::keep_current(config_rx.clone()));
-    tokio::spawn(notify::watchdog());
-    tokio::spawn(notify::track_sessions(
-        sessions.subscribe(),
-        config_rx.clone(),
-    ));
-    let mut stop = Stopper {
+    background(&config_rx, &sessions);
+    let stop = Stopper {
         signals,
         sessions: sessions.subscribe(),
         reload,
@@ -76,35 +72,65 @@ pub(super) async fn serve(
         table: shared.table.clone(),
     };
     let lifetime = lifetime_over(settings.lifetime, sessions.subscribe());
-    tokio::pin!(lifetime);
-    let grace = settings.shutdown_grace;
-    let mut adopted = handed.sessions;
-    loop {
-        if !adopted.is_empty() {
-            log::info!("hand-over: {} sessions go on", adopted.len());
+    let serving = Serving {
+        config: config_rx,
+        shared,
+        sessions,
+        grace: settings.shutdown_grace,
+        origins,
+    };
+    serving
+        .run(stop, lifetime, listeners, handed.sessions)
+        .await;
+    Ok(())
+}
+
+/// What each server of the process is made with: one, or one more after
+/// each hand-over whose exec failed.
+struct Serving {
+    config: watch::Receiver<Arc<Config>>,
+    shared: Shared,
+    sessions: Arc<watch::Sender<SessionCount>>,
+    grace: std::time::Duration,
+    /// Where each listener came from, in order, for the new program's log.
+    origins: Vec<String>,
+}
+
+impl Serving {
+    /// Serves until stopped; at a hand-over, execs the new program, or, if
+    /// that fails, serves again with the same listeners and sessions.
+    async fn run(
+        &self,
+        mut stop: Stopper,
+        lifetime: impl std::future::Future<Output = String>,
+        mut listeners: Vec<Listener>,
+        mut adopted: Vec<Moved>,
+    ) {
+        tokio::pin!(lifetime);
+        let shared = &self.shared;
+        loop {
+            if !adopted.is_empty() {
+                log::info!("hand-over: {} sessions go on", adopted.len());
+            }
+            let route = &self.config.borrow().gate.route.to_string();
+            notify::ready(&notify::status_line(adopted.len(), route));
+            let server = Server::new(listeners, self.config.clone(), shared.clone())
+                .grace(self.grace)
+                .counting(self.sessions.clone())
+                .adopt(std::mem::take(&mut adopted));
+            let how = stop.wait(lifetime.as_mut());
+            let kept = server.run(notify_stop(how, self.grace)).await;
+            if kept.is_empty() {
+                return;
+            }
+            let moved = shared.parked.take();
+            let state = handover::State::new(&kept, &self.origins, moved, shared.table.last_id());
+            let e = handover::exec(&state);
+            let n = state.sessions.len();
+            log::error!("hand-over failed: {e:#}; this program goes on with its {n} sessions");
+            shared.table.pause_all(false);
+            (listeners, adopted) = (kept, state.sessions);
         }
-        notify::ready(&notify::status_line(
-            adopted.len(),
-            &config_rx.borrow().gate.route,
-        ));
-        let server = Server::new(listeners, config_rx.clone(), shared.clone())
-            .grace(grace)
-            .counting(sessions.clone())
-            .adopt(std::mem::take(&mut adopted));
-        let how = stop.wait(lifetime.as_mut());
-        let kept = server.run(notify_stop(how, grace)).await;
-        if kept.is_empty() {
-            return Ok(());
-        }
-        let moved = shared.parked.take();
-        let state = handover::State::new(&kept, &origins, moved, shared.table.last_id());
-        let e = handover::exec(&state);
-        log::error!(
-            "hand-over failed: {e:#}; this program goes on with its {} sessions",
-            state.sessions.len()
-        );
-        shared.table.pause_all(false);
-        (listeners, adopted) = (kept, state.sessions);
     }
 }
 
@@ -119,6 +145,14 @@ async fn notify_stop(
         notify::stopping(grace + DRAIN_TIMEOUT);
     }
     how
+}
+
+/// The daemon's background tasks: the certificate kept current, the
+/// watchdog, the session count in `STATUS=`.
+fn background(config: &watch::Receiver<Arc<Config>>, sessions: &watch::Sender<SessionCount>) {
+    tokio::spawn(super::certs::keep_current(config.clone()));
+    tokio::spawn(notify::watchdog());
+    tokio::spawn(notify::track_sessions(sessions.subscribe(), config.clone()));
 }
 
 /// Listeners for the open sockets, each logged with where it came from.

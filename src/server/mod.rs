@@ -252,8 +252,8 @@ impl Acceptor {
                 continue;
             };
             ctx.client_fd = Some(match &stream {
-                Either::Left(s) => s.as_raw_fd(),
-                Either::Right(s) => s.as_raw_fd(),
+                Either::Left(s) => (s.as_raw_fd(), false),
+                Either::Right(s) => (s.as_raw_fd(), true),
             });
             match stream {
                 Either::Left(s) => {

@@ -69,6 +69,6 @@ pub struct ConnCtx {
     pub permit: Option<Arc<ConnPermit>>,
     /// The client's socket, while its bytes travel on it in the clear (plain
     /// TCP or unix): what a hand-over moves to the new process. `None` over
-    /// TLS, whose state lives in this process.
-    pub client_fd: Option<std::os::fd::RawFd>,
+    /// TLS, whose state lives in this process. With whether it is a unix socket.
+    pub client_fd: Option<(std::os::fd::RawFd, bool)>,
 }

@@ -98,18 +98,13 @@ async fn run(
         id: live.id(),
     };
     who.log_open(mode);
-    let mut observe = relay::Observer {
-        traffic: config.traffic,
-        recorder: recorder(&config, &who, user.as_deref(), metrics).await,
-    };
-    observe.shown(&shown);
-    let sockets =
-        resume::Sockets::of(client_fd, &stream).and_then(|s| movable(&observe).map(|()| s));
+    let mut observe = observer(&config, &who, user.as_deref(), metrics, &shown).await;
+    let sockets = movable(&observe).and_then(|()| resume::Sockets::of(client_fd, &stream));
     let params = relay_params(&config, mode, sockets.map(|s| [s.client.0, s.target.0]));
     let out = relay::run(io, stream, params, &mut shutdown, (&observe, &live), None).await;
-    if let (Some(_), Ok(sockets)) = (&out.paused, sockets) {
-        return resume::park(&shared, (&who, mode, started), sockets, &live, out);
-    }
+    let Some(out) = resume::park(&shared, (&who, mode, started), sockets, &live, out) else {
+        return; // moved on to the next program
+    };
     // Out of the live list before the log says closed: `websockifyctl
     // sessions` after that line never shows it.
     drop(live);
@@ -139,6 +134,23 @@ fn relay_params(
         max_message: config.limits.max_message_size,
         movable,
     }
+}
+
+/// What the session shows of itself (`--traffic`, recording), with `shown`,
+/// what the proxy sent the client before the relay, recorded already.
+async fn observer(
+    config: &Config,
+    who: &Who<'_>,
+    user: Option<&str>,
+    metrics: &Arc<Metrics>,
+    shown: &[u8],
+) -> relay::Observer {
+    let observe = relay::Observer {
+        traffic: config.traffic,
+        recorder: recorder(config, who, user, metrics).await,
+    };
+    observe.shown(shown);
+    observe
 }
 
 /// Recording and `--traffic` write from this process: such a session

@@ -5,7 +5,7 @@
 //! `resume`s it under the same id, user, start time and byte counts. The
 //! client sees no close frame, only a pause.
 
-use std::os::fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, RawFd};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, RawFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -74,45 +74,36 @@ pub(super) struct Sockets {
 }
 
 impl Sockets {
-    /// The sockets of a session whose client is `client` (`None` over TLS)
-    /// and whose target is `target`; `Err` says why it cannot move.
+    /// The sockets of a session whose client is `client` (`None` over TLS;
+    /// with whether it is a unix socket) and whose target is `target`;
+    /// `Err` says why it cannot move.
     pub(super) fn of(
-        client: Option<RawFd>,
+        client: Option<(RawFd, bool)>,
         target: &TargetStream,
     ) -> Result<Sockets, &'static str> {
         let client = client.ok_or("a wss:// client's TLS state cannot move to a new process")?;
-        let unix = matches!(unix_socket(client), Some(true));
         let target = match target {
             TargetStream::Tcp(s) => (s.as_raw_fd(), false),
             TargetStream::Unix(s) => (s.as_raw_fd(), true),
             TargetStream::Tls(_) => Err("an --ssl-target session's TLS state cannot move")?,
         };
-        Ok(Sockets {
-            client: (client, unix),
-            target,
-        })
+        Ok(Sockets { client, target })
     }
 }
 
-/// Whether `fd` is a unix socket (`None` when it cannot be told).
-#[allow(unsafe_code)]
-fn unix_socket(fd: RawFd) -> Option<bool> {
-    // SAFETY: `fd` is the live client socket of the calling session.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    let addr = socket2::SockRef::from(&borrowed).local_addr().ok()?;
-    Some(addr.is_unix())
-}
-
-/// Parks a paused session: its kept sockets (close-on-exec until the daemon
-/// clears it on the ones it hands over) and its state.
+/// Parks a session the relay paused: its kept sockets (close-on-exec until
+/// the daemon clears it on the ones it hands over) and its state; the
+/// outcome back when it ended instead.
 pub(super) fn park(
     shared: &Shared,
     (who, mode, started): (&Who<'_>, Mode, Instant),
-    sockets: Sockets,
+    sockets: Result<Sockets, &'static str>,
     live: &Registration,
-    out: relay::Outcome,
-) {
-    let Some(kept) = out.paused else { return };
+    mut out: relay::Outcome,
+) -> Option<relay::Outcome> {
+    let (Some(kept), Ok(sockets)) = (out.paused.take(), sockets) else {
+        return Some(out);
+    };
     let since = started.elapsed();
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
     let started_ms = now.unwrap_or_default().saturating_sub(since).as_millis();
@@ -128,6 +119,7 @@ pub(super) fn park(
         target_fd: (kept.fds[1], sockets.target.1),
         paused: kept.paused,
     });
+    None
 }
 
 /// Goes on with a session another process handed over (or this one, after
@@ -175,19 +167,17 @@ pub async fn resume(moved: Moved, ctx: ConnCtx) {
         Ok([sockets.client.0, sockets.target.0]),
     );
     let observe = relay::Observer::default();
-    let paused = Some(moved.paused);
-    let out = relay::run(
-        client,
-        target,
-        params,
-        &mut shutdown,
-        (&observe, &live),
-        paused,
-    )
-    .await;
-    if out.paused.is_some() {
-        return park(&shared, (&who, moved.mode, started), sockets, &live, out);
-    }
+    let (paused, shown) = (Some(moved.paused), (&observe, &live));
+    let out = relay::run(client, target, params, &mut shutdown, shown, paused).await;
+    let Some(out) = park(
+        &shared,
+        (&who, moved.mode, started),
+        Ok(sockets),
+        &live,
+        out,
+    ) else {
+        return; // moved on to the next program
+    };
     drop(live);
     super::report_closed(&shared.metrics, &who, &out, started.elapsed().as_secs_f64());
 }

@@ -225,28 +225,12 @@ async fn sigusr2_hands_every_live_session_to_the_new_program() {
     let dir = TempDir::new("handover");
     let (mut proxy, sock, notified) = proxy(&dir, &target, &[]);
     let (addr, pid) = (proxy.addr(), proxy.pid());
-    let (warm_tx, mut warm) = mpsc::channel(16);
     let (after_tx, after) = watch::channel(false);
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let c = Client::open(addr, i >= 7).await;
-        tasks.push(tokio::spawn(stream(c, warm_tx.clone(), after.clone())));
-    }
-    for _ in 0..10 {
-        warm.recv().await.expect("a session warmed up");
-    }
-    // Stopped inside frames: a split header, and half of a base64 text
-    // frame's payload, cut inside a 4-character group.
-    let mut split_header = Client::open(addr, false).await;
-    let whole = split_header.frame(1000);
-    split_header.s.write_all(&whole[..3]).await.expect("write");
-    let mut mid_group = Client::open(addr, true).await;
-    let half = mid_group.frame(700);
-    mid_group
-        .s
-        .write_all(&half[..half.len() / 2 + 1])
-        .await
-        .expect("write");
+    let tasks = streaming(addr, 10, 3, after).await;
+    // Stopped inside frames: in a header, and in a base64 text frame's
+    // payload, inside a 4-character group.
+    let split_header = Cut::start(addr, false, 1000, 3).await;
+    let mid_group = Cut::start(addr, true, 700, 473).await;
     let before = listed(&sock, 12).await;
 
     proxy.signal(Signal::SIGUSR2);
@@ -260,27 +244,13 @@ async fn sigusr2_hands_every_live_session_to_the_new_program() {
     notified.until("READY=1");
     // 13 when the late client was taken before the accept loops stopped.
     let went_on = proxy.wait_for_log("sessions go on");
-    assert!(
-        went_on.contains(" 12 sessions") || went_on.contains(" 13 sessions"),
-        "{went_on}"
-    );
-    assert!(proxy
-        .log()
-        .iter()
-        .any(|l| l.contains("hand-over: executing")));
+    let counted = [" 12 sessions", " 13 sessions"];
+    assert!(counted.iter().any(|n| went_on.contains(n)), "{went_on}");
+    let log = proxy.log();
+    assert!(log.iter().any(|l| l.contains("hand-over: executing")));
     assert_eq!(proxy.pid(), pid, "same PID");
-    split_header.s.write_all(&whole[3..]).await.expect("write");
-    split_header.echoed().await;
-    mid_group
-        .s
-        .write_all(&half[half.len() / 2 + 1..])
-        .await
-        .expect("write");
-    mid_group.echoed().await;
-    let _late = timeout(WAIT, late)
-        .await
-        .expect("late client served")
-        .expect("late client");
+    let _cut = [split_header.finish().await, mid_group.finish().await];
+    let _late = timeout(WAIT, late).await.expect("late client served");
     after_tx.send_replace(true);
     let mut clients = Vec::new();
     for task in tasks {
@@ -296,13 +266,57 @@ async fn sigusr2_hands_every_live_session_to_the_new_program() {
     eprintln!("hand-over: longest gap per session {gaps:?}; longest {longest:?}");
     let after_list = sessions(&sock).await;
     let (was, is) = (who(&before), who(&after_list));
-    assert_eq!(
-        is.iter().filter(|s| was.contains(s)).count(),
-        12,
-        "{before} vs {after_list}"
-    );
+    let kept = is.iter().filter(|s| was.contains(s)).count();
+    assert_eq!(kept, 12, "{before} vs {after_list}");
     assert!(is.iter().all(|s| s.1 == "bob"), "{after_list}");
     assert!(!proxy.log().iter().any(|l| l.contains("session closed")));
+}
+
+/// `n` sessions streaming (the last `base64` of them in base64 mode), each
+/// warmed up when this returns; they stop once `after` turns true.
+async fn streaming(
+    addr: std::net::SocketAddr,
+    n: usize,
+    base64: usize,
+    after: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<Client>> {
+    let (warm_tx, mut warm) = mpsc::channel(n);
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let c = Client::open(addr, i >= n - base64).await;
+        tasks.push(tokio::spawn(stream(c, warm_tx.clone(), after.clone())));
+    }
+    for _ in 0..n {
+        warm.recv().await.expect("a session warmed up");
+    }
+    tasks
+}
+
+/// A client that wrote a frame only up to byte `at` before the hand-over.
+struct Cut {
+    c: Client,
+    frame: Vec<u8>,
+    at: usize,
+}
+
+impl Cut {
+    async fn start(addr: std::net::SocketAddr, base64: bool, len: usize, at: usize) -> Cut {
+        let mut c = Client::open(addr, base64).await;
+        let frame = c.frame(len);
+        c.s.write_all(&frame[..at]).await.expect("write");
+        Cut { c, frame, at }
+    }
+
+    /// Writes the rest; the whole payload comes back.
+    async fn finish(mut self) -> Client {
+        self.c
+            .s
+            .write_all(&self.frame[self.at..])
+            .await
+            .expect("write");
+        self.c.echoed().await;
+        self.c
+    }
 }
 
 /// The next message on a tungstenite client, within [`WAIT`].

@@ -207,17 +207,12 @@ where
     };
     let end = phase_one(&mut up, &mut down, settings.heartbeat, shutdown, live).await;
     log::debug!("relay phase one ended: {end:?}");
-    let end = match (end, settings.movable.map(paused::keep)) {
-        (End::HandOver, Ok(Ok(fds))) => {
-            let kept = Kept {
-                paused: up.paused(),
-                fds,
-            };
-            return outcome(live, 0, String::new(), Some(kept));
-        }
-        (End::HandOver, Ok(Err(_))) => End::Restart("its sockets could not be kept"),
-        (End::HandOver, Err(why)) => End::Restart(why),
-        (end, _) => end,
+    let end = match end {
+        End::HandOver => match kept(settings.movable, &up) {
+            Ok(kept) => return outcome(live, 0, String::new(), Some(kept)),
+            Err(why) => End::Restart(why),
+        },
+        end => end,
     };
     let target_failed = matches!(end, End::TargetError(_));
     let (code, reason) = close(end, &mut up).await;
@@ -232,6 +227,23 @@ where
     })
     .await;
     outcome(live, code, reason, None)
+}
+
+/// A session paused at a clean point: its sockets kept and its state, or
+/// why it cannot move.
+fn kept<R, W>(
+    movable: Result<[std::os::fd::RawFd; 2], &'static str>,
+    up: &Up<'_, R, W>,
+) -> Result<Kept, &'static str>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let fds = paused::keep(movable?).map_err(|_| "its sockets could not be kept")?;
+    Ok(Kept {
+        paused: up.paused(),
+        fds,
+    })
 }
 
 fn outcome(live: &Registration, code: u16, reason: String, paused: Option<Kept>) -> Outcome {
