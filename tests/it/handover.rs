@@ -443,3 +443,25 @@ async fn a_socket_activated_listener_is_kept_across_a_hand_over() {
     let mut fresh = Client::open(addr, true).await;
     fresh.round(100).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_session_closes_with_1012_and_says_why() {
+    let target = echo_target().await.to_string();
+    let dir = TempDir::new("handover-record");
+    let base = dir.path().join("rec");
+    let record = ["--record", base.to_str().expect("utf-8")];
+    let (mut proxy, _sock, _notified) = proxy(&dir, &target, &record);
+    let mut c = Client::open(proxy.addr(), false).await;
+    c.round(200).await;
+    proxy.signal(Signal::SIGUSR2);
+    let (opcode, payload) = read_frame(&mut c.s).await;
+    assert_eq!(opcode, 8, "a close frame");
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1012);
+    assert_eq!(&payload[2..], b"Service restart");
+    let line = proxy.wait_for_log("close 1012");
+    assert!(
+        line.contains("recording and --traffic do not move"),
+        "{line}"
+    );
+    proxy.wait_for_log("hand-over: executing");
+}
