@@ -166,7 +166,7 @@ async fn hand_over(
         listeners.extend(joined.ok());
     }
     let mut count = sessions.subscribe();
-    let (live, ended) = (count.borrow().live, count.borrow().ended);
+    let ended = count.borrow().ended;
     shared.table.pause_all(true);
     let settled = async {
         let _ = count.wait_for(|c| c.live == 0).await;
@@ -184,7 +184,7 @@ async fn hand_over(
     let parked = shared.parked.len();
     let closed = (count.borrow().ended - ended).saturating_sub(parked as u64);
     log::info!(
-        "hand-over: {parked} of {live} sessions paused to move; {closed} closed (1012, or ended meanwhile: each logged with why)"
+        "hand-over: {parked} sessions paused to move; {closed} closed (1012, or ended meanwhile: each logged with why)"
     );
     listeners
 }
