@@ -379,6 +379,8 @@ async fn sigterm_after_a_hand_over_still_closes_with_1001() {
     let (opcode, payload) = read_frame(&mut c.s).await;
     assert_eq!(opcode, 8, "a close frame");
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    let answer = client_frame(0x88, &payload[..2]);
+    c.s.write_all(&answer).await.expect("close reply");
     assert!(proxy.wait_exit().success());
 }
 
