@@ -29,6 +29,11 @@ pub const HEARTBEAT_SECS: u64 = 20;
 /// client data after the target closed) before dropping the connection.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a session may take to reach a clean point for a hand-over (SIGUSR2):
+/// the frame being written to the client finished, what was decoded written to
+/// the target. One that cannot (a stalled client or target) is closed with 1012.
+pub const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Bytes read from the target per WebSocket frame sent to the client. The
 /// buffer is allocated only once the target socket is readable, so an idle
 /// session holds none.

@@ -121,10 +121,11 @@ where
 }
 
 /// Finishes the TLS handshake within the handshake timeout, then serves HTTP.
-async fn serve_tls<S>(stream: S, peer: Peer, acceptor: TlsAcceptor, ctx: ConnCtx)
+async fn serve_tls<S>(stream: S, peer: Peer, acceptor: TlsAcceptor, mut ctx: ConnCtx)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    ctx.client_fd = None; // its TLS state cannot move at a hand-over
     let limit = ctx.config.limits.handshake_timeout;
     match timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) => {

@@ -6,6 +6,7 @@
 mod certs;
 mod check;
 mod control;
+mod handover;
 mod health;
 mod lifetime;
 mod reload;
@@ -37,6 +38,7 @@ pub fn main(cli: Cli) -> ExitCode {
         return generate_cert(&cli);
     }
     // Before any thread exists: taking the sockets edits the environment.
+    let handed = handover::take();
     let activated = listen::take_activated();
     let conf_path = cli.config.as_deref().map(absolute);
     let instance = conf_path
@@ -55,7 +57,11 @@ pub fn main(cli: Cli) -> ExitCode {
         return check::report(&settings, &what);
     }
     let reload = Reload::new(conf_path, cli.options());
-    match start(settings, activated, reload) {
+    let handed = match handed {
+        Ok(h) => h,
+        Err(e) => return fail(e.context("the hand-over from the previous program failed")),
+    };
+    match start(settings, (activated, handed), reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
@@ -83,9 +89,22 @@ fn settings(cli: &Cli, conf_path: Option<&Path>) -> Result<Settings> {
 }
 
 /// Binds (before detaching, so that errors reach the terminal), detaches
-/// with `-D`, and serves until stopped.
-fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload) -> Result<()> {
-    let sockets = activated.and_then(|a| sockets::open(&settings, a))?;
+/// with `-D`, and serves until stopped. After a hand-over the listeners are
+/// the previous program's, and the process is detached already.
+fn start(
+    mut settings: Settings,
+    (activated, handed): (Result<Vec<OpenSocket>>, Option<handover::State>),
+    reload: Reload,
+) -> Result<()> {
+    // Detached already, and forking again would change the PID systemd knows.
+    settings.daemon &= handed.is_none();
+    let (sockets, handed) = match handed {
+        Some(mut state) => (state.take_sockets(), state),
+        None => (
+            activated.and_then(|a| sockets::open(&settings, a))?,
+            Default::default(),
+        ),
+    };
     let metrics = sockets::open_metrics(&settings)?;
     let control = settings
         .control_socket
@@ -97,7 +116,8 @@ fn start(settings: Settings, activated: Result<Vec<OpenSocket>>, reload: Reload)
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     let control = control.into_iter().collect();
-    let served = runtime.block_on(serve::serve(settings, [sockets, metrics, control], reload));
+    let sockets = [sockets, metrics, control];
+    let served = runtime.block_on(serve::serve(settings, sockets, reload, handed));
     logging::write_in_foreground();
     served
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
+use super::handover;
 use super::lifetime::lifetime_over;
 use super::reload::{self, Reload, Requests};
 use super::web_note;
@@ -19,21 +20,25 @@ use crate::metrics::endpoint;
 use crate::metrics::health::Health;
 use crate::metrics::Metrics;
 use crate::server::{Server, Stop};
+use crate::session::resume::Moved;
 use crate::session::table::Table;
 use crate::session::{SessionCount, Shared};
 use crate::systemd::notify;
 
-/// Serves until a signal or the lifetime stops the server.
+/// Serves until a signal or the lifetime stops the server; a hand-over
+/// (SIGUSR2) execs the new program, or, when that fails, goes on here.
 pub(super) async fn serve(
     settings: Settings,
     [sockets, metrics, control]: [Vec<OpenSocket>; 3],
     reload: Reload,
+    handed: handover::State,
 ) -> Result<()> {
     // Before the first "listening on": a signal that arrives once we look
     // ready must find its handler, not the default action that kills us.
     let signals = Signals::install()?;
     crate::systemd::logging::write_in_background();
     let socket_activated = sockets.iter().any(|s| s.origin.contains("systemd"));
+    let origins: Vec<String> = sockets.iter().map(|s| s.origin.clone()).collect();
     let listeners = listeners(sockets)?;
     if socket_activated && !settings.listen.is_empty() {
         log::info!("socket activation: the configured listen addresses are not bound");
@@ -45,22 +50,18 @@ pub(super) async fn serve(
     // Made once for the process: a reload keeps the counters, the
     // password failures and the live sessions.
     let shared = Shared::new();
-    let server =
-        Server::new(listeners, config_rx.clone(), shared.clone()).grace(settings.shutdown_grace);
+    shared.table.continue_after(handed.last_id);
+    let sessions = Arc::new(watch::channel(SessionCount::default()).0);
     let health = Arc::new(Health::default());
     start_metrics(metrics, (&health, &shared.metrics), config_rx.clone())?;
     let (reloader, reloads) = reload::channel();
     for socket in control {
         super::control::start(socket, reloader.clone(), shared.table.clone())?;
     }
-    tokio::spawn(super::certs::keep_current(config_rx.clone()));
-    tokio::spawn(notify::watchdog());
-    tokio::spawn(notify::track_sessions(server.sessions(), config_rx.clone()));
-    notify::ready(&notify::status_line(0, &config_rx.borrow().gate.route));
-
+    background(&config_rx, &sessions);
     let stop = Stopper {
         signals,
-        sessions: server.sessions(),
+        sessions: sessions.subscribe(),
         reload,
         reloads,
         config: config_tx,
@@ -68,18 +69,90 @@ pub(super) async fn serve(
         socket_activated,
         health,
         drain_delay: settings.drain_delay,
-        table: shared.table,
+        table: shared.table.clone(),
     };
-    let lifetime = lifetime_over(settings.lifetime, server.sessions());
-    let grace = settings.shutdown_grace;
-    server
-        .run(async move {
-            let how = stop.wait(lifetime).await;
-            notify::stopping(grace + DRAIN_TIMEOUT);
-            how
-        })
+    let lifetime = lifetime_over(settings.lifetime, sessions.subscribe());
+    let serving = Serving {
+        config: config_rx,
+        shared,
+        sessions,
+        grace: settings.shutdown_grace,
+        origins,
+    };
+    serving
+        .run(stop, lifetime, listeners, handed.sessions)
         .await;
     Ok(())
+}
+
+/// What each server of the process is made with: one, or one more after
+/// each hand-over whose exec failed.
+struct Serving {
+    config: watch::Receiver<Arc<Config>>,
+    shared: Shared,
+    sessions: Arc<watch::Sender<SessionCount>>,
+    grace: std::time::Duration,
+    /// Where each listener came from, in order, for the new program's log.
+    origins: Vec<String>,
+}
+
+impl Serving {
+    /// Serves until stopped; at a hand-over, execs the new program, or, if
+    /// that fails, serves again with the same listeners and sessions.
+    async fn run(
+        &self,
+        mut stop: Stopper,
+        lifetime: impl std::future::Future<Output = String>,
+        mut listeners: Vec<Listener>,
+        mut adopted: Vec<Moved>,
+    ) {
+        tokio::pin!(lifetime);
+        let shared = &self.shared;
+        loop {
+            if !adopted.is_empty() {
+                log::info!("hand-over: {} sessions go on", adopted.len());
+            }
+            let route = &self.config.borrow().gate.route.to_string();
+            notify::ready(&notify::status_line(adopted.len(), route));
+            let server = Server::new(listeners, self.config.clone(), shared.clone())
+                .grace(self.grace)
+                .counting(self.sessions.clone())
+                .adopt(std::mem::take(&mut adopted));
+            let how = stop.wait(lifetime.as_mut());
+            let kept = server.run(notify_stop(how, self.grace)).await;
+            if kept.is_empty() {
+                return;
+            }
+            let moved = shared.parked.take();
+            let state = handover::State::new(&kept, &self.origins, moved, shared.table.last_id());
+            let e = handover::exec(&state);
+            let n = state.sessions.len();
+            log::error!("hand-over failed: {e:#}; this program goes on with its {n} sessions");
+            shared.table.pause_all(false);
+            (listeners, adopted) = (kept, state.sessions);
+        }
+    }
+}
+
+/// The stop, told to systemd: `STOPPING=1`, or for a hand-over nothing yet
+/// (`handover::exec` says `RELOADING=1`).
+async fn notify_stop(
+    how: impl std::future::Future<Output = Stop>,
+    grace: std::time::Duration,
+) -> Stop {
+    let how = how.await;
+    if how != Stop::HandOver {
+        notify::stopping(grace + DRAIN_TIMEOUT);
+    }
+    how
+}
+
+/// The daemon's background tasks: the certificate kept current, the
+/// watchdog, the session count in `STATUS=`.
+fn background(config: &watch::Receiver<Arc<Config>>, sessions: &watch::Sender<SessionCount>) {
+    tokio::spawn(super::certs::keep_current(config.clone()));
+    tokio::spawn(notify::watchdog());
+    tokio::spawn(notify::track_sessions(sessions.subscribe(), config.clone()));
 }
 
 /// Listeners for the open sockets, each logged with where it came from.
@@ -123,6 +196,8 @@ struct Signals {
     term: Signal,
     int: Signal,
     hup: Signal,
+    /// The live hand-over to a re-executed binary (`handover`).
+    usr2: Signal,
 }
 
 impl Signals {
@@ -131,6 +206,7 @@ impl Signals {
             term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
             hup: signal(SignalKind::hangup()).context("SIGHUP handler")?,
+            usr2: signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?,
         })
     }
 }
@@ -154,10 +230,16 @@ struct Stopper {
 impl Stopper {
     /// Reloads on each SIGHUP or control-socket request until a signal or
     /// the lifetime says how to stop.
-    async fn wait(mut self, lifetime: impl std::future::Future<Output = String>) -> Stop {
-        tokio::pin!(lifetime);
+    async fn wait(
+        &mut self,
+        mut lifetime: std::pin::Pin<&mut impl std::future::Future<Output = String>>,
+    ) -> Stop {
         loop {
             tokio::select! {
+                _ = self.signals.usr2.recv() => {
+                    log::info!("SIGUSR2: handing the live sessions over to a new program");
+                    break Stop::HandOver;
+                }
                 _ = self.signals.int.recv() => break Stop::Now,
                 _ = self.signals.term.recv() => {
                     self.drain().await;

@@ -51,6 +51,11 @@ impl Listener {
 }
 
 impl Incoming {
+    /// The listener, for a hand-over: still open, its backlog kept.
+    pub fn into_listener(self) -> Listener {
+        self.listener
+    }
+
     /// The next connection and who is on the other end; waits out accept
     /// errors (see the module doc), however long they last.
     pub async fn next(&mut self) -> (Stream, Peer) {

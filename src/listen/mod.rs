@@ -93,14 +93,16 @@ enum StdSocket {
 }
 
 impl OpenSocket {
-    fn tcp(l: std::net::TcpListener, origin: impl Into<String>) -> Self {
+    /// A TCP listener opened elsewhere (`origin` says where).
+    pub fn tcp(l: std::net::TcpListener, origin: impl Into<String>) -> Self {
         Self {
             socket: StdSocket::Tcp(l),
             origin: origin.into(),
         }
     }
 
-    fn unix(l: std::os::unix::net::UnixListener, origin: impl Into<String>) -> Self {
+    /// A unix listener opened elsewhere (`origin` says where).
+    pub fn unix(l: std::os::unix::net::UnixListener, origin: impl Into<String>) -> Self {
         Self {
             socket: StdSocket::Unix(l),
             origin: origin.into(),

@@ -40,7 +40,9 @@ pub fn spawn(settings: Settings, listener: std::net::TcpListener) -> Result<InPr
     let server = Server::new(vec![Listener::Tcp(listener)], config, shared.clone())
         .grace(settings.shutdown_grace);
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(server.run(until(stopped, config_tx)));
+    let task = tokio::spawn(async move {
+        server.run(until(stopped, config_tx)).await;
+    });
     Ok(InProcess {
         addr,
         shared,

@@ -27,6 +27,8 @@ pub struct Shared {
     pub logins: Arc<Logins>,
     /// Who is connected, for the control socket and revocation.
     pub table: Arc<Table>,
+    /// Sessions paused for a hand-over, waiting for the exec.
+    pub parked: Arc<super::resume::Parked>,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
             logins: Arc::new(Logins::new(metrics.clone())),
             metrics,
             table: Arc::default(),
+            parked: Arc::default(),
         }
     }
 }
@@ -64,4 +67,8 @@ pub struct ConnCtx {
     /// counted once known); a session started on it keeps a clone, so the
     /// slot is held until both are gone.
     pub permit: Option<Arc<ConnPermit>>,
+    /// The client's socket, while its bytes travel on it in the clear (plain
+    /// TCP or unix): what a hand-over moves to the new process. `None` over
+    /// TLS, whose state lives in this process. With whether it is a unix socket.
+    pub client_fd: Option<(std::os::fd::RawFd, bool)>,
 }

@@ -7,8 +7,10 @@
 pub mod codec;
 mod context;
 mod count;
+mod no_shutdown;
 pub mod record;
 pub mod relay;
+pub mod resume;
 pub mod rfb;
 pub mod table;
 pub mod target;
@@ -66,6 +68,7 @@ async fn run(
         mut shutdown,
         sessions,
         shared,
+        client_fd,
         ..
     } = ctx;
     let metrics = &shared.metrics;
@@ -95,13 +98,13 @@ async fn run(
         id: live.id(),
     };
     who.log_open(mode);
-    let mut observe = relay::Observer {
-        traffic: config.traffic,
-        recorder: recorder(&config, &who, user.as_deref(), metrics).await,
+    let mut observe = observer(&config, &who, user.as_deref(), metrics, &shown).await;
+    let sockets = movable(&observe).and_then(|()| resume::Sockets::of(client_fd, &stream));
+    let params = relay_params(&config, mode, sockets.map(|s| [s.client.0, s.target.0]));
+    let out = relay::run(io, stream, params, &mut shutdown, (&observe, &live), None).await;
+    let Some(out) = resume::park(&shared, (&who, mode, started), sockets, &live, out) else {
+        return; // moved on to the next program
     };
-    observe.shown(&shown);
-    let params = relay_params(&config, mode);
-    let out = relay::run(io, stream, params, &mut shutdown, &observe, &live).await;
     // Out of the live list before the log says closed: `websockifyctl
     // sessions` after that line never shows it.
     drop(live);
@@ -118,12 +121,44 @@ fn rfb_timeouts(config: &Config) -> rfb::Timeouts {
     }
 }
 
-/// What the relay runs with, from the settings in force.
-fn relay_params(config: &Config, mode: Mode) -> relay::RelayParams {
+/// What the relay runs with, from the settings in force; `movable` are the
+/// sockets that move at a hand-over, or why the session cannot.
+fn relay_params(
+    config: &Config,
+    mode: Mode,
+    movable: Result<[std::os::fd::RawFd; 2], &'static str>,
+) -> relay::RelayParams {
     relay::RelayParams {
         mode,
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
+        movable,
+    }
+}
+
+/// What the session shows of itself (`--traffic`, recording), with `shown`,
+/// what the proxy sent the client before the relay, recorded already.
+async fn observer(
+    config: &Config,
+    who: &Who<'_>,
+    user: Option<&str>,
+    metrics: &Arc<Metrics>,
+    shown: &[u8],
+) -> relay::Observer {
+    let observe = relay::Observer {
+        traffic: config.traffic,
+        recorder: recorder(config, who, user, metrics).await,
+    };
+    observe.shown(shown);
+    observe
+}
+
+/// Recording and `--traffic` write from this process: such a session
+/// closes (1012) at a hand-over rather than lose what it shows.
+fn movable(observe: &relay::Observer) -> Result<(), &'static str> {
+    match observe.traffic || observe.recorder.is_some() {
+        true => Err("recording and --traffic do not move to a new process"),
+        false => Ok(()),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// Bytes relayed so far, updated by the relay as they go.
 #[derive(Debug, Default)]
@@ -85,10 +85,38 @@ pub const KILLED: &str = "Closed by the administrator";
 pub const REVOKED: &str = "Access revoked";
 
 /// Every live session.
-#[derive(Default)]
 pub struct Table {
     next: AtomicU64,
     live: Mutex<BTreeMap<u64, Entry>>,
+    /// True once every session is asked to pause for a hand-over.
+    pause: watch::Sender<bool>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            next: AtomicU64::new(0),
+            live: Mutex::default(),
+            pause: watch::channel(false).0,
+        }
+    }
+}
+
+/// Who a session moved in by a hand-over was, for its place in the table.
+#[derive(Debug)]
+pub struct Known<'a> {
+    /// Its number in the old process.
+    pub id: u64,
+    /// The client (after trusted proxies).
+    pub client: &'a str,
+    /// The user, if any.
+    pub user: Option<String>,
+    /// The target.
+    pub target: &'a str,
+    /// When it opened.
+    pub started: Instant,
+    /// Payload bytes to the target and to the client so far.
+    pub bytes: (u64, u64),
 }
 
 /// A session's place in the table; leaving the table when dropped.
@@ -99,6 +127,8 @@ pub struct Registration {
     pub counts: Arc<Counts>,
     /// Set when an administrator (or a reload) closes the session.
     pub kill: Arc<Kill>,
+    /// True once a hand-over asks the session to pause.
+    pub pause: watch::Receiver<bool>,
 }
 
 impl Registration {
@@ -135,12 +165,32 @@ impl Table {
         target: &str,
     ) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let (counts, kill) = (Arc::new(Counts::default()), Arc::new(Kill::default()));
-        let entry = Entry {
-            client: client.to_owned(),
+        self.register_known(Known {
+            id,
+            client,
             user,
-            target: target.to_owned(),
+            target,
             started: Instant::now(),
+            bytes: (0, 0),
+        })
+    }
+
+    /// Adds a session under a number given by the old process of a
+    /// hand-over, with its start and byte counts; new sessions are numbered
+    /// above it.
+    pub fn register_known(self: &Arc<Self>, known: Known<'_>) -> Registration {
+        let id = known.id;
+        self.next.fetch_max(id, Ordering::Relaxed);
+        let counts = Arc::new(Counts {
+            to_target: AtomicU64::new(known.bytes.0),
+            to_client: AtomicU64::new(known.bytes.1),
+        });
+        let kill = Arc::new(Kill::default());
+        let entry = Entry {
+            client: known.client.to_owned(),
+            user: known.user,
+            target: known.target.to_owned(),
+            started: known.started,
             counts: counts.clone(),
             kill: kill.clone(),
         };
@@ -150,7 +200,24 @@ impl Table {
             table: self.clone(),
             counts,
             kill,
+            pause: self.pause.subscribe(),
         }
+    }
+
+    /// Asks every session to pause for a hand-over (`pause` on its
+    /// registration), or (`false`) lets the next ones run on.
+    pub fn pause_all(&self, pause: bool) {
+        self.pause.send_replace(pause);
+    }
+
+    /// Numbers new sessions above `last` (the previous program's largest).
+    pub fn continue_after(&self, last: u64) {
+        self.next.fetch_max(last, Ordering::Relaxed);
+    }
+
+    /// The largest session number given so far.
+    pub fn last_id(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
     }
 
     /// The live sessions, oldest first.

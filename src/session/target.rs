@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{lookup_host, TcpStream, UnixStream};
 use tokio::time::timeout;
 
+use super::no_shutdown::NoShutdown;
 use crate::addr::{Target, TargetAddr};
 use crate::defaults::TARGET_READ_CHUNK;
 
@@ -54,11 +55,11 @@ impl TargetStream {
         match self {
             TargetStream::Tcp(s) => {
                 let (r, w) = s.into_split();
-                (TargetReader::Tcp(r), Box::new(w))
+                (TargetReader::Tcp(r), Box::new(NoShutdown::new(w)))
             }
             TargetStream::Unix(s) => {
                 let (r, w) = s.into_split();
-                (TargetReader::Unix(r), Box::new(w))
+                (TargetReader::Unix(r), Box::new(NoShutdown::new(w)))
             }
             TargetStream::Tls(s) => {
                 let (r, w) = tokio::io::split(*s);

@@ -21,6 +21,7 @@ mod control;
 mod ctl;
 mod front_login;
 mod frontends;
+mod handover;
 mod in_process;
 mod journal;
 mod layout;

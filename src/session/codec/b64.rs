@@ -32,7 +32,7 @@ pub fn base64_encoded_len(len: usize) -> usize {
 /// A streaming decoder of one base64 message after another. Each 4-character
 /// group is decoded on its own, so a message may hold several padded groups
 /// (`QQ==QQ==`); whitespace and other characters are refused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Base64Decoder {
     pending: [u8; 4],
     pending_len: usize,

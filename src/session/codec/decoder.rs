@@ -41,7 +41,7 @@ pub enum Event<'a> {
 }
 
 /// Which part of the stream comes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Phase {
     Header,
     Data,
@@ -50,7 +50,7 @@ enum Phase {
 }
 
 /// The frame being read, once its header is complete.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Frame {
     opcode: Opcode,
     fin: bool,
@@ -62,8 +62,12 @@ struct Frame {
 }
 
 /// An incremental decoder of the frames a client sends (RFC 6455, server
-/// side), with a fixed size whatever the input.
-#[derive(Debug, Clone)]
+/// side), with a fixed size whatever the input. It serializes as plain
+/// numbers and bytes, so a live session's position inside a frame (partial
+/// header, mask and offset, fragmentation, message size so far) can move to
+/// a new process at a hand-over (`session::resume`); a decoder that failed is
+/// never handed over, so its failure is not kept.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Decoder {
     phase: Phase,
     head: [u8; MAX_HEADER],
@@ -72,8 +76,30 @@ pub struct Decoder {
     /// `Some(text)` while a data message is unfinished.
     message: Option<bool>,
     limit: MessageLimit,
+    #[serde(with = "control_bytes")]
     control: [u8; MAX_CONTROL],
+    #[serde(skip)]
     failed: Option<CloseReason>,
+}
+
+/// serde for the control payload buffer (arrays past 32 have no derive).
+mod control_bytes {
+    use super::MAX_CONTROL;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        b: &[u8; MAX_CONTROL],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(b.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u8; MAX_CONTROL], D::Error> {
+        let v: Vec<u8> = serde::Deserialize::deserialize(d)?;
+        v.try_into()
+            .map_err(|_| serde::de::Error::custom("control payload buffer of the wrong size"))
+    }
 }
 
 impl Decoder {

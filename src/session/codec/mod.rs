@@ -16,7 +16,7 @@ mod decoder;
 mod encoder;
 
 #[cfg(test)]
-mod test_frames;
+pub(crate) mod test_frames;
 
 use std::fmt;
 
@@ -25,7 +25,7 @@ pub use decoder::{Decoder, Event};
 pub use encoder::{close_payload, header};
 
 /// A frame opcode (RFC 6455 section 5.2); the reserved ones have no variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Opcode {
     /// 0x0: a later fragment of a data message.
     Continuation,
@@ -140,7 +140,7 @@ pub fn close_code_valid(code: u16) -> bool {
 /// The optional cap on one message's payload bytes (1009 beyond it). The
 /// decoder counts declared frame lengths; in base64 mode the caller gives the
 /// decoder none and counts decoded bytes with its own `MessageLimit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MessageLimit {
     max: Option<u64>,
     seen: u64,
@@ -168,7 +168,7 @@ impl MessageLimit {
 }
 
 /// How session payloads travel in WebSocket frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Binary frames carry the raw bytes (subprotocol `binary` or none).
     Binary,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use tokio::io::AsyncWrite;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
 
 use super::writer::{ClientWriter, HEADER_ROOM};
@@ -38,6 +38,7 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
         &mut self,
         heartbeat: Option<Duration>,
         shutdown: &mut Shutdown,
+        pause: &mut watch::Receiver<bool>,
     ) -> End {
         let mut ticker = heartbeat.map(|period| {
             let mut i = interval_at(Instant::now() + period, period);
@@ -47,6 +48,10 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
         // A client that stops reading for this long is as dead as one that stops answering.
         let send_limit = heartbeat.map_or(Duration::MAX, |p| p.saturating_mul(2));
         loop {
+            // A clean point: no frame is half-written to the client.
+            if *pause.borrow() {
+                return End::HandOver;
+            }
             let mut buf = tokio::select! {
                 read = self.tr.read(HEADER_ROOM) => match read {
                     Ok(buf) if buf.len() == HEADER_ROOM => return End::TargetClosed,
@@ -63,6 +68,7 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
                     continue;
                 }
                 () = shutdown.requested() => return End::Shutdown,
+                () = super::paused::requested(pause) => return End::HandOver,
             };
             let len = (buf.len() - HEADER_ROOM) as u64;
             self.observe

@@ -8,6 +8,7 @@
 //! write client frames through one `writer`.
 
 mod down;
+mod paused;
 mod pongs;
 mod up;
 mod writer;
@@ -23,9 +24,10 @@ use super::codec::Mode;
 use super::record::{traffic, Direction, Recorder};
 use super::table::Registration;
 use super::target::TargetStream;
-use crate::defaults::CLOSE_TIMEOUT;
+use crate::defaults::{CLOSE_TIMEOUT, PAUSE_TIMEOUT};
 use crate::shutdown::Shutdown;
 use down::Down;
+pub use paused::{Kept, Paused};
 use up::Up;
 pub(crate) use writer::ClientWriter;
 
@@ -40,6 +42,10 @@ pub struct Outcome {
     pub code: u16,
     /// Close reason or what went wrong.
     pub reason: String,
+    /// Set when the session paused for a hand-over instead of closing: its
+    /// sockets, kept open, and where its client was; nothing was sent to
+    /// either side.
+    pub paused: Option<Kept>,
 }
 
 /// What a session runs with beyond its two connections.
@@ -51,6 +57,10 @@ pub struct RelayParams {
     pub heartbeat: Option<Duration>,
     /// Largest message in payload bytes (after base64 decoding).
     pub max_message: Option<u64>,
+    /// The `[client, target]` sockets that move to a new process at a
+    /// hand-over, or why the session cannot move (a TLS client, a TLS
+    /// target, recording or `--traffic` on).
+    pub movable: Result<[std::os::fd::RawFd; 2], &'static str>,
 }
 
 /// `--traffic` and `--record`: what a session shows of its frames.
@@ -141,6 +151,10 @@ enum End {
     /// An administrator closed the session (control socket), or a reload
     /// revoked its user's access: 1008, with this reason.
     Killed(&'static str),
+    /// A hand-over asked the session to pause, and it is at a clean point.
+    HandOver,
+    /// A hand-over, but the session cannot move, for this reason: 1012.
+    Restart(&'static str),
 }
 
 impl End {
@@ -156,14 +170,16 @@ impl End {
     }
 }
 
-/// Relays until both sides are closed and reports what happened.
+/// Relays until both sides are closed and reports what happened, or until
+/// a hand-over pauses it (`Outcome::paused`; the sockets are left open).
+/// `resumed` is the state of a session another process handed over.
 pub async fn run<S>(
     client: S,
     target: TargetStream,
     settings: RelayParams,
     shutdown: &mut Shutdown,
-    observe: &Observer,
-    live: &Registration,
+    (observe, live): (&Observer, &Registration),
+    resumed: Option<Paused>,
 ) -> Outcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -179,7 +195,8 @@ where
         .heartbeat
         .map_or(Duration::MAX, |p| p.saturating_mul(2));
     let limits = (settings.mode, settings.max_message, stall);
-    let mut up = Up::new(cr, &writer, tw, limits, &alive, observe, &live.counts);
+    let mut up = Up::new(cr, &writer, tw, limits, &alive, observe, &live.counts)
+        .resumed(live.pause.clone(), resumed);
     let mut down = Down {
         writer: &writer,
         tr,
@@ -188,12 +205,15 @@ where
         counts: &live.counts,
         observe,
     };
-    let end = tokio::select! {
-        end = up.relay() => end,
-        end = down.relay(settings.heartbeat, shutdown) => end,
-        why = live.kill.requested() => End::Killed(why),
-    };
+    let end = phase_one(&mut up, &mut down, settings.heartbeat, shutdown, live).await;
     log::debug!("relay phase one ended: {end:?}");
+    let end = match end {
+        End::HandOver => match kept(settings.movable, &up) {
+            Ok(kept) => return outcome(live, 0, String::new(), Some(kept)),
+            Err(why) => End::Restart(why),
+        },
+        end => end,
+    };
     let target_failed = matches!(end, End::TargetError(_));
     let (code, reason) = close(end, &mut up).await;
     // What was read from the client goes to the target (unless it failed),
@@ -206,12 +226,68 @@ where
         writer.lock().await.shutdown().await
     })
     .await;
+    outcome(live, code, reason, None)
+}
+
+/// A session paused at a clean point: its sockets kept and its state, or
+/// why it cannot move.
+fn kept<R, W>(
+    movable: Result<[std::os::fd::RawFd; 2], &'static str>,
+    up: &Up<'_, R, W>,
+) -> Result<Kept, &'static str>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let fds = paused::keep(movable?).map_err(|_| "its sockets could not be kept")?;
+    Ok(Kept {
+        paused: up.paused(),
+        fds,
+    })
+}
+
+fn outcome(live: &Registration, code: u16, reason: String, paused: Option<Kept>) -> Outcome {
     Outcome {
         to_target: live.counts.to_target.load(Ordering::Relaxed),
         to_client: live.counts.to_client.load(Ordering::Relaxed),
         code,
         reason,
+        paused,
     }
+}
+
+/// Phase one: both directions until one ends. At a hand-over the one that
+/// paused first waits (bounded) for the other to reach its clean point too,
+/// so neither is cut in the middle of a frame or a write.
+async fn phase_one<R, W>(
+    up: &mut Up<'_, R, W>,
+    down: &mut Down<'_, W>,
+    heartbeat: Option<Duration>,
+    shutdown: &mut Shutdown,
+    live: &Registration,
+) -> End
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut pause = live.pause.clone();
+    let (upf, downf) = (up.relay(), down.relay(heartbeat, shutdown, &mut pause));
+    tokio::pin!(upf, downf);
+    let (first, up_first) = tokio::select! {
+        end = &mut upf => (end, true),
+        end = &mut downf => (end, false),
+        why = live.kill.requested() => return End::Killed(why),
+    };
+    if !matches!(first, End::HandOver) {
+        return first;
+    }
+    let other = match up_first {
+        true => timeout(PAUSE_TIMEOUT, &mut downf).await,
+        false => timeout(PAUSE_TIMEOUT, &mut upf).await,
+    };
+    other.unwrap_or(End::Restart(
+        "it did not reach a clean point (a whole frame) in time",
+    ))
 }
 
 /// Phase two: closes the other side the way it expects and says how the
@@ -252,6 +328,11 @@ where
             }
             (1008, why.into())
         }
+        End::Restart(why) => {
+            send_close(up.writer, Some(1012), "Service restart").await;
+            (1012, format!("service restart: {why}"))
+        }
+        End::HandOver => (1012, "hand-over".into()), // taken before phase two
         End::TargetClosed | End::Shutdown => {
             let (code, why) = match end {
                 End::Shutdown => (1001, "Server shutting down"),

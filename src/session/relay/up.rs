@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
+use super::paused::Paused;
 use super::pongs::{Pong, Pongs};
 use super::writer::ClientWriter;
 use super::{End, Liveness, Observer};
@@ -56,6 +57,8 @@ pub(super) struct Up<'a, R, W> {
     /// Payload bytes written to the target (shared with the session table).
     pub(super) counts: &'a Counts,
     observe: &'a Observer,
+    /// True once a hand-over asks the session to pause.
+    pause: watch::Receiver<bool>,
 }
 
 impl<'a, R, W> Up<'a, R, W>
@@ -93,6 +96,31 @@ where
             stall,
             counts,
             observe,
+            pause: watch::channel(false).1,
+        }
+    }
+
+    /// Pauses when `pause` turns true; goes on from `paused`, the state
+    /// another process handed over, if given.
+    pub(super) fn resumed(mut self, pause: watch::Receiver<bool>, paused: Option<Paused>) -> Self {
+        self.pause = pause;
+        if let Some(p) = paused {
+            self.decoder = p.decoder;
+            self.text = p.text;
+            if let (Some((dec, limit, _)), Some((d, l))) = (&mut self.b64, p.b64) {
+                (*dec, *limit) = (d, l);
+            }
+        }
+        self
+    }
+
+    /// The decoder's position, at a clean point (`relay` returned
+    /// `End::HandOver`: nothing read is left undecoded or unwritten).
+    pub(super) fn paused(&self) -> Paused {
+        Paused {
+            decoder: self.decoder.clone(),
+            b64: self.b64.as_ref().map(|(d, l, _)| (d.clone(), *l)),
+            text: self.text,
         }
     }
 
@@ -103,9 +131,17 @@ where
             if let Err(e) = self.write_pending().await {
                 return End::TargetError(e);
             }
+            // A clean point: nothing decoded is unwritten, no pong is owed.
+            if *self.pause.borrow() {
+                return End::HandOver;
+            }
             // Reuses the buffer's memory once what was split off is written.
             self.buf.reserve(self.want);
-            match self.reader.read_buf(&mut self.buf).await {
+            let read = tokio::select! {
+                read = self.reader.read_buf(&mut self.buf) => read,
+                () = super::paused::requested(&mut self.pause) => return End::HandOver,
+            };
+            match read {
                 Ok(0) => return End::ClientGone("connection closed".into()),
                 Ok(n) if n >= self.want => self.want = CLIENT_READ_BUFFER,
                 Ok(_) => {}
