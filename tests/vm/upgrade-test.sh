@@ -188,7 +188,7 @@ CONF
     --step "same-process=$same_process" \
     --step "stop=systemctl stop websockify@display2" --closes ws:stop:1001 \
     || { journalctl -u websockify@display2 --no-pager | tail -n 40; fail "live sessions across reload, upgrade and stop (above)"; }
-  journal_has websockify@display2 'handed over 10 session' \
+  journal_has websockify@display2 'hand-over: 10 sessions go on' \
     || { journalctl -u websockify@display2 --no-pager | tail -n 20; fail "no log line of the hand-over of 10 sessions"; }
   ok "upgrade to $NEXT_V with websockify.target active: websockify@display2 kept PID $pid2 on the new binary; the journal counts the sessions handed over"
   pid=$(systemctl show -p MainPID --value websockify@display1)
