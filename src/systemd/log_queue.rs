@@ -24,6 +24,10 @@ const QUEUE_LINES: usize = 16 * 1024;
 /// The writer's rest after each batch: lines wait at most this long more.
 const BATCH_INTERVAL: Duration = Duration::from_millis(2);
 
+/// Lines handed to the output at once: one write for many lines, with the
+/// text of at most this many held twice (queued, and formatted for it).
+const BATCH_LINES: usize = 64;
+
 /// A log record owned, so that another thread can write it later.
 pub(super) struct Line {
     pub(super) level: Level,
@@ -120,9 +124,10 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    /// From now on, lines go to `write` on a thread of their own. Call it
-    /// after any fork (`--daemon`): threads do not survive one.
-    pub(super) fn start(&'static self, write: impl Fn(&Line) + Send + 'static) {
+    /// From now on, lines go to `write` on a thread of their own, in
+    /// batches of up to `BATCH_LINES` in order. Call it after any fork
+    /// (`--daemon`): threads do not survive one.
+    pub(super) fn start(&'static self, write: impl Fn(&[Line]) + Send + 'static) {
         let (sender, lines) = mpsc::sync_channel(QUEUE_LINES);
         let (done, finished) = mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -169,12 +174,20 @@ impl Queue {
     /// up (where the gap is), the count of lines dropped meanwhile. Lines
     /// that come while it writes or rests are taken together: at most one
     /// wake-up per `BATCH_INTERVAL` instead of one per line, which a busy
-    /// proxy (two lines per session) would pay in context switches.
-    fn drain(&self, lines: Receiver<Line>, write: impl Fn(&Line)) {
+    /// proxy (two lines per session) would pay in context switches; and
+    /// they are handed over `BATCH_LINES` at a time, so that stderr or a
+    /// file takes one write for them instead of one per line.
+    fn drain(&self, lines: Receiver<Line>, write: impl Fn(&[Line])) {
+        let mut batch = Vec::with_capacity(BATCH_LINES);
         while let Ok(first) = lines.recv() {
-            self.write_one(&first, &write);
-            while let Ok(line) = lines.try_recv() {
-                self.write_one(&line, &write);
+            batch.push(first);
+            loop {
+                batch.extend(lines.try_iter().take(BATCH_LINES - batch.len()));
+                let full = batch.len() == BATCH_LINES;
+                self.write_batch(&mut batch, &write);
+                if !full {
+                    break;
+                }
             }
             self.report_dropped(&write);
             std::thread::sleep(BATCH_INTERVAL);
@@ -182,18 +195,21 @@ impl Queue {
         self.report_dropped(&write);
     }
 
-    fn write_one(&self, line: &Line, write: &impl Fn(&Line)) {
-        write(line);
-        self.queued_bytes.fetch_sub(line.size(), Ordering::Relaxed);
+    /// Writes `batch` and empties it, releasing its bytes from the budget.
+    fn write_batch(&self, batch: &mut Vec<Line>, write: &impl Fn(&[Line])) {
+        write(batch);
+        let size: usize = batch.iter().map(Line::size).sum();
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        batch.clear();
     }
 
-    fn report_dropped(&self, write: &impl Fn(&Line)) {
+    fn report_dropped(&self, write: &impl Fn(&[Line])) {
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
-            write(&Line::note(
+            write(&[Line::note(
                 Level::Warn,
                 format!("{dropped} log lines dropped: the log output did not keep up"),
-            ));
+            )]);
         }
     }
 
@@ -228,9 +244,11 @@ mod tests {
         let (release, stalled) = mpsc::channel::<()>();
         let stalled = Mutex::new(stalled);
         let (wrote, written) = mpsc::channel::<String>();
-        queue.start(move |line| {
+        queue.start(move |lines| {
             let _ = stalled.lock().map(|s| s.recv()); // until `release` is dropped
-            let _ = wrote.send(line.text.clone());
+            for line in lines {
+                let _ = wrote.send(line.text.clone());
+            }
         });
         let line = || Line::note(Level::Info, "x".repeat(1000));
         let fits = LOG_QUEUE_BYTES / line().size();

@@ -86,10 +86,16 @@ pub async fn watchdog() {
 
 /// Keeps `STATUS=` up to date with the number of live sessions, and with
 /// the ACME certificate's expiry and last error when `acme-domain` is set.
+/// Without a `NOTIFY_SOCKET` (by hand) nobody reads the line: the task then
+/// sleeps instead of waking on every session's open and close to format a
+/// line that goes nowhere (a few microseconds of each short session).
 pub async fn track_sessions(
     mut sessions: watch::Receiver<crate::session::SessionCount>,
     mut config: watch::Receiver<Arc<Config>>,
 ) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return std::future::pending().await;
+    }
     let mut acme = acme_status(&config);
     loop {
         tokio::select! {

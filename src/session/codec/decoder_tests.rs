@@ -405,3 +405,27 @@ fn huge_declared_length_over_the_limit_fails_at_the_header() {
         CloseReason::TOO_BIG
     );
 }
+
+/// The byte-at-a-time XOR that RFC 6455 5.3 describes, as the reference of
+/// the word-at-a-time `unmask`.
+fn unmask_bytewise(data: &mut [u8], mask: [u8; 4], offset: u64) {
+    for (i, b) in data.iter_mut().enumerate() {
+        *b ^= mask[((offset + i as u64) % 4) as usize];
+    }
+}
+
+#[test]
+fn unmask_matches_bytewise_at_every_alignment_length_and_mask_phase() {
+    let mask = [0x12, 0x9A, 0xF0, 0x3C];
+    let input: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+    for align in 0..16 {
+        for len in 0..=40 {
+            for offset in [0, 1, 2, 3, 4, 5, 7, 1 << 33] {
+                let (mut fast, mut slow) = (input.clone(), input.clone());
+                unmask(&mut fast[align..align + len], mask, offset);
+                unmask_bytewise(&mut slow[align..align + len], mask, offset);
+                assert_eq!(fast, slow, "align {align} len {len} offset {offset}");
+            }
+        }
+    }
+}
