@@ -38,6 +38,7 @@ mod record;
 mod recordings;
 mod relay;
 mod secrets;
+mod splice;
 mod streaming;
 mod systemd;
 mod target_check;

@@ -9,6 +9,7 @@
 
 mod down;
 mod pongs;
+mod splice;
 mod up;
 mod writer;
 
@@ -26,6 +27,7 @@ use super::target::TargetStream;
 use crate::defaults::CLOSE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use down::Down;
+pub use splice::ClientSocket;
 use up::Up;
 pub(crate) use writer::ClientWriter;
 
@@ -51,6 +53,9 @@ pub struct RelayParams {
     pub heartbeat: Option<Duration>,
     /// Largest message in payload bytes (after base64 decoding).
     pub max_message: Option<u64>,
+    /// Target to client may go by splice (`splice`): nothing needs the
+    /// bytes, and both sockets are plain; the caller decides.
+    pub splice: bool,
 }
 
 /// `--traffic` and `--record`: what a session shows of its frames.
@@ -156,9 +161,10 @@ impl End {
     }
 }
 
-/// Relays until both sides are closed and reports what happened.
-pub async fn run<S>(
-    client: S,
+/// Relays until both sides are closed and reports what happened; `cr` and
+/// `cw` are the client connection's read and write halves.
+pub async fn run<R, W>(
+    (cr, cw): (R, W),
     target: TargetStream,
     settings: RelayParams,
     shutdown: &mut Shutdown,
@@ -166,9 +172,9 @@ pub async fn run<S>(
     live: &Registration,
 ) -> Outcome
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + ClientSocket,
 {
-    let (cr, cw) = tokio::io::split(client);
     let writer = Mutex::new(ClientWriter::new(cw));
     let (tr, tw) = target.into_split();
     let alive = Liveness::default();
@@ -187,6 +193,7 @@ where
         alive: &alive,
         counts: &live.counts,
         observe,
+        splice: settings.splice.then_some(false),
     };
     let end = tokio::select! {
         end = up.relay() => end,
@@ -219,7 +226,7 @@ where
 async fn close<R, W>(end: End, up: &mut Up<'_, R, W>) -> (u16, String)
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + ClientSocket,
 {
     match end {
         End::ClientClose(code, reason) => {
@@ -268,14 +275,17 @@ where
     }
 }
 
-/// Sends a close frame, bounded in time; failures mean the client is gone anyway.
-async fn send_close<W: AsyncWrite + Unpin>(
+/// Sends a close frame, bounded in time; failures mean the client is gone
+/// anyway. A spliced frame cut short when phase one ended is finished first.
+async fn send_close<W: AsyncWrite + Unpin + ClientSocket>(
     writer: &Mutex<ClientWriter<W>>,
     code: Option<u16>,
     reason: &str,
 ) {
     let _ = timeout(CLOSE_TIMEOUT, async {
-        writer.lock().await.close(code, reason).await
+        let mut w = writer.lock().await;
+        w.settle().await?;
+        w.close(code, reason).await
     })
     .await;
 }

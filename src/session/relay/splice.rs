@@ -1,0 +1,136 @@
+//! Target to client without copies, for plain ws:// sessions whose bytes
+//! nothing needs to see. Server-to-client frames are not masked, so after the
+//! frame header the payload is exactly the target's bytes: `splice(2)` moves
+//! them from the target socket into a pipe and from the pipe to the client
+//! socket, and they never enter user space. The frame length is what the
+//! first splice moved, so the header can be written before the payload.
+//!
+//! splice costs two system calls per chunk and a pipe (two descriptors) per
+//! session, and HAProxy found it slower than plain copies for small
+//! transfers: a session starts on the copying path and takes this one only
+//! once a copied read was large (`SPLICE_THRESHOLD`), going back when a
+//! splice moves little. The pipe is made at the first large read, so an idle
+//! session or one that only sends small updates holds no pipe.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd as _, OwnedFd};
+
+use nix::fcntl::{splice, OFlag, SpliceFFlags};
+use nix::sys::socket::{send, MsgFlags};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::session::target::TargetReader;
+
+/// A read at least this large puts the next read on the splice path; a
+/// splice that moves less puts it back on the copying path. Below about
+/// this size the two extra system calls and the pipe bookkeeping cost more
+/// than copying the bytes twice (a frame of a few KiB is one memcpy of a
+/// few microseconds).
+pub(super) const SPLICE_THRESHOLD: usize = 16 * 1024;
+
+/// At most this much per spliced frame: the default pipe capacity (16 pages).
+/// A larger pipe would count against the user's pipe-user-pages-soft limit
+/// (16,384 pages by default), shared by every session.
+const PIPE_CHUNK: usize = 64 * 1024;
+
+/// The client's write side, when it is a plain TCP socket that splice can
+/// write to: the relay's other client streams (TLS, unix sockets) answer
+/// `None` and always take the copying path.
+pub trait ClientSocket {
+    /// The TCP socket under this write half, if any.
+    fn tcp(&self) -> Option<&TcpStream>;
+}
+
+impl ClientSocket for tokio::net::tcp::OwnedWriteHalf {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl<T> ClientSocket for tokio::io::WriteHalf<T> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+/// A session's pipe between the two sockets; empty between frames.
+pub(super) struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+}
+
+impl Pipe {
+    /// A non-blocking pipe; fails like any descriptor at the open-file limit.
+    pub(super) fn new() -> io::Result<Pipe> {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        Ok(Pipe { r, w })
+    }
+
+    /// Moves what the target has (up to `PIPE_CHUNK`) into the pipe, without
+    /// waiting: `Ok(0)` at the target's EOF, WouldBlock when nothing is there.
+    pub(super) fn fill(&self, tr: &TargetReader) -> io::Result<usize> {
+        let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+        let from = |fd: std::os::fd::BorrowedFd<'_>| {
+            splice(fd, None, &self.w, None, PIPE_CHUNK, flags).map_err(io::Error::from)
+        };
+        match tr {
+            TargetReader::Tcp(r) => {
+                let s: &TcpStream = r.as_ref();
+                s.try_io(Interest::READABLE, || from(s.as_fd()))
+            }
+            TargetReader::Unix(r) => {
+                let s: &tokio::net::UnixStream = r.as_ref();
+                s.try_io(Interest::READABLE, || from(s.as_fd()))
+            }
+            TargetReader::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
+    /// Moves up to `len` bytes from the pipe to the client, waiting until
+    /// the client takes some; how many moved.
+    pub(super) async fn drain(&self, client: &TcpStream, len: usize) -> io::Result<usize> {
+        let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+        loop {
+            client.writable().await?;
+            let moved = client.try_io(Interest::WRITABLE, || {
+                splice(&self.r, None, client, None, len, flags).map_err(io::Error::from)
+            });
+            match moved {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Sends `head` (a frame header) to the client with MSG_MORE, so that it
+/// leaves in one segment with the payload spliced after it; how many bytes
+/// went, waiting until the client takes some.
+pub(super) async fn send_head(client: &TcpStream, head: &[u8]) -> io::Result<usize> {
+    loop {
+        client.writable().await?;
+        let sent = client.try_io(Interest::WRITABLE, || {
+            send(
+                client.as_raw_fd(),
+                head,
+                MsgFlags::from_bits_retain(nix::libc::MSG_MORE),
+            )
+            .map_err(io::Error::from)
+        });
+        match sent {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Waits until the target has something to read (or its EOF).
+pub(super) async fn target_readable(tr: &TargetReader) -> io::Result<()> {
+    match tr {
+        TargetReader::Tcp(r) => r.readable().await,
+        TargetReader::Unix(r) => r.readable().await,
+        TargetReader::Tls(_) => std::future::pending().await,
+    }
+}
