@@ -27,6 +27,8 @@ pub struct Shared {
     pub logins: Arc<Logins>,
     /// Who is connected, for the control socket and revocation.
     pub table: Arc<Table>,
+    /// The pipes of the splice path (target to client without copies).
+    pub pipes: Arc<super::relay::Pipes>,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
             logins: Arc::new(Logins::new(metrics.clone())),
             metrics,
             table: Arc::default(),
+            pipes: Arc::default(),
         }
     }
 }

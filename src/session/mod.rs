@@ -113,7 +113,8 @@ async fn run(
     };
     observe.shown(&shown);
     let params = relay_params(&config, mode);
-    let out = relay_on((io, unwrap), stream, params, &mut shutdown, &observe, &live).await;
+    let client = (io, unwrap, &shared.pipes);
+    let out = relay_on(client, stream, params, &mut shutdown, &observe, &live).await;
     // Out of the live list before the log says closed: `websockifyctl
     // sessions` after that line never shows it.
     drop(live);
@@ -126,7 +127,7 @@ async fn run(
 /// bytes and both sockets are plain (`relay::splice`); else each reason to
 /// copy is said at debug level.
 async fn relay_on(
-    (io, unwrap): (TokioIo<Upgraded>, plain::Unwrap),
+    (io, unwrap, pipes): (TokioIo<Upgraded>, plain::Unwrap, &Arc<relay::Pipes>),
     stream: TargetStream,
     mut params: relay::RelayParams,
     shutdown: &mut crate::shutdown::Shutdown,
@@ -141,7 +142,7 @@ async fn relay_on(
         None => {
             match unwrap(io.into_inner()) {
                 Ok((tcp, head)) => {
-                    params.splice = true;
+                    params.splice = Some(pipes.clone());
                     let client = plain::split(tcp, head);
                     return relay::run(client, stream, params, shutdown, observe, live).await;
                 }
@@ -190,7 +191,7 @@ fn relay_params(config: &Config, mode: Mode) -> relay::RelayParams {
         mode,
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
-        splice: false,
+        splice: None,
     }
 }
 

@@ -114,8 +114,9 @@ impl<W: AsyncWrite + Unpin + ClientSocket> Down<'_, W> {
 
     /// One frame by splice, under the same send limit as a copied frame;
     /// counted as the copying path counts. A splice that moved little
-    /// sends the next read back to the copying path; a pipe that cannot be
-    /// made (no descriptors left) keeps this session on it for good.
+    /// sends the next read back to the copying path, as does a pool with
+    /// every pipe lent; a pipe that cannot be made (no descriptors left)
+    /// keeps this session on it for good.
     async fn spliced(&mut self, limit: Duration) -> Result<(), End> {
         let step = async {
             let mut w = self.writer.lock().await;
@@ -128,6 +129,10 @@ impl<W: AsyncWrite + Unpin + ClientSocket> Down<'_, W> {
                 Ok(())
             }
             Ok(Ok(Spliced::Nothing)) => Ok(()),
+            Ok(Ok(Spliced::Busy)) => {
+                self.splice = Some(false);
+                Ok(())
+            }
             Ok(Ok(Spliced::Eof)) => Err(End::TargetClosed),
             Ok(Ok(Spliced::TargetFailed(e))) => Err(End::TargetError(e)),
             Ok(Ok(Spliced::NoPipe(e))) => {

@@ -27,7 +27,7 @@ use super::target::TargetStream;
 use crate::defaults::CLOSE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use down::Down;
-pub use splice::ClientSocket;
+pub use splice::{ClientSocket, Pipes};
 use up::Up;
 pub(crate) use writer::ClientWriter;
 
@@ -45,7 +45,7 @@ pub struct Outcome {
 }
 
 /// What a session runs with beyond its two connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct RelayParams {
     /// Payload encoding.
     pub mode: Mode,
@@ -53,9 +53,10 @@ pub struct RelayParams {
     pub heartbeat: Option<Duration>,
     /// Largest message in payload bytes (after base64 decoding).
     pub max_message: Option<u64>,
-    /// Target to client may go by splice (`splice`): nothing needs the
-    /// bytes, and both sockets are plain; the caller decides.
-    pub splice: bool,
+    /// Target to client may go by splice (`splice`), with pipes from this
+    /// pool: nothing needs the bytes, and both sockets are plain; the
+    /// caller decides.
+    pub splice: Option<std::sync::Arc<Pipes>>,
 }
 
 /// `--traffic` and `--record`: what a session shows of its frames.
@@ -175,7 +176,10 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + ClientSocket,
 {
-    let writer = Mutex::new(ClientWriter::new(cw));
+    let writer = Mutex::new(match settings.splice.clone() {
+        Some(pipes) => ClientWriter::with_pipes(cw, pipes),
+        None => ClientWriter::new(cw),
+    });
     let (tr, tw) = target.into_split();
     let alive = Liveness::default();
     alive.heard();
@@ -193,7 +197,7 @@ where
         alive: &alive,
         counts: &live.counts,
         observe,
-        splice: settings.splice.then_some(false),
+        splice: settings.splice.is_some().then_some(false),
     };
     let end = tokio::select! {
         end = up.relay() => end,

@@ -5,12 +5,20 @@
 //! socket, and they never enter user space. The frame length is what the
 //! first splice moved, so the header can be written before the payload.
 //!
-//! splice costs two system calls per chunk and a pipe (two descriptors) per
-//! session, and HAProxy found it slower than plain copies for small
-//! transfers: a session starts on the copying path and takes this one only
-//! once a copied read was large (`SPLICE_THRESHOLD`), going back when a
-//! splice moves little. The pipe is made at the first large read, so an idle
-//! session or one that only sends small updates holds no pipe.
+//! splice costs two system calls per chunk and a pipe (two descriptors), and
+//! HAProxy found it slower than plain copies for small transfers: a session
+//! starts on the copying path and takes this one only once a copied read was
+//! large (`SPLICE_THRESHOLD`), going back when a splice moves little.
+//!
+//! Pipes are not per session but a pool (`Pipes`, like HAProxy's
+//! `maxpipes`): a pipe is empty between frames, so a session takes one for
+//! a frame and gives it back after. An idle session holds none (issue 25's
+//! goal 7: idle sessions stay small), and the descriptors splice can cost
+//! are bounded whatever the number of sessions: at most `MAX_PIPES` pipes,
+//! `2 * MAX_PIPES` descriptors, out of the `RESERVED_FDS` kept aside from
+//! the open-file limit when `max-connections` is derived from it. A frame
+//! that finds every pipe busy (that many clients slow to take their frames)
+//! is copied instead.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd as _, OwnedFd};
@@ -34,6 +42,55 @@ pub(super) const SPLICE_THRESHOLD: usize = 16 * 1024;
 /// (16,384 pages by default), shared by every session.
 const PIPE_CHUNK: usize = 64 * 1024;
 
+/// The most pipes the process holds for splice (each two descriptors).
+pub const MAX_PIPES: usize = 16;
+
+/// The process's pool of empty pipes (in `session::Shared`).
+#[derive(Debug, Default)]
+pub struct Pipes {
+    /// Empty pipes, and how many exist in all (here or lent).
+    pool: std::sync::Mutex<(Vec<Pipe>, usize)>,
+}
+
+impl Pipes {
+    /// An empty pipe: an idle one, else a new one while fewer than
+    /// `MAX_PIPES` exist; `None` when all are lent.
+    pub(super) fn take(&self) -> Option<io::Result<Pipe>> {
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(pipe) = pool.0.pop() {
+            return Some(Ok(pipe));
+        }
+        if pool.1 >= MAX_PIPES {
+            return None;
+        }
+        let made = Pipe::new();
+        pool.1 += usize::from(made.is_ok());
+        Some(made)
+    }
+
+    /// Takes back a pipe that is empty again.
+    pub(super) fn give(&self, pipe: Pipe) {
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pool.0.push(pipe);
+    }
+
+    /// A lent pipe was closed with bytes in it (its session ended mid-frame).
+    pub(super) fn lost(&self, pipe: Pipe) {
+        drop(pipe);
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pool.1 = pool.1.saturating_sub(1);
+    }
+}
+
 /// The client's write side, when it is a plain TCP socket that splice can
 /// write to: the relay's other client streams (TLS, unix sockets) answer
 /// `None` and always take the copying path.
@@ -54,15 +111,16 @@ impl<T> ClientSocket for tokio::io::WriteHalf<T> {
     }
 }
 
-/// A session's pipe between the two sockets; empty between frames.
-pub(super) struct Pipe {
+/// A pipe between the two sockets; empty between frames.
+#[derive(Debug)]
+pub struct Pipe {
     r: OwnedFd,
     w: OwnedFd,
 }
 
 impl Pipe {
     /// A non-blocking pipe; fails like any descriptor at the open-file limit.
-    pub(super) fn new() -> io::Result<Pipe> {
+    fn new() -> io::Result<Pipe> {
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         Ok(Pipe { r, w })
     }

@@ -4,13 +4,14 @@
 //! payload together, so TLS makes one record of it and plain TCP one segment.
 
 use std::io;
+use std::sync::Arc;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::splice::{send_head, ClientSocket, Pipe};
+use super::splice::{send_head, ClientSocket, Pipe, Pipes};
 use crate::session::codec::Mode;
 use crate::session::codec::{self, Opcode};
 use crate::session::target::TargetReader;
@@ -23,8 +24,12 @@ pub(crate) struct ClientWriter<W> {
     w: W,
     /// A close frame went out: nothing may follow it.
     closed: bool,
-    /// The splice path's pipe, made at its first use (`splice`).
+    /// The process's pipes, when this writer may splice.
+    pipes: Option<Arc<Pipes>>,
+    /// The pipe of a spliced frame while it is being sent.
     pipe: Option<Pipe>,
+    /// This session said it splices (once).
+    said: bool,
     /// What is left of a spliced frame whose sending was cancelled: it is
     /// finished before anything else goes out (`settle`), so no other frame
     /// ever lands inside it.
@@ -57,6 +62,8 @@ pub(super) enum Spliced {
     Eof,
     /// Reading the target failed.
     TargetFailed(io::Error),
+    /// Every pipe is lent out: copy this one.
+    Busy,
     /// No pipe could be made (the open-file limit): copy instead.
     NoPipe(io::Error),
 }
@@ -66,9 +73,18 @@ impl<W: AsyncWrite + Unpin> ClientWriter<W> {
         Self {
             w,
             closed: false,
+            pipes: None,
             pipe: None,
+            said: false,
             owed: Owed::default(),
         }
+    }
+
+    /// A writer that may splice, with pipes from `pipes`.
+    pub(super) fn with_pipes(w: W, pipes: Arc<Pipes>) -> Self {
+        let mut writer = Self::new(w);
+        writer.pipes = Some(pipes);
+        writer
     }
 
     /// Sends `framed[HEADER_ROOM..]` as one frame, writing its header into
@@ -137,22 +153,29 @@ impl<W: AsyncWrite + Unpin + ClientSocket> ClientWriter<W> {
     /// frame is whole. Client failures are the `Err`.
     pub(super) async fn splice(&mut self, tr: &TargetReader) -> io::Result<Spliced> {
         self.settle().await?;
-        if self.pipe.is_none() {
-            match Pipe::new() {
-                Ok(pipe) => self.pipe = Some(pipe),
-                Err(e) => return Ok(Spliced::NoPipe(e)),
-            }
-            log::debug!("target->client by splice");
-        }
-        let Some(pipe) = &self.pipe else {
-            return Ok(Spliced::Nothing);
+        let Some(pipes) = &self.pipes else {
+            return Ok(Spliced::Busy);
+        };
+        let pipe = match pipes.take() {
+            Some(Ok(pipe)) => pipe,
+            Some(Err(e)) => return Ok(Spliced::NoPipe(e)),
+            None => return Ok(Spliced::Busy),
         };
         let n = match pipe.fill(tr) {
-            Ok(0) => return Ok(Spliced::Eof),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Spliced::Nothing),
-            Err(e) => return Ok(Spliced::TargetFailed(e)),
+            Ok(n @ 1..) => n,
+            got => {
+                pipes.give(pipe);
+                return Ok(match got {
+                    Ok(_) => Spliced::Eof,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Spliced::Nothing,
+                    Err(e) => Spliced::TargetFailed(e),
+                });
+            }
         };
+        if !self.said {
+            self.said = true;
+            log::debug!("target->client by splice");
+        }
         let mut head = [0u8; HEADER_ROOM];
         let len = codec::header(Opcode::Binary, true, n, &mut head);
         self.owed = Owed {
@@ -161,6 +184,7 @@ impl<W: AsyncWrite + Unpin + ClientSocket> ClientWriter<W> {
             head_end: len,
             body: n,
         };
+        self.pipe = Some(pipe);
         self.settle().await?;
         Ok(Spliced::Sent(n))
     }
@@ -178,6 +202,22 @@ impl<W: AsyncWrite + Unpin + ClientSocket> ClientWriter<W> {
         while self.owed.body > 0 {
             self.owed.body -= pipe.drain(tcp, self.owed.body).await?;
         }
+        if let (Some(pipe), Some(pipes)) = (self.pipe.take(), &self.pipes) {
+            pipes.give(pipe);
+        }
         Ok(())
+    }
+}
+
+/// A pipe still lent when the session ends goes back to the pool, or is
+/// closed when a cut frame left bytes in it.
+impl<W> Drop for ClientWriter<W> {
+    fn drop(&mut self) {
+        if let (Some(pipe), Some(pipes)) = (self.pipe.take(), &self.pipes) {
+            match self.owed.is_empty() {
+                true => pipes.give(pipe),
+                false => pipes.lost(pipe),
+            }
+        }
     }
 }
