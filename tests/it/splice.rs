@@ -59,6 +59,22 @@ async fn receive(client: &mut TcpStream, want: usize) -> (Vec<u8>, usize) {
     (got, pings)
 }
 
+/// Reads data frames (answering pings) until at least `want` payload
+/// bytes came from an endless target.
+async fn receive_some(client: &mut TcpStream, want: usize) {
+    let mut got = 0;
+    while got < want {
+        match read_frame(client).await {
+            (0x2, p) => got += p.len(),
+            (0x9, p) => client
+                .write_all(&client_frame(0x8A, &p))
+                .await
+                .expect("pong"),
+            (op, _) => panic!("unexpected frame {op:#x}"),
+        }
+    }
+}
+
 /// `len` bytes that differ at every offset (so a lost or moved byte shows).
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
@@ -374,4 +390,95 @@ async fn a_tls_target_copies_and_says_so() {
     proxy.wait_for_log(&format!("{COPIED}TLS to the target"));
     assert!(receive(&mut client, data.len()).await.0 == data);
     never_spliced(&proxy);
+}
+
+/// A target that writes 256 KiB chunks until its connection fails; the
+/// client side of a [`session`].
+fn stream_forever(target: TcpStream) {
+    let (mut tr, mut tw) = target.into_split();
+    tokio::spawn(async move {
+        let chunk = pattern(256 << 10, 21);
+        while tw.write_all(&chunk).await.is_ok() {}
+    });
+    tokio::spawn(async move {
+        let mut sink = vec![0u8; 1 << 16];
+        while let Ok(1..) = tr.read(&mut sink).await {}
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_during_a_splice_sends_a_whole_1001() {
+    let (mut proxy, mut client, target) = session(&[]).await;
+    stream_forever(target);
+    receive_some(&mut client, 4 << 20).await;
+    proxy.wait_for_log(SPLICED);
+    proxy.signal(nix::sys::signal::Signal::SIGTERM);
+    loop {
+        match read_frame(&mut client).await {
+            (0x2 | 0x9, _) => {}
+            (0x8, p) => {
+                assert_eq!(&p[..2], &1001u16.to_be_bytes(), "going away");
+                break;
+            }
+            (op, _) => panic!("unexpected frame {op:#x}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_during_a_splice_is_cut() {
+    let (mut proxy, mut client, target) = session(&["--heartbeat", "1"]).await;
+    stream_forever(target);
+    receive_some(&mut client, 1 << 20).await;
+    proxy.wait_for_log(SPLICED);
+    // From here the client reads nothing: the frame being spliced cannot
+    // finish, and the send limit (two heartbeats) ends the session.
+    let line = closed_line(&mut proxy);
+    assert!(line.contains("close 1006"), "{line}");
+    drop(client);
+}
+
+/// The proxy's descriptors that are pipes.
+fn pipes_of(proxy: &Proxy) -> usize {
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", proxy.pid())).expect("/proc/PID/fd");
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|link| link.to_string_lossy().starts_with("pipe:"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forty_stuck_splicing_sessions_hold_at_most_sixteen_pipes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let target = listener.local_addr().expect("addr").to_string();
+    let proxy = Proxy::start(&["-v", "127.0.0.1:0", &target]);
+    // Its own pipes (stderr to the test, ...), before any session.
+    let base = pipes_of(&proxy);
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        let mut client = raw_upgrade(proxy.addr(), "/websockify", None).await;
+        let (conn, _) = timeout(WAIT, listener.accept())
+            .await
+            .expect("connect")
+            .expect("accept");
+        stream_forever(conn);
+        // Enough to put the session on the splice path; then it reads no more.
+        receive_some(&mut client, 1 << 20).await;
+        clients.push(client);
+    }
+    // Each session's frame waits on a full client socket, each holding a
+    // pipe while there is one: the pool fills up to its bound, no further.
+    let deadline = std::time::Instant::now() + WAIT;
+    while pipes_of(&proxy) < base + 2 * 16 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pipes: {}",
+            pipes_of(&proxy)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for _ in 0..10 {
+        assert_eq!(pipes_of(&proxy), base + 2 * 16, "16 pipes for splice");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
