@@ -43,7 +43,7 @@ pub(super) const SPLICE_THRESHOLD: usize = 16 * 1024;
 const PIPE_CHUNK: usize = 64 * 1024;
 
 /// The most pipes the process holds for splice (each two descriptors).
-pub const MAX_PIPES: usize = 16;
+pub const MAX_PIPES: usize = 8;
 
 /// The process's pool of empty pipes (in `session::Shared`).
 #[derive(Debug, Default)]
