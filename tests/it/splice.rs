@@ -482,3 +482,23 @@ async fn forty_stuck_splicing_sessions_hold_at_most_eight_pipes() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unix_socket_target_splices_too() {
+    let dir = TempDir::new("splice-unix-target");
+    let path = dir.path().join("target.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+    let path = path.to_str().expect("utf-8");
+    let mut proxy = Proxy::start(&["-v", "--unix-target", path, "127.0.0.1:0"]);
+    let mut client = raw_upgrade(proxy.addr(), "/websockify", None).await;
+    let (mut conn, _) = timeout(WAIT, listener.accept())
+        .await
+        .expect("connect")
+        .expect("accept");
+    for (i, len) in [100, 70_000, 1 << 20, 10].into_iter().enumerate() {
+        let data = pattern(len, 30 + i as u32);
+        conn.write_all(&data).await.expect("target write");
+        assert!(receive(&mut client, len).await.0 == data, "write {i}");
+    }
+    proxy.wait_for_log(SPLICED);
+}
