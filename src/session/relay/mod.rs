@@ -176,10 +176,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + ClientSocket,
 {
-    let writer = Mutex::new(match settings.splice.clone() {
-        Some(pipes) => ClientWriter::with_pipes(cw, pipes),
-        None => ClientWriter::new(cw),
-    });
+    let writer = Mutex::new(ClientWriter::with_pipes(cw, settings.splice.clone()));
     let (tr, tw) = target.into_split();
     let alive = Liveness::default();
     alive.heard();

@@ -80,10 +80,10 @@ impl<W: AsyncWrite + Unpin> ClientWriter<W> {
         }
     }
 
-    /// A writer that may splice, with pipes from `pipes`.
-    pub(super) fn with_pipes(w: W, pipes: Arc<Pipes>) -> Self {
+    /// A writer that may splice when given `pipes` to take pipes from.
+    pub(super) fn with_pipes(w: W, pipes: Option<Arc<Pipes>>) -> Self {
         let mut writer = Self::new(w);
-        writer.pipes = Some(pipes);
+        writer.pipes = pipes;
         writer
     }
 
