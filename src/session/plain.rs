@@ -21,13 +21,17 @@ pub type Unwrap = fn(Upgraded) -> Result<(TcpStream, Bytes), Upgraded>;
 
 /// The read half of a plain client, with `head` (already read) first.
 pub struct Rewound {
-    head: Bytes,
+    /// `None` once read (or empty from the start): the bytes are a slice of
+    /// hyper's read buffer, and holding even an empty slice of it would keep
+    /// that whole buffer (kilobytes) for the session's life.
+    head: Option<Bytes>,
     r: OwnedReadHalf,
 }
 
 /// The two halves of a plain client for the relay.
 pub fn split(tcp: TcpStream, head: Bytes) -> (Rewound, OwnedWriteHalf) {
     let (r, w) = tcp.into_split();
+    let head = (!head.is_empty()).then_some(head);
     (Rewound { head, r }, w)
 }
 
@@ -37,12 +41,15 @@ impl AsyncRead for Rewound {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.head.is_empty() {
+        let Some(head) = &mut self.head else {
             return Pin::new(&mut self.r).poll_read(cx, buf);
+        };
+        let n = head.len().min(buf.remaining());
+        buf.put_slice(&head[..n]);
+        head.advance(n);
+        if head.is_empty() {
+            self.head = None;
         }
-        let n = self.head.len().min(buf.remaining());
-        buf.put_slice(&self.head[..n]);
-        self.head.advance(n);
         Poll::Ready(Ok(()))
     }
 }
