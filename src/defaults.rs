@@ -156,7 +156,8 @@ pub const REFUSAL_SUMMARY_CLIENTS: usize = 10;
 /// Open files kept back from the connection cap, at most half the limit: the
 /// listening sockets, standard streams and log destinations, the runtime's
 /// own descriptors, token and auth files while they are read, Redis and
-/// token-API connections, and static files being sent. 64 covers them with
+/// token-API connections, static files being sent, and the splice path's pipes
+/// (at most 16 descriptors, `session::relay::splice`). 64 covers them with
 /// room to spare; a file still being read when the cap is reached only makes
 /// that one request fail, never the proxy.
 pub const RESERVED_FDS: u64 = 64;

@@ -43,6 +43,12 @@ impl<I> SendDeadline<I> {
         (wrapped, armed)
     }
 
+    /// The stream, for a session that writes to its socket directly (splice);
+    /// the deadline is off by then.
+    pub fn into_inner(self) -> I {
+        self.io
+    }
+
     /// Passes a finished write through (progress: the deadline starts over);
     /// a pending one waits at most until the deadline.
     fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {

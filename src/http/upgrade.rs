@@ -55,7 +55,7 @@ pub(super) async fn answer(
     let (ctx, mode) = (ctx.clone(), accepted.mode);
     tokio::spawn(async move {
         let _permit = permit;
-        session::start(on_upgrade, grant, mode, ctx).await;
+        session::start(on_upgrade, grant, mode, ctx, plain_tcp).await;
     });
     switching_protocols(accepted)
 }
@@ -100,4 +100,16 @@ fn switching_protocols(accepted: Accepted) -> Response<Body> {
         );
     }
     resp
+}
+
+/// The plain TCP client under an upgraded connection and what hyper read
+/// past the request, for the session's splice path; a TLS or unix-socket
+/// client is given back.
+fn plain_tcp(
+    upgraded: hyper::upgrade::Upgraded,
+) -> Result<(tokio::net::TcpStream, bytes::Bytes), hyper::upgrade::Upgraded> {
+    type Plain = hyper_util::rt::TokioIo<super::send_deadline::SendDeadline<tokio::net::TcpStream>>;
+    upgraded
+        .downcast::<Plain>()
+        .map(|parts| (parts.io.into_inner().into_inner(), parts.read_buf))
 }

@@ -29,6 +29,8 @@ pub struct Shared {
     pub table: Arc<Table>,
     /// Sessions paused for a hand-over, waiting for the exec.
     pub parked: Arc<super::resume::Parked>,
+    /// The pipes of the splice path (target to client without copies).
+    pub pipes: Arc<super::relay::Pipes>,
 }
 
 impl Shared {
@@ -40,6 +42,7 @@ impl Shared {
             metrics,
             table: Arc::default(),
             parked: Arc::default(),
+            pipes: Arc::default(),
         }
     }
 }

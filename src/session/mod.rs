@@ -8,6 +8,7 @@ pub mod codec;
 mod context;
 mod count;
 mod no_shutdown;
+pub mod plain;
 pub mod record;
 pub mod relay;
 pub mod resume;
@@ -40,11 +41,22 @@ use target::TargetStream;
 /// than after it: setting up a session then waits for one loopback round trip
 /// less, which `scripts/bench` counts in connections/s. A client whose
 /// upgrade fails only costs a target connection that is closed at once.
-pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: ConnCtx) {
+///
+/// `unwrap` takes a plain TCP client out of `Upgraded`, for the splice path.
+pub async fn start(
+    on_upgrade: OnUpgrade,
+    grant: Grant,
+    mode: Mode,
+    ctx: ConnCtx,
+    unwrap: plain::Unwrap,
+) {
     let started = Instant::now();
     let (upgraded, connected) = tokio::join!(on_upgrade, connect(&grant.dest.target, &ctx));
     match upgraded {
-        Ok(upgraded) => run(upgraded, connected, grant, mode, ctx, started).await,
+        Ok(upgraded) => {
+            let client = (upgraded, unwrap);
+            run(client, connected, grant, mode, ctx, started).await;
+        }
         Err(e) => log::info!("{}: upgrade failed: {e}", grant.client),
     }
 }
@@ -54,7 +66,7 @@ pub async fn start(on_upgrade: OnUpgrade, grant: Grant, mode: Mode, ctx: ConnCtx
 /// target's `vnc-password-file`, the token's or the user's), never another
 /// target's.
 async fn run(
-    upgraded: Upgraded,
+    (upgraded, unwrap): (Upgraded, plain::Unwrap),
     connected: std::io::Result<TargetStream>,
     grant: Grant,
     mode: Mode,
@@ -101,7 +113,8 @@ async fn run(
     let mut observe = observer(&config, &who, user.as_deref(), metrics, &shown).await;
     let sockets = movable(&observe).and_then(|()| resume::Sockets::of(client_fd, &stream));
     let params = relay_params(&config, mode, sockets.map(|s| [s.client.0, s.target.0]));
-    let out = relay::run(io, stream, params, &mut shutdown, (&observe, &live), None).await;
+    let client = (io, unwrap, &shared.pipes);
+    let out = relay_on(client, stream, params, &mut shutdown, (&observe, &live)).await;
     let Some(out) = resume::park(&shared, (&who, mode, started), sockets, &live, out) else {
         return; // moved on to the next program
     };
@@ -111,6 +124,60 @@ async fn run(
     let end = who.record_end(user.clone(), &out);
     finish(&mut observe, end).await; // before the session is reported closed
     report_closed(metrics, &who, &out, started.elapsed().as_secs_f64());
+}
+
+/// Runs the relay. Target to client goes by splice when nothing needs its
+/// bytes and both sockets are plain (`relay::splice`); else each reason to
+/// copy is said at debug level.
+async fn relay_on(
+    (io, unwrap, pipes): (TokioIo<Upgraded>, plain::Unwrap, &Arc<relay::Pipes>),
+    stream: TargetStream,
+    mut params: relay::RelayParams,
+    shutdown: &mut crate::shutdown::Shutdown,
+    (observe, live): (&relay::Observer, &table::Registration),
+) -> relay::Outcome {
+    let io = match copy_reason(params.mode, &stream, observe) {
+        Some(why) => {
+            log::debug!("target->client by copy: {why}");
+            io
+        }
+        None => {
+            match unwrap(io.into_inner()) {
+                Ok((tcp, head)) => {
+                    params.splice = Some(pipes.clone());
+                    let client = plain::split(tcp, head);
+                    let shown = (observe, live);
+                    return relay::run(client, stream, params, shutdown, shown, None).await;
+                }
+                Err(upgraded) => {
+                    log::debug!("target->client by copy: the client is not plain TCP (TLS or a unix socket)");
+                    TokioIo::new(upgraded)
+                }
+            }
+        }
+    };
+    let client = tokio::io::split(io);
+    relay::run(client, stream, params, shutdown, (observe, live), None).await
+}
+
+/// Why target-to-client bytes must go through user space, if they must:
+/// something reads or changes them, or the target is TLS.
+fn copy_reason(
+    mode: Mode,
+    target: &TargetStream,
+    observe: &relay::Observer,
+) -> Option<&'static str> {
+    if mode == Mode::Base64 {
+        Some("base64 mode")
+    } else if observe.traffic {
+        Some("--traffic shows each frame")
+    } else if observe.recorder.is_some() {
+        Some("the session is recorded")
+    } else if matches!(target, TargetStream::Tls(_)) {
+        Some("TLS to the target (--ssl-target)")
+    } else {
+        None
+    }
 }
 
 /// How long the RFB steps before the relay may wait on each side.
@@ -132,6 +199,7 @@ fn relay_params(
         mode,
         heartbeat: config.heartbeat,
         max_message: config.limits.max_message_size,
+        splice: None,
         movable,
     }
 }

@@ -168,7 +168,15 @@ pub async fn resume(moved: Moved, ctx: ConnCtx) {
     );
     let observe = relay::Observer::default();
     let (paused, shown) = (Some(moved.paused), (&observe, &live));
-    let out = relay::run(client, target, params, &mut shutdown, shown, paused).await;
+    let out = relay_moved(
+        client,
+        target,
+        params,
+        (&mut shutdown, &shared.pipes),
+        shown,
+        paused,
+    )
+    .await;
     let Some(out) = park(
         &shared,
         (&who, moved.mode, started),
@@ -180,6 +188,32 @@ pub async fn resume(moved: Moved, ctx: ConnCtx) {
     };
     drop(live);
     super::report_closed(&shared.metrics, &who, &out, started.elapsed().as_secs_f64());
+}
+
+/// Runs the relay of a moved session. A plain TCP client in binary mode
+/// may take the splice path again: a moved session has no recording or
+/// `--traffic`, and its target is plain (a TLS target does not move).
+async fn relay_moved(
+    client: Either<TcpStream, UnixStream>,
+    target: TargetStream,
+    mut params: relay::RelayParams,
+    (shutdown, pipes): (
+        &mut crate::shutdown::Shutdown,
+        &std::sync::Arc<relay::Pipes>,
+    ),
+    shown: (&relay::Observer, &Registration),
+    paused: Option<Paused>,
+) -> relay::Outcome {
+    match client {
+        Either::Left(tcp) if params.mode == Mode::Binary => {
+            params.splice = Some(pipes.clone());
+            relay::run(tcp.into_split(), target, params, shutdown, shown, paused).await
+        }
+        client => {
+            let halves = tokio::io::split(client);
+            relay::run(halves, target, params, shutdown, shown, paused).await
+        }
+    }
 }
 
 /// The monotonic instant of a wall-clock start in milliseconds since the epoch.

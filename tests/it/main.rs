@@ -39,6 +39,7 @@ mod record;
 mod recordings;
 mod relay;
 mod secrets;
+mod splice;
 mod streaming;
 mod systemd;
 mod target_check;

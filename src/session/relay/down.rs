@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use bytes::BytesMut;
 use tokio::io::AsyncWrite;
 use tokio::sync::{watch, Mutex};
 use tokio::time::{interval_at, timeout, Instant, Interval, MissedTickBehavior};
 
-use super::writer::{ClientWriter, HEADER_ROOM};
+use super::splice::{target_readable, ClientSocket, SPLICE_THRESHOLD};
+use super::writer::{ClientWriter, Spliced, HEADER_ROOM};
 use super::{End, Liveness, Observer};
 use crate::session::codec::Mode;
 use crate::session::codec::{base64_encoded_len, Opcode};
@@ -30,9 +32,20 @@ pub(super) struct Down<'a, W> {
     /// Payload bytes sent to the client (shared with the session table).
     pub(super) counts: &'a Counts,
     pub(super) observe: &'a Observer,
+    /// `None` when this session copies (something needs the bytes, or the
+    /// client is not plain TCP); else whether the next read splices.
+    pub(super) splice: Option<bool>,
 }
 
-impl<W: AsyncWrite + Unpin> Down<'_, W> {
+/// What the target has for the client.
+enum Next {
+    /// Bytes read into a buffer with room for the header (copying path).
+    Copied(BytesMut),
+    /// The target is readable and the next frame goes by splice.
+    Splice,
+}
+
+impl<W: AsyncWrite + Unpin + ClientSocket> Down<'_, W> {
     /// Target bytes to client frames, plus heartbeat pings and the shutdown signal.
     pub(super) async fn relay(
         &mut self,
@@ -53,9 +66,13 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
                 return End::HandOver;
             }
             let mut buf = tokio::select! {
-                read = self.tr.read(HEADER_ROOM) => match read {
-                    Ok(buf) if buf.len() == HEADER_ROOM => return End::TargetClosed,
-                    Ok(buf) => buf,
+                read = self.next() => match read {
+                    Ok(Next::Copied(buf)) if buf.len() == HEADER_ROOM => return End::TargetClosed,
+                    Ok(Next::Copied(buf)) => buf,
+                    Ok(Next::Splice) => match self.spliced(send_limit).await {
+                        Ok(()) => continue,
+                        Err(end) => return end,
+                    },
                     Err(e) => return End::TargetError(e),
                 },
                 () = tick(&mut ticker) => {
@@ -71,6 +88,9 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
                 () = super::paused::requested(pause) => return End::HandOver,
             };
             let len = (buf.len() - HEADER_ROOM) as u64;
+            if let Some(big) = &mut self.splice {
+                *big = buf.len() - HEADER_ROOM >= SPLICE_THRESHOLD;
+            }
             self.observe
                 .chunk(Direction::ToClient, "{", &buf[HEADER_ROOM..]);
             let sent = match self.mode {
@@ -85,6 +105,49 @@ impl<W: AsyncWrite + Unpin> Down<'_, W> {
             }
             self.observe.symbol("<");
             self.counts.to_client.fetch_add(len, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for the target: a copied read, or readiness when the last
+    /// read was large and this session may splice. Cancel-safe.
+    async fn next(&mut self) -> std::io::Result<Next> {
+        if self.splice == Some(true) {
+            target_readable(&self.tr).await?;
+            return Ok(Next::Splice);
+        }
+        self.tr.read(HEADER_ROOM).await.map(Next::Copied)
+    }
+
+    /// One frame by splice, under the same send limit as a copied frame;
+    /// counted as the copying path counts. A splice that moved little
+    /// sends the next read back to the copying path, as does a pool with
+    /// every pipe lent; a pipe that cannot be made (no descriptors left)
+    /// keeps this session on it for good.
+    async fn spliced(&mut self, limit: Duration) -> Result<(), End> {
+        let step = async {
+            let mut w = self.writer.lock().await;
+            w.splice(&self.tr).await
+        };
+        match timeout(limit, step).await {
+            Ok(Ok(Spliced::Sent(n))) => {
+                self.splice = Some(n >= SPLICE_THRESHOLD);
+                self.counts.to_client.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Ok(Spliced::Nothing)) => Ok(()),
+            Ok(Ok(Spliced::Busy)) => {
+                self.splice = Some(false);
+                Ok(())
+            }
+            Ok(Ok(Spliced::Eof)) => Err(End::TargetClosed),
+            Ok(Ok(Spliced::TargetFailed(e))) => Err(End::TargetError(e)),
+            Ok(Ok(Spliced::NoPipe(e))) => {
+                log::debug!("target->client by copy: no pipe for splice: {e}");
+                self.splice = None;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(End::client_gone(&e)),
+            Err(_) => Err(End::HeartbeatTimeout),
         }
     }
 

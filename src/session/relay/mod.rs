@@ -10,6 +10,7 @@
 mod down;
 mod paused;
 mod pongs;
+mod splice;
 mod up;
 mod writer;
 
@@ -28,6 +29,7 @@ use crate::defaults::{CLOSE_TIMEOUT, PAUSE_TIMEOUT};
 use crate::shutdown::Shutdown;
 use down::Down;
 pub use paused::{Kept, Paused};
+pub use splice::{ClientSocket, Pipes};
 use up::Up;
 pub(crate) use writer::ClientWriter;
 
@@ -49,7 +51,7 @@ pub struct Outcome {
 }
 
 /// What a session runs with beyond its two connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct RelayParams {
     /// Payload encoding.
     pub mode: Mode,
@@ -61,6 +63,10 @@ pub struct RelayParams {
     /// hand-over, or why the session cannot move (a TLS client, a TLS
     /// target, recording or `--traffic` on).
     pub movable: Result<[std::os::fd::RawFd; 2], &'static str>,
+    /// Target to client may go by splice (`splice`), with pipes from this
+    /// pool: nothing needs the bytes, and both sockets are plain; the
+    /// caller decides.
+    pub splice: Option<std::sync::Arc<Pipes>>,
 }
 
 /// `--traffic` and `--record`: what a session shows of its frames.
@@ -172,9 +178,10 @@ impl End {
 
 /// Relays until both sides are closed and reports what happened, or until
 /// a hand-over pauses it (`Outcome::paused`; the sockets are left open).
+/// `cr` and `cw` are the client connection's read and write halves;
 /// `resumed` is the state of a session another process handed over.
-pub async fn run<S>(
-    client: S,
+pub async fn run<R, W>(
+    (cr, cw): (R, W),
     target: TargetStream,
     settings: RelayParams,
     shutdown: &mut Shutdown,
@@ -182,10 +189,10 @@ pub async fn run<S>(
     resumed: Option<Paused>,
 ) -> Outcome
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + ClientSocket,
 {
-    let (cr, cw) = tokio::io::split(client);
-    let writer = Mutex::new(ClientWriter::new(cw));
+    let writer = Mutex::new(ClientWriter::with_pipes(cw, settings.splice.clone()));
     let (tr, tw) = target.into_split();
     let alive = Liveness::default();
     alive.heard();
@@ -204,6 +211,7 @@ where
         alive: &alive,
         counts: &live.counts,
         observe,
+        splice: settings.splice.is_some().then_some(false),
     };
     let end = phase_one(&mut up, &mut down, settings.heartbeat, shutdown, live).await;
     log::debug!("relay phase one ended: {end:?}");
@@ -268,7 +276,7 @@ async fn phase_one<R, W>(
 ) -> End
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + ClientSocket,
 {
     let mut pause = live.pause.clone();
     let (upf, downf) = (up.relay(), down.relay(heartbeat, shutdown, &mut pause));
@@ -295,7 +303,7 @@ where
 async fn close<R, W>(end: End, up: &mut Up<'_, R, W>) -> (u16, String)
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + ClientSocket,
 {
     match end {
         End::ClientClose(code, reason) => {
@@ -349,14 +357,17 @@ where
     }
 }
 
-/// Sends a close frame, bounded in time; failures mean the client is gone anyway.
-async fn send_close<W: AsyncWrite + Unpin>(
+/// Sends a close frame, bounded in time; failures mean the client is gone
+/// anyway. A spliced frame cut short when phase one ended is finished first.
+async fn send_close<W: AsyncWrite + Unpin + ClientSocket>(
     writer: &Mutex<ClientWriter<W>>,
     code: Option<u16>,
     reason: &str,
 ) {
     let _ = timeout(CLOSE_TIMEOUT, async {
-        writer.lock().await.close(code, reason).await
+        let mut w = writer.lock().await;
+        w.settle().await?;
+        w.close(code, reason).await
     })
     .await;
 }
