@@ -1,4 +1,4 @@
-//! A target write half that does not shut the socket's writing down when it
+//! A write half (the target's, or a plain client's) that does not shut the socket's writing down when it
 //! is dropped, as tokio's `OwnedWriteHalf` does. A session paused for a
 //! hand-over lets its streams go while a duplicate of the socket moves to the
 //! new process: a FIN then would end the target's side of a connection that
@@ -35,6 +35,11 @@ pub(super) struct NoShutdown<W: Forget>(Option<W>);
 impl<W: Forget> NoShutdown<W> {
     pub(super) fn new(w: W) -> Self {
         Self(Some(w))
+    }
+
+    /// The half, until it is let go.
+    pub(super) fn get_ref(&self) -> Option<&W> {
+        self.0.as_ref()
     }
 
     fn inner(&mut self) -> io::Result<Pin<&mut W>> {

@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
+use super::no_shutdown::NoShutdown;
+
 /// Turns an upgraded connection into its TCP socket and the bytes already
 /// read from it, or gives it back when it is not plain TCP (TLS, a unix
 /// socket). The HTTP layer knows the stream types under `Upgraded`, so it
@@ -28,11 +30,13 @@ pub struct Rewound {
     r: OwnedReadHalf,
 }
 
-/// The two halves of a plain client for the relay.
-pub fn split(tcp: TcpStream, head: Bytes) -> (Rewound, OwnedWriteHalf) {
+/// The two halves of a plain client for the relay. The write half is not
+/// shut down when dropped: at a hand-over the socket goes on in the new
+/// process (the relay shuts it down itself when a session ends).
+pub(super) fn split(tcp: TcpStream, head: Bytes) -> (Rewound, NoShutdown<OwnedWriteHalf>) {
     let (r, w) = tcp.into_split();
     let head = (!head.is_empty()).then_some(head);
-    (Rewound { head, r }, w)
+    (Rewound { head, r }, NoShutdown::new(w))
 }
 
 impl AsyncRead for Rewound {

@@ -207,7 +207,8 @@ async fn relay_moved(
     match client {
         Either::Left(tcp) if params.mode == Mode::Binary => {
             params.splice = Some(pipes.clone());
-            relay::run(tcp.into_split(), target, params, shutdown, shown, paused).await
+            let halves = super::plain::split(tcp, bytes::Bytes::new());
+            relay::run(halves, target, params, shutdown, shown, paused).await
         }
         client => {
             let halves = tokio::io::split(client);

@@ -108,6 +108,12 @@ impl ClientSocket for tokio::net::tcp::OwnedWriteHalf {
     }
 }
 
+impl ClientSocket for crate::session::no_shutdown::NoShutdown<tokio::net::tcp::OwnedWriteHalf> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        self.get_ref().map(|w| w.as_ref())
+    }
+}
+
 impl<T> ClientSocket for tokio::io::WriteHalf<T> {
     fn tcp(&self) -> Option<&TcpStream> {
         None
