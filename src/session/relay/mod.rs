@@ -336,23 +336,29 @@ where
             }
             (1008, why.into())
         }
-        End::Restart(why) => {
-            send_close(up.writer, Some(1012), "Service restart").await;
-            (1012, format!("service restart: {why}"))
-        }
         End::HandOver => (1012, "hand-over".into()), // taken before phase two
-        End::TargetClosed | End::Shutdown => {
+        End::TargetClosed | End::Shutdown | End::Restart(_) => {
             let (code, why) = match end {
-                End::Shutdown => (1001, "Server shutting down"),
-                _ => (1000, "Target closed"),
+                End::Shutdown => (1001, "Server shutting down".into()),
+                End::Restart(why) => (1012, format!("service restart: {why}")),
+                _ => (1000, "Target closed".into()),
             };
-            send_close(up.writer, Some(code), why).await;
+            let sent = if code == 1012 {
+                "Service restart"
+            } else {
+                &why
+            };
+            send_close(up.writer, Some(code), sent).await;
+            up.unpause();
             // The client may still send until it answers our close frame:
-            // deliver that too, as a TCP half-close would.
+            // deliver that too, as a TCP half-close would. Closing a socket
+            // with unread bytes would reset it, and a reset can drop the
+            // close frame before the client reads it (seen with wss:// at a
+            // hand-over, when the process then execs).
             if let Ok(End::TargetError(e)) = timeout(CLOSE_TIMEOUT, up.relay()).await {
                 log::debug!("target failed while the client was closing: {e}");
             }
-            (code, why.into())
+            (code, why)
         }
     }
 }

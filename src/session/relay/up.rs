@@ -100,6 +100,12 @@ where
         }
     }
 
+    /// Stops pausing: a session that cannot move reads its client until
+    /// the client answers the close frame, like any other closing session.
+    pub(super) fn unpause(&mut self) {
+        self.pause = watch::channel(false).1;
+    }
+
     /// Pauses when `pause` turns true; goes on from `paused`, the state
     /// another process handed over, if given.
     pub(super) fn resumed(mut self, pause: watch::Receiver<bool>, paused: Option<Paused>) -> Self {
