@@ -350,6 +350,9 @@ async fn a_wss_session_closes_with_1012_and_a_plain_one_moves() {
         }
         other => panic!("no 1012: {other:?}"),
     }
+    // The client answers, as browsers do; the proxy reads until then.
+    // (tungstenite sends its reply as the stream is read on to its end).
+    let _ = timeout(WAIT, wss.next()).await;
     let line = proxy.wait_for_log("close 1012");
     assert!(
         line.contains("wss:// client's TLS state cannot move"),
@@ -460,6 +463,9 @@ async fn a_recorded_session_closes_with_1012_and_says_why() {
     assert_eq!(opcode, 8, "a close frame");
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1012);
     assert_eq!(&payload[2..], b"Service restart");
+    // The client answers, as browsers do; the proxy reads until then.
+    let answer = client_frame(0x88, &payload[..2]);
+    c.s.write_all(&answer).await.expect("close reply");
     let line = proxy.wait_for_log("close 1012");
     assert!(
         line.contains("recording and --traffic do not move"),
