@@ -181,13 +181,14 @@ impl Queue {
         let mut batch = Vec::with_capacity(BATCH_LINES);
         while let Ok(first) = lines.recv() {
             batch.push(first);
+            // Everything queued by now goes out before the count of lines
+            // dropped, which tells where the gap is.
             loop {
                 batch.extend(lines.try_iter().take(BATCH_LINES - batch.len()));
-                let full = batch.len() == BATCH_LINES;
-                self.write_batch(&mut batch, &write);
-                if !full {
+                if batch.is_empty() {
                     break;
                 }
+                self.write_batch(&mut batch, &write);
             }
             self.report_dropped(&write);
             std::thread::sleep(BATCH_INTERVAL);
