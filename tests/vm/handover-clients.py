@@ -116,8 +116,11 @@ def first_diff(a, b):
     return min(len(a), len(b))
 
 
-async def newcomer(url, stop, failures, served):
-    """Opens a fresh session every 100 ms until `stop`: each must echo."""
+async def newcomer(url, ends_with, stop, failures, served):
+    """Opens a fresh session every 100 ms until `stop`: each must echo. A
+    session of a class the step closes (`ends_with`, its close code) may end
+    with that code, as the long-lived ones of its class do: a wss:// session
+    that opened just before the hand-over is closed with 1012 like them."""
     while not stop.is_set():
         try:
             async with websockets.connect(url, ssl=tls_context(url), open_timeout=30) as ws:
@@ -127,6 +130,9 @@ async def newcomer(url, stop, failures, served):
                     failures.append(f"echo {reply!r}")
                 else:
                     served.append(1)
+        except websockets.ConnectionClosed as e:
+            if ends_with is None or close_code(e) != ends_with:
+                failures.append(repr(e))
         except Exception as e:  # noqa: BLE001 - counted as a refused newcomer
             failures.append(repr(e))
         await asyncio.sleep(0.1)
@@ -146,7 +152,8 @@ async def step(label, command, sessions, closes, urls):
         s.gap = 0.0
     before = {id(s): s.messages for s in open_now}
     stop, failures, served = asyncio.Event(), [], []
-    comers = [asyncio.ensure_future(newcomer(u, stop, failures, served)) for u in urls]
+    comers = [asyncio.ensure_future(newcomer(u, closes.get((c, label)), stop, failures, served))
+              for c, u in urls]
     started = time.monotonic()
     done = await asyncio.to_thread(subprocess.run, command, shell=True,
                                    capture_output=True, text=True)
@@ -210,7 +217,7 @@ async def main():
     print(f"ok - {len(sessions)} sessions streaming ({a.n} ws://, {a.n} wss://)", flush=True)
     for st in a.step:
         label, command = st.split("=", 1)
-        await step(label, command, sessions, closes, [a.ws, a.wss])
+        await step(label, command, sessions, closes, [("ws", a.ws), ("wss", a.wss)])
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
