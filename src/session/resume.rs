@@ -168,22 +168,10 @@ pub async fn resume(moved: Moved, ctx: ConnCtx) {
     );
     let observe = relay::Observer::default();
     let (paused, shown) = (Some(moved.paused), (&observe, &live));
-    let out = relay_moved(
-        client,
-        target,
-        params,
-        (&mut shutdown, &shared.pipes),
-        shown,
-        paused,
-    )
-    .await;
-    let Some(out) = park(
-        &shared,
-        (&who, moved.mode, started),
-        Ok(sockets),
-        &live,
-        out,
-    ) else {
+    let stops = (&mut shutdown, &shared.pipes);
+    let out = relay_moved(client, target, params, stops, shown, paused).await;
+    let whose = (&who, moved.mode, started);
+    let Some(out) = park(&shared, whose, Ok(sockets), &live, out) else {
         return; // moved on to the next program
     };
     drop(live);
